@@ -21,7 +21,8 @@ Conventions shared by every implementation:
   Categorical cross-entropy on probabilities first divides each row by its sum,
   as Keras does.
 * Fused output gradients: softmax followed by (sparse) categorical
-  cross-entropy gives ``dZ = (p - y) / batch``, and sigmoid followed by binary
+  cross-entropy gives ``dZ = (p - y) / batch`` (exactly ``(p * sum(y) - y) /
+  batch``, the same for one-hot or probability rows), and sigmoid followed by binary
   cross-entropy gives ``dZ = (p - y) / (batch * units)``; their loss value is
   computed from the logits ``Z`` (log-sum-exp / softplus), as Keras' TensorFlow
   backend does. Every other pair chains the loss gradient through the activation
@@ -30,7 +31,7 @@ Conventions shared by every implementation:
   sparse_categorical_accuracy mean_squared_error mean_absolute_error``.
   Binary accuracy thresholds predictions at 0.5; the categorical ones compare
   arg-max indices (the first maximum wins on ties).
-* SGD, in place, Keras' formulas: plain ``w -= lr * g``; momentum
+* SGD, in place, Keras' formulas (hyperparameters cast to the dtype first): plain ``w -= lr * g``; momentum
   ``v = m * v - lr * g; w += v``; Nesterov ``v = m * v - lr * g;
   w += m * v - lr * g``.
 """
@@ -155,6 +156,10 @@ class Ops(abc.ABC):
         """
 
     @abc.abstractmethod
+    def metric_value(self, metric: str, y_true, y_pred) -> float:
+        """Mean over the batch of the per-sample metric; y_pred (batch, units), y_true as in ``loss_value``."""
+
+    @abc.abstractmethod
     def sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
         """Update ``param`` (and ``velocity`` when momentum > 0) in place; same shapes."""
 
@@ -211,7 +216,8 @@ class Network(abc.ABC):
         """One SGD step on rows ``order[start:stop]``; adds to ``stats``.
 
         Returns False, leaving weights and velocities untouched, when the loss or
-        any gradient is not finite.
+        any gradient is not finite (``stats`` still receives that batch's sums,
+        so the caller can report the non-finite loss).
         """
 
     @abc.abstractmethod

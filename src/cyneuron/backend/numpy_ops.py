@@ -1,0 +1,342 @@
+"""The NumPy backend: the readable reference every compiled kernel is tested against.
+
+It imports nothing compiled beyond NumPy and favours clarity over speed: it
+allocates temporaries freely. Semantics are documented in ``base.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from cyneuron.backend.base import EPSILON, LossSpec, Network, Ops, SGDSpec, Stage
+from cyneuron.backend.validation import (
+    check_activation,
+    check_loss,
+    check_metrics,
+    check_network_data,
+    stage_widths,
+)
+
+_FUSED_PAIRS = {
+    ("softmax", "categorical_crossentropy"),
+    ("softmax", "sparse_categorical_crossentropy"),
+    ("sigmoid", "binary_crossentropy"),
+}
+
+
+def _one_hot(labels: np.ndarray, units: int, dtype) -> np.ndarray:
+    """int labels (batch,) -> one-hot rows (batch, units)."""
+    rows = np.zeros((labels.shape[0], units), dtype=dtype)
+    rows[np.arange(labels.shape[0]), labels] = 1
+    return rows
+
+
+def _as_targets(loss_name: str, y_true: np.ndarray, units: int, dtype) -> np.ndarray:
+    if loss_name == "sparse_categorical_crossentropy":
+        return _one_hot(y_true, units, dtype)
+    return y_true
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # exp(-|z|) never overflows, so both branches are safe for any z.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _softplus_loss(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Element-wise binary cross-entropy of logits z: max(z, 0) - z*y + log(1 + e^-|z|)."""
+    return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+
+
+def _per_sample_loss(loss: LossSpec, y: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Per-sample loss (batch,); y already dense targets (batch, units)."""
+    name = loss.name
+    if name == "mean_squared_error":
+        return np.mean((y_pred - y) ** 2, axis=1)
+    if name == "mean_absolute_error":
+        return np.mean(np.abs(y_pred - y), axis=1)
+    if name == "binary_crossentropy":
+        if loss.from_logits:
+            return np.mean(_softplus_loss(y_pred, y), axis=1)
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p), axis=1)
+    # categorical and sparse categorical cross-entropy
+    if loss.from_logits:
+        return -np.sum(y * _log_softmax(y_pred), axis=1)
+    q = np.clip(y_pred / y_pred.sum(axis=1, keepdims=True), EPSILON, 1 - EPSILON)
+    return -np.sum(y * np.log(q), axis=1)
+
+
+def _loss_gradient(loss: LossSpec, y: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """d(mean loss)/d(y_pred) (batch, units); y dense targets."""
+    batch, units = y_pred.shape
+    name = loss.name
+    if name == "mean_squared_error":
+        return 2 * (y_pred - y) / (batch * units)
+    if name == "mean_absolute_error":
+        return np.sign(y_pred - y) / (batch * units)
+    if name == "binary_crossentropy":
+        if loss.from_logits:
+            return (_sigmoid(y_pred) - y) / (batch * units)
+        inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return inside * (-y / p + (1 - y) / (1 - p)) / (batch * units)
+    if loss.from_logits:
+        return (np.exp(_log_softmax(y_pred)) * y.sum(axis=1, keepdims=True) - y) / batch
+    # L = -sum_j y_j log(clip(q_j)), q = p / sum(p): chain through the clip and the row normalisation.
+    total = y_pred.sum(axis=1, keepdims=True)
+    q = y_pred / total
+    inside = (q >= EPSILON) & (q <= 1 - EPSILON)
+    grad_q = inside * (-y / np.clip(q, EPSILON, 1 - EPSILON))
+    return (grad_q - np.sum(grad_q * q, axis=1, keepdims=True)) / total / batch
+
+
+def _per_sample_metric(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Per-sample metric (batch,); y_true int labels for the sparse metric, else (batch, units)."""
+    if metric == "sparse_categorical_accuracy":
+        return (np.argmax(y_pred, axis=1) == y_true).astype(np.float64)
+    if metric == "categorical_accuracy":
+        return (np.argmax(y_pred, axis=1) == np.argmax(y_true, axis=1)).astype(np.float64)
+    if metric == "binary_accuracy":
+        return np.mean((y_pred > 0.5) == (y_true == 1), axis=1, dtype=np.float64)
+    if metric == "mean_squared_error":
+        return np.mean((y_pred - y_true) ** 2, axis=1, dtype=np.float64)
+    return np.mean(np.abs(y_pred - y_true), axis=1, dtype=np.float64)
+
+
+class NumpyOps(Ops):
+    """Pure-NumPy kernels; see ``base.Ops`` for the contract of each method."""
+
+    name = "numpy"
+
+    def dense_forward(self, x, kernel, bias, activation, z_out, a_out) -> None:
+        check_activation(activation)
+        z = x @ kernel
+        if bias is not None:
+            z = z + bias
+        z_out[...] = z
+        self.activation_forward(activation, z_out, a_out)
+
+    def dense_backward(
+        self, x, kernel, z, a, grad_a, activation, grad_z_out, grad_kernel_out, grad_bias_out, grad_x_out
+    ) -> None:
+        self.activation_backward(activation, z, a, grad_a, grad_z_out)
+        grad_kernel_out[...] = x.T @ grad_z_out
+        if grad_bias_out is not None:
+            grad_bias_out[...] = grad_z_out.sum(axis=0)
+        if grad_x_out is not None:
+            grad_x_out[...] = grad_z_out @ kernel.T
+
+    def activation_forward(self, activation, z, out) -> None:
+        check_activation(activation)
+        if activation == "linear":
+            out[...] = z
+        elif activation == "relu":
+            out[...] = np.maximum(z, 0)
+        elif activation == "sigmoid":
+            out[...] = _sigmoid(z)
+        elif activation == "tanh":
+            out[...] = np.tanh(z)
+        else:
+            out[...] = np.exp(_log_softmax(z))
+
+    def activation_backward(self, activation, z, a, grad_a, out) -> None:
+        check_activation(activation)
+        if activation == "linear":
+            out[...] = grad_a
+        elif activation == "relu":
+            # The derivative at exactly 0 is taken as 0, as TensorFlow and PyTorch do.
+            out[...] = grad_a * (z > 0)
+        elif activation == "sigmoid":
+            out[...] = grad_a * a * (1 - a)
+        elif activation == "tanh":
+            out[...] = grad_a * (1 - a * a)
+        else:
+            out[...] = a * (grad_a - np.sum(grad_a * a, axis=1, keepdims=True))
+
+    def loss_value(self, loss: LossSpec, y_true, y_pred) -> float:
+        check_loss(loss)
+        y = _as_targets(loss.name, y_true, y_pred.shape[1], y_pred.dtype)
+        return float(np.mean(_per_sample_loss(loss, y, y_pred)))
+
+    def loss_gradient(self, loss: LossSpec, y_true, y_pred, out) -> None:
+        check_loss(loss)
+        y = _as_targets(loss.name, y_true, y_pred.shape[1], y_pred.dtype)
+        out[...] = _loss_gradient(loss, y, y_pred)
+
+    def output_gradient(self, loss: LossSpec, activation, y_true, z, a, out) -> float:
+        check_loss(loss)
+        check_activation(activation)
+        batch, units = z.shape
+        y = _as_targets(loss.name, y_true, units, z.dtype)
+        if loss.from_logits or (activation, loss.name) not in _FUSED_PAIRS:
+            grad_a = _loss_gradient(loss, y, a)
+            self.activation_backward(activation, z, a, grad_a, out)
+            return float(np.mean(_per_sample_loss(loss, y, a)))
+        if activation == "softmax":
+            out[...] = (a * y.sum(axis=1, keepdims=True) - y) / batch
+        else:
+            out[...] = (a - y) / (batch * units)
+        logits_loss = LossSpec(loss.name, from_logits=True)
+        return float(np.mean(_per_sample_loss(logits_loss, y, z)))
+
+    def metric_value(self, metric: str, y_true, y_pred) -> float:
+        check_metrics((metric,))
+        return float(np.mean(_per_sample_metric(metric, y_true, y_pred)))
+
+    def sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
+        lr = param.dtype.type(learning_rate)
+        if momentum == 0:
+            param -= lr * grad
+            return
+        m = param.dtype.type(momentum)
+        velocity[...] = m * velocity - lr * grad
+        if nesterov:
+            param += m * velocity - lr * grad
+        else:
+            param += velocity
+
+    def build_network(self, stages: Sequence[Stage], input_dim: int, dtype) -> NumpyNetwork:
+        return NumpyNetwork(self, stages, input_dim, dtype)
+
+
+class NumpyNetwork(Network):
+    """Reference network: one stage at a time through ``NumpyOps`` kernels."""
+
+    def __init__(self, ops: NumpyOps, stages: Sequence[Stage], input_dim: int, dtype) -> None:
+        self._ops = ops
+        self._stages = tuple(stages)
+        self._dtype = np.dtype(dtype)
+        self._widths = stage_widths(self._stages, input_dim, self._dtype)
+        self._input_dim = input_dim
+        self._params = [p for s in self._stages for p in (s.kernel, s.bias) if p is not None]
+        self._velocities = [np.zeros_like(p) for p in self._params]
+        self._loss: LossSpec | None = None
+        self._metrics: tuple[str, ...] = ()
+        self._optimizer: SGDSpec | None = None
+        self._data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.stats = np.zeros(1)
+
+    # ------------------------------------------------------------- forward
+    def _forward(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per stage: (input, z, a), each (batch, width)."""
+        trace = []
+        inputs = x
+        for stage, width in zip(self._stages, self._widths[1:]):
+            z = np.empty((inputs.shape[0], width), dtype=self._dtype)
+            a = np.empty_like(z)
+            if stage.kernel is None:
+                z[...] = inputs
+                self._ops.activation_forward(stage.activation, z, a)
+            else:
+                self._ops.dense_forward(inputs, stage.kernel, stage.bias, stage.activation, z, a)
+            trace.append((inputs, z, a))
+            inputs = a
+        return trace
+
+    def predict(self, x, batch_size: int) -> np.ndarray:
+        x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None)[0]
+        out = np.empty((x.shape[0], self._widths[-1]), dtype=self._dtype)
+        for start in range(0, x.shape[0], batch_size):
+            out[start : start + batch_size] = self._forward(x[start : start + batch_size])[-1][2]
+        return out
+
+    # ------------------------------------------------------------ training
+    def prepare_training(self, loss: LossSpec, metrics: Sequence[str], optimizer: SGDSpec, batch_size: int) -> None:
+        check_loss(loss)
+        self._loss = loss
+        self._metrics = check_metrics(metrics)
+        self._optimizer = optimizer
+        self.stats = np.zeros(1 + len(self._metrics))
+
+    def set_optimizer(self, optimizer: SGDSpec) -> None:
+        self._optimizer = optimizer
+
+    def bind_training_data(self, x, y, order) -> None:
+        self._require_training()
+        self._data = check_network_data(x, y, self._input_dim, self._widths[-1], self._dtype, self._loss, order)
+
+    def reset_stats(self) -> None:
+        self.stats[...] = 0
+
+    def _batch_stats(self, y: np.ndarray, trace, loss_value: float) -> np.ndarray:
+        a = trace[-1][2]
+        sums = [loss_value * a.shape[0]]
+        sums += [float(np.sum(_per_sample_metric(m, y, a))) for m in self._metrics]
+        return np.array(sums)
+
+    def train_batch(self, start: int, stop: int) -> bool:
+        if self._data is None:
+            raise RuntimeError("train_batch before bind_training_data")
+        x, y, order = self._data
+        rows = order[start:stop]
+        xb, yb = x[rows], y[rows]
+        trace = self._forward(xb)
+        last = self._stages[-1]
+        grad = np.empty_like(trace[-1][1])
+        loss = self._ops.output_gradient(self._loss, last.activation, yb, trace[-1][1], trace[-1][2], grad)
+        self.stats += self._batch_stats(yb, trace, loss)
+
+        grads: list[np.ndarray] = []
+        last_index = len(self._stages) - 1
+        for index in range(last_index, -1, -1):
+            stage = self._stages[index]
+            inputs, z, a = trace[index]
+            # ``grad`` is dL/dA of this stage, except for the last one where it is already dL/dZ.
+            activation = "linear" if index == last_index else stage.activation
+            if stage.kernel is None:
+                grad_inputs = np.empty_like(z)
+                self._ops.activation_backward(activation, z, a, grad, grad_inputs)
+            else:
+                grad_z = np.empty_like(z)
+                grad_kernel = np.empty_like(stage.kernel)
+                grad_bias = None if stage.bias is None else np.empty_like(stage.bias)
+                grad_inputs = None if index == 0 else np.empty_like(inputs)
+                self._ops.dense_backward(
+                    inputs, stage.kernel, z, a, grad, activation, grad_z, grad_kernel, grad_bias, grad_inputs
+                )
+                grads[:0] = [g for g in (grad_kernel, grad_bias) if g is not None]
+            grad = grad_inputs
+
+        if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads)):
+            return False
+        opt = self._optimizer
+        for param, g, velocity in zip(self._params, grads, self._velocities):
+            self._ops.sgd_update(param, g, velocity, opt.learning_rate, opt.momentum, opt.nesterov)
+        return True
+
+    def evaluate(self, x, y, batch_size: int) -> np.ndarray:
+        self._require_training()
+        x, y = check_network_data(x, y, self._input_dim, self._widths[-1], self._dtype, self._loss)
+        totals = np.zeros(1 + len(self._metrics))
+        for start in range(0, x.shape[0], batch_size):
+            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+            trace = self._forward(xb)
+            loss = self._ops.output_gradient(
+                self._loss, self._stages[-1].activation, yb, trace[-1][1], trace[-1][2], np.empty_like(trace[-1][1])
+            )
+            totals += self._batch_stats(yb, trace, loss)
+        return totals / x.shape[0]
+
+    def get_optimizer_state(self) -> list[np.ndarray]:
+        return [v.copy() for v in self._velocities]
+
+    def set_optimizer_state(self, state: Sequence[np.ndarray]) -> None:
+        if len(state) != len(self._velocities):
+            raise ValueError(f"state: expected {len(self._velocities)} arrays, got {len(state)}")
+        for index, (velocity, value) in enumerate(zip(self._velocities, state)):
+            value = np.asarray(value)
+            if value.shape != velocity.shape:
+                raise ValueError(f"state[{index}]: expected shape {velocity.shape}, got {value.shape}")
+            velocity[...] = value
+
+    def _require_training(self) -> None:
+        if self._loss is None:
+            raise RuntimeError("prepare_training must be called first")

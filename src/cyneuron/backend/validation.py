@@ -1,0 +1,117 @@
+"""Argument checks shared by both backends' network boundaries.
+
+Each check runs once per public call (never per batch) and raises ValueError
+or TypeError naming the argument and what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from cyneuron.backend.base import ACTIVATIONS, DTYPES, LOSSES, METRICS, LossSpec, Stage
+
+
+def check_activation(name: object) -> str:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation: unknown {name!r}; expected one of {', '.join(ACTIVATIONS)}")
+    return name
+
+
+def check_loss(loss: object) -> LossSpec:
+    if not isinstance(loss, LossSpec):
+        raise TypeError(f"loss: expected a LossSpec, got {type(loss).__name__}")
+    if loss.name not in LOSSES:
+        raise ValueError(f"loss: unknown {loss.name!r}; expected one of {', '.join(LOSSES)}")
+    return loss
+
+
+def check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
+    for name in metrics:
+        if name not in METRICS:
+            raise ValueError(f"metrics: unknown {name!r}; expected names from {', '.join(METRICS)}")
+    return tuple(metrics)
+
+
+def check_dtype(dtype: object) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
+    return dtype
+
+
+def check_array(name: str, value: object, shape: tuple, dtype: np.dtype, *, writeable: bool = False) -> np.ndarray:
+    """``value`` must be a C-contiguous ndarray of ``dtype`` and ``shape`` (None = any length)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(value).__name__}")
+    if value.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {dtype}, got {value.dtype}")
+    if value.ndim != len(shape) or any(want is not None and got != want for got, want in zip(value.shape, shape)):
+        expected = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+        raise ValueError(f"{name}: expected shape {expected}, got {value.shape}")
+    if not value.flags.c_contiguous:
+        raise ValueError(f"{name}: expected a C-contiguous array (use numpy.ascontiguousarray)")
+    if writeable and not value.flags.writeable:
+        raise ValueError(f"{name}: expected a writeable array")
+    return value
+
+
+def stage_widths(stages: Sequence[Stage], input_dim: int, dtype: np.dtype) -> list[int]:
+    """Widths of the input and of every stage's output; checks the stages fit together."""
+    dtype = check_dtype(dtype)
+    if not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
+        raise ValueError(f"input_dim: expected a positive integer, got {input_dim!r}")
+    if not stages:
+        raise ValueError("stages: expected at least one stage")
+    widths = [int(input_dim)]
+    for index, stage in enumerate(stages):
+        check_activation(stage.activation)
+        if stage.kernel is None:
+            if stage.bias is not None:
+                raise ValueError(f"stages[{index}]: a bias needs a kernel")
+            widths.append(widths[-1])
+            continue
+        kernel = check_array(f"stages[{index}].kernel", stage.kernel, (widths[-1], None), dtype, writeable=True)
+        units = kernel.shape[1]
+        if units < 1:
+            raise ValueError(f"stages[{index}].kernel: expected at least one unit, got shape {kernel.shape}")
+        if stage.bias is not None:
+            check_array(f"stages[{index}].bias", stage.bias, (units,), dtype, writeable=True)
+        widths.append(units)
+    return widths
+
+
+def _check_finite(name: str, value: np.ndarray) -> None:
+    if not np.isfinite(value).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+
+
+def check_network_data(x, y, input_dim: int, units: int, dtype: np.dtype, loss: LossSpec | None, order=None) -> tuple:
+    """Validate x (n, input_dim), y and order for a network call; returns them as a tuple.
+
+    y is int64 labels (n,) in [0, units) for the sparse loss, else targets
+    (n, units) of the dtype; y None (prediction) skips it. order, when given, is
+    int64 (n,) with every value in [0, n).
+    """
+    x = check_array("x", x, (None, input_dim), dtype)
+    n = x.shape[0]
+    if n == 0:
+        raise ValueError("x: expected at least one sample, got 0")
+    _check_finite("x", x)
+    checked = [x]
+    if y is not None:
+        if loss is not None and loss.name == "sparse_categorical_crossentropy":
+            y = check_array("y", y, (n,), np.dtype(np.int64))
+            if y.min() < 0 or y.max() >= units:
+                raise ValueError(f"y: class labels must be in [0, {units}), got values in [{y.min()}, {y.max()}]")
+        else:
+            y = check_array("y", y, (n, units), dtype)
+            _check_finite("y", y)
+        checked.append(y)
+    if order is not None:
+        order = check_array("order", order, (n,), np.dtype(np.int64))
+        if order.min() < 0 or order.max() >= n:
+            raise ValueError(f"order: indices must be in [0, {n})")
+        checked.append(order)
+    return tuple(checked)
