@@ -1,0 +1,662 @@
+"""Saving and loading whole models or their weights: one zip file, JSON and ``.npy`` only.
+
+A model file (``save_model`` / ``model.save``) holds::
+
+    config.json          {"format": "cyneuron.model", "format_version": 1, "cyneuron_version": ...,
+                          "dtype": "float32", "model_config": {...}, "compile_config": {...} | null,
+                          "weights": [{"shape": [...], "dtype": ...}, ...],
+                          "optimizer": [{"shape": [...], "dtype": ...}, ...]}
+    weights/000.npy ...  the model's weights in Keras order (kernel, bias, kernel, bias, ...)
+    optimizer/000.npy .. the SGD velocities, one per weight (absent when there are none)
+
+A weights file (``save_weights`` / ``model.save_weights``) has the same layout with
+``"format": "cyneuron.weights"``, no model or compile config and no optimizer entries.
+
+Unlike Keras 3, which insists on the ``.keras`` and ``.weights.h5`` extensions, any
+file name is accepted; the format is recognised from the content, not the name.
+
+Loading treats the file as untrusted input: nothing is unpickled or evaluated
+(JSON plus ``.npy`` headers parsed with ``allow_pickle=False``), entry names are only
+compared with the exact set this module writes and never used as paths, every
+declared size is checked against what the manifest implies before anything is
+read or allocated, and every array's dtype and shape must match. Any problem
+raises ``ValueError`` naming the file (``OSError`` when it cannot be opened), and
+a model is only modified once the whole file has been validated.
+
+Writes are atomic: the archive is written to a temporary file in the target's
+folder, flushed to disk, then renamed over the target, so a crash or error in
+the middle of a save leaves any previous file intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import json
+import math
+import os
+import re
+import stat
+import sys
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
+from typing import IO, Any
+
+import numpy as np
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights"]
+
+MODEL_FORMAT = "cyneuron.model"
+WEIGHTS_FORMAT = "cyneuron.weights"
+FORMAT_VERSION = 1
+
+CONFIG_ENTRY = "config.json"
+# The manifest of real models is a few kilobytes; anything near this is hostile.
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+# An .npy header is 64-byte aligned text of a few dozen bytes; numpy itself refuses
+# headers over 10 000 bytes unless told otherwise.
+MAX_NPY_HEADER_BYTES = 16 * 1024
+# Deflate cannot expand data by more than ~1032x; a larger ratio is a forged size.
+MAX_DEFLATE_RATIO = 1100
+# JSON nesting beyond this is no model configuration.
+MAX_JSON_DEPTH = 64
+
+_ALLOWED_DTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
+_ENTRY_NAME = re.compile(r"(?:weights|optimizer)/[0-9]{3,}\.npy")
+# Keys under which layer configurations carry their input shape.
+_SHAPE_KEYS = ("batch_shape", "batch_input_shape", "input_shape", "shape")
+
+PathLike = str | os.PathLike
+
+
+# --------------------------------------------------------------------------- public API
+def save_model(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
+    """Save architecture, weights, compile settings and optimizer state to one zip file.
+
+    ``load_model(filepath)`` returns a model that predicts identically and, when
+    the model was compiled, continues training exactly as this one would.
+
+    Args:
+        model: a cyneuron model (``Sequential``).
+        filepath: ``str`` or ``os.PathLike``; any extension (Keras 3 requires
+            ``.keras``; cyneuron does not).
+        overwrite: when False and ``filepath`` exists, raise ``FileExistsError``
+            instead of replacing it.
+    """
+    path = _check_path(filepath, "filepath")
+    _check_bool(overwrite, "overwrite")
+    model_config = model.get_config()
+    compile_config = model.get_compile_config()
+    weights = _check_arrays(model.get_weights(), "model.get_weights()") if model.built else []
+    optimizer_state = []
+    if compile_config is not None and weights:
+        optimizer_state = _check_arrays(model.optimizer_state(), "model.optimizer_state()")
+        if optimizer_state and [a.shape for a in optimizer_state] != [w.shape for w in weights]:
+            raise ValueError("model.optimizer_state() must hold one array per weight, with the weight's shape")
+    dtype = _model_dtype(model, weights)
+    manifest = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "cyneuron_version": _cyneuron_version(),
+        "dtype": dtype,
+        "model_config": model_config,
+        "compile_config": compile_config,
+        "weights": _describe(weights),
+        "optimizer": _describe(optimizer_state),
+    }
+    _atomic_write(path, overwrite, lambda f: _write_archive(f, manifest, weights, optimizer_state))
+
+
+def load_model(filepath: PathLike, custom_objects: None = None, compile: bool = True, safe_mode: bool = True) -> Any:
+    """Load a model written by ``save_model`` / ``model.save``.
+
+    Args:
+        filepath: ``str`` or ``os.PathLike`` of the file.
+        custom_objects: accepted for Keras compatibility; cyneuron has no custom
+            objects, so it must be None or empty.
+        compile: when True (default) and the model was saved compiled, compile it
+            again with the saved settings and restore the optimizer state, so that
+            training continues exactly where it stopped.
+        safe_mode: accepted for Keras compatibility; loading is always safe (no
+            pickle, no code).
+
+    Returns:
+        A ``Sequential`` model, built when the saved model was built.
+
+    Raises:
+        OSError: the file cannot be opened (``FileNotFoundError`` when missing).
+        ValueError: the file is not a valid cyneuron model file (truncated,
+            corrupted, foreign, a weights-only file, unknown layer, wrong shapes...).
+    """
+    path = _check_path(filepath, "filepath")
+    if custom_objects:
+        raise ValueError("load_model(custom_objects=...) is not supported: cyneuron models have no custom objects")
+    _check_bool(compile, "compile")
+    archive = _read_archive(path, expect_model=True)
+    manifest = archive.manifest
+    _guard_model_size(path, manifest["model_config"], archive.weights)
+
+    from cyneuron.models import Sequential
+
+    try:
+        model = Sequential.from_config(manifest["model_config"])
+    except MemoryError as exc:
+        raise ValueError(f"{path}: the model configuration asks for more memory than available") from exc
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ValueError(f"{path}: invalid model configuration: {exc}") from exc
+
+    if archive.weights or model.built:
+        if not model.built:
+            raise ValueError(f"{path}: the file holds weights but its model configuration has no input shape")
+        _check_against_model(path, model, archive.weights, manifest["dtype"])
+        model.set_weights(archive.weights)
+    if compile and manifest["compile_config"] is not None:
+        try:
+            model.compile_from_config(manifest["compile_config"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{path}: invalid compile configuration: {exc}") from exc
+        if archive.optimizer:
+            model.set_optimizer_state(archive.optimizer)
+    return model
+
+
+def save_weights(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
+    """Save only the model's weights (Keras order: kernel, bias, ...) to one zip file.
+
+    Keras 3 requires the ``.weights.h5`` extension; cyneuron accepts any name.
+    The optimizer state is not saved: use ``save_model`` to resume training exactly.
+
+    Raises:
+        ValueError: the model is not built (it has no weights yet).
+        FileExistsError: ``overwrite=False`` and the file exists.
+    """
+    path = _check_path(filepath, "filepath")
+    _check_bool(overwrite, "overwrite")
+    if not model.built:
+        raise ValueError("save_weights: the model is not built yet, so it has no weights to save")
+    weights = _check_arrays(model.get_weights(), "model.get_weights()")
+    manifest = {
+        "format": WEIGHTS_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "cyneuron_version": _cyneuron_version(),
+        "dtype": _model_dtype(model, weights),
+        "weights": _describe(weights),
+        "optimizer": [],
+    }
+    _atomic_write(path, overwrite, lambda f: _write_archive(f, manifest, weights, []))
+
+
+def load_weights(model: Any, filepath: PathLike) -> None:
+    """Load weights written by ``save_weights`` (or the weights of a ``save_model`` file).
+
+    The model must be built with the same architecture and dtype. The file is
+    validated completely before any weight changes; on error the model is untouched.
+
+    Raises:
+        OSError: the file cannot be opened.
+        ValueError: invalid file, unbuilt model, or weights that do not match the model.
+    """
+    path = _check_path(filepath, "filepath")
+    if not model.built:
+        raise ValueError(f"load_weights({path}): the model is not built; build it (give an input shape) first")
+    archive = _read_archive(path, expect_model=False)
+    weights = _check_against_model(path, model, archive.weights, archive.manifest["dtype"], cast=True)
+    model.set_weights(weights)
+
+
+# --------------------------------------------------------------------------- writing
+def _write_archive(f: IO[bytes], manifest: dict, weights: list, optimizer: list) -> None:
+    # allow_nan stays on: Python's json reads its own NaN/Infinity tokens back.
+    config_bytes = json.dumps(manifest, indent=2, sort_keys=False).encode("utf-8")
+    # Stored (uncompressed): float weights barely compress, and stored entries make
+    # every declared size checkable against the archive size on load.
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(_zipinfo(CONFIG_ENTRY, len(config_bytes)), config_bytes)
+        for prefix, arrays in (("weights", weights), ("optimizer", optimizer)):
+            for i, array in enumerate(arrays):
+                info = _zipinfo(_entry_name(prefix, i), array.nbytes + MAX_NPY_HEADER_BYTES)
+                with zf.open(info, "w") as entry:
+                    _write_npy(entry, array)
+
+
+def _write_npy(fileobj: IO[bytes], array: np.ndarray) -> None:
+    np.lib.format.write_array(fileobj, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def _zipinfo(name: str, size_hint: int) -> zipfile.ZipInfo:
+    # A fixed timestamp makes identical models give byte-identical files.
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = (stat.S_IFREG | 0o644) << 16
+    # zipfile picks the zip64 layout from this hint when the entry is streamed.
+    info.file_size = size_hint
+    return info
+
+
+def _atomic_write(path: str, overwrite: bool, write: Callable[[IO[bytes]], None]) -> None:
+    """Write via ``write(fileobj)`` to a temporary sibling of ``path``, fsync, then rename over ``path``."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a directory; give a file path")
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(f"{path} already exists and overwrite=False")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
+    mode = _new_file_mode(path)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _rename_no_clobber(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def _rename_no_clobber(tmp: str, path: str) -> None:
+    # A hard link fails atomically when the target exists, closing the race
+    # between the existence check and the rename.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path} already exists and overwrite=False") from None
+    except OSError:
+        # File systems without hard links: best effort.
+        if os.path.lexists(path):
+            raise FileExistsError(f"{path} already exists and overwrite=False") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def _new_file_mode(path: str) -> int:
+    # mkstemp creates files readable by the owner only; give the result the mode a
+    # plain open() would (or keep the mode of the file being replaced).
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _fsync_folder(folder: str) -> None:
+    # Makes the rename itself durable; not possible on every platform.
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- reading
+class _Archive:
+    __slots__ = ("manifest", "weights", "optimizer")
+
+    def __init__(self, manifest: dict, weights: list, optimizer: list) -> None:
+        self.manifest = manifest
+        self.weights = weights
+        self.optimizer = optimizer
+
+
+# Everything a damaged zip can make zipfile / zlib raise while reading.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
+
+
+def _read_archive(path: str, expect_model: bool) -> _Archive:
+    """Open, validate and read the whole file; ValueError naming ``path`` on any problem."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a directory, not a cyneuron file")
+    try:
+        archive_size = os.path.getsize(path)
+        raw = open(path, "rb")  # noqa: SIM115 - closed below, after the zip file
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "No such cyneuron file", path) from None
+    with raw:
+        try:
+            zf = zipfile.ZipFile(raw)
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"{path} is not a cyneuron file (not a zip archive, or truncated): {exc}") from exc
+        except (*_ZIP_ERRORS, OSError) as exc:
+            raise ValueError(f"{path} is not a readable zip archive: {exc}") from exc
+        with zf:
+            try:
+                return _read_entries(path, zf, archive_size, expect_model)
+            except _FileError as exc:
+                raise ValueError(f"{path}: {exc}") from exc.__cause__
+            except (*_ZIP_ERRORS, OSError) as exc:
+                raise ValueError(f"{path} is corrupted: {exc}") from exc
+
+
+class _FileError(Exception):
+    """A validation failure; the caller prefixes the file's path."""
+
+
+def _read_entries(path: str, zf: zipfile.ZipFile, archive_size: int, expect_model: bool) -> _Archive:
+    infos = zf.infolist()
+    by_name: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        name = info.filename
+        if name != CONFIG_ENTRY and not _ENTRY_NAME.fullmatch(name):
+            raise _FileError(f"unexpected entry {name!r} (not a cyneuron file, or tampered with)")
+        if name in by_name:
+            raise _FileError(f"duplicate entry {name!r}")
+        if info.flag_bits & 0x1:
+            raise _FileError(f"entry {name!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _FileError(f"entry {name!r} uses an unsupported compression method")
+        if info.compress_size > archive_size:
+            raise _FileError(f"entry {name!r} declares more data than the file holds")
+        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+            raise _FileError(f"entry {name!r} declares inconsistent sizes")
+        if info.file_size > info.compress_size * MAX_DEFLATE_RATIO + 1024:
+            raise _FileError(f"entry {name!r} declares an impossible uncompressed size")
+        by_name[name] = info
+    if sum(info.compress_size for info in infos) > archive_size:
+        raise _FileError("entries declare more data than the file holds")
+    if CONFIG_ENTRY not in by_name:
+        raise _FileError(f"no {CONFIG_ENTRY} (not a cyneuron file)")
+
+    manifest = _parse_manifest(zf, by_name[CONFIG_ENTRY], expect_model)
+    weight_specs, optimizer_specs = manifest["weights"], manifest["optimizer"]
+    expected = {CONFIG_ENTRY}
+    expected.update(_entry_name("weights", i) for i in range(len(weight_specs)))
+    expected.update(_entry_name("optimizer", i) for i in range(len(optimizer_specs)))
+    missing = sorted(expected - by_name.keys())
+    if missing:
+        raise _FileError(f"missing entries {', '.join(missing)} (truncated or tampered with)")
+    extra = sorted(by_name.keys() - expected)
+    if extra:
+        raise _FileError(f"unexpected entries {', '.join(extra)}")
+
+    # Check every declared size before reading a single array.
+    total = 0
+    for prefix, specs in (("weights", weight_specs), ("optimizer", optimizer_specs)):
+        for i, (shape, dtype) in enumerate(specs):
+            name = _entry_name(prefix, i)
+            nbytes = math.prod(shape) * dtype.itemsize
+            info = by_name[name]
+            if not nbytes <= info.file_size <= nbytes + MAX_NPY_HEADER_BYTES:
+                raise _FileError(
+                    f"entry {name!r} declares {info.file_size} bytes but an array of shape {tuple(shape)} "
+                    f"and dtype {dtype.name} needs {nbytes} plus a header"
+                )
+            total += info.file_size
+    if total > max(archive_size, 1) * MAX_DEFLATE_RATIO:
+        raise _FileError("entries declare more data than the file can hold")
+
+    weights = [_read_npy(zf, by_name[_entry_name("weights", i)], s, d) for i, (s, d) in enumerate(weight_specs)]
+    optimizer = [_read_npy(zf, by_name[_entry_name("optimizer", i)], s, d) for i, (s, d) in enumerate(optimizer_specs)]
+    return _Archive(manifest, weights, optimizer)
+
+
+def _parse_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, expect_model: bool) -> dict:
+    if info.file_size > MAX_CONFIG_BYTES:
+        raise _FileError(f"{CONFIG_ENTRY} declares {info.file_size} bytes (limit {MAX_CONFIG_BYTES})")
+    with zf.open(info) as entry:
+        data = entry.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise _FileError(f"{CONFIG_ENTRY} is larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _FileError(f"{CONFIG_ENTRY} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise _FileError(f"{CONFIG_ENTRY} is not a JSON object (not a cyneuron file)")
+    fmt = manifest.get("format")
+    if fmt not in (MODEL_FORMAT, WEIGHTS_FORMAT):
+        raise _FileError(f"not a cyneuron file (format {fmt!r})")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _FileError(f"invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise _FileError(
+            f"written in format version {version} by cyneuron {manifest.get('cyneuron_version')!r}; "
+            f"this cyneuron reads up to version {FORMAT_VERSION}: upgrade cyneuron"
+        )
+    if expect_model and fmt != MODEL_FORMAT:
+        raise _FileError("is a weights-only file (from save_weights): load it with model.load_weights()")
+    dtype_name = manifest.get("dtype")
+    if dtype_name not in _ALLOWED_DTYPES:
+        raise _FileError(f"dtype must be 'float32' or 'float64', got {dtype_name!r}")
+    manifest["weights"] = _parse_specs(manifest.get("weights"), "weights", dtype_name)
+    manifest["optimizer"] = _parse_specs(manifest.get("optimizer", []), "optimizer", dtype_name)
+    if fmt == MODEL_FORMAT:
+        if not isinstance(manifest.get("model_config"), dict):
+            raise _FileError("model_config is missing or not a JSON object")
+        if _json_depth(manifest["model_config"]) > MAX_JSON_DEPTH:
+            raise _FileError("model_config is nested too deeply")
+        compile_config = manifest.get("compile_config")
+        if compile_config is not None and not isinstance(compile_config, dict):
+            raise _FileError("compile_config must be a JSON object or null")
+        if manifest["optimizer"]:
+            if compile_config is None:
+                raise _FileError("optimizer state without a compile configuration")
+            if [s for s, _ in manifest["optimizer"]] != [s for s, _ in manifest["weights"]]:
+                raise _FileError("optimizer state must hold one array per weight, with the weight's shape")
+    elif manifest["optimizer"]:
+        raise _FileError("a weights file cannot hold optimizer state")
+    return manifest
+
+
+def _parse_specs(specs: object, what: str, dtype_name: str) -> list[tuple[list[int], np.dtype]]:
+    if not isinstance(specs, list):
+        raise _FileError(f"{what!r} in {CONFIG_ENTRY} must be a list")
+    parsed = []
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict):
+            raise _FileError(f"{what}[{i}] in {CONFIG_ENTRY} must be an object")
+        shape = spec.get("shape")
+        if not (
+            isinstance(shape, list)
+            and len(shape) <= 32
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+        ):
+            raise _FileError(f"{what}[{i}] has an invalid shape {shape!r}")
+        if spec.get("dtype") != dtype_name:
+            raise _FileError(f"{what}[{i}] has dtype {spec.get('dtype')!r}, expected the model's {dtype_name!r}")
+        parsed.append((shape, _ALLOWED_DTYPES[dtype_name]))
+    return parsed
+
+
+def _read_npy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shape: list[int], dtype: np.dtype) -> np.ndarray:
+    name = info.filename
+    # Reading to the end makes zipfile verify the CRC; the declared size was capped above.
+    with zf.open(info) as entry:
+        data = entry.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise _FileError(f"entry {name!r} is truncated")
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            header = np.lib.format.read_array_header_1_0(stream, max_header_size=MAX_NPY_HEADER_BYTES)
+        elif version in ((2, 0), (3, 0)):
+            header = np.lib.format.read_array_header_2_0(stream, max_header_size=MAX_NPY_HEADER_BYTES)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+        file_shape, fortran_order, file_dtype = header
+    except (ValueError, TypeError, SyntaxError, EOFError) as exc:
+        raise _FileError(f"entry {name!r} is not a valid .npy array: {exc}") from exc
+    # Object arrays (which would need pickle) and every other dtype stop here.
+    if file_dtype != dtype:
+        raise _FileError(f"entry {name!r} has dtype {file_dtype}, expected {dtype.name} (little-endian)")
+    if list(file_shape) != list(shape):
+        raise _FileError(f"entry {name!r} has shape {tuple(file_shape)}, expected {tuple(shape)}")
+    payload = memoryview(data)[stream.tell() :]
+    nbytes = math.prod(shape) * dtype.itemsize
+    if len(payload) != nbytes:
+        raise _FileError(f"entry {name!r} holds {len(payload)} data bytes, expected {nbytes}")
+    array = np.frombuffer(payload, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+    return np.array(array, dtype=dtype, order="C", copy=True)
+
+
+def _check_against_model(path: str, model: Any, weights: list, dtype_name: str, cast: bool = False) -> list:
+    """The file's weights checked against the model's (count, shapes, dtype unless ``cast``)."""
+    current = model.get_weights()
+    if len(current) != len(weights):
+        raise ValueError(f"{path}: the file holds {len(weights)} weight arrays but the model has {len(current)}")
+    for i, (have, got) in enumerate(zip(current, weights, strict=True)):
+        if have.shape != got.shape:
+            raise ValueError(f"{path}: weight {i} has shape {got.shape} in the file but {have.shape} in the model")
+        if have.dtype != got.dtype and not cast:
+            raise ValueError(
+                f"{path}: the file holds {dtype_name} weights but the model uses {have.dtype.name}; "
+                "build the model with the file's dtype"
+            )
+    # Like Keras, load_weights casts to the model's dtype.
+    return [got.astype(have.dtype, copy=False) for have, got in zip(current, weights, strict=True)]
+
+
+def _guard_model_size(path: str, model_config: dict, weights: list) -> None:
+    """Refuse configurations whose layers would allocate far more than the file's weights.
+
+    ``Sequential.from_config`` allocates every weight before they can be compared
+    with the file's, so a forged ``units=10**12`` must be caught here. Any layer
+    with ``units`` owns a kernel of at least ``units`` elements, and the input
+    size feeds such a kernel, so neither can exceed the total number of saved
+    weight elements in a genuine file.
+    """
+    elements = sum(int(w.size) for w in weights)
+    layers = model_config.get("layers")
+    if not isinstance(layers, list):
+        return
+    has_units = False
+    for layer in layers:
+        cfg = layer.get("config") if isinstance(layer, dict) else None
+        if not isinstance(cfg, dict):
+            continue
+        units = cfg.get("units")
+        if isinstance(units, int) and not isinstance(units, bool):
+            has_units = True
+            if units > elements:
+                raise ValueError(
+                    f"{path}: a layer declares units={units} but the file holds only {elements} weight values"
+                )
+    if not has_units:
+        return
+    for layer in layers:
+        cfg = layer.get("config") if isinstance(layer, dict) else None
+        if not isinstance(cfg, dict):
+            continue
+        for key in _SHAPE_KEYS:
+            shape = cfg.get(key)
+            if isinstance(shape, list) and all(isinstance(d, int) or d is None for d in shape):
+                size = math.prod(d for d in shape if d is not None)
+                if size > max(elements, 1):
+                    raise ValueError(
+                        f"{path}: input shape {shape} is larger than the {elements} weight values the file holds"
+                    )
+
+
+# --------------------------------------------------------------------------- helpers
+def _entry_name(prefix: str, index: int) -> str:
+    return f"{prefix}/{index:03d}.npy"
+
+
+def _describe(arrays: Sequence[np.ndarray]) -> list[dict]:
+    return [{"shape": [int(d) for d in a.shape], "dtype": a.dtype.name} for a in arrays]
+
+
+def _check_arrays(arrays: Sequence[np.ndarray], what: str) -> list[np.ndarray]:
+    out = []
+    for i, a in enumerate(arrays):
+        a = np.asarray(a)
+        if a.dtype.name not in _ALLOWED_DTYPES:
+            raise ValueError(f"{what}[{i}] has dtype {a.dtype}; only float32 and float64 can be saved")
+        # Always write little-endian so the file reads the same everywhere.
+        out.append(a.astype(_ALLOWED_DTYPES[a.dtype.name], copy=False))
+    names = {a.dtype.name for a in out}
+    if len(names) > 1:
+        raise ValueError(f"{what} mixes dtypes {sorted(names)}")
+    return out
+
+
+def _model_dtype(model: Any, weights: list[np.ndarray]) -> str:
+    if weights:
+        return weights[0].dtype.name
+    dtype = getattr(model, "dtype", None)
+    try:
+        name = np.dtype(dtype).name if dtype is not None else "float32"
+    except TypeError:
+        name = "float32"
+    return name if name in _ALLOWED_DTYPES else "float32"
+
+
+def _cyneuron_version() -> str:
+    version = getattr(sys.modules.get("cyneuron"), "__version__", None)
+    if isinstance(version, str):
+        return version
+    try:
+        from importlib.metadata import version as dist_version
+
+        return dist_version("cyneuron")
+    except Exception:
+        return "unknown"
+
+
+def _check_path(filepath: object, name: str) -> str:
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike, got {type(filepath).__name__}")
+    path = os.fspath(filepath)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError(f"{name} must not be empty")
+    return path
+
+
+def _check_bool(value: object, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+
+
+def _json_depth(obj: object) -> int:
+    depth, stack = 0, [(obj, 1)]
+    while stack:
+        item, level = stack.pop()
+        depth = max(depth, level)
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return depth
