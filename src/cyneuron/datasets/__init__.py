@@ -1,0 +1,25 @@
+"""Small data sets that need no download.
+
+* ``cats_vs_dogs(n, size, seed)``: procedural cat and dog head images (NumPy only).
+* ``image_folder(path, size)``: real photos from a "Dogs vs. Cats" style folder (needs Pillow).
+* ``side_effects(n, seed)``: the drug-trial ages and side-effect labels from the classic tutorial.
+
+Image sets unpack as ``x, y, class_names`` with ``x`` uint8 ``(n, size, size, 3)``
+and ``y`` int64 ``(n,)`` (0 = cat, 1 = dog); ``side_effects`` unpacks as ``ages, labels``.
+"""
+
+from cyneuron.datasets._animals import cats_vs_dogs
+from cyneuron.datasets._common import CLASS_NAMES, ImageDataset
+from cyneuron.datasets._folder import IMAGE_SUFFIXES, image_folder
+from cyneuron.datasets._trial import SIDE_EFFECT_NAMES, SideEffects, side_effects
+
+__all__ = [
+    "CLASS_NAMES",
+    "IMAGE_SUFFIXES",
+    "SIDE_EFFECT_NAMES",
+    "ImageDataset",
+    "SideEffects",
+    "cats_vs_dogs",
+    "image_folder",
+    "side_effects",
+]
