@@ -59,15 +59,13 @@ MAX_CONFIG_BYTES = 16 * 1024 * 1024
 # An .npy header is 64-byte aligned text of a few dozen bytes; numpy itself refuses
 # headers over 10 000 bytes unless told otherwise.
 MAX_NPY_HEADER_BYTES = 16 * 1024
-# Deflate cannot expand data by more than ~1032x; a larger ratio is a forged size.
-MAX_DEFLATE_RATIO = 1100
 # JSON nesting beyond this is no model configuration.
 MAX_JSON_DEPTH = 64
 
 _ALLOWED_DTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
 _ENTRY_NAME = re.compile(r"(?:weights|optimizer)/[0-9]{3,}\.npy")
 # Keys under which layer configurations carry their input shape.
-_SHAPE_KEYS = ("batch_shape", "batch_input_shape", "input_shape", "shape")
+_SHAPE_KEYS = ("batch_shape", "batch_input_shape", "input_shape", "build_input_shape", "shape")
 
 PathLike = str | os.PathLike
 
@@ -380,14 +378,15 @@ def _read_entries(path: str, zf: zipfile.ZipFile, archive_size: int, expect_mode
             raise _FileError(f"duplicate entry {name!r}")
         if info.flag_bits & 0x1:
             raise _FileError(f"entry {name!r} is encrypted")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise _FileError(f"entry {name!r} uses an unsupported compression method")
+        # Arrays are written uncompressed, which bounds what they can make us allocate by
+        # the file's own size (no zip bombs); only the small, capped config may be deflated.
+        allowed = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) if name == CONFIG_ENTRY else (zipfile.ZIP_STORED,)
+        if info.compress_type not in allowed:
+            raise _FileError(f"entry {name!r} uses an unsupported compression method ({info.compress_type})")
         if info.compress_size > archive_size:
             raise _FileError(f"entry {name!r} declares more data than the file holds")
         if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
             raise _FileError(f"entry {name!r} declares inconsistent sizes")
-        if info.file_size > info.compress_size * MAX_DEFLATE_RATIO + 1024:
-            raise _FileError(f"entry {name!r} declares an impossible uncompressed size")
         by_name[name] = info
     if sum(info.compress_size for info in infos) > archive_size:
         raise _FileError("entries declare more data than the file holds")
@@ -419,8 +418,8 @@ def _read_entries(path: str, zf: zipfile.ZipFile, archive_size: int, expect_mode
                     f"and dtype {dtype.name} needs {nbytes} plus a header"
                 )
             total += info.file_size
-    if total > max(archive_size, 1) * MAX_DEFLATE_RATIO:
-        raise _FileError("entries declare more data than the file can hold")
+    if total > archive_size:
+        raise _FileError("entries declare more data than the file holds")
 
     weights = [_read_npy(zf, by_name[_entry_name("weights", i)], s, d) for i, (s, d) in enumerate(weight_specs)]
     optimizer = [_read_npy(zf, by_name[_entry_name("optimizer", i)], s, d) for i, (s, d) in enumerate(optimizer_specs)]
@@ -549,41 +548,44 @@ def _guard_model_size(path: str, model_config: dict, weights: list) -> None:
     """Refuse configurations whose layers would allocate far more than the file's weights.
 
     ``Sequential.from_config`` allocates every weight before they can be compared
-    with the file's, so a forged ``units=10**12`` must be caught here. Any layer
-    with ``units`` owns a kernel of at least ``units`` elements, and the input
-    size feeds such a kernel, so neither can exceed the total number of saved
-    weight elements in a genuine file.
+    with the file's, so a forged ``units=10**12`` must be caught here. In a
+    genuine file every layer with ``units`` owns a kernel of at least ``units``
+    elements, and the input feeds such a kernel, so neither ``units`` nor the
+    input size can exceed the number of saved weight values. A file without
+    weights must describe an unbuilt model (no input shape).
     """
     elements = sum(int(w.size) for w in weights)
-    layers = model_config.get("layers")
-    if not isinstance(layers, list):
+    units = [u for u in _find_values(model_config, ("units",)) if isinstance(u, int) and not isinstance(u, bool)]
+    if not units:
         return
-    has_units = False
-    for layer in layers:
-        cfg = layer.get("config") if isinstance(layer, dict) else None
-        if not isinstance(cfg, dict):
-            continue
-        units = cfg.get("units")
-        if isinstance(units, int) and not isinstance(units, bool):
-            has_units = True
-            if units > elements:
-                raise ValueError(
-                    f"{path}: a layer declares units={units} but the file holds only {elements} weight values"
-                )
-    if not has_units:
-        return
-    for layer in layers:
-        cfg = layer.get("config") if isinstance(layer, dict) else None
-        if not isinstance(cfg, dict):
-            continue
-        for key in _SHAPE_KEYS:
-            shape = cfg.get(key)
-            if isinstance(shape, list) and all(isinstance(d, int) or d is None for d in shape):
-                size = math.prod(d for d in shape if d is not None)
-                if size > max(elements, 1):
-                    raise ValueError(
-                        f"{path}: input shape {shape} is larger than the {elements} weight values the file holds"
-                    )
+    shapes = [
+        s
+        for s in _find_values(model_config, _SHAPE_KEYS)
+        if isinstance(s, list) and all((isinstance(d, int) and not isinstance(d, bool)) or d is None for d in s)
+    ]
+    if not weights and not shapes:
+        return  # an unbuilt model: nothing is allocated
+    for u in units:
+        if u > elements:
+            raise ValueError(f"{path}: a layer declares units={u} but the file holds only {elements} weight values")
+    for shape in shapes:
+        if math.prod(d for d in shape if d is not None) > elements:
+            raise ValueError(f"{path}: input shape {shape} is larger than the {elements} weight values the file holds")
+
+
+def _find_values(obj: object, keys: Sequence[str]) -> list:
+    """Every value stored under one of ``keys`` anywhere in a JSON document."""
+    found, stack = [], [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in keys:
+                    found.append(value)
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 # --------------------------------------------------------------------------- helpers
