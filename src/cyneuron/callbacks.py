@@ -153,12 +153,13 @@ class Callback:
         """Called after each prediction batch."""
 
     # Which hooks matter -----------------------------------------------------------
-    def _overrides(self, hooks: Iterable[str]) -> bool:
-        cls = type(self)
+    def _overrides(self, hooks: Iterable[str], base: type | None = None) -> bool:
+        """Whether any of ``hooks`` differs from ``base``'s (default: ``Callback``'s no-ops)."""
+        cls, base = type(self), base or Callback
         for name in hooks:
             if name in vars(self):  # set per instance, as LambdaCallback does
                 return True
-            if getattr(cls, name) is not getattr(Callback, name):
+            if getattr(cls, name) is not getattr(base, name):
                 return True
         return False
 
@@ -599,8 +600,8 @@ class ModelCheckpoint(Callback):
         self._current_epoch = 0
 
     def _implements_train_batch_hooks(self) -> bool:
-        # The batch hook only matters when saving every few batches.
-        return self.save_freq != "epoch" or super()._implements_train_batch_hooks()
+        # The batch hook only matters when saving every few batches (or in a subclass).
+        return self.save_freq != "epoch" or self._overrides(_TRAIN_BATCH_HOOKS, ModelCheckpoint)
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._current_epoch = epoch
