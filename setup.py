@@ -11,19 +11,26 @@ extra_compile_args = ["-O3"]
 if os.environ.get("CYNEURON_NATIVE") == "1":
     extra_compile_args.append("-march=native")
 
+# csrc/cyneuron/ mirrors the package so that ``from cyneuron cimport _core`` resolves
+# at compile time: _core holds the nogil kernels, _kernels their Python entry
+# points, _network the fused whole-network training step.
 extensions = [
     Extension(
-        "cyneuron._kernels",
-        ["csrc/_kernels.pyx"],
+        f"cyneuron.{name}",
+        [f"csrc/cyneuron/{name}.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=extra_compile_args,
-    ),
+    )
+    for name in ("_core", "_kernels", "_network")
 ]
 
 setup(
     ext_modules=cythonize(
         extensions,
+        include_path=["csrc"],
+        # generated C stays out of the source tree
+        build_dir="build/cython",
         compiler_directives={
             "language_level": 3,
             "boundscheck": False,

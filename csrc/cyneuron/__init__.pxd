@@ -1,0 +1,1 @@
+# Marks csrc/cyneuron as the cyneuron package for Cython's cimport resolution.

@@ -1,0 +1,73 @@
+# The nogil numeric core of cyneuron: fused float32/float64 kernels over raw
+# row-major pointers. Nothing here touches a Python object or allocates, so a
+# network module can ``cimport`` these and run a whole training step without
+# the GIL. Shapes are passed explicitly; callers validate them beforehand.
+#
+# Conventions: ``rows`` is the batch, ``units`` the width of a (rows, units)
+# matrix; every pointer addresses a C-contiguous block of that shape. ``labels``
+# are int64 class indices already checked to lie in [0, units).
+
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+cdef enum:
+    ACT_LINEAR = 0
+    ACT_RELU = 1
+    ACT_SIGMOID = 2
+    ACT_TANH = 3
+    ACT_SOFTMAX = 4
+
+cdef enum:
+    LOSS_MSE = 0
+    LOSS_MAE = 1
+    LOSS_BCE = 2
+    LOSS_CCE = 3
+    LOSS_SCCE = 4
+
+cdef enum:
+    METRIC_BINARY_ACCURACY = 0
+    METRIC_CATEGORICAL_ACCURACY = 1
+    METRIC_SPARSE_CATEGORICAL_ACCURACY = 2
+    METRIC_MSE = 3
+    METRIC_MAE = 4
+
+# -------------------------------------------------------------- dense products
+# Each chooses a plain loop or scipy's BLAS by the size of the product.
+cdef void matmul_xw(const floating* x, const floating* w, floating* z,
+                    Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
+cdef void matmul_xt_g(const floating* x, const floating* g, floating* gw,
+                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
+cdef void matmul_g_wt(const floating* g, const floating* w, floating* gx,
+                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
+cdef void column_sums(const floating* g, floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+
+cdef void dense_forward(const floating* x, const floating* w, const floating* b, int act,
+                        floating* z, floating* a,
+                        Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
+
+# ----------------------------------------------------------------- activations
+cdef void activation_forward(int act, const floating* z, floating* a,
+                             Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+# out = dL/dZ from g = dL/dA; relu reads ``z`` (its sign), the others ``a``.
+# ``out`` may be ``g``; ``z`` may be ``a`` for relu (a > 0 exactly when z > 0).
+cdef void activation_backward(int act, const floating* z, const floating* a, const floating* g,
+                              floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+
+# ---------------------------------------------------------------------- losses
+# Sums over the rows of the per-sample loss (divide by rows for the mean).
+cdef double loss_sum(int loss, bint from_logits, const floating* y, const int64_t* labels,
+                     const floating* p, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+cdef void loss_gradient(int loss, bint from_logits, const floating* y, const int64_t* labels,
+                        const floating* p, floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+cdef double output_gradient(int loss, bint from_logits, int act, const floating* y, const int64_t* labels,
+                            const floating* z, const floating* a, floating* out,
+                            Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+cdef double metric_sum(int metric, const floating* y, const int64_t* labels, const floating* p,
+                       Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+
+# ------------------------------------------------------------------- optimiser
+cdef void sgd_update(floating* w, const floating* g, floating* v, Py_ssize_t n,
+                     floating lr, floating momentum, bint nesterov) noexcept nogil
+
+# ----------------------------------------------------------------------- misc
+cdef bint all_finite(const floating* p, Py_ssize_t n) noexcept nogil

@@ -1,0 +1,607 @@
+# The nogil numeric core (declarations and conventions in _core.pxd).
+#
+# Small loops are written so that gcc -O3 vectorises them *without* fast-math:
+# element-wise loops are branch-free selects, and reductions keep several
+# explicit accumulators (gcc may not reassociate one floating-point sum).
+
+from cython cimport floating
+from libc.math cimport exp, expf, fabs, fabsf, log, log1p, log1pf, logf, tanh, tanhf
+from libc.stdint cimport int64_t
+from libc.string cimport memcpy
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+# Products with rows * n_in * n_out at or below these run as plain loops: the
+# BLAS call has a fixed cost (argument checks, packing) that a tiny product
+# never repays. Measured on this machine (see set_loop_thresholds).
+cdef Py_ssize_t _fwd_loop_max = 4096
+cdef Py_ssize_t _dw_loop_max = 4096
+cdef Py_ssize_t _dx_loop_max = 4096
+
+
+def set_loop_thresholds(Py_ssize_t forward, Py_ssize_t grad_kernel, Py_ssize_t grad_input):
+    """Set the largest rows*n_in*n_out computed by a loop rather than BLAS, per product.
+
+    ``forward`` is x @ kernel, ``grad_kernel`` x.T @ dZ, ``grad_input`` dZ @ kernel.T.
+    0 sends every product to BLAS, a huge value keeps every product in loops (tests use
+    both to cover both paths). Returns the previous triple.
+    """
+    global _fwd_loop_max, _dw_loop_max, _dx_loop_max
+    previous = (_fwd_loop_max, _dw_loop_max, _dx_loop_max)
+    _fwd_loop_max, _dw_loop_max, _dx_loop_max = forward, grad_kernel, grad_input
+    return previous
+
+
+def get_loop_thresholds():
+    """The (forward, grad_kernel, grad_input) loop thresholds in force."""
+    return (_fwd_loop_max, _dw_loop_max, _dx_loop_max)
+
+
+# ------------------------------------------------------------------ scalar math
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating _log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating _log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
+
+
+cdef inline floating _tanh(floating x) noexcept nogil:
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating _abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+
+cdef inline floating _clip(floating p, floating lo, floating hi) noexcept nogil:
+    # NaN falls through both tests and stays NaN, as np.clip.
+    return lo if p < lo else (hi if p > hi else p)
+
+
+cdef inline floating _sigmoid(floating z) noexcept nogil:
+    # exp(-|z|) never overflows; 1/(1+e) for z >= 0 and e/(1+e) below, so large
+    # |z| saturates to exactly 0 or 1 with no inf/inf.
+    cdef floating e = _exp(-_abs(z))
+    cdef floating num = 1 if z >= 0 else e
+    return num / (1 + e)
+
+
+cdef inline floating _row_max(const floating* z, Py_ssize_t n) noexcept nogil:
+    cdef floating m0 = z[0], m1 = z[0], m2 = z[0], m3 = z[0], v
+    cdef Py_ssize_t j = 0
+    while j + 4 <= n:
+        v = z[j]
+        m0 = v if v > m0 else m0
+        v = z[j + 1]
+        m1 = v if v > m1 else m1
+        v = z[j + 2]
+        m2 = v if v > m2 else m2
+        v = z[j + 3]
+        m3 = v if v > m3 else m3
+        j += 4
+    while j < n:
+        v = z[j]
+        m0 = v if v > m0 else m0
+        j += 1
+    m0 = m1 if m1 > m0 else m0
+    m2 = m3 if m3 > m2 else m2
+    return m2 if m2 > m0 else m0
+
+
+cdef inline double _row_dot(const floating* a, const floating* b, Py_ssize_t n) noexcept nogil:
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t j = 0
+    while j + 4 <= n:
+        s0 = s0 + a[j] * b[j]
+        s1 = s1 + a[j + 1] * b[j + 1]
+        s2 = s2 + a[j + 2] * b[j + 2]
+        s3 = s3 + a[j + 3] * b[j + 3]
+        j += 4
+    while j < n:
+        s0 = s0 + a[j] * b[j]
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline double _row_sum(const floating* a, Py_ssize_t n) noexcept nogil:
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t j = 0
+    while j + 4 <= n:
+        s0 += a[j]
+        s1 += a[j + 1]
+        s2 += a[j + 2]
+        s3 += a[j + 3]
+        j += 4
+    while j < n:
+        s0 += a[j]
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline Py_ssize_t _argmax(const floating* p, Py_ssize_t n) noexcept nogil:
+    # np.argmax semantics: the first NaN wins, else the first maximum.
+    cdef Py_ssize_t j, best = 0
+    cdef floating v, m = p[0]
+    if m != m:
+        return 0
+    for j in range(1, n):
+        v = p[j]
+        if v > m:
+            m = v
+            best = j
+        elif v != v:
+            return j
+    return best
+
+
+# -------------------------------------------------------------------- products
+cdef inline void _gemm(char transa, char transb, int m, int n, int k, const floating* a, int lda,
+                       const floating* b, int ldb, floating* c, int ldc) noexcept nogil:
+    # Column-major BLAS: callers pass row-major operands swapped (C^T = B^T A^T).
+    cdef floating one = 1, zero = 0
+    if floating is float:
+        sgemm(&transa, &transb, &m, &n, &k, &one, <float*>a, &lda, <float*>b, &ldb, &zero, c, &ldc)
+    else:
+        dgemm(&transa, &transb, &m, &n, &k, &one, <double*>a, &lda, <double*>b, &ldb, &zero, c, &ldc)
+
+
+cdef inline void _row_times_matrix(const floating* xr, const floating* w, floating* zr,
+                                   Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+    # zr (n_out,) = xr (n_in,) . w (n_in, n_out): axpys over contiguous rows of w,
+    # four at a time so zr is loaded and stored a quarter as often.
+    cdef Py_ssize_t j, p = 0
+    cdef floating a0, a1, a2, a3
+    cdef const floating* w0
+    cdef const floating* w1
+    cdef const floating* w2
+    cdef const floating* w3
+    for j in range(n_out):
+        zr[j] = 0
+    while p + 4 <= n_in:
+        a0 = xr[p]
+        a1 = xr[p + 1]
+        a2 = xr[p + 2]
+        a3 = xr[p + 3]
+        w0 = w + p * n_out
+        w1 = w0 + n_out
+        w2 = w1 + n_out
+        w3 = w2 + n_out
+        for j in range(n_out):
+            zr[j] = zr[j] + (a0 * w0[j] + a1 * w1[j]) + (a2 * w2[j] + a3 * w3[j])
+        p += 4
+    while p < n_in:
+        a0 = xr[p]
+        w0 = w + p * n_out
+        for j in range(n_out):
+            zr[j] = zr[j] + a0 * w0[j]
+        p += 1
+
+
+cdef void matmul_xw(const floating* x, const floating* w, floating* z,
+                    Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+    """z (rows, n_out) = x (rows, n_in) . w (n_in, n_out)."""
+    cdef Py_ssize_t i
+    if rows * n_in * n_out <= _fwd_loop_max:
+        for i in range(rows):
+            _row_times_matrix(x + i * n_in, w, z + i * n_out, n_in, n_out)
+    else:
+        _gemm(c'N', c'N', <int>n_out, <int>rows, <int>n_in, w, <int>n_out, x, <int>n_in, z, <int>n_out)
+
+
+cdef void matmul_xt_g(const floating* x, const floating* g, floating* gw,
+                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+    """gw (n_in, n_out) = x.T . g with x (rows, n_in), g (rows, n_out)."""
+    cdef Py_ssize_t i, p, j
+    cdef floating a0, a1, a2, a3
+    cdef floating* out
+    cdef const floating* g0
+    cdef const floating* g1
+    cdef const floating* g2
+    cdef const floating* g3
+    if rows * n_in * n_out <= _dw_loop_max:
+        for p in range(n_in):
+            out = gw + p * n_out
+            for j in range(n_out):
+                out[j] = 0
+            i = 0
+            while i + 4 <= rows:
+                a0 = x[i * n_in + p]
+                a1 = x[(i + 1) * n_in + p]
+                a2 = x[(i + 2) * n_in + p]
+                a3 = x[(i + 3) * n_in + p]
+                g0 = g + i * n_out
+                g1 = g0 + n_out
+                g2 = g1 + n_out
+                g3 = g2 + n_out
+                for j in range(n_out):
+                    out[j] = out[j] + (a0 * g0[j] + a1 * g1[j]) + (a2 * g2[j] + a3 * g3[j])
+                i += 4
+            while i < rows:
+                a0 = x[i * n_in + p]
+                g0 = g + i * n_out
+                for j in range(n_out):
+                    out[j] = out[j] + a0 * g0[j]
+                i += 1
+    else:
+        _gemm(c'N', c'T', <int>n_out, <int>n_in, <int>rows, g, <int>n_out, x, <int>n_in, gw, <int>n_out)
+
+
+cdef void matmul_g_wt(const floating* g, const floating* w, floating* gx,
+                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+    """gx (rows, n_in) = g (rows, n_out) . w.T with w (n_in, n_out)."""
+    cdef Py_ssize_t i, p
+    cdef const floating* gr
+    if rows * n_in * n_out <= _dx_loop_max:
+        for i in range(rows):
+            gr = g + i * n_out
+            for p in range(n_in):
+                gx[i * n_in + p] = <floating>_row_dot(gr, w + p * n_out, n_out)
+    else:
+        _gemm(c'T', c'N', <int>n_in, <int>rows, <int>n_out, w, <int>n_out, g, <int>n_out, gx, <int>n_in)
+
+
+cdef void column_sums(const floating* g, floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef const floating* gr
+    for j in range(units):
+        out[j] = 0
+    for i in range(rows):
+        gr = g + i * units
+        for j in range(units):
+            out[j] = out[j] + gr[j]
+
+
+# ----------------------------------------------------------------- activations
+cdef inline void _activate_row(int act, const floating* z, floating* a, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating m, v
+    cdef double s
+    if act == ACT_RELU:
+        for j in range(n):
+            v = z[j]
+            # "v < 0 ? 0 : v" keeps NaN (as np.maximum) and compiles to a select.
+            a[j] = 0 if v < 0 else v
+    elif act == ACT_SIGMOID:
+        for j in range(n):
+            a[j] = _sigmoid(z[j])
+    elif act == ACT_TANH:
+        for j in range(n):
+            a[j] = _tanh(z[j])
+    elif act == ACT_SOFTMAX:
+        m = _row_max(z, n)
+        for j in range(n):
+            a[j] = _exp(z[j] - m)
+        s = _row_sum(a, n)
+        m = <floating>s
+        for j in range(n):
+            a[j] = a[j] / m
+    elif a != z:
+        memcpy(a, z, n * sizeof(floating))
+
+
+cdef void activation_forward(int act, const floating* z, floating* a,
+                             Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+    cdef Py_ssize_t i
+    if act == ACT_LINEAR:
+        if a != z:
+            memcpy(a, z, rows * units * sizeof(floating))
+        return
+    if act == ACT_SOFTMAX:
+        for i in range(rows):
+            _activate_row(act, z + i * units, a + i * units, units)
+    else:
+        _activate_row(act, z, a, rows * units)
+
+
+cdef void dense_forward(const floating* x, const floating* w, const floating* b, int act,
+                        floating* z, floating* a,
+                        Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+    """z = x . w + b; a = act(z) (a may be z). The bias and activation are applied
+    row by row while the row is still in L1."""
+    cdef Py_ssize_t i, j
+    cdef bint loop = rows * n_in * n_out <= _fwd_loop_max
+    cdef floating* zr
+    if not loop:
+        _gemm(c'N', c'N', <int>n_out, <int>rows, <int>n_in, w, <int>n_out, x, <int>n_in, z, <int>n_out)
+    for i in range(rows):
+        zr = z + i * n_out
+        if loop:
+            _row_times_matrix(x + i * n_in, w, zr, n_in, n_out)
+        if b != NULL:
+            for j in range(n_out):
+                zr[j] = zr[j] + b[j]
+        _activate_row(act, zr, a + i * n_out, n_out)
+
+
+cdef void activation_backward(int act, const floating* z, const floating* a, const floating* g,
+                              floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+    cdef Py_ssize_t i, j, n = rows * units
+    cdef floating s, v
+    cdef const floating* ar
+    cdef const floating* gr
+    cdef floating* outr
+    if act == ACT_LINEAR:
+        if out != g:
+            memcpy(out, g, n * sizeof(floating))
+    elif act == ACT_RELU:
+        # A multiply, not a select, so a NaN gradient stays NaN as in NumPy.
+        for j in range(n):
+            out[j] = g[j] * <floating>(z[j] > 0)
+    elif act == ACT_SIGMOID:
+        for j in range(n):
+            v = a[j]
+            out[j] = g[j] * v * (1 - v)
+    elif act == ACT_TANH:
+        for j in range(n):
+            v = a[j]
+            out[j] = g[j] * (1 - v * v)
+    else:
+        for i in range(rows):
+            ar = a + i * units
+            gr = g + i * units
+            outr = out + i * units
+            s = <floating>_row_dot(gr, ar, units)
+            for j in range(units):
+                outr[j] = ar[j] * (gr[j] - s)
+
+
+# ---------------------------------------------------------------------- losses
+cdef inline double _row_loss(int loss, bint from_logits, const floating* y, Py_ssize_t label,
+                             const floating* p, Py_ssize_t n) noexcept nogil:
+    """The per-sample loss of one row (label used only for the sparse loss)."""
+    cdef Py_ssize_t j
+    cdef floating lo = <floating>1e-7, hi = <floating>(1.0 - 1e-7), d, q, m, total
+    cdef double s = 0
+    if loss == LOSS_MSE:
+        for j in range(n):
+            d = p[j] - y[j]
+            s += d * d
+        return s / n
+    if loss == LOSS_MAE:
+        for j in range(n):
+            s += _abs(p[j] - y[j])
+        return s / n
+    if loss == LOSS_BCE:
+        if from_logits:
+            for j in range(n):
+                d = p[j]
+                s += (d if d > 0 else 0) - d * y[j] + _log1p(_exp(-_abs(d)))
+        else:
+            for j in range(n):
+                q = _clip(p[j], lo, hi)
+                s += y[j] * _log(q) + (1 - y[j]) * _log(1 - q)
+            s = -s
+        return s / n
+    if from_logits:
+        # log-softmax: z_j - m - log(sum exp(z - m))
+        m = _row_max(p, n)
+        for j in range(n):
+            s += _exp(p[j] - m)
+        d = <floating>log(s)
+        if loss == LOSS_SCCE:
+            return d - (p[label] - m)
+        s = 0
+        for j in range(n):
+            s += y[j] * (d - (p[j] - m))
+        return s
+    total = <floating>_row_sum(p, n)
+    if loss == LOSS_SCCE:
+        return -_log(_clip(p[label] / total, lo, hi))
+    for j in range(n):
+        s += y[j] * _log(_clip(p[j] / total, lo, hi))
+    return -s
+
+
+cdef double loss_sum(int loss, bint from_logits, const floating* y, const int64_t* labels,
+                     const floating* p, Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+    cdef Py_ssize_t i, label = 0
+    cdef double total = 0
+    for i in range(rows):
+        if loss == LOSS_SCCE:
+            label = labels[i]
+        total += _row_loss(loss, from_logits, y + i * units if y != NULL else NULL, label,
+                           p + i * units, units)
+    return total
+
+
+cdef inline void _softmax_minus_target(const floating* z, const floating* y, Py_ssize_t label,
+                                       floating* out, Py_ssize_t n, floating scale) noexcept nogil:
+    """out = (softmax(z) * sum(y) - y) * scale for one row (one-hot ``label`` when y is NULL)."""
+    cdef Py_ssize_t j
+    cdef floating m = _row_max(z, n), s, sum_y
+    for j in range(n):
+        out[j] = _exp(z[j] - m)
+    s = <floating>_row_sum(out, n)
+    if y == NULL:
+        for j in range(n):
+            out[j] = (out[j] / s - (j == label)) * scale
+    else:
+        sum_y = <floating>_row_sum(y, n)
+        for j in range(n):
+            out[j] = (out[j] / s * sum_y - y[j]) * scale
+
+
+cdef void loss_gradient(int loss, bint from_logits, const floating* y, const int64_t* labels,
+                        const floating* p, floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+    cdef Py_ssize_t i, j, n = rows * units, label
+    cdef floating lo = <floating>1e-7, hi = <floating>(1.0 - 1e-7)
+    cdef floating count = <floating>n, per_row = 1 / <floating>rows, d, q, total, s
+    cdef const floating* pr
+    cdef const floating* yr
+    cdef floating* outr
+    if loss == LOSS_MSE:
+        for j in range(n):
+            out[j] = 2 * (p[j] - y[j]) / count
+    elif loss == LOSS_MAE:
+        for j in range(n):
+            d = p[j] - y[j]
+            q = <floating>(d > 0) - <floating>(d < 0)
+            out[j] = (d if d != d else q) / count
+    elif loss == LOSS_BCE:
+        if from_logits:
+            for j in range(n):
+                out[j] = (_sigmoid(p[j]) - y[j]) / count
+        else:
+            for j in range(n):
+                d = p[j]
+                q = _clip(d, lo, hi)
+                out[j] = <floating>((d >= lo) & (d <= hi)) * (-y[j] / q + (1 - y[j]) / (1 - q)) / count
+    elif from_logits:
+        for i in range(rows):
+            _softmax_minus_target(p + i * units, y + i * units if loss == LOSS_CCE else NULL,
+                                  labels[i] if loss == LOSS_SCCE else 0, out + i * units, units,
+                                  per_row)
+    else:
+        # L = -sum_j y_j log(clip(q_j)), q = p / sum(p): through the clip and the row normalisation.
+        for i in range(rows):
+            pr = p + i * units
+            outr = out + i * units
+            total = <floating>_row_sum(pr, units)
+            s = 0
+            if loss == LOSS_SCCE:
+                label = labels[i]
+                for j in range(units):
+                    outr[j] = 0
+                q = pr[label] / total
+                d = <floating>((q >= lo) & (q <= hi)) * (-1 / _clip(q, lo, hi))
+                outr[label] = d
+                s = d * q
+            else:
+                yr = y + i * units
+                for j in range(units):
+                    q = pr[j] / total
+                    d = <floating>((q >= lo) & (q <= hi)) * (-yr[j] / _clip(q, lo, hi))
+                    outr[j] = d
+                    s = s + d * q
+            for j in range(units):
+                outr[j] = (outr[j] - s) / total / <floating>rows
+
+
+cdef double output_gradient(int loss, bint from_logits, int act, const floating* y, const int64_t* labels,
+                            const floating* z, const floating* a, floating* out,
+                            Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+    cdef Py_ssize_t i, j, n = rows * units
+    cdef floating scale, s
+    cdef const floating* ar
+    cdef const floating* yr
+    cdef floating* outr
+    if not from_logits and act == ACT_SOFTMAX and (loss == LOSS_CCE or loss == LOSS_SCCE):
+        scale = <floating>rows
+        for i in range(rows):
+            ar = a + i * units
+            outr = out + i * units
+            if loss == LOSS_SCCE:
+                for j in range(units):
+                    outr[j] = ar[j] / scale
+                outr[labels[i]] = (ar[labels[i]] - 1) / scale
+            else:
+                yr = y + i * units
+                # (p * sum(y) - y) / batch: exact for one-hot and for probability rows
+                s = <floating>_row_sum(yr, units)
+                for j in range(units):
+                    outr[j] = (ar[j] * s - yr[j]) / scale
+        return loss_sum(loss, True, y, labels, z, rows, units)
+    if not from_logits and act == ACT_SIGMOID and loss == LOSS_BCE:
+        scale = <floating>n
+        for j in range(n):
+            out[j] = (a[j] - y[j]) / scale
+        return loss_sum(loss, True, y, labels, z, rows, units)
+    loss_gradient(loss, from_logits, y, labels, a, out, rows, units)
+    activation_backward(act, z, a, out, out, rows, units)
+    return loss_sum(loss, from_logits, y, labels, a, rows, units)
+
+
+cdef double metric_sum(int metric, const floating* y, const int64_t* labels, const floating* p,
+                       Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef double total = 0, s
+    cdef floating d, half = <floating>0.5
+    cdef const floating* pr
+    cdef const floating* yr
+    cdef Py_ssize_t hits
+    for i in range(rows):
+        pr = p + i * units
+        if metric == METRIC_SPARSE_CATEGORICAL_ACCURACY:
+            total += _argmax(pr, units) == labels[i]
+            continue
+        yr = y + i * units
+        if metric == METRIC_CATEGORICAL_ACCURACY:
+            total += _argmax(pr, units) == _argmax(yr, units)
+        elif metric == METRIC_BINARY_ACCURACY:
+            hits = 0
+            for j in range(units):
+                hits += (pr[j] > half) == (yr[j] == 1)
+            total += <double>hits / units
+        elif metric == METRIC_MSE:
+            s = 0
+            for j in range(units):
+                d = pr[j] - yr[j]
+                s += d * d
+            total += s / units
+        else:
+            s = 0
+            for j in range(units):
+                s += _abs(pr[j] - yr[j])
+            total += s / units
+    return total
+
+
+# ------------------------------------------------------------------- optimiser
+cdef void sgd_update(floating* w, const floating* g, floating* v, Py_ssize_t n,
+                     floating lr, floating momentum, bint nesterov) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating vi
+    if momentum == 0:
+        for i in range(n):
+            w[i] = w[i] - lr * g[i]
+    elif nesterov:
+        for i in range(n):
+            vi = momentum * v[i] - lr * g[i]
+            v[i] = vi
+            w[i] = w[i] + (momentum * vi - lr * g[i])
+    else:
+        for i in range(n):
+            vi = momentum * v[i] - lr * g[i]
+            v[i] = vi
+            w[i] = w[i] + vi
+
+
+# ----------------------------------------------------------------------- misc
+cdef bint all_finite(const floating* p, Py_ssize_t n) noexcept nogil:
+    # x - x is 0 for every finite x and NaN for inf or NaN. Eight independent
+    # accumulators let gcc vectorise the sum without reassociating it.
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0
+    cdef Py_ssize_t i = 0
+    while i + 8 <= n:
+        s0 = s0 + (p[i] - p[i])
+        s1 = s1 + (p[i + 1] - p[i + 1])
+        s2 = s2 + (p[i + 2] - p[i + 2])
+        s3 = s3 + (p[i + 3] - p[i + 3])
+        s4 = s4 + (p[i + 4] - p[i + 4])
+        s5 = s5 + (p[i + 5] - p[i + 5])
+        s6 = s6 + (p[i + 6] - p[i + 6])
+        s7 = s7 + (p[i + 7] - p[i + 7])
+        i += 8
+    while i < n:
+        s0 = s0 + (p[i] - p[i])
+        i += 1
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) == 0

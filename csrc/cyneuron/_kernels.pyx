@@ -1,0 +1,140 @@
+# Python entry points to the nogil core, one per ``Ops`` kernel.
+#
+# These trust their arguments: ``cyneuron.backend.cython_ops`` validates shapes,
+# dtypes, contiguity and names first. The float/double specialisation is
+# chosen in one place, by Cython's fused dispatch on the first argument (a typed
+# memoryview); every other array, already checked to share its dtype, is read
+# through its data pointer.
+
+cimport numpy as cnp
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+from cyneuron cimport _core as core
+
+from cyneuron._core import get_loop_thresholds, set_loop_thresholds  # noqa: F401  (re-exported)
+
+cnp.import_array()
+
+
+cdef inline void* _data(object array) noexcept:
+    """The data pointer of a validated ndarray, NULL for None."""
+    if array is None:
+        return NULL
+    return cnp.PyArray_DATA(<cnp.ndarray>array)
+
+
+cdef inline floating* _first(const floating[:, ::1] m) noexcept nogil:
+    if m.shape[0] == 0 or m.shape[1] == 0:
+        return NULL
+    return <floating*>&m[0, 0]
+
+
+def dense_forward(const floating[:, ::1] x, kernel, bias, int act, z, a):
+    """z = x @ kernel + bias; a = act(z)."""
+    cdef Py_ssize_t rows = x.shape[0], n_in = x.shape[1], n_out = (<cnp.ndarray>z).shape[1]
+    cdef const floating* xp = _first(x)
+    cdef const floating* w = <const floating*>_data(kernel)
+    cdef const floating* b = <const floating*>_data(bias)
+    cdef floating* zp = <floating*>_data(z)
+    cdef floating* ap = <floating*>_data(a)
+    with nogil:
+        core.dense_forward(xp, w, b, act, zp, ap, rows, n_in, n_out)
+
+
+def dense_backward(const floating[:, ::1] x, kernel, z, a, grad_a, int act, grad_z, grad_kernel, grad_bias, grad_x):
+    """Activation derivative, then x.T @ dZ, column sums of dZ and dZ @ kernel.T."""
+    cdef Py_ssize_t rows = x.shape[0], n_in = x.shape[1], n_out = (<cnp.ndarray>z).shape[1]
+    cdef const floating* xp = _first(x)
+    cdef const floating* w = <const floating*>_data(kernel)
+    cdef const floating* zp = <const floating*>_data(z)
+    cdef const floating* ap = <const floating*>_data(a)
+    cdef const floating* gap = <const floating*>_data(grad_a)
+    cdef floating* gz = <floating*>_data(grad_z)
+    cdef floating* gw = <floating*>_data(grad_kernel)
+    cdef floating* gb = <floating*>_data(grad_bias)
+    cdef floating* gx = <floating*>_data(grad_x)
+    with nogil:
+        core.activation_backward(act, zp, ap, gap, gz, rows, n_out)
+        core.matmul_xt_g(xp, gz, gw, rows, n_in, n_out)
+        if gb != NULL:
+            core.column_sums(gz, gb, rows, n_out)
+        if gx != NULL:
+            core.matmul_g_wt(gz, w, gx, rows, n_in, n_out)
+
+
+def activation_forward(const floating[:, ::1] z, out, int act):
+    cdef floating* op = <floating*>_data(out)
+    cdef const floating* zp = _first(z)
+    with nogil:
+        core.activation_forward(act, zp, op, z.shape[0], z.shape[1])
+
+
+def activation_backward(const floating[:, ::1] z, a, grad_a, out, int act):
+    cdef const floating* zp = _first(z)
+    cdef const floating* ap = <const floating*>_data(a)
+    cdef const floating* gp = <const floating*>_data(grad_a)
+    cdef floating* op = <floating*>_data(out)
+    with nogil:
+        core.activation_backward(act, zp, ap, gp, op, z.shape[0], z.shape[1])
+
+
+def loss_value(const floating[:, ::1] p, y, labels, int loss, bint from_logits):
+    """Mean over the rows of the per-sample loss (y None for the sparse loss, labels None otherwise)."""
+    cdef const floating* pp = _first(p)
+    cdef const floating* yp = <const floating*>_data(y)
+    cdef const int64_t* lp = <const int64_t*>_data(labels)
+    cdef double total
+    with nogil:
+        total = core.loss_sum(loss, from_logits, yp, lp, pp, p.shape[0], p.shape[1])
+    return total / p.shape[0]
+
+
+def loss_gradient(const floating[:, ::1] p, y, labels, out, int loss, bint from_logits):
+    cdef const floating* pp = _first(p)
+    cdef const floating* yp = <const floating*>_data(y)
+    cdef const int64_t* lp = <const int64_t*>_data(labels)
+    cdef floating* op = <floating*>_data(out)
+    with nogil:
+        core.loss_gradient(loss, from_logits, yp, lp, pp, op, p.shape[0], p.shape[1])
+
+
+def output_gradient(const floating[:, ::1] z, a, y, labels, out, int loss, bint from_logits, int act):
+    """Writes dLoss/dZ into out; returns the mean loss."""
+    cdef const floating* zp = _first(z)
+    cdef const floating* ap = <const floating*>_data(a)
+    cdef const floating* yp = <const floating*>_data(y)
+    cdef const int64_t* lp = <const int64_t*>_data(labels)
+    cdef floating* op = <floating*>_data(out)
+    cdef double total
+    with nogil:
+        total = core.output_gradient(loss, from_logits, act, yp, lp, zp, ap, op, z.shape[0], z.shape[1])
+    return total / z.shape[0]
+
+
+def metric_value(const floating[:, ::1] p, y, labels, int metric):
+    cdef const floating* pp = _first(p)
+    cdef const floating* yp = <const floating*>_data(y)
+    cdef const int64_t* lp = <const int64_t*>_data(labels)
+    cdef double total
+    with nogil:
+        total = core.metric_sum(metric, yp, lp, pp, p.shape[0], p.shape[1])
+    return total / p.shape[0]
+
+
+def sgd_update(const floating[:, ::1] param, grad, velocity, double learning_rate, double momentum, bint nesterov):
+    """In place; param, grad, velocity viewed as (1, size)."""
+    cdef floating* w = _first(param)
+    cdef const floating* g = <const floating*>_data(grad)
+    cdef floating* v = <floating*>_data(velocity)
+    with nogil:
+        core.sgd_update(w, g, v, param.shape[0] * param.shape[1], <floating>learning_rate,
+                        <floating>momentum, nesterov)
+
+
+def all_finite(const floating[:, ::1] x):
+    cdef const floating* xp = _first(x)
+    cdef bint ok
+    with nogil:
+        ok = core.all_finite(xp, x.shape[0] * x.shape[1])
+    return ok
