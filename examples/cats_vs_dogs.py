@@ -1,0 +1,228 @@
+"""Teach a small neural network to tell cats from dogs.
+
+    python examples/cats_vs_dogs.py                # built-in drawn images: well under a minute on 2 cores
+    python examples/cats_vs_dogs.py --data PATH    # your own photos, e.g. Kaggle's "Dogs vs. Cats" train/ folder
+
+What it does, step by step (each step is one function below):
+
+1. Load images: ``x`` is ``(n, size, size, 3)`` uint8 pixels, ``y`` the labels
+   (0 = cat, 1 = dog). Without ``--data`` the images are drawn on the fly by
+   ``cyneuron.datasets.cats_vs_dogs``: cartoon heads whose class shows only in
+   their shape (pointed ears and whiskers, or floppy ears and a long snout).
+2. Scale pixels to [0, 1] and keep the last 20 % of the (already shuffled)
+   images apart as a validation set: the network never trains on them, so
+   its accuracy there tells how well it generalises.
+3. Build ``Flatten -> Dense(256, relu) -> Dense(64, relu) -> Dense(2, softmax)``:
+   one input per pixel value, two hidden layers, and two output nodes, one
+   per class, whose softmax outputs are the probabilities of cat and dog.
+4. Train with SGD with momentum, showing a progress bar per epoch.
+5. Report the validation accuracy and a confusion matrix, then save the model
+   (``model.save``), ``training.png`` (loss and accuracy per epoch) and
+   ``predictions.png`` (validation images with the network's guesses) to ``--out``.
+
+Reload the saved model later with ``cyneuron.models.load_model(path)``.
+
+On real photos a network of Dense layers only gets to about 60-65 %: it sees
+pixels, not shapes, and real cats and dogs vary far more than drawn ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import cyneuron
+from cyneuron.datasets import cats_vs_dogs, image_folder
+from cyneuron.layers import Dense, Flatten, Input
+from cyneuron.models import Sequential
+from cyneuron.optimizers import SGD
+from cyneuron.utils import set_random_seed
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "output"  # git-ignored
+VALIDATION_FRACTION = 0.2
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, help="folder of cat and dog photos (default: built-in drawn images)")
+    parser.add_argument("--n", type=int, default=10000, help="number of images to use (default 10000)")
+    parser.add_argument("--size", type=int, default=32, help="image width and height in pixels (default 32)")
+    parser.add_argument("--epochs", type=int, default=30, help="passes over the training images (default 30)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per training step (default 32)")
+    parser.add_argument("--learning-rate", type=float, default=0.003, help="SGD learning rate (default 0.003)")
+    parser.add_argument("--backend", choices=["cython", "numpy"], help="computation backend (default: cython)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for data, weights and shuffling")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="fit's verbosity (default 1)")
+    args = parser.parse_args(argv)
+    for name in ("n", "size", "epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive number")
+    return args
+
+
+def load_images(args: argparse.Namespace):
+    """Step 1: uint8 images ``(n, size, size, 3)``, int labels ``(n,)`` and the class names."""
+    if args.data is None:
+        print(f"Drawing {args.n} cat and dog images of {args.size}x{args.size} pixels...")
+        return cats_vs_dogs(n=args.n, size=args.size, seed=args.seed)
+    print(f"Loading up to {args.n} photos from {args.data}...")
+    try:
+        data = image_folder(args.data, size=args.size, limit=args.n, seed=args.seed)
+    except (ImportError, OSError, ValueError) as error:
+        sys.exit(f"Cannot load {args.data}: {error}")
+    if data.skipped:
+        print(f"Skipped {len(data.skipped)} unreadable file(s).")
+    return data
+
+
+def split(x: np.ndarray, y: np.ndarray):
+    """Step 2: pixels to [0, 1]; the last 20 % become the validation set (the images come shuffled)."""
+    x = x.astype("float32") / 255.0
+    n_val = max(1, int(len(x) * VALIDATION_FRACTION))
+    return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
+
+
+def build_model(size: int, learning_rate: float) -> Sequential:
+    """Step 3: a plain stack of Dense layers on the flattened pixels."""
+    model = Sequential(
+        [
+            Input(shape=(size, size, 3)),
+            Flatten(),  # (size, size, 3) -> (size * size * 3,)
+            Dense(256, activation="relu"),
+            Dense(64, activation="relu"),
+            Dense(2, activation="softmax"),  # two output nodes: P(cat), P(dog)
+        ]
+    )
+    model.compile(
+        optimizer=SGD(learning_rate=learning_rate, momentum=0.9),
+        loss="sparse_categorical_crossentropy",  # labels are class indices 0/1, not one-hot
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts ``(true class, predicted class)``: the diagonal holds the right answers."""
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (y_true, y_pred), 1)
+    return counts
+
+
+def print_confusion(counts: np.ndarray, class_names) -> None:
+    width = max(8, *(len(name) + 2 for name in class_names))
+    print("Confusion matrix on the validation images (rows: true class, columns: predicted):")
+    print(" " * width + "".join(f"{name:>{width}}" for name in class_names))
+    for name, row in zip(class_names, counts):
+        print(f"{name:>{width}}" + "".join(f"{count:>{width}d}" for count in row))
+
+
+def save_plots(history, x_val, y_val, probabilities, class_names, out: Path) -> list[Path]:
+    """Step 5b: training.png and predictions.png, if matplotlib is installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # draw to files; no window needed
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print('Skipped training.png and predictions.png: matplotlib is not installed (pip install "cyneuron[images]").')
+        return []
+
+    # Loss and accuracy per epoch, training vs validation.
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, key, title in ((ax_loss, "loss", "Loss"), (ax_acc, "accuracy", "Accuracy")):
+        ax.plot(epochs, history[key], label="training")
+        ax.plot(epochs, history[f"val_{key}"], label="validation")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    training_png = out / "training.png"
+    fig.savefig(training_png, dpi=80)
+    plt.close(fig)
+
+    # A grid of validation images with the predicted class and its probability; mistakes in red.
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != y_val)
+    right = np.flatnonzero(predicted == y_val)
+    shown = np.sort(np.concatenate([wrong[:8], right[: 32 - min(8, len(wrong))]]))[:32]
+    cols = 8
+    rows = max(1, -(-len(shown) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, shown):
+        ax.imshow(x_val[i], interpolation="nearest")
+        ok = predicted[i] == y_val[i]
+        label = f"{class_names[predicted[i]]} {probabilities[i, predicted[i]]:.2f}"
+        ax.set_title(
+            label if ok else f"{label}\n(is {class_names[y_val[i]]})", fontsize=7, color="green" if ok else "red"
+        )
+        if not ok:  # a red frame around mistakes
+            ax.axis("on")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_color("red")
+                spine.set_linewidth(2)
+    fig.suptitle("Validation images: predicted class and probability (mistakes in red)", fontsize=9)
+    fig.tight_layout()
+    predictions_png = out / "predictions.png"
+    fig.savefig(predictions_png, dpi=80)
+    plt.close(fig)
+    return [training_png, predictions_png]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    if args.backend:
+        cyneuron.set_backend(args.backend)
+    set_random_seed(args.seed)  # the same seed gives the same weights and the same training run
+
+    x, y, class_names = load_images(args)
+    (x_train, y_train), (x_val, y_val) = split(x, y)
+    print(f"{len(x_train)} training and {len(x_val)} validation images; classes: {', '.join(class_names)}")
+
+    model = build_model(args.size, args.learning_rate)
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_data=(x_val, y_val),
+        shuffle=True,
+        verbose=args.verbose,
+    )
+
+    probabilities = model.predict(x_val, verbose=0)  # (n_val, 2): P(cat), P(dog) per image
+    predicted = probabilities.argmax(axis=1)
+    accuracy = float(np.mean(predicted == y_val))
+    counts = confusion_matrix(y_val, predicted, len(class_names))
+    print(f"\nValidation accuracy: {accuracy:.1%} ({counts.trace()} of {len(y_val)} images right)")
+    print_confusion(counts, class_names)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    model_path = args.out / "cats_vs_dogs.keras"
+    model.save(model_path)
+    saved = [model_path, *save_plots(history.history, x_val, y_val, probabilities, class_names, args.out)]
+    print("Saved " + ", ".join(str(path) for path in saved))
+    print(f"Done in {time.perf_counter() - start:.1f} s.")
+    return {
+        "val_accuracy": accuracy,
+        "predicted": predicted,
+        "confusion": counts,
+        "history": history.history,
+        "model_path": model_path,
+        "outputs": saved,
+    }
+
+
+if __name__ == "__main__":
+    main()
