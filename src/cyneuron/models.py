@@ -1,0 +1,1022 @@
+"""Models, as in ``keras.models``: ``Sequential`` (and ``load_model``).
+
+The model validates and converts user data once per call, then hands whole
+arrays to the backend's built ``Network`` (see ``cyneuron.backend.base``),
+which does every computation: prediction, training steps, losses and metrics.
+The training loop does a minimum of Python work per batch: one
+``train_batch`` call, plus logs only when a callback or a live progress bar
+needs them.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from cyneuron import backend as _backend
+from cyneuron import config as _config
+from cyneuron import losses as _losses
+from cyneuron import metrics as _metrics
+from cyneuron import optimizers as _optimizers
+from cyneuron._progbar import Progbar, check_verbose
+from cyneuron.backend.base import Stage
+from cyneuron.layers import Activation, Flatten, InputLayer, Layer, _feature_shape, unique_name
+from cyneuron.layers import deserialize as _deserialize_layer
+from cyneuron.layers import serialize as _serialize_layer
+from cyneuron.utils import _as_array, _check_int, _float_array
+
+__all__ = ["Sequential", "load_model"]
+
+_DEFAULT_BATCH_SIZE = 32
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
+    """Load a model saved with ``model.save`` / ``cyneuron.saving.save_model`` (see ``cyneuron.saving``)."""
+    from cyneuron.saving import load_model as _load_model
+
+    return _load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+def _callback_list(callbacks, model, add_history: bool):
+    from cyneuron.callbacks import CallbackList
+
+    return CallbackList(callbacks, model=model, add_history=add_history)
+
+
+def _batch_size(value, name: str = "batch_size") -> int:
+    return _DEFAULT_BATCH_SIZE if value is None else _check_int(value, name, 1)
+
+
+def _must_be_none(**kwargs) -> None:
+    for key, value in kwargs.items():
+        if value is not None:
+            raise ValueError(f"{key}: not supported by cyneuron (only None)")
+
+
+def _readable_size(size: float) -> str:
+    """Bytes as Keras' summary shows them: ``1.63 KB``."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size / 1024 < 1:
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} PB"
+
+
+class Sequential:
+    """A linear stack of layers, as ``keras.Sequential``.
+
+    Args:
+        layers: optional list of layers; an ``Input(shape)`` may come first.
+        name: the model's name (default ``sequential``, ``sequential_1``, ...).
+
+    The model is built (its weights created) as soon as its input shape is
+    known: from ``Input(shape)``, from the first layer's ``input_shape`` /
+    ``input_dim``, from ``build((None, features))``, or from the first data
+    given to ``fit`` / ``predict`` / ``evaluate``.
+    """
+
+    def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"name: expected a non-empty string, got {name!r}")
+        self.name = name if name is not None else unique_name("sequential")
+        self._layers: list[Layer] = []
+        self._input_layer: InputLayer | None = None
+        self._features: tuple[int, ...] | None = None  # per-sample input shape
+        self.built = False
+        self._dtype: np.dtype | None = None
+        self._input_dim = 0
+        self._fast_dim = -1  # input width when x can go straight to the network (rank-1 input), else -1
+        self._units = 0
+        self._network = None
+        self._prepared: tuple | None = None
+        self._batch_seen = 0  # samples accumulated in the network stats by train_on_batch
+        # compile state
+        self.optimizer: _optimizers.Optimizer | None = None
+        self.loss = None
+        self._loss_spec = None
+        self._metric_ids: list = []
+        self._metric_names: list[str] = []
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        # Guards fit/evaluate: a second thread gets a clear error instead of interleaving with the first.
+        self._lock = threading.RLock()
+        self._build_lock = threading.Lock()
+        if layers is not None:
+            if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
+                raise TypeError(f"layers: expected a list of layers, got {type(layers).__name__}")
+            for layer in layers:
+                self.add(layer)
+
+    # ================================================================ structure
+    @property
+    def layers(self) -> list[Layer]:
+        """The model's layers (without the input layer)."""
+        return list(self._layers)
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer; an ``Input`` is only accepted first. Builds it when the input shape is known."""
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError("add(layer): an Input can only be the first layer of a Sequential model")
+            self._input_layer = layer
+            self._set_features(layer._input_shape_arg)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"add(layer): expected a cyneuron layer, got {type(layer).__name__}")
+        if any(existing is layer for existing in self._layers):
+            raise ValueError(f"add(layer): layer {layer.name!r} is already in the model")
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(
+                f"add(layer): all layers of a Sequential model need unique names; {layer.name!r} is already used"
+            )
+        first = not self._layers and self._input_layer is None
+        self._layers.append(layer)
+        try:
+            if first and layer._input_shape_arg is not None:
+                self._set_features(layer._input_shape_arg)
+            elif self._features is not None:
+                self._build_layers()
+        except Exception:
+            self._layers.pop()
+            raise
+        self._invalidate()
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._layers:
+            raise TypeError("pop(): there are no layers in the model")
+        layer = self._layers.pop()
+        self._invalidate()
+        if self._features is not None:
+            self._build_layers()
+        return layer
+
+    def _invalidate(self) -> None:
+        with self._build_lock:
+            self._network = None
+            self._prepared = None
+
+    def _set_features(self, features: tuple[int, ...]) -> None:
+        self._features = features
+        try:
+            self._build_layers()
+        except Exception:
+            self._features = None
+            raise
+
+    def _model_dtype(self) -> np.dtype:
+        wanted: dict[str, str] = {}
+        for layer in ([self._input_layer] if self._input_layer is not None else []) + self._layers:
+            if layer.weights:
+                wanted[layer.name] = layer.weights[0].dtype.name
+            elif layer._dtype is not None:
+                wanted[layer.name] = layer._dtype
+        names = set(wanted.values())
+        if len(names) > 1:
+            raise ValueError(f"layers: all layers must use one dtype, got {wanted}")
+        return np.dtype(names.pop() if names else _config.floatx())
+
+    def _build_layers(self) -> None:
+        """Create the weights of every layer for the known input shape; checks the stack fits together."""
+        features = self._features
+        dtype = self._model_dtype()
+        shape: tuple = (None, *features)
+        flat = len(features) == 1
+        for layer in self._layers:
+            if isinstance(layer, Flatten):
+                flat = True
+            elif not flat and isinstance(layer, Activation) and layer._activation_name == "softmax":
+                raise ValueError(
+                    f"{layer.name}: softmax on inputs of shape {shape} is not supported; add Flatten() before it"
+                )
+            layer._build(tuple(shape[1:]), dtype)
+            shape = layer.compute_output_shape(shape)
+        self._dtype = dtype
+        self._input_dim = math.prod(features)
+        self._fast_dim = features[0] if len(features) == 1 else -1
+        self._units = shape[-1] if len(shape) == 2 else 0
+        self.built = True
+
+    def build(self, input_shape=None) -> None:
+        """Build for inputs of ``input_shape`` ``(None, features...)`` (as ``keras.Model.build``)."""
+        if input_shape is None:
+            if self._features is None:
+                raise ValueError("build(input_shape): the model has no input shape; pass e.g. (None, 10)")
+            return
+        shape = tuple(input_shape)
+        if len(shape) < 2:
+            raise ValueError(f"input_shape: expected (batch, features...), got {input_shape!r}")
+        features = _feature_shape(shape[1:], "input_shape")
+        if self._features is not None:
+            if features != self._features:
+                raise ValueError(f"input_shape: the model is built for {(None, *self._features)}, got {input_shape!r}")
+            return
+        self._set_features(features)
+        self._invalidate()
+
+    def _get_network(self):
+        """The built backend network (made on first use and cached)."""
+        network = self._network
+        if network is not None:
+            return network
+        if self._features is None:
+            raise ValueError(
+                "The model has no input shape yet: give one with Input(shape=...), input_shape=..., "
+                "model.build((None, features)), or call it on data first"
+            )
+        if not self._layers:
+            raise ValueError("The model has no layers; add some with model.add(...)")
+        if self._units == 0:
+            raise ValueError(
+                f"The model's output is not 2-D (input shape {(None, *self._features)}); add a Flatten() layer"
+            )
+        with self._build_lock:
+            if self._network is None:
+                stages = [stage for stage in (layer._stage() for layer in self._layers) if stage is not None]
+                if not stages:  # only reshapes: the network still has to copy its input through
+                    stages = [Stage("linear")]
+                self._network = _backend.ops().build_network(stages, self._input_dim, self._dtype)
+                self._prepared = None
+            return self._network
+
+    # ------------------------------------------------------------------- info
+    @property
+    def dtype(self) -> str:
+        """The model's float type (``"float32"`` / ``"float64"``)."""
+        return self._dtype.name if self._dtype is not None else self._model_dtype().name
+
+    @property
+    def input_shape(self) -> tuple:
+        if self._features is None:
+            raise AttributeError("The model has no input shape yet")
+        return (None, *self._features)
+
+    @property
+    def output_shape(self) -> tuple:
+        if not self.built:
+            raise AttributeError("The model is not built yet")
+        return self._layers[-1].output_shape if self._layers else self.input_shape
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """All weight arrays (live, not copies), Keras order: kernel, bias of each layer."""
+        return [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return self.weights
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return []
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss", *self._metric_names]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by name or by index (as ``keras.Model.get_layer``)."""
+        if index is not None:
+            if name is not None:
+                raise ValueError("get_layer: give name or index, not both")
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"index: the model has {len(self._layers)} layers, got {index}")
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"name: no layer named {name!r}; layers are {[layer.name for layer in self._layers]}")
+
+    def count_params(self) -> int:
+        """Number of weights (scalars)."""
+        if not self.built:
+            raise ValueError(f"You tried to call count_params on model {self.name!r}, but the model isn't built.")
+        return int(sum(w.size for w in self.weights))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all weights, Keras order ``[W0, b0, W1, b1, ...]`` with ``W`` ``(in, units)``."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Copy ``weights`` (as ``get_weights()`` returns them) into the model, in place.
+
+        Raises:
+            ValueError: wrong number of arrays, or an array of the wrong shape (named by its index).
+        """
+        from cyneuron.layers import _assign
+
+        _assign(self.weights, weights, "set_weights(weights)")
+
+    # ================================================================ data
+    def _prepare_x(self, x, name: str = "x") -> np.ndarray:
+        """Validate and convert inputs once: a C-contiguous ``(n, input_dim)`` array of the model dtype."""
+        array = _as_array(x, name)
+        if array.ndim < 2 and self._features is None:
+            raise ValueError(f"{name}: expected shape (samples, features...), got {array.shape}")
+        if array.ndim == 0:
+            raise ValueError(f"{name}: expected shape (samples, features...), got a scalar")
+        if self._features is None:
+            self._set_features(_feature_shape(array.shape[1:], f"{name}.shape[1:]"))
+            self._invalidate()
+        expected = self._features
+        got = array.shape[1:]
+        if got != expected:
+            # As Keras' functional models: a missing or extra trailing axis of size 1 is adjusted.
+            if len(got) + 1 == len(expected) and expected[-1] == 1 and got == expected[:-1]:
+                array = array.reshape(*array.shape, 1)
+            elif len(got) == len(expected) + 1 and got[-1] == 1 and got[:-1] == expected:
+                array = array.reshape(array.shape[:-1])
+            else:
+                want = "(n, " + ", ".join(str(d) for d in expected) + ")"
+                hint = ""
+                if len(expected) == 1 and array.ndim == 1:
+                    hint = f"; for a single sample use {name}.reshape(1, -1)"
+                elif len(expected) == 1 and array.ndim > 2 and math.prod(got) == expected[0]:
+                    hint = "; add a Flatten() layer first, or reshape the data"
+                elif len(expected) == 1 and array.ndim > 2:
+                    hint = "; images need a Flatten() layer before the first Dense"
+                raise ValueError(
+                    f"{name}: expected shape {want} (the model's input shape is {(None, *expected)}), "
+                    f"got {array.shape}{hint}"
+                )
+        if array.shape[0] == 0:
+            raise ValueError(f"{name}: expected at least one sample, got 0")
+        if array.ndim != 2:
+            array = array.reshape(array.shape[0], -1)
+        return _float_array(array, self._dtype, name)
+
+    def _prepare_xy(self, x, y, x_name: str = "x", y_name: str = "y") -> tuple[np.ndarray, np.ndarray, tuple]:
+        x_array = self._prepare_x(x, x_name)
+        if y is None:
+            raise ValueError(f"{y_name}: targets are required")
+        self._get_network()  # checks the model can run (output is 2-D) before the targets are checked
+        y_array = _as_array(y, y_name)
+        targets = _losses.check_targets(
+            self._loss_spec.name, y_array, self._units, self._dtype, x_array.shape[0], y_name
+        )
+        return x_array, targets, y_array.shape
+
+    def _require_compiled(self, method: str) -> None:
+        if not self.compiled:
+            raise ValueError(f"You must call compile() before using the model ({method}).")
+        if self._loss_spec is None:
+            raise ValueError(f"{method}: no loss to compute; provide a `loss` argument in compile()")
+
+    def _resolve_metrics(self, y_shape: tuple) -> list[tuple[str, str]]:
+        pairs = _metrics.resolve(self._metric_ids, y_shape, self._units, self._loss_spec.name)
+        self._metric_names = [name for name, _ in pairs]
+        return pairs
+
+    def _ensure_prepared(self, network, canonical: tuple[str, ...], batch_size: int | None) -> None:
+        """``prepare_training`` only when the loss, metrics or training batch size change (it allocates)."""
+        key = self._prepared
+        same = key is not None and key[0] is network and key[1] == self._loss_spec and key[2] == canonical
+        if same and (batch_size is None or key[3] == batch_size):
+            return
+        size = batch_size if batch_size is not None else (key[3] if key is not None else _DEFAULT_BATCH_SIZE)
+        network.prepare_training(self._loss_spec, canonical, self.optimizer.spec, size)
+        self._prepared = (network, self._loss_spec, canonical, size)
+        self._batch_seen = 0
+
+    def _acquire(self, method: str) -> None:
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError(
+                f"{method}: this model is being trained or evaluated by another thread; "
+                "use one model per thread (or wait for the other call to finish)"
+            )
+
+    # ================================================================ compile
+    def compile(self, optimizer="sgd", loss=None, metrics=None) -> None:
+        """Configure training.
+
+        Args:
+            optimizer: ``"sgd"`` or an ``SGD`` instance.
+            loss: a loss name (``"mse"``, ``"sparse_categorical_crossentropy"`` ...), class or instance.
+            metrics: list of metric names (``"accuracy"`` ...), classes, instances or functions.
+        """
+        new_optimizer = _optimizers.get(optimizer)
+        spec = None if loss is None else _losses.to_spec(loss)
+        metric_ids = _metrics.check_identifiers(metrics)
+        with self._lock:
+            network = self._network
+            if network is not None and new_optimizer is not self.optimizer:
+                # A new optimizer starts from zero velocities, as a fresh Keras optimizer has no slots.
+                network.set_optimizer_state([np.zeros_like(w) for w in self.weights])
+            self.optimizer = new_optimizer
+            self.loss = loss
+            self._loss_spec = spec
+            self._metric_ids = metric_ids
+            self._metric_names = []
+            self._prepared = None
+            self.compiled = True
+            self.stop_training = False
+
+    def get_compile_config(self) -> dict | None:
+        """JSON-able compile arguments (None when not compiled), for saving."""
+        if not self.compiled:
+            return None
+        return {
+            "optimizer": _optimizers.serialize(self.optimizer),
+            "loss": None if self.loss is None else _losses.serialize(self.loss),
+            "metrics": [_metrics.serialize(m) for m in self._metric_ids],
+        }
+
+    def compile_from_config(self, config: dict) -> None:
+        """Compile from ``get_compile_config()``'s output (also accepts Keras' compile configs at neutral values)."""
+        if not isinstance(config, dict):
+            raise TypeError(f"config: expected a dict, got {type(config).__name__}")
+        for key, neutral in (("loss_weights", None), ("weighted_metrics", None), ("steps_per_execution", 1)):
+            if config.get(key, neutral) != neutral:
+                raise ValueError(f"compile config: {key}={config[key]!r} is not supported")
+        optimizer = config.get("optimizer", "sgd")
+        optimizer = _optimizers.deserialize(optimizer) if isinstance(optimizer, dict) else optimizer
+        loss = config.get("loss")
+        loss = _losses.deserialize(loss) if isinstance(loss, dict) else loss
+        metrics = config.get("metrics")
+        metrics = None if metrics is None else [_metrics.deserialize(m) for m in metrics]
+        self.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+
+    def optimizer_state(self) -> list[np.ndarray]:
+        """Copies of the SGD velocities, one per weight array (empty when not compiled or not built)."""
+        if not self.compiled or not self.built:
+            return []
+        return self._get_network().get_optimizer_state()
+
+    def set_optimizer_state(self, state) -> None:
+        """Restore velocities saved by ``optimizer_state()``."""
+        if not self.compiled:
+            raise ValueError("set_optimizer_state: compile the model first")
+        if not self.built:
+            raise ValueError("set_optimizer_state: the model is not built")
+        self._get_network().set_optimizer_state(list(state))
+        self.optimizer.built = True
+
+    # ================================================================ predict
+    def predict(self, x, batch_size: int | None = None, verbose=0, callbacks=None) -> np.ndarray:
+        """Outputs for inputs ``x`` ``(n, features...)``: an array ``(n, units)`` of the model dtype.
+
+        Args:
+            x: array-like of any real dtype (converted once to the model dtype).
+            batch_size: rows per forward pass (default 32).
+            verbose: 0 (default), 1 or 2 / "auto" for a progress bar.
+            callbacks: optional callbacks receiving the predict hooks.
+        """
+        network = self._network
+        if (
+            network is not None
+            and batch_size is None
+            and verbose == 0
+            and callbacks is None
+            and type(x) is np.ndarray
+            and x.ndim == 2
+            and x.shape[1] == self._fast_dim
+            and x.dtype == self._dtype
+            and x.shape[0]
+            and x.flags.c_contiguous
+        ):
+            # Fast path for already-converted data (e.g. one sample in a loop): the network checks the values.
+            return network.predict(x, _DEFAULT_BATCH_SIZE)
+        return self._predict(x, batch_size, verbose, callbacks)
+
+    def _predict(self, x, batch_size, verbose, callbacks) -> np.ndarray:
+        batch_size = _batch_size(batch_size)
+        verbose = check_verbose(verbose)
+        inputs = self._prepare_x(x)
+        network = self._get_network()
+        if verbose == 0 and callbacks is None:
+            return network.predict(inputs, batch_size)
+        n = inputs.shape[0]
+        steps = math.ceil(n / batch_size)
+        cbs = _callback_list(callbacks, self, add_history=False)
+        cbs.set_params({"verbose": verbose, "epochs": 1, "steps": steps})
+        hooks = cbs.needs_predict_batch_hooks
+        bar = Progbar(steps, verbose) if verbose else None
+        cbs.on_predict_begin(None)
+        out = np.empty((n, self._units), dtype=self._dtype)
+        if not hooks and (bar is None or not bar._dynamic):
+            out[...] = network.predict(inputs, batch_size)
+        else:
+            for step, start in enumerate(range(0, n, batch_size)):
+                if hooks:
+                    cbs.on_predict_batch_begin(step, None)
+                out[start : start + batch_size] = network.predict(inputs[start : start + batch_size], batch_size)
+                if hooks:
+                    cbs.on_predict_batch_end(step, {"outputs": out[start : start + batch_size]})
+                if bar is not None:
+                    if step == 0:
+                        bar.first_step_done()
+                    bar.update(step + 1)
+        cbs.on_predict_end(None)
+        if bar is not None:
+            bar.update(steps, None, finalize=True)
+        return out
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """Outputs for one batch ``x`` (as ``keras.Model.predict_on_batch``)."""
+        inputs = self._prepare_x(x)
+        return self._get_network().predict(inputs, inputs.shape[0])
+
+    def __call__(self, x) -> np.ndarray:
+        """``model(x)``: the outputs for ``x`` as an array ``(n, units)``."""
+        return self.predict(x)
+
+    # ================================================================ evaluate
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size: int | None = None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict: bool = False,
+    ):
+        """Loss and metrics of the model on ``x``, ``y``, averaged over samples.
+
+        Returns:
+            the loss (a float) when no metrics were compiled, else ``[loss, *metrics]`` in compile order,
+            or a dict ``{name: value}`` with ``return_dict=True``.
+        """
+        self._require_compiled("evaluate")
+        _must_be_none(sample_weight=sample_weight, steps=steps)
+        batch_size = _batch_size(batch_size)
+        verbose = check_verbose(verbose)
+        if not isinstance(return_dict, (bool, np.bool_)):
+            raise TypeError(f"return_dict: expected a bool, got {type(return_dict).__name__}")
+        self._acquire("evaluate")
+        try:
+            inputs, targets, y_shape = self._prepare_xy(x, y)
+            pairs = self._resolve_metrics(y_shape)
+            network = self._get_network()
+            self._ensure_prepared(network, tuple(c for _, c in pairs), None)
+            steps_total = math.ceil(inputs.shape[0] / batch_size)
+            cbs = _callback_list(callbacks, self, add_history=False)
+            cbs.set_params({"verbose": verbose, "epochs": 1, "steps": steps_total})
+            bar = Progbar(steps_total, verbose) if verbose else None
+            cbs.on_test_begin(None)
+            keys = ["loss", *self._metric_names]
+            values = self._run_test(network, inputs, targets, batch_size, cbs, bar, keys)
+            logs = {key: values[i] for key, i in sorted(zip(keys, range(len(keys))))}
+            cbs.on_test_end(logs)
+            if bar is not None:
+                bar.update(steps_total, logs, finalize=True)
+        finally:
+            self._lock.release()
+        if return_dict:
+            return logs
+        ordered = [values[i] for i in range(len(keys))]
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    def _run_test(self, network, inputs, targets, batch_size, cbs, bar, keys) -> list[float]:
+        """Mean loss and metrics over all rows, one network call unless hooks or a live bar need batches."""
+        hooks = cbs.needs_test_batch_hooks
+        if not hooks and (bar is None or not bar._dynamic):
+            return [float(v) for v in network.evaluate(inputs, targets, batch_size)]
+        n = inputs.shape[0]
+        sums = np.zeros(len(keys))
+        for step, start in enumerate(range(0, n, batch_size)):
+            stop = min(start + batch_size, n)
+            if hooks:
+                cbs.on_test_batch_begin(step, None)
+            sums += network.evaluate(inputs[start:stop], targets[start:stop], batch_size) * (stop - start)
+            if hooks or bar is not None:
+                logs = {key: float(sums[i] / stop) for key, i in sorted(zip(keys, range(len(keys))))}
+                if hooks:
+                    cbs.on_test_batch_end(step, logs)
+                if bar is not None:
+                    if step == 0:
+                        bar.first_step_done()
+                    bar.update(step + 1, logs)
+        return [float(v) for v in sums / n]
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
+        """Loss (and metrics) on one batch, without updating the weights."""
+        return self.evaluate(
+            x, y, batch_size=max(1, len(x)), verbose=0, return_dict=return_dict, sample_weight=sample_weight
+        )
+
+    # ================================================================ fit
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose="auto",
+        callbacks=None,
+        validation_split: float = 0.0,
+        validation_data=None,
+        shuffle: bool = True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch: int = 0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
+    ):
+        """Train with SGD for ``epochs`` passes over ``x``, ``y``; returns the ``History``.
+
+        Args:
+            x: inputs ``(n, features...)``; y: targets for the compiled loss (class labels ``(n,)`` for
+                sparse categorical cross-entropy, ``(n, units)`` rows otherwise).
+            batch_size: samples per update (default 32); the last, smaller batch is used, not dropped.
+            epochs: index of the final epoch (training runs epochs ``initial_epoch .. epochs - 1``).
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch, "auto" = 1.
+            callbacks: list of ``cyneuron.callbacks.Callback``.
+            validation_split: fraction in ``[0, 1)`` of the data, taken from the end before shuffling, held out
+                for validation (as Keras). ``validation_data=(x_val, y_val)`` overrides it.
+            shuffle: reshuffle the training samples before each epoch (seeded by ``utils.set_random_seed``);
+                with ``shuffle=False`` batches are taken in order.
+            validation_batch_size: batch size of the validation pass (default ``batch_size``).
+            validation_freq: validate every this many epochs.
+            class_weight, sample_weight, steps_per_epoch, validation_steps: must be None (not supported).
+
+        Logs hold the loss and each metric averaged over the epoch's samples (measured before each update,
+        as Keras), then ``val_`` entries. If a step produces a non-finite loss or gradient, training stops
+        with a printed message and a ``RuntimeWarning``; the weights are those from before that step and the
+        History holds the completed epochs. On ``KeyboardInterrupt`` the model keeps the weights of the last
+        completed step, ``model.history`` holds the History so far, and the interrupt propagates.
+
+        Thread safety: a model can be trained or evaluated by one thread at a time; a concurrent ``fit`` /
+        ``evaluate`` from another thread raises ``RuntimeError`` instead of corrupting the training state.
+        ``predict`` from another thread while training is either served or refused with ``RuntimeError`` by
+        the backend network, never corrupted.
+        """
+        self._require_compiled("fit")
+        _must_be_none(
+            class_weight=class_weight,
+            sample_weight=sample_weight,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+        )
+        batch_size = _batch_size(batch_size)
+        epochs = _check_int(epochs, "epochs", 0)
+        initial_epoch = _check_int(initial_epoch, "initial_epoch", 0)
+        verbose = check_verbose(verbose)
+        validation_batch_size = _batch_size(
+            validation_batch_size if validation_batch_size is not None else batch_size, "validation_batch_size"
+        )
+        validation_freq = _check_int(validation_freq, "validation_freq", 1)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle: expected a bool, got {type(shuffle).__name__} {shuffle!r}")
+        if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
+            validation_split, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"validation_split: expected a float, got {type(validation_split).__name__}")
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(f"validation_split: expected a float in [0, 1), got {validation_split}")
+        validation_split = float(validation_split)
+
+        self._acquire("fit")
+        try:
+            return self._fit(
+                x,
+                y,
+                batch_size,
+                epochs,
+                verbose,
+                callbacks,
+                validation_split,
+                validation_data,
+                bool(shuffle),
+                initial_epoch,
+                validation_batch_size,
+                validation_freq,
+            )
+        finally:
+            self._lock.release()
+
+    def _fit_data(self, x, y, validation_split, validation_data):
+        inputs, targets, y_shape = self._prepare_xy(x, y)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError(
+                    f"validation_data: expected a tuple (x_val, y_val), got {type(validation_data).__name__}"
+                )
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                raise ValueError("validation_data: validation sample weights are not supported")
+            val_x, val_y, _ = self._prepare_xy(
+                validation_data[0], validation_data[1], "validation_data[0]", "validation_data[1]"
+            )
+            val = (val_x, val_y)
+        elif validation_split > 0:
+            n = inputs.shape[0]
+            split_at = int(math.floor(n * (1.0 - validation_split)))
+            if split_at == 0 or split_at == n:
+                raise ValueError(
+                    f"validation_split: the training data has {n} samples, which is not enough to split into "
+                    f"training and validation sets with validation_split={validation_split}"
+                )
+            val = (inputs[split_at:], targets[split_at:])
+            inputs, targets = inputs[:split_at], targets[:split_at]
+        return inputs, targets, y_shape, val
+
+    def _fit(
+        self,
+        x,
+        y,
+        batch_size,
+        epochs,
+        verbose,
+        callbacks,
+        validation_split,
+        validation_data,
+        shuffle,
+        initial_epoch,
+        validation_batch_size,
+        validation_freq,
+    ):
+        inputs, targets, y_shape, val = self._fit_data(x, y, validation_split, validation_data)
+        pairs = self._resolve_metrics(y_shape)
+        canonical = tuple(c for _, c in pairs)
+        network = self._get_network()
+        self._ensure_prepared(network, canonical, batch_size)
+        n = inputs.shape[0]
+        order = np.arange(n, dtype=np.int64)
+        network.bind_training_data(inputs, targets, order)
+        rng = np.random.default_rng(_config.random_generator().integers(2**63))
+
+        steps = math.ceil(n / batch_size)
+        bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+        keys = ["loss", *self._metric_names]
+        ordered = sorted(zip(keys, range(len(keys))))
+
+        def logs_at(seen: int) -> dict:
+            stats = network.stats
+            return {key: float(stats[i] / seen) for key, i in ordered}
+
+        cbs = _callback_list(callbacks, self, add_history=True)
+        cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
+        self.history = cbs.history
+        optimizer = self.optimizer
+        optimizer.built = True
+        self.stop_training = False
+        train = network.train_batch
+        training_logs: dict = {}
+        bar = None
+        try:
+            cbs.on_train_begin(None)
+            for epoch in range(initial_epoch, epochs):
+                network.reset_stats()
+                cbs.on_epoch_begin(epoch, None)
+                if verbose:
+                    bar = Progbar(steps, verbose)
+                    if epochs > 1:
+                        print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+                if shuffle:
+                    rng.shuffle(order)
+                network.set_optimizer(optimizer.spec)
+                version = optimizer._version
+                hooks = cbs.needs_batch_hooks
+                live = bar is not None and verbose == 1 and bar._dynamic
+                done = 0  # batches that ran
+                failed = False
+                if not hooks and not live:
+                    for start, stop in bounds:
+                        if not train(start, stop):
+                            failed = True
+                            break
+                        done += 1
+                    seen = bounds[done][1] if failed else n
+                else:
+                    interval = bar.interval if live else 0.0
+                    next_draw = 0.0
+                    seen = 0
+                    for step, (start, stop) in enumerate(bounds):
+                        if hooks:
+                            cbs.on_train_batch_begin(step, None)
+                        ok = train(start, stop)
+                        seen = stop
+                        done += 1
+                        if hooks:
+                            cbs.on_train_batch_end(step, logs_at(stop))
+                            if optimizer._version != version:
+                                network.set_optimizer(optimizer.spec)
+                                version = optimizer._version
+                        if not ok:
+                            failed = True
+                            done -= 1
+                            break
+                        if live:
+                            now = _now()
+                            if step == 0:
+                                bar.first_step_done(now)
+                            if now >= next_draw:
+                                bar.update(step + 1, logs_at(stop))
+                                next_draw = now + interval
+                        if self.stop_training:
+                            break
+                optimizer.iterations += done
+                if failed:
+                    self._report_divergence(epoch, epochs, done, steps, logs_at(seen), verbose, bar)
+                    self.stop_training = True
+                    break
+                epoch_logs = logs_at(seen)
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    cbs.on_test_begin(None)
+                    values = self._run_test(network, val[0], val[1], validation_batch_size, cbs, None, keys)
+                    val_logs = {key: values[i] for key, i in ordered}
+                    cbs.on_test_end(val_logs)
+                    epoch_logs.update({f"val_{key}": value for key, value in val_logs.items()})
+                cbs.on_epoch_end(epoch, epoch_logs)
+                if bar is not None:
+                    bar.update(steps, epoch_logs, finalize=True)
+                training_logs = epoch_logs
+                if self.stop_training:
+                    break
+            cbs.on_train_end(training_logs)
+        except BaseException:
+            if bar is not None:
+                bar.close_line()
+            self.history = cbs.history
+            raise
+        return cbs.history
+
+    def _report_divergence(self, epoch, epochs, done, steps, logs, verbose, bar) -> None:
+        message = (
+            f"Epoch {epoch + 1}/{epochs}, batch {done + 1}/{steps}: the loss or a gradient is not finite "
+            f"(loss: {logs['loss']}). Training stopped; the weights are those from before this step. "
+            f"Try a smaller learning_rate (currently {self.optimizer.learning_rate:g}) or rescale the inputs."
+        )
+        if bar is not None:
+            bar.close_line()
+        if verbose:
+            print(message, flush=True)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False):
+        """One SGD step on the batch ``x``, ``y``; returns the loss (and metrics) accumulated since the last
+        ``reset_metrics()`` (Keras 3 keeps its metrics running across ``train_on_batch`` calls)."""
+        self._require_compiled("train_on_batch")
+        _must_be_none(sample_weight=sample_weight, class_weight=class_weight)
+        self._acquire("train_on_batch")
+        try:
+            inputs, targets, y_shape = self._prepare_xy(x, y)
+            pairs = self._resolve_metrics(y_shape)
+            network = self._get_network()
+            n = inputs.shape[0]
+            key = self._prepared
+            self._ensure_prepared(network, tuple(c for _, c in pairs), max(n, key[3] if key else 0))
+            network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64))
+            network.set_optimizer(self.optimizer.spec)
+            self.optimizer.built = True
+            ok = network.train_batch(0, n)
+            self._batch_seen += n
+            keys = ["loss", *self._metric_names]
+            stats = network.stats
+            values = [float(stats[i] / self._batch_seen) for i in range(len(keys))]
+            if ok:
+                self.optimizer.iterations += 1
+            else:
+                warnings.warn(
+                    f"train_on_batch: the loss or a gradient is not finite (loss: {values[0]}); the weights were "
+                    "not updated",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        finally:
+            self._lock.release()
+        if return_dict:
+            return {key: values[i] for key, i in sorted(zip(keys, range(len(keys))))}
+        return values[0] if len(values) == 1 else values
+
+    def reset_metrics(self) -> None:
+        """Zero the running loss / metrics kept by ``train_on_batch``."""
+        if self._network is not None and self._prepared is not None:
+            self._network.reset_stats()
+        self._batch_seen = 0
+
+    # ================================================================ summary
+    def summary(self, print_fn=None) -> None:
+        """Print a table of the layers like Keras 3's ``model.summary()``.
+
+        ``print_fn``, when given, receives the whole text instead of it being printed.
+        """
+        widths = (31, 22, 13)  # cell contents of Keras' default 76-character table
+
+        def border(left: str, fill: str, mid: str, right: str) -> str:
+            return left + mid.join(fill * (w + 2) for w in widths) + right
+
+        def row(cells: Sequence[str], sep: str = "│", right_align_last: bool = True) -> list[str]:
+            wrapped = [textwrap.wrap(c, w, break_long_words=True) or [""] for c, w in zip(cells, widths)]
+            height = max(len(lines) for lines in wrapped)
+            out = []
+            for i in range(height):
+                parts = []
+                for j, (lines, w) in enumerate(zip(wrapped, widths)):
+                    text = lines[i] if i < len(lines) else ""
+                    parts.append(text.rjust(w) if (j == 2 and right_align_last) else text.ljust(w))
+                out.append(sep + sep.join(f" {p} " for p in parts) + sep)
+            return out
+
+        lines = [f'Model: "{self.name}"', border("┏", "━", "┳", "┓")]
+        lines += row(["Layer (type)", "Output Shape", "Param #"], sep="┃")
+        lines.append(border("┡", "━", "╇", "┩"))
+        for index, layer in enumerate(self._layers):
+            if index:
+                lines.append(border("├", "─", "┼", "┤"))
+            if layer.built:
+                shape = "(" + ", ".join("None" if d is None else str(d) for d in layer.output_shape) + ")"
+                params = f"{layer.count_params():,}"
+            else:
+                shape, params = "?", "0 (unbuilt)"
+            lines += row([f"{layer.name} ({type(layer).__name__})", shape, params])
+        lines.append(border("└", "─", "┴", "┘"))
+        weights = self.weights
+        trainable = sum(w.size for w in weights)
+        trainable_bytes = sum(w.nbytes for w in weights)
+        optimizer_count = optimizer_bytes = 0
+        optimizer_built = self.compiled and self.optimizer is not None and self.optimizer.built
+        if optimizer_built:
+            # Keras' SGD holds an int64 iteration counter and a float learning rate, plus a momentum per weight.
+            itemsize = np.dtype(self.dtype).itemsize
+            optimizer_count, optimizer_bytes = 2, 8 + itemsize
+            if self.optimizer.momentum != 0:
+                optimizer_count += trainable
+                optimizer_bytes += trainable_bytes
+        lines.append(
+            f" Total params: {trainable + optimizer_count:,} ({_readable_size(trainable_bytes + optimizer_bytes)})"
+        )
+        lines.append(f" Trainable params: {trainable:,} ({_readable_size(trainable_bytes)})")
+        lines.append(f" Non-trainable params: 0 ({_readable_size(0)})")
+        if optimizer_built:
+            lines.append(f" Optimizer params: {optimizer_count:,} ({_readable_size(optimizer_bytes)})")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        else:
+            print(text)
+
+    # ================================================================ config / saving
+    def get_config(self) -> dict:
+        """JSON-able architecture: ``{"name": ..., "layers": [{"class_name": ..., "config": ...}, ...]}``.
+
+        When the input shape is known the first entry is an ``InputLayer``, so a model rebuilt from the
+        config is built (with the same dtype).
+        """
+        entries = []
+        if self._input_layer is not None:
+            entries.append(_serialize_layer(self._input_layer))
+        elif self._features is not None:
+            entries.append(
+                {
+                    "class_name": "InputLayer",
+                    "config": {"batch_shape": [None, *self._features], "dtype": self.dtype, "name": "input_layer"},
+                }
+            )
+        for layer in self._layers:
+            entry = _serialize_layer(layer)
+            entry["config"].pop("input_shape", None)
+            entries.append(entry)
+        return {"name": self.name, "layers": entries}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        """A new model from ``get_config()``'s output (Keras 3 Sequential configs are accepted too)."""
+        if not isinstance(config, dict):
+            raise TypeError(f"config: expected a dict, got {type(config).__name__}")
+        entries = config.get("layers")
+        if not isinstance(entries, list):
+            raise ValueError("config: expected a 'layers' list")
+        layers = [_deserialize_layer(entry) for entry in entries]
+        model = cls(name=config.get("name"))
+        build_shape = config.get("build_input_shape")
+        if build_shape is not None and not any(isinstance(layer, InputLayer) for layer in layers[:1]):
+            layers.insert(0, InputLayer(batch_shape=build_shape))
+        for layer in layers:
+            model.add(layer)
+        return model
+
+    def save(self, filepath, overwrite: bool = True) -> None:
+        """Save architecture, weights, compile settings and optimizer state (see ``cyneuron.saving``)."""
+        from cyneuron.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Save the weights only (see ``cyneuron.saving``)."""
+        from cyneuron.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath) -> None:
+        """Load weights saved by ``save_weights`` (or ``save``) into this built model."""
+        from cyneuron.saving import load_weights
+
+        load_weights(self, filepath)
+
+    def __repr__(self) -> str:
+        return f"<Sequential name={self.name}, built={self.built}>"
+
+
+_now = time.perf_counter

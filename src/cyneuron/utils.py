@@ -1,0 +1,114 @@
+"""Utilities, as in ``keras.utils``: ``set_random_seed`` and ``to_categorical``.
+
+Also the front end's shared input checks (private): they validate and convert
+user data once per public call, and name the offending argument.
+"""
+
+from __future__ import annotations
+
+import random as _random
+
+import numpy as np
+
+from cyneuron import config as _config
+
+__all__ = ["set_random_seed", "to_categorical"]
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed every random source cyneuron uses: initializers, ``fit``'s shuffling, Python's and NumPy's global RNGs.
+
+    With the same seed, data and backend, building and fitting a model gives identical weights.
+
+    Raises:
+        TypeError / ValueError: seed is not a non-negative int.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed: expected a non-negative int, got {seed}")
+    seed = int(seed)
+    _random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (users' legacy global RNG, as keras.utils.set_random_seed)
+    _config._reseed(seed)
+
+
+def to_categorical(y, num_classes: int | None = None) -> np.ndarray:
+    """One-hot encode integer class labels, as ``keras.utils.to_categorical``.
+
+    Args:
+        y: labels of any shape ``(...)``; a trailing axis of size 1 is dropped first.
+        num_classes: number of classes; defaults to ``max(y) + 1``.
+
+    Returns:
+        float64 array of shape ``(..., num_classes)`` (Keras' NumPy result type).
+    """
+    labels = np.asarray(y)
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(f"y: expected integer class labels, got dtype {labels.dtype}")
+    if labels.dtype.kind == "f" and not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
+        raise ValueError("y: expected integer class labels, got non-integral values")
+    labels = labels.astype(np.int64)
+    shape = labels.shape
+    if len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    flat = labels.reshape(-1)
+    if num_classes is None:
+        if flat.size == 0:
+            raise ValueError("y: cannot infer num_classes from empty labels; pass num_classes")
+        num_classes = int(flat.max()) + 1
+    elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"num_classes: expected a positive int, got {num_classes!r}")
+    num_classes = int(num_classes)
+    if flat.size and (flat.min() < 0 or flat.max() >= num_classes):
+        raise ValueError(f"y: labels must be in [0, {num_classes}), got values in [{flat.min()}, {flat.max()}]")
+    out = np.zeros((flat.size, num_classes))
+    out[np.arange(flat.size), flat] = 1.0
+    return out.reshape(shape + (num_classes,))
+
+
+# ----------------------------------------------------------------------------- private input checks
+
+
+def _check_numeric(array: np.ndarray, name: str) -> None:
+    if array.dtype.kind not in "biuf":
+        kind = {"c": "complex", "O": "object", "U": "string", "S": "bytes"}.get(array.dtype.kind, str(array.dtype))
+        raise TypeError(f"{name}: expected real numbers (bool, int or float), got {kind} data (dtype {array.dtype})")
+
+
+def _as_array(value, name: str) -> np.ndarray:
+    """``np.asarray`` that reports ragged lists and non-numeric data against ``name``."""
+    if value is None:
+        raise ValueError(f"{name}: expected an array, got None")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name}: could not convert to an array ({error})") from None
+    _check_numeric(array, name)
+    return array
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    if array.dtype.kind != "f" or array.size == 0:
+        return True
+    # min/max propagate NaN and expose +-inf without allocating a boolean mask the size of the data.
+    return bool(np.isfinite(array.min()) and np.isfinite(array.max()))
+
+
+def _float_array(value, dtype: np.dtype, name: str) -> np.ndarray:
+    """Convert once to a C-contiguous ``dtype`` array, rejecting non-numeric and non-finite data."""
+    array = _as_array(value, name)
+    if array.dtype.kind == "f" and not _all_finite(array):
+        raise ValueError(f"{name}: contains NaN or infinity")
+    out = np.ascontiguousarray(array, dtype=dtype)
+    if not _all_finite(out):
+        raise ValueError(f"{name}: values overflow {dtype} (infinite after conversion)")
+    return out
+
+
+def _check_int(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return int(value)
