@@ -1,0 +1,366 @@
+"""One benchmark method in a fresh process, driven by ``report.py`` over stdin/stdout JSON lines.
+
+    python bench/worker.py METHOD                 # serve commands (see ``serve``)
+    python bench/worker.py METHOD --memory NAME   # peak RSS of one training run, JSON on stdout
+    python bench/worker.py METHOD --alloc         # NumPy allocations per training step, JSON on stdout
+
+METHOD is one of cython, numpy, numpy_loop, torch, or ``probe`` (sgemm peak and noise probes).
+Anything the libraries print goes to stderr: stdout carries only the protocol.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _timed(function, min_time: float, max_reps: int, before=None) -> list[float]:
+    """Seconds of each call of ``function`` until ``min_time`` is spent (``before`` runs untimed)."""
+    times: list[float] = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        while True:
+            if before is not None:
+                before(len(times))
+            start = time.perf_counter()
+            function()
+            times.append(time.perf_counter() - start)
+            if sum(times) >= min_time or len(times) >= max_reps:
+                return times
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _per_call(function, min_time: float, block_time: float = 0.02) -> list[float]:
+    """Seconds per call, one value per block of calls; blocks sized to ~``block_time``."""
+    function()
+    start = time.perf_counter()
+    calls = 0
+    while time.perf_counter() - start < block_time:
+        function()
+        calls += 1
+    per_block = max(1, calls)
+    results = []
+    gc.disable()
+    try:
+        spent = 0.0
+        while spent < min_time or len(results) < 3:
+            start = time.perf_counter()
+            for _ in range(per_block):
+                function()
+            elapsed = time.perf_counter() - start
+            spent += elapsed
+            results.append(elapsed / per_block)
+    finally:
+        gc.enable()
+    return results
+
+
+def blas_info() -> list[dict]:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return [{"error": "threadpoolctl not installed"}]
+    keep = ("internal_api", "prefix", "filepath", "version", "architecture", "num_threads", "threading_layer")
+    return [{k: info.get(k) for k in keep} for info in threadpool_info()]
+
+
+def sgemm_rate(n: int, reps: int, library: str = "scipy") -> list[float]:
+    """GFLOP/s of ``reps`` n x n x n float32 products through scipy's sgemm (cyneuron's BLAS) or numpy."""
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.random((n, n), dtype=np.float32))
+    b = np.asfortranarray(rng.random((n, n), dtype=np.float32))
+    if library == "scipy":
+        from scipy.linalg.blas import sgemm
+
+        c = np.zeros((n, n), dtype=np.float32, order="F")
+
+        def run():
+            sgemm(1.0, a, b, beta=0.0, c=c, overwrite_c=True)
+    else:
+        c = np.empty((n, n), dtype=np.float32)
+
+        def run():
+            np.matmul(a, b, out=c)
+
+    run()
+    rates = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        run()
+        rates.append(2.0 * n**3 / (time.perf_counter() - start) / 1e9)
+    return rates
+
+
+def limit_threads() -> None:
+    """Two BLAS threads (the machine has 2 cores), whatever the defaults say."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(2)
+    except ImportError:
+        pass
+
+
+# --------------------------------------------------------------------------------------- the worker
+class Worker:
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.trainers: dict[str, common.Trainer] = {}
+        self.nets: dict[str, object] = {}
+        self.predictor = None
+
+    def _data(self, name: str):
+        if name not in self.data:
+            self.data[name] = common.load_data(name)
+        return self.data[name]
+
+    # commands -------------------------------------------------------------------------------------
+    def hello(self) -> dict:
+        info = {"method": self.method, "pid": os.getpid(), "numpy": np.__version__}
+        if self.method in ("cython", "numpy"):
+            import cyneuron
+
+            info["cyneuron_file"] = os.path.dirname(cyneuron.__file__)
+        if self.method == "torch":
+            import torch
+
+            info["torch"] = torch.__version__
+            info["torch_threads"] = torch.get_num_threads()
+        if self.method == "probe":
+            import scipy
+
+            info["scipy"] = scipy.__version__
+        info["blas"] = blas_info()
+        return info
+
+    def setup(self, workload: str, warmup_epochs: int = 1) -> dict:
+        w = common.WORKLOADS[workload]
+        x, y = self._data(workload)
+        trainer = common.make_trainer(self.method, w, x, y)
+        trainer.fit(epochs=warmup_epochs)  # thread pools, caches and workspaces warm
+        trainer.reset()
+        self.trainers[workload] = trainer
+        return {"steps": w.steps, "samples": w.samples * w.epochs}
+
+    def train(self, workload: str, min_time: float = 0.2, max_reps: int = 50) -> dict:
+        trainer = self.trainers[workload]
+        times = _timed(trainer.fit, min_time, max_reps, before=lambda i: trainer.reset(seed=i))
+        return {"times": times}
+
+    def setup_net(self, workload: str) -> dict:
+        """The backend's ``Network.train_batch`` loop alone: fit's floor without the front end."""
+        from cyneuron.backend.base import LossSpec, SGDSpec, Stage
+
+        if self.method == "cython":
+            from cyneuron.backend.cython_ops import CythonOps as OpsClass
+        else:
+            from cyneuron.backend.numpy_ops import NumpyOps as OpsClass
+        w = common.WORKLOADS[workload]
+        x, y = self._data(workload)
+        params = [p.copy() for p in common.initial_weights(w)]
+        stages = [Stage(act, params[2 * i], params[2 * i + 1]) for i, (_, act) in enumerate(w.layers)]
+        net = OpsClass().build_network(stages, w.input_dim, np.float32)
+        sgd = SGDSpec(common.LEARNING_RATE)
+        net.prepare_training(LossSpec("sparse_categorical_crossentropy"), [], sgd, w.batch_size)
+        order = np.arange(x.shape[0], dtype=np.int64)
+        net.bind_training_data(x, y, order)
+        rng = np.random.default_rng(0)
+        n, batch = x.shape[0], w.batch_size
+
+        def run(epochs: int = w.epochs) -> None:
+            for _ in range(epochs):
+                rng.shuffle(order)
+                net.set_optimizer(sgd)
+                net.reset_stats()
+                for start in range(0, n, batch):
+                    net.train_batch(start, min(start + batch, n))
+
+        run(1)
+        self.nets[workload] = (net, run, params, w)
+        return {"steps": w.steps}
+
+    def train_net(self, workload: str, min_time: float = 0.2, max_reps: int = 50) -> dict:
+        net, run, params, w = self.nets[workload]
+        weights0 = common.initial_weights(w)
+
+        def reset(_):
+            for p, p0 in zip(params, weights0):
+                p[...] = p0
+
+        return {"times": _timed(run, min_time, max_reps, before=reset)}
+
+    def check(self, workload: str, seed: int = 0) -> dict:
+        """Final loss after one seeded training run from the initial weights (untimed)."""
+        trainer = self.trainers.get(workload)
+        if trainer is None:
+            self.setup(workload)
+            trainer = self.trainers[workload]
+        trainer.reset(seed=seed)
+        initial = trainer.loss()
+        trainer.fit()
+        return {"initial_loss": initial, "final_loss": trainer.loss()}
+
+    def predict(self, kind: str, min_time: float = 0.2) -> dict:
+        if self.predictor is None:
+            self.predictor = common.Predictor(self.method)
+            self.predictor.one()
+            self.predictor.batch()
+        function = self.predictor.one if kind == "one" else self.predictor.batch
+        return {"per_call": _per_call(function, min_time)}
+
+    def predict_outputs(self) -> dict:
+        if self.predictor is None:
+            self.predictor = common.Predictor(self.method)
+        return {"outputs": self.predictor.outputs()[:5].tolist()}
+
+    # probe-only commands --------------------------------------------------------------------------
+    def peak(self, n: int = 4096, reps: int = 5) -> dict:
+        return {"scipy": sgemm_rate(n, reps, "scipy"), "numpy": sgemm_rate(n, reps, "numpy")}
+
+    def probe(self, n: int = 1024, reps: int = 8) -> dict:
+        rates = sgemm_rate(n, reps, "scipy")
+        return {"gflops": float(np.median(rates))}
+
+
+def serve(method: str) -> None:
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (even from C) go to stderr
+    sys.stdout = sys.stderr
+    limit_threads()
+    worker = Worker(method)
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request.pop("op")
+        if op == "quit":
+            break
+        try:
+            reply = {"ok": True, **getattr(worker, op)(**request)}
+        except Exception as error:  # noqa: BLE001 - reported to the driver, which decides
+            import traceback
+
+            traceback.print_exc()
+            reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        protocol.write(json.dumps(reply) + "\n")
+
+
+# ------------------------------------------------------------------------------------------- memory
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def memory(method: str, workload: str) -> dict:
+    """RSS before a training run and its peak during the run (VmHWM reset through clear_refs)."""
+    limit_threads()
+    w = common.WORKLOADS[workload]
+    x, y = common.load_data(workload)
+    trainer = common.make_trainer(method, w, x, y)
+    gc.collect()
+    before_kb = _status_kb("VmRSS")
+    reset_ok = False
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # resets the peak-RSS high-water mark (Linux >= 4.0)
+        reset_ok = True
+    except OSError:
+        pass
+    trainer.fit()
+    peak_kb = _status_kb("VmHWM") if reset_ok else None
+    if peak_kb is None:
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "method": method,
+        "workload": workload,
+        "rss_before_mb": (before_kb or 0) / 1024,
+        "peak_mb": peak_kb / 1024,
+        "peak_is_since_fit_start": reset_ok,
+        "process_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+# -------------------------------------------------------------------------------------- allocations
+def allocations(method: str, workloads: list[str], steps: int = 100) -> dict:
+    """NumPy array-data allocations per training step after warm-up, per workload."""
+    import alloc
+
+    limit_threads()
+    exact = alloc.CountingHandler.works()
+    results = {"method": method, "exact_counter": exact, "workloads": {}}
+    for name in workloads:
+        w = common.WORKLOADS[name]
+        x, y = common.load_data(name)
+        entry: dict = {}
+        if method in ("cython", "numpy"):
+            worker = Worker(method)
+            worker.data[name] = (x, y)
+            worker.setup_net(name)
+            net = worker.nets[name][0]
+            n, batch = x.shape[0], w.batch_size
+            position = [0]
+
+            def step() -> None:
+                start = position[0]
+                if start >= n:
+                    start = 0
+                net.train_batch(start, min(start + batch, n))
+                position[0] = start + batch
+
+            for _ in range(10):
+                step()
+            if exact:
+                count, nbytes, sizes = alloc.count_allocations(step, steps)
+                entry["train_batch"] = {"steps": steps, "allocations": count, "bytes": nbytes, "sizes": sizes[:10]}
+            entry["train_batch_tracemalloc"] = alloc.tracemalloc_numpy(step, steps)
+        trainer = common.make_trainer(method, w, x, y)
+        trainer.fit(epochs=1)
+        if exact and method != "torch":
+            one = alloc.count_allocations(lambda: trainer.fit(epochs=1), 1)
+            two = alloc.count_allocations(lambda: trainer.fit(epochs=2), 1)
+            per_step = (two[0] - one[0]) / w.steps_per_epoch
+            entry["fit"] = {
+                "steps_per_epoch": w.steps_per_epoch,
+                "allocations_1_epoch": one[0],
+                "allocations_2_epochs": two[0],
+                "per_step": per_step,
+                "per_call_overhead": one[0] - per_step * w.steps_per_epoch,
+                "sizes": one[2][:10],
+            }
+        results["workloads"][name] = entry
+    return results
+
+
+def main(argv: list[str]) -> None:
+    method = argv[0]
+    if method != "probe":
+        common.ensure_cyneuron_importable()
+    if len(argv) >= 3 and argv[1] == "--memory":
+        print(json.dumps(memory(method, argv[2])))
+    elif len(argv) >= 2 and argv[1] == "--alloc":
+        print(json.dumps(allocations(method, argv[2:] or list(common.WORKLOADS))))
+    else:
+        serve(method)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
