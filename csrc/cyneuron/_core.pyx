@@ -13,9 +13,9 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 # Products with rows * n_in * n_out at or below these run as plain loops: the
 # BLAS call has a fixed cost (argument checks, packing) that a tiny product
 # never repays. Measured on this machine (see set_loop_thresholds).
-cdef Py_ssize_t _fwd_loop_max = 4096
-cdef Py_ssize_t _dw_loop_max = 4096
-cdef Py_ssize_t _dx_loop_max = 4096
+cdef Py_ssize_t _fwd_loop_max = 512
+cdef Py_ssize_t _dw_loop_max = 400
+cdef Py_ssize_t _dx_loop_max = 512
 
 
 def set_loop_thresholds(Py_ssize_t forward, Py_ssize_t grad_kernel, Py_ssize_t grad_input):
@@ -315,17 +315,12 @@ cdef void activation_forward(int act, const floating* z, floating* a,
 cdef void dense_forward(const floating* x, const floating* w, const floating* b, int act,
                         floating* z, floating* a,
                         Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
-    """z = x . w + b; a = act(z) (a may be z). The bias and activation are applied
-    row by row while the row is still in L1."""
+    """z = x . w + b; a = act(z) (a may be z), bias and activation in one pass over z."""
     cdef Py_ssize_t i, j
-    cdef bint loop = rows * n_in * n_out <= _fwd_loop_max
     cdef floating* zr
-    if not loop:
-        _gemm(c'N', c'N', <int>n_out, <int>rows, <int>n_in, w, <int>n_out, x, <int>n_in, z, <int>n_out)
+    matmul_xw(x, w, z, rows, n_in, n_out)
     for i in range(rows):
         zr = z + i * n_out
-        if loop:
-            _row_times_matrix(x + i * n_in, w, zr, n_in, n_out)
         if b != NULL:
             for j in range(n_out):
                 zr[j] = zr[j] + b[j]

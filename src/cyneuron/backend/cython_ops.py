@@ -177,9 +177,7 @@ class CythonOps(Ops):
             grad_x_out,
             {**outputs, "grad_kernel_out": grad_kernel_out, "grad_bias_out": grad_bias_out},
         )
-        _kernels.dense_backward(
-            x, kernel, z, a, grad_a, act, grad_z_out, grad_kernel_out, grad_bias_out, grad_x_out
-        )
+        _kernels.dense_backward(x, kernel, z, a, grad_a, act, grad_z_out, grad_kernel_out, grad_bias_out, grad_x_out)
 
     # ----------------------------------------------------------- activations
     def activation_forward(self, activation, z, out) -> None:

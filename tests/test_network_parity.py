@@ -1,0 +1,226 @@
+"""The cython ``Network`` against the NumPy reference ``Network``.
+
+Same weights, data and shuffled orders: predict, evaluate, several epochs of
+``train_batch`` (weights, velocities, stats, return values) must agree within
+float rounding, for a few architectures, losses, metrics and SGD settings, and
+with every product forced through loops or BLAS.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from cyneuron.backend.base import LossSpec, Network, SGDSpec, Stage
+from tests.kernels_support import CY, DTYPES, REF, close, product_path, targets_for  # noqa: F401
+
+# (input_dim, [(units, activation, kind)]) with kind "dense", "nobias" or "bare" (Activation layer)
+ARCHITECTURES = {
+    "1-16-32-2": (1, [(16, "relu", "dense"), (32, "relu", "dense"), (2, "softmax", "dense")]),
+    "bare-stages": (5, [(7, "tanh", "dense"), (7, "relu", "bare"), (3, "linear", "nobias"), (3, "softmax", "bare")]),
+    "sigmoid-out": (4, [(6, "sigmoid", "dense"), (3, "sigmoid", "dense")]),
+    "regression": (6, [(9, "relu", "dense"), (2, "linear", "dense")]),
+    "leading-bare": (3, [(3, "tanh", "bare"), (4, "linear", "nobias")]),
+    "wide": (40, [(70, "relu", "dense"), (10, "softmax", "dense")]),
+}
+
+CASES = [
+    ("1-16-32-2", LossSpec("sparse_categorical_crossentropy"), ["sparse_categorical_accuracy"], SGDSpec(0.1)),
+    (
+        "1-16-32-2",
+        LossSpec("categorical_crossentropy"),
+        ["categorical_accuracy", "mean_squared_error"],
+        SGDSpec(0.1, 0.9),
+    ),
+    ("bare-stages", LossSpec("categorical_crossentropy"), ["categorical_accuracy"], SGDSpec(0.05, 0.9, True)),
+    ("sigmoid-out", LossSpec("binary_crossentropy"), ["binary_accuracy", "mean_absolute_error"], SGDSpec(0.1, 0.5)),
+    ("sigmoid-out", LossSpec("binary_crossentropy", from_logits=True), ["binary_accuracy"], SGDSpec(0.1)),
+    ("regression", LossSpec("mean_squared_error"), ["mean_absolute_error"], SGDSpec(0.01)),
+    ("regression", LossSpec("mean_absolute_error"), [], SGDSpec(0.01, 0.9, True)),
+    ("regression", LossSpec("categorical_crossentropy", from_logits=True), ["categorical_accuracy"], SGDSpec(0.05)),
+    (
+        "leading-bare",
+        LossSpec("sparse_categorical_crossentropy", from_logits=True),
+        ["sparse_categorical_accuracy"],
+        SGDSpec(0.05, 0.8),
+    ),
+    ("wide", LossSpec("sparse_categorical_crossentropy"), ["sparse_categorical_accuracy"], SGDSpec(0.05, 0.9)),
+]
+
+
+def _stages(name: str, dtype, seed: int = 0) -> tuple[list[Stage], int]:
+    input_dim, layers = ARCHITECTURES[name]
+    rng = np.random.default_rng(seed)
+    stages, width = [], input_dim
+    for units, activation, kind in layers:
+        if kind == "bare":
+            stages.append(Stage(activation))
+            continue
+        kernel = (rng.normal(size=(width, units)) / np.sqrt(width)).astype(dtype)
+        bias = (rng.normal(size=units) * 0.1).astype(dtype) if kind == "dense" else None
+        stages.append(Stage(activation, kernel, bias))
+        width = units
+    return stages, input_dim
+
+
+def _data(name: str, loss: LossSpec, dtype, n: int, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    stages, input_dim = _stages(name, dtype)
+    units = next(s.kernel.shape[1] for s in reversed(stages) if s.kernel is not None)
+    x = rng.normal(size=(n, input_dim)).astype(dtype)
+    return x, targets_for(loss.name, rng, n, units, dtype)
+
+
+def _run(ops, case, dtype, n=37, batch_size=8, epochs=3):
+    name, loss, metrics, sgd = case
+    stages, input_dim = _stages(name, dtype)
+    x, y = _data(name, loss, dtype, n)
+    net = ops.build_network(stages, input_dim, dtype)
+    predicted = net.predict(x, 5)
+    net.prepare_training(loss, metrics, sgd, batch_size)
+    order = np.arange(n, dtype=np.int64)
+    net.bind_training_data(x, y, order)
+    shuffler = np.random.default_rng(7)
+    flags, stats = [], []
+    for epoch in range(epochs):
+        shuffler.shuffle(order)  # in place, between epochs, as the front end does
+        net.set_optimizer(SGDSpec(sgd.learning_rate * (0.9**epoch), sgd.momentum, sgd.nesterov))
+        net.reset_stats()
+        for start in range(0, n, batch_size):
+            flags.append(net.train_batch(start, min(start + batch_size, n)))
+        stats.append(net.stats.copy())
+    return {
+        "predict": predicted,
+        "stats": np.array(stats),
+        "evaluate": net.evaluate(x, y, 6),
+        "weights": [p.copy() for s in stages for p in (s.kernel, s.bias) if p is not None],
+        "velocities": net.get_optimizer_state(),
+        "flags": flags,
+        "after": net.predict(x, 64),
+    }
+
+
+def _case_id(case) -> str:
+    name, loss, metrics, sgd = case
+    return f"{name}-{loss.name}{'-logits' if loss.from_logits else ''}-m{sgd.momentum}{'n' if sgd.nesterov else ''}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.usefixtures("product_path")
+def test_network_matches_reference(case, dtype):
+    cy, ref = _run(CY, case, dtype), _run(REF, case, dtype)
+    assert cy["flags"] == ref["flags"] and all(ref["flags"])
+    # a few SGD steps compound rounding: allow it to grow with the number of steps taken
+    steps = 20.0 if dtype == np.float32 else 100.0
+    close(cy["predict"], ref["predict"], dtype, 1.0, 2.0)
+    for got, want in zip(cy["weights"], ref["weights"]):
+        close(got, want, dtype, 1.0, steps)
+    for got, want in zip(cy["velocities"], ref["velocities"]):
+        close(got, want, dtype, 1.0, steps)
+    close(cy["stats"], ref["stats"], dtype, float(np.abs(ref["stats"]).max()) + 1.0, steps)
+    close(cy["evaluate"], ref["evaluate"], dtype, float(np.abs(ref["evaluate"]).max()) + 1.0, steps)
+    close(cy["after"], ref["after"], dtype, 1.0, steps)
+
+
+def test_network_is_a_network():
+    stages, input_dim = _stages("regression", np.float32)
+    assert isinstance(CY.build_network(stages, input_dim, np.float32), Network)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's overflow warnings from the reference
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_finite_step_returns_false_and_leaves_weights(dtype):
+    huge = np.finfo(dtype).max / 4
+    results = {}
+    for ops in (CY, REF):
+        stages, input_dim = _stages("regression", dtype)
+        stages[-1].kernel[...] = huge  # the output overflows to inf
+        net = ops.build_network(stages, input_dim, dtype)
+        x, y = _data("regression", LossSpec("mean_squared_error"), dtype, 12)
+        net.prepare_training(LossSpec("mean_squared_error"), ["mean_absolute_error"], SGDSpec(0.1, 0.9), 4)
+        velocities = [np.full_like(v, 0.25) for v in net.get_optimizer_state()]
+        net.set_optimizer_state(velocities)
+        net.bind_training_data(x, y, np.arange(12, dtype=np.int64))
+        before = [p.copy() for s in stages for p in (s.kernel, s.bias) if p is not None]
+        assert net.train_batch(0, 4) is False
+        after = [p for s in stages for p in (s.kernel, s.bias) if p is not None]
+        for b, a in zip(before, after):
+            np.testing.assert_array_equal(a, b)
+        for v, w in zip(net.get_optimizer_state(), velocities):
+            np.testing.assert_array_equal(v, w)
+        assert not np.isfinite(net.stats[0])  # the batch's loss is still reported
+        results[ops.name] = net.stats.copy()
+    np.testing.assert_array_equal(np.isfinite(results["cython"]), np.isfinite(results["numpy"]))
+
+
+def test_predict_rejects_non_finite_input():
+    stages, input_dim = _stages("regression", np.float64)
+    net = CY.build_network(stages, input_dim, np.float64)
+    x = np.zeros((3, input_dim))
+    x[1, 2] = np.nan
+    with pytest.raises(ValueError, match="x"):
+        net.predict(x, 2)
+    x[1, 2] = np.inf
+    with pytest.raises(ValueError, match="x"):
+        net.predict(x, 8)
+    x[1, 2] = 0.0
+    assert net.predict(x, 8).shape == (3, 2)
+
+
+def test_predict_returns_a_new_array_each_call():
+    stages, input_dim = _stages("regression", np.float32)
+    net = CY.build_network(stages, input_dim, np.float32)
+    x = np.random.default_rng(0).normal(size=(4, input_dim)).astype(np.float32)
+    first, second = net.predict(x, 3), net.predict(x, 3)
+    assert first is not second and not np.shares_memory(first, second)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_weights_are_shared_with_the_stages():
+    stages, input_dim = _stages("regression", np.float64)
+    net = CY.build_network(stages, input_dim, np.float64)
+    x = np.ones((2, input_dim))
+    before = net.predict(x, 2)
+    stages[-1].bias[...] += 1.0  # the model's own arrays are read, not copies
+    np.testing.assert_allclose(net.predict(x, 2), before + 1.0)
+
+
+def test_concurrent_use_never_corrupts():
+    """Two threads hammer one network: each call either completes or raises RuntimeError."""
+    stages, input_dim = _stages("wide", np.float64)
+    net = CY.build_network(stages, input_dim, np.float64)
+    loss = LossSpec("sparse_categorical_crossentropy")
+    x, y = _data("wide", loss, np.float64, 256)
+    net.prepare_training(loss, [], SGDSpec(0.01), 256)
+    net.bind_training_data(x, y, np.arange(256, dtype=np.int64))
+    expected_shape = (256, 10)
+    errors: list[BaseException] = []
+
+    def train():
+        for _ in range(40):
+            try:
+                assert net.train_batch(0, 256)
+            except RuntimeError as error:
+                assert "another thread" in str(error)
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+    def predict():
+        for _ in range(40):
+            try:
+                out = net.predict(x, 256)
+                assert out.shape == expected_shape and np.isfinite(out).all()
+            except RuntimeError as error:
+                assert "another thread" in str(error)
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+    threads = [threading.Thread(target=train), threading.Thread(target=predict)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
