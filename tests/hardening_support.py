@@ -1,0 +1,933 @@
+"""Shared machinery for the hardening suite (tests/test_hardening_*.py).
+
+* Array *recipes* (``Arr``): a picklable description of an argument (shape, dtype,
+  value kind, seed) plus malformations (Fortran order, non-contiguous view,
+  read-only, np.matrix, masked, list, ragged, other dtype, NaN/inf, huge
+  zero-stride broadcast...). A recipe builds the malformed value *and* its clean
+  equivalent (or ``None`` when no clean equivalent exists, so the call must raise).
+  Recipes are rebuilt inside a subprocess, which keeps strides, flags and
+  subclasses that pickling an array would lose.
+* ``judge_call``: run one call on the malformed arguments and on the clean ones
+  and say what is wrong: an exception other than ValueError/TypeError, a message
+  not naming the argument, a result differing from the clean run, an input
+  modified, a write outside an output buffer (guard cells around every buffer).
+* ``Sandbox``: a persistent worker subprocess that runs cases sent over a pipe,
+  so that a segfault or a hang in compiled code fails one test instead of
+  killing pytest; the worker runs under an address-space limit so a case that
+  tries to allocate a huge array fails fast with MemoryError.
+* ``count_case``: counts fuzz cases per suite; set ``HARDENING_COUNT_FILE`` to
+  have the totals appended there at the end of each module.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import io
+import os
+import pickle
+import re
+import select
+import struct
+import subprocess
+import sys
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SENTINEL = 1234.5  # value of the guard cells written around every float buffer
+GUARD = 8
+HUGE = 2**31 + 7  # a dimension that does not fit a C int
+WORKER_MEMORY_LIMIT = 3 * 2**30
+
+COUNTS: collections.Counter = collections.Counter()
+
+
+def count_case(kind: str) -> None:
+    COUNTS[kind] += 1
+
+
+def dump_counts(module: str) -> None:
+    target = os.environ.get("HARDENING_COUNT_FILE")
+    if target and COUNTS:
+        with open(target, "a") as handle:
+            for kind, n in sorted(COUNTS.items()):
+                handle.write(f"{module}\t{kind}\t{n}\n")
+    COUNTS.clear()
+
+
+def subprocess_env(**extra: str) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO), env.get("PYTHONPATH", "")])
+    env.pop("CYNEURON_BACKEND", None)
+    env.update(extra)
+    return env
+
+
+# ------------------------------------------------------------------ recipes
+# transforms keeping the values: the call must work and match the clean run, or raise a named error
+PRESERVING = ("fortran", "noncontig", "reversed", "readonly", "matrix", "masked", "list", "tuple")
+# transforms with no clean equivalent: the call must raise a named ValueError/TypeError
+REJECTING = ("ragged", "complex", "str", "scalar", "none", "huge", "object_junk")
+# transforms converting to another real dtype: the clean run uses the converted values
+CONVERTING = ("int32", "int64", "bool", "float16", "float32", "float64", "object")
+NONFINITE = ("nan", "inf", "-inf", "masked_nan")
+WRITE_PRESERVING = ("fortran", "noncontig", "reversed", "matrix", "masked")  # still valid output targets
+
+
+@dataclass(frozen=True)
+class Arr:
+    """How to make one array argument; ``build`` gives (value, clean)."""
+
+    shape: tuple
+    dtype: str = "float64"
+    kind: str = "normal"  # normal | positive | prob | unit | labels:K | zeros
+    seed: int = 0
+    transform: str | None = None
+    where: int = 0  # flat index for nan/inf
+
+    def with_transform(self, transform: str | None, where: int = 0) -> Arr:
+        return replace(self, transform=transform, where=where)
+
+
+def base_values(arr: Arr) -> np.ndarray:
+    rng = np.random.default_rng(arr.seed)
+    shape = tuple(arr.shape)
+    if arr.kind.startswith("labels:"):
+        classes = int(arr.kind.split(":")[1])
+        return rng.integers(0, classes, size=shape).astype(arr.dtype)
+    if arr.kind == "zeros":
+        values = np.zeros(shape)
+    elif arr.kind == "positive":
+        values = rng.uniform(0.1, 1.0, size=shape)
+    elif arr.kind == "prob":
+        values = rng.uniform(0.05, 0.95, size=shape)
+    elif arr.kind == "unit":
+        values = rng.integers(0, 2, size=shape).astype(float)
+    else:
+        values = rng.standard_normal(shape)
+    return values.astype(arr.dtype)
+
+
+def guarded_empty_like(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A C-contiguous copy of ``values`` living inside a larger buffer with guard cells on both sides."""
+    size = values.size
+    if values.dtype.kind == "f":
+        store = np.full(size + 2 * GUARD, SENTINEL, dtype=values.dtype)
+    else:
+        store = np.zeros(size + 2 * GUARD, dtype=values.dtype)
+    inner = store[GUARD : GUARD + size].reshape(values.shape)
+    inner[...] = values
+    return inner, store
+
+
+@dataclass
+class Built:
+    value: object
+    clean: object  # the equivalent well-formed array, or None when the call must raise
+    store: np.ndarray | None = None  # guard store to check after the call
+    skipped: np.ndarray | None = None  # the cells a non-contiguous view skips (must stay SENTINEL)
+
+
+def build(arr: Arr) -> Built:
+    values = base_values(arr)
+    clean, store = guarded_empty_like(values)
+    t = arr.transform
+    if t is None:
+        return Built(clean, clean, store)
+    fresh = values.copy()
+    if t == "fortran":
+        return Built(np.asfortranarray(fresh), values)
+    if t == "noncontig":
+        wide = np.full(values.shape[:-1] + (2 * values.shape[-1],) if values.ndim else (2,), SENTINEL)
+        wide = wide.astype(values.dtype)
+        view = wide[..., ::2] if values.ndim else wide[::2][0:1].reshape(())
+        view[...] = values
+        return Built(view, values, skipped=wide[..., 1::2])
+    if t == "reversed":
+        flipped = np.ascontiguousarray(values[::-1]) if values.ndim else values
+        view = flipped[::-1] if values.ndim else flipped
+        return Built(view, values)
+    if t == "readonly":
+        fresh.flags.writeable = False
+        return Built(fresh, values)
+    if t == "matrix":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Built(np.asmatrix(fresh), values)
+    if t == "masked":
+        return Built(np.ma.masked_array(fresh, mask=np.zeros(values.shape, dtype=bool)), values)
+    if t == "masked_nan":
+        # a NaN hidden under the mask: np.isfinite(masked).all() says True
+        data = fresh.astype(float) if fresh.dtype.kind != "f" else fresh
+        mask = np.zeros(values.shape, dtype=bool)
+        if data.size:
+            data.flat[arr.where % data.size] = np.nan
+            mask.flat[arr.where % data.size] = True
+        # the clean equivalent is the data with its NaN: a mask must not hide it from the finiteness checks
+        return Built(np.ma.masked_array(data, mask=mask), data.copy())
+    if t == "list":
+        return Built(fresh.tolist(), values)
+    if t == "tuple":
+        return Built(_to_tuple(fresh.tolist()), values)
+    if t == "ragged":
+        rows = fresh.tolist()
+        if isinstance(rows, list) and len(rows) >= 1 and isinstance(rows[0], list) and rows[0]:
+            rows[0] = rows[0][:-1]
+        else:
+            rows = [rows, [rows]]
+        return Built(rows, None)
+    if t in ("int32", "int64", "bool", "float16", "float32", "float64"):
+        converted = fresh.astype(t) if t != "bool" else fresh > 0
+        return Built(converted, converted.astype(values.dtype))
+    if t == "object":
+        return Built(fresh.astype(object), values)
+    if t == "object_junk":
+        junk = fresh.astype(object)
+        if junk.size:
+            junk.flat[arr.where % junk.size] = "junk"
+        return Built(junk, None)
+    if t == "complex":
+        return Built(fresh.astype(np.complex128) + 1j, None)
+    if t == "str":
+        return Built(fresh.astype(str), None)
+    if t == "scalar":
+        return Built(float(values.flat[0]) if values.size else 1.0, None)
+    if t == "none":
+        return Built(None, None)
+    if t == "huge":
+        # zero strides: claims ~2**31 rows x columns without allocating them
+        shape = (HUGE,) + tuple(values.shape[1:]) if values.ndim >= 1 else (HUGE,)
+        return Built(np.broadcast_to(np.ones((), dtype=values.dtype), shape), None)
+    if t in NONFINITE:
+        if fresh.dtype.kind != "f" or fresh.size == 0:
+            return Built(fresh, fresh)
+        fresh.flat[arr.where % fresh.size] = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}[t]
+        return Built(fresh, fresh.copy())
+    raise ValueError(f"unknown transform {t!r}")
+
+
+def _to_tuple(value):
+    return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+# ------------------------------------------------------------------ judging
+def names_argument(message: str, names: tuple[str, ...]) -> bool:
+    return any(re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", message) for name in names)
+
+
+@dataclass
+class Outcome:
+    kind: str  # ok | raised | crash | hang
+    value: object = None
+    error_type: str = ""
+    value_or_type_error: bool = False
+    message: str = ""
+    outputs: dict = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+    trace: str = ""
+
+    def describe(self) -> str:
+        if self.kind == "raised":
+            return f"raised {self.error_type}: {self.message}"
+        return f"{self.kind}: {self.value!r}"
+
+
+def call_capturing(fn: Callable, *args, **kwargs) -> Outcome:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            value = fn(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - the whole point is to classify it
+        return Outcome(
+            "raised",
+            error_type=type(error).__name__,
+            value_or_type_error=isinstance(error, (ValueError, TypeError)),
+            message=str(error),
+            trace="".join(traceback.format_exception(error)[-4:]),
+        )
+    return Outcome("ok", value=value)
+
+
+def _same(a, b, dtype) -> bool:
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        return False
+    tol = 1e-4 if np.dtype(dtype) == np.float32 else 1e-9
+    return bool(np.allclose(a, b, rtol=tol, atol=tol, equal_nan=True))
+
+
+def judge_call(
+    fn: Callable,
+    arg_order: list[str],
+    args: dict[str, object],
+    bad_name: str,
+    must_raise: bool,
+    outputs: tuple[str, ...],
+    clean_args: dict[str, object] | None,
+    dtype,
+    names: tuple[str, ...] | None = None,
+) -> Outcome:
+    """Call ``fn(*args)`` (args already built); compare with ``fn(*clean_args)`` when it works.
+
+    ``outputs`` are the argument names the call writes (compared after the call);
+    every other array argument must be left unchanged.
+    """
+    names = names or (bad_name,)
+    before = {k: _snapshot(v) for k, v in args.items()}
+    outcome = call_capturing(fn, *[args[k] for k in arg_order])
+    if outcome.kind == "raised":
+        if not outcome.value_or_type_error:
+            outcome.problems.append(f"{bad_name}: wrong exception type {outcome.error_type}: {outcome.message}")
+        elif not names_argument(outcome.message, names):
+            outcome.problems.append(f"{bad_name}: message does not name {names}: {outcome.message!r}")
+        return outcome
+    if must_raise:
+        outcome.problems.append(f"{bad_name}: malformed value accepted, returned {outcome.value!r}")
+        return outcome
+    for k, v in args.items():
+        if k in outputs or before[k] is None:
+            continue
+        if not _same_exact(before[k], np.asarray(v)):
+            outcome.problems.append(f"input {k} was modified by the call")
+    if clean_args is not None:
+        clean = call_capturing(fn, *[clean_args[k] for k in arg_order])
+        if clean.kind != "ok":
+            outcome.problems.append(f"clean call failed: {clean.describe()}")
+            return outcome
+        if isinstance(clean.value, (float, np.ndarray, np.floating)) and not _same(outcome.value, clean.value, dtype):
+            outcome.problems.append(f"{bad_name}: result {outcome.value!r} differs from clean {clean.value!r}")
+        for k in outputs:
+            if args[k] is not None and not _same(np.asarray(args[k]), clean_args[k], dtype):
+                outcome.problems.append(f"{bad_name}: output {k} differs from the clean run")
+    return outcome
+
+
+def _same_exact(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+
+
+def _snapshot(v) -> np.ndarray | None:
+    """A copy of a (small, regular) array argument, to check later that the call left it alone."""
+    if isinstance(v, np.ndarray) and v.size <= 10**6 and v.dtype.kind in "fiub":
+        return np.array(v, copy=True)
+    return None
+
+
+def guard_problems(built: dict[str, Built]) -> list[str]:
+    problems = []
+    for name, b in built.items():
+        if b.store is not None and b.store.dtype.kind == "f":
+            guard = np.concatenate([b.store[:GUARD], b.store[-GUARD:]])
+            if not (guard == SENTINEL).all():
+                problems.append(f"{name}: write outside the buffer (guard cells overwritten)")
+        if b.skipped is not None and b.skipped.dtype.kind == "f" and not (b.skipped == SENTINEL).all():
+            problems.append(f"{name}: write into the cells a strided view skips")
+    return problems
+
+
+# ------------------------------------------------------------------ backends
+def get_ops(backend: str):
+    if backend == "numpy":
+        from cyneuron.backend.numpy_ops import NumpyOps
+
+        return NumpyOps()
+    from cyneuron.backend.cython_ops import CythonOps
+
+    return CythonOps()
+
+
+# ------------------------------------------------------------------ sandbox
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
+
+
+def _read_exact(fd: int, n: int, deadline_s: float | None) -> bytes | None:
+    chunks = []
+    while n:
+        if deadline_s is not None:
+            ready, _, _ = select.select([fd], [], [], deadline_s)
+            if not ready:
+                raise TimeoutError
+        chunk = os.read(fd, n)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+class Sandbox:
+    """A worker subprocess running ``(function_path, payload)`` jobs; survives nothing, reports everything."""
+
+    def __init__(self, timeout: float = 60.0, memory_limit: int = WORKER_MEMORY_LIMIT, env: dict | None = None):
+        self.timeout = timeout
+        self.memory_limit = memory_limit
+        self.env = env or subprocess_env()
+        self.proc: subprocess.Popen | None = None
+        self.stderr_path = None
+
+    def _start(self) -> None:
+        import tempfile
+
+        self.stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from tests.hardening_support import worker_main; worker_main()",
+                str(self.memory_limit),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr_file,
+            cwd=REPO,
+            env=self.env,
+        )
+
+    def _stderr_tail(self) -> str:
+        self.stderr_file.seek(0)
+        return self.stderr_file.read().decode(errors="replace")[-2000:]
+
+    def run(self, function: str, payload) -> Outcome:
+        """Run ``function(payload)`` (a 'module:name' path returning an Outcome) in the worker."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        try:
+            _send(self.proc.stdin, (function, payload))
+            header = _read_exact(self.proc.stdout.fileno(), 8, self.timeout)
+            body = (
+                None
+                if header is None
+                else _read_exact(self.proc.stdout.fileno(), struct.unpack("<Q", header)[0], self.timeout)
+            )
+        except TimeoutError:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            return Outcome("hang", problems=[f"no answer within {self.timeout} s (hang)"])
+        except BrokenPipeError:
+            body = None
+        if body is None:
+            code = self.proc.wait()
+            tail = self._stderr_tail()
+            self.proc = None
+            return Outcome("crash", problems=[f"worker died with exit code {code}: {tail}"])
+        return pickle.loads(body)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def worker_main() -> None:
+    import importlib
+    import resource
+
+    limit = int(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # The protocol owns the real stdout; anything printed goes to stderr.
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    stdin = sys.stdin.buffer
+    while True:
+        header = stdin.read(8)
+        if len(header) < 8:
+            return
+        function, payload = pickle.loads(stdin.read(struct.unpack("<Q", header)[0]))
+        module_name, name = function.split(":")
+        try:
+            outcome = getattr(importlib.import_module(module_name), name)(payload)
+        except BaseException as error:  # noqa: BLE001 - reported to the parent
+            outcome = Outcome(
+                "raised",
+                error_type=type(error).__name__,
+                message=str(error),
+                problems=[f"harness error: {''.join(traceback.format_exception(error))}"],
+            )
+        try:
+            data = pickle.dumps(outcome)
+        except Exception:  # noqa: BLE001
+            outcome.value = repr(outcome.value)
+            data = pickle.dumps(outcome)
+        channel.write(struct.pack("<Q", len(data)) + data)
+        channel.flush()
+
+
+def run_python(
+    code: str, timeout: float = 120, memory_limit: int | None = None, **env: str
+) -> subprocess.CompletedProcess:
+    """Run a snippet in a fresh interpreter (repo importable); optional address-space limit."""
+    prefix = ""
+    if memory_limit:
+        prefix = f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({memory_limit}, {memory_limit}))\n"
+    return subprocess.run(
+        [sys.executable, "-c", prefix + code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(**env),
+        cwd=REPO,
+        timeout=timeout,
+    )
+
+
+@contextlib.contextmanager
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+
+
+# ------------------------------------------------------------------ kernel (Ops) cases
+def ops_signature(method: str, b: int, i: int, u: int, dtype: str, loss: tuple, activation: str, metric: str):
+    """Argument order, clean recipes (Arr or plain values) and written outputs of one Ops method."""
+    from cyneuron.backend.base import LossSpec
+
+    def f(shape, kind="normal", seed=0):
+        return Arr(tuple(shape), dtype, kind, seed)
+
+    sparse_loss = loss[0] == "sparse_categorical_crossentropy"
+    y_loss = Arr((b,), "int64", f"labels:{u}", 7) if sparse_loss else f((b, u), "prob", 7)
+    y_metric = Arr((b,), "int64", f"labels:{u}", 7) if metric == "sparse_categorical_accuracy" else f((b, u), "unit", 7)
+    spec = LossSpec(*loss)
+    if method == "dense_forward":
+        args = {
+            "x": f((b, i), seed=1),
+            "kernel": f((i, u), seed=2),
+            "bias": f((u,), seed=3),
+            "activation": activation,
+            "z_out": f((b, u), "zeros"),
+            "a_out": f((b, u), "zeros", 1),
+        }
+        return list(args), args, ("z_out", "a_out")
+    if method == "dense_backward":
+        args = {
+            "x": f((b, i), seed=1),
+            "kernel": f((i, u), seed=2),
+            "z": f((b, u), seed=3),
+            "a": f((b, u), "prob", 4),
+            "grad_a": f((b, u), seed=5),
+            "activation": activation,
+            "grad_z_out": f((b, u), "zeros"),
+            "grad_kernel_out": f((i, u), "zeros", 1),
+            "grad_bias_out": f((u,), "zeros", 2),
+            "grad_x_out": f((b, i), "zeros", 3),
+        }
+        return list(args), args, ("grad_z_out", "grad_kernel_out", "grad_bias_out", "grad_x_out")
+    if method == "activation_forward":
+        args = {"activation": activation, "z": f((b, u), seed=1), "out": f((b, u), "zeros")}
+        return list(args), args, ("out",)
+    if method == "activation_backward":
+        args = {
+            "activation": activation,
+            "z": f((b, u), seed=1),
+            "a": f((b, u), "prob", 2),
+            "grad_a": f((b, u), seed=3),
+            "out": f((b, u), "zeros"),
+        }
+        return list(args), args, ("out",)
+    if method == "loss_value":
+        args = {"loss": spec, "y_true": y_loss, "y_pred": f((b, u), "positive" if not loss[1] else "normal", 2)}
+        return list(args), args, ()
+    if method == "loss_gradient":
+        args = {
+            "loss": spec,
+            "y_true": y_loss,
+            "y_pred": f((b, u), "positive" if not loss[1] else "normal", 2),
+            "out": f((b, u), "zeros"),
+        }
+        return list(args), args, ("out",)
+    if method == "output_gradient":
+        args = {
+            "loss": spec,
+            "activation": activation,
+            "y_true": y_loss,
+            "z": f((b, u), seed=2),
+            "a": f((b, u), "prob", 3),
+            "out": f((b, u), "zeros"),
+        }
+        return list(args), args, ("out",)
+    if method == "metric_value":
+        args = {"metric": metric, "y_true": y_metric, "y_pred": f((b, u), "prob", 2)}
+        return list(args), args, ()
+    if method == "sgd_update":
+        args = {
+            "param": f((i, u), seed=1),
+            "grad": f((i, u), seed=2),
+            "velocity": f((i, u), seed=3),
+            "learning_rate": 0.1,
+            "momentum": 0.9,
+            "nesterov": False,
+        }
+        return list(args), args, ("param", "velocity")
+    raise ValueError(method)
+
+
+OPS_METHODS = (
+    "dense_forward",
+    "dense_backward",
+    "activation_forward",
+    "activation_backward",
+    "loss_value",
+    "loss_gradient",
+    "output_gradient",
+    "metric_value",
+    "sgd_update",
+)
+SHAPE_CHANGES = ("rank_up", "rank_down", "grow_last", "grow_first", "zero_last")
+
+
+def reshape_recipe(arr: Arr, change: str) -> Arr:
+    shape = tuple(arr.shape)
+    if change == "rank_up":
+        shape = shape + (1,)
+    elif change == "rank_down":
+        shape = shape[:-1]
+    elif change == "grow_last":
+        shape = shape[:-1] + (shape[-1] + 1,)
+    elif change == "grow_first":
+        shape = (shape[0] + 1,) + shape[1:]
+    elif change == "zero_last":
+        shape = shape[:-1] + (0,)
+    return replace(arr, shape=shape)
+
+
+def run_ops_case(p: dict) -> Outcome:
+    """One malformed call of an Ops kernel; p: backend method dtype dims loss activation metric bad change/transform."""
+    count_case("ops")
+    ops = get_ops(p["backend"])
+    b, i, u = p["dims"]
+    order, specs, outputs = ops_signature(p["method"], b, i, u, p["dtype"], p["loss"], p["activation"], p["metric"])
+    bad = p["bad"]
+    specs = dict(specs)
+    must_raise = False
+    any_name = False
+    if "value" in p:  # a scalar argument replaced by a bad value
+        specs[bad] = p["value"]
+        must_raise = True
+    elif p.get("change"):
+        specs[bad] = reshape_recipe(specs[bad], p["change"])
+        must_raise, any_name = True, True
+    else:
+        t = p["transform"]
+        specs[bad] = specs[bad].with_transform(t, p.get("where", 0))
+        must_raise = t in REJECTING
+        any_name = t in CONVERTING
+        if bad in outputs and t is not None and t not in NONFINITE and t not in WRITE_PRESERVING:
+            must_raise = True  # read-only, another dtype, a list: nowhere to write the result
+    built = {k: build(v) for k, v in specs.items() if isinstance(v, Arr)}
+    args = {k: (built[k].value if k in built else v) for k, v in specs.items()}
+    clean_built = {k: build(replace(v, transform=None)) for k, v in specs.items() if isinstance(v, Arr)}
+    clean_args = None
+    if not must_raise:
+        clean_args = {k: (clean_built[k].value if k in clean_built else v) for k, v in specs.items()}
+        source = built[bad].clean if bad in built else None
+        if source is not None and bad in clean_args:
+            clean_args[bad][...] = np.asarray(source, dtype=clean_args[bad].dtype)
+    names = tuple(k for k in order if isinstance(specs[k], Arr)) if any_name else (bad,)
+    if bad == "metric":
+        names = ("metric", "metrics")
+    method = getattr(ops, p["method"])
+    tolerance_dtype = "float32" if p.get("transform") in ("float16", "float32") else p["dtype"]
+    outcome = judge_call(method, order, args, bad, must_raise, outputs, clean_args, tolerance_dtype, names)
+    if outcome.kind == "ok" or (outcome.kind == "raised" and p.get("check_guards_on_raise", True)):
+        outcome.problems += guard_problems(built)
+    outcome.value = repr(outcome.value)[:200]
+    return outcome
+
+
+def run_batch(payload: tuple[str, list]) -> list:
+    """Run many cases of one runner ('name' of a function here) and return their outcomes in order."""
+    runner, cases = payload
+    function = globals()[runner]
+    outcomes = []
+    for case in cases:
+        try:
+            outcomes.append(function(case))
+        except BaseException as error:  # noqa: BLE001 - a harness bug shows up as a failing case
+            outcomes.append(
+                Outcome(
+                    "raised",
+                    error_type=type(error).__name__,
+                    message=str(error),
+                    problems=[f"harness error: {traceback.format_exc()[-1500:]}"],
+                )
+            )
+    return outcomes
+
+
+def run_cases(backend: str, runner: str, cases: list, sandbox: Sandbox | None) -> list:
+    """Run cases in the sandbox: crash-proof, hang-proof, and under a memory limit (numpy too, as a
+    malformed huge view could make numpy itself allocate tens of GB)."""
+    if sandbox is None:
+        with quiet():
+            return run_batch((runner, cases))
+    result = sandbox.run("tests.hardening_support:run_batch", (runner, cases))
+    if isinstance(result, Outcome):  # the worker crashed or hung: re-run one by one to find the culprit
+        outcomes = []
+        for case in cases:
+            single = sandbox.run("tests.hardening_support:run_batch", (runner, [case]))
+            outcomes.append(single[0] if isinstance(single, list) else single)
+            if not isinstance(single, list):
+                break
+        return outcomes
+    return result
+
+
+def failures(cases: list, outcomes: list, limit: int = 5) -> str:
+    lines = [f"{case!r}\n    -> {problem}" for case, o in zip(cases, outcomes) for problem in o.problems[:1]]
+    if not lines:
+        return ""
+    return f"{len(lines)} of {len(cases)} cases failed; first ones:\n" + "\n".join(lines[:limit])
+
+
+# ------------------------------------------------------------------ network cases
+NETWORK_METHODS = (
+    "build_network",
+    "predict",
+    "prepare_training",
+    "bind_training_data",
+    "train_batch",
+    "evaluate",
+    "set_optimizer_state",
+)
+NOT_GIVEN = object()
+
+
+def network_setup(p: dict) -> dict:
+    """Clean recipes of one small two-stage network and its data (see run_network_case)."""
+    n, i, h, u = p["dims"]
+    dt = p["dtype"]
+    sparse = p["loss"] == "sparse_categorical_crossentropy"
+    return {
+        "stages": [
+            ("relu", Arr((i, h), dt, seed=11), Arr((h,), dt, seed=12)),
+            (p["out_act"], Arr((h, u), dt, seed=13), Arr((u,), dt, seed=14) if p.get("bias", True) else None),
+        ],
+        "x": Arr((n, i), dt, seed=21),
+        "y": Arr((n,), "int64", f"labels:{u}", 22) if sparse else Arr((n, u), dt, "prob", 22),
+        "order": Arr((n,), "int64", f"labels:{n}", 23),
+        "metrics": ("sparse_categorical_accuracy",) if sparse else ("mean_absolute_error", "binary_accuracy"),
+    }
+
+
+def _resolve(value, pick: str, built: dict, key: str):
+    """Build recipes inside ``value``: pick "value" (as given) or "clean" (its clean equivalent)."""
+    if isinstance(value, Arr):
+        b = build(value)
+        built[key] = b
+        return b.value if pick == "value" else b.clean
+    if isinstance(value, list):
+        return [_resolve(v, pick, built, f"{key}[{j}]") for j, v in enumerate(value)]
+    if isinstance(value, tuple) and value and value[0] == "stage":
+        from cyneuron.backend.base import Stage
+
+        _, act, kernel, bias = value
+        return Stage(act, _resolve(kernel, pick, built, f"{key}.kernel"), _resolve(bias, pick, built, f"{key}.bias"))
+    return value
+
+
+def _network_snapshot(net, stage_arrays: list, result) -> dict:
+    snap = {f"w{j}": np.array(w, copy=True) for j, w in enumerate(stage_arrays) if isinstance(w, np.ndarray)}
+    if isinstance(result, (np.ndarray, float, bool, np.floating)):
+        snap["result"] = np.asarray(result, dtype=float)
+    if net is not None:
+        snap["stats"] = np.array(getattr(net, "stats", np.zeros(0)), dtype=float)
+    return snap
+
+
+def run_network_case(p: dict) -> Outcome:
+    """A malformed argument in one Network call, then the same (and a follow-up) on clean arguments.
+
+    p: backend dtype dims (n, i, h, u) out_act loss batch method bad + transform/change or value/clean_value.
+    """
+    from cyneuron.backend.base import LossSpec, SGDSpec
+
+    count_case("network")
+    ops = get_ops(p["backend"])
+    setup = network_setup(p)
+    n = p["dims"][0]
+    batch = p["batch"]
+    method = p["method"]
+    bad = p["bad"]
+    loss = LossSpec(p["loss"])
+    sgd = SGDSpec(0.05, 0.9, False)
+
+    # the call's arguments as recipes / values, in order
+    stages = [("stage", a, k, b) for a, k, b in setup["stages"]]
+    calls = {
+        "build_network": {"stages": stages, "input_dim": p["dims"][1], "dtype": p["dtype"]},
+        "predict": {"x": setup["x"], "batch_size": batch},
+        "prepare_training": {"loss": loss, "metrics": setup["metrics"], "optimizer": sgd, "batch_size": batch},
+        "bind_training_data": {"x": setup["x"], "y": setup["y"], "order": setup["order"]},
+        "train_batch": {"start": 0, "stop": min(batch, n)},
+        "evaluate": {"x": setup["x"], "y": setup["y"], "batch_size": batch},
+        "set_optimizer_state": {"state": None},
+    }
+    args = dict(calls[method])
+    must_raise = False
+    names = (bad,)
+    clean_override = NOT_GIVEN
+    if method == "set_optimizer_state":
+        shapes = [(p["dims"][1], p["dims"][2]), (p["dims"][2],), (p["dims"][2], p["dims"][3])]
+        if p.get("bias", True):
+            shapes.append((p["dims"][3],))
+        args["state"] = [Arr(s, p["dtype"], seed=40 + j) for j, s in enumerate(shapes)]
+    if "value" in p:
+        clean_override = p.get("clean_value", NOT_GIVEN)
+        must_raise = clean_override is NOT_GIVEN
+        target = bad.split(".")[0]
+        args[target] = p["value"]
+        names = p.get("names", (bad,))
+    else:
+        # an array recipe malformed: bad is "x", "y", "order", "stages[s].kernel", "state[j]"
+        path = re.match(r"(\w+)(?:\[(\d+)\])?(?:\.(\w+))?", bad).groups()
+        if path[0] == "stages":
+            s = int(path[1])
+            tag, act, kernel, bias = args["stages"][s]
+            recipe = kernel if path[2] == "kernel" else bias
+            recipe = _malform(recipe, p)
+            args["stages"] = list(args["stages"])
+            args["stages"][s] = (tag, act, recipe, bias) if path[2] == "kernel" else (tag, act, kernel, recipe)
+            if path[2] == "bias" and p.get("transform") == "none":
+                must_raise = True  # would change the model; the harness never sends it
+            names = (
+                ("stages", "kernel", "bias")
+                if p.get("change") or p.get("transform") in CONVERTING
+                else ("kernel" if path[2] == "kernel" else "bias", "stages")
+            )
+            # a network must hold the model's own arrays: a copy would lose every update
+            if p.get("transform") not in (None, "matrix", "masked") + NONFINITE and not _usable_in_place(recipe):
+                must_raise = True
+        elif path[0] == "state":
+            j = int(path[1])
+            args["state"] = list(args["state"])
+            args["state"][j] = _malform(args["state"][j], p)
+            names = ("state",)
+        else:
+            args[path[0]] = _malform(args[path[0]], p)
+            names = (path[0],)
+            if p.get("change") or p.get("transform") in CONVERTING:
+                names = tuple(k for k in ("x", "y", "order") if k in args)
+        t = p.get("transform")
+        if (p.get("change") and not (method == "predict" and p["change"] == "grow_first")) or t in REJECTING:
+            must_raise = True
+        recipe_dtype = (setup["y"] if path[0] == "y" else setup["x"]).dtype if path[0] in ("x", "y") else ""
+        if t in NONFINITE and path[0] in ("x", "y") and method != "predict" and recipe_dtype.startswith("float"):
+            must_raise = True  # training / evaluating on NaN data must be refused
+    if p.get("names"):
+        names = p["names"]
+
+    shuffle = [False]
+
+    def run(pick: str):
+        built: dict = {}
+        resolved = {k: _resolve(v, pick, built, k) for k, v in args.items()}
+        if pick == "clean" and clean_override is not NOT_GIVEN:
+            resolved[bad.split(".")[0]] = clean_override
+        base_stages = _resolve(stages, "clean", built, "stages")
+        net = None
+        if method != "build_network":
+            net = ops.build_network(base_stages, p["dims"][1], p["dtype"])
+            if method not in ("predict", "prepare_training"):
+                net.prepare_training(loss, setup["metrics"], sgd, batch)
+            if method == "train_batch":
+                net.bind_training_data(*[_resolve(setup[k], "clean", built, k) for k in ("x", "y", "order")])
+        source = resolved["stages"] if method == "build_network" else base_stages
+        stage_arrays = [a for s in source for a in (s.kernel, s.bias)] if isinstance(source, list) else []
+        target = ops.build_network if method == "build_network" else getattr(net, method)
+        outcome = call_capturing(target, **resolved)
+        if outcome.kind != "ok":
+            return outcome, None, built
+        # follow-up: exercise what the call set up, on clean data
+        if pick == "value":
+            order = resolved.get("order")
+            shuffle[0] = isinstance(order, np.ndarray) and order.flags.writeable
+        follow = call_capturing(
+            _follow_up, ops, net, outcome.value, method, setup, loss, sgd, batch, n, resolved, shuffle[0]
+        )
+        if follow.kind != "ok":
+            outcome.problems.append(f"follow-up after accepting {bad} failed: {follow.describe()}")
+            return outcome, None, built
+        net = follow.value or net
+        return outcome, _network_snapshot(net, stage_arrays, outcome.value), built
+
+    bad_outcome, bad_snap, built = run("value")
+    outcome = bad_outcome
+    outcome.problems += guard_problems({k: v for k, v in built.items() if not k.startswith("stages")})
+    if outcome.kind == "raised":
+        if not outcome.value_or_type_error:
+            outcome.problems.append(f"{bad}: wrong exception type {outcome.error_type}: {outcome.message}")
+        elif not names_argument(outcome.message, names):
+            outcome.problems.append(f"{bad}: message does not name {names}: {outcome.message!r}")
+    elif must_raise:
+        outcome.problems.append(f"{bad}: malformed value accepted")
+    elif bad_snap is not None:
+        clean_outcome, clean_snap, _ = run("clean")
+        if clean_snap is None:
+            outcome.problems.append(f"clean run failed: {clean_outcome.describe()} {clean_outcome.problems}")
+        else:
+            for key, value in clean_snap.items():
+                if key not in bad_snap or not _same(bad_snap[key], value, p["dtype"]):
+                    outcome.problems.append(f"{bad}: {key} differs from the clean run")
+    outcome.value = repr(outcome.value)[:200]
+    return outcome
+
+
+def _usable_in_place(recipe: Arr) -> bool:
+    """True when a transform left a valid weight array (e.g. Fortran order of a 1-D array)."""
+    value = build(recipe).value
+    clean = build(replace(recipe, transform=None)).value
+    return (
+        type(value) is np.ndarray
+        and value.dtype == clean.dtype
+        and value.shape == clean.shape
+        and value.flags.c_contiguous
+        and value.flags.writeable
+    )
+
+
+def _malform(recipe: Arr, p: dict) -> Arr:
+    if p.get("change"):
+        return reshape_recipe(recipe, p["change"])
+    return recipe.with_transform(p.get("transform"), p.get("where", 0))
+
+
+def _follow_up(ops, net, result, method, setup, loss, sgd, batch, n, resolved, shuffle):
+    """After a call was accepted: run training on clean data so its effect shows in weights and stats."""
+    built: dict = {}
+
+    def clean(key):
+        return _resolve(setup[key], "clean", built, key)
+
+    if method == "build_network":
+        net = result
+    if method in ("build_network", "prepare_training", "set_optimizer_state"):
+        if method == "build_network":
+            net.prepare_training(loss, setup["metrics"], sgd, batch)
+        net.bind_training_data(clean("x"), clean("y"), clean("order"))
+        for start in range(0, n, batch):
+            net.train_batch(start, min(start + batch, n))
+    elif method == "bind_training_data":
+        order = resolved["order"]
+        if shuffle:
+            order[...] = order[::-1].copy()  # the caller may shuffle in place between batches
+        for start in range(0, n, batch):
+            net.train_batch(start, min(start + batch, n))
+    return net
