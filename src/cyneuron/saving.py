@@ -42,7 +42,7 @@ import sys
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
 import numpy as np
@@ -140,7 +140,10 @@ def load_model(filepath: PathLike, custom_objects: None = None, compile: bool = 
     from cyneuron.models import Sequential
 
     try:
-        model = Sequential.from_config(manifest["model_config"])
+        # Building runs the initializers, whose values are overwritten anyway: keep them from
+        # consuming the global generator, so loading never changes later shuffles or inits.
+        with _global_rng_preserved():
+            model = Sequential.from_config(manifest["model_config"])
     except MemoryError as exc:
         raise ValueError(f"{path}: the model configuration asks for more memory than available") from exc
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
@@ -589,6 +592,21 @@ def _find_values(obj: object, keys: Sequence[str]) -> list:
 
 
 # --------------------------------------------------------------------------- helpers
+@contextlib.contextmanager
+def _global_rng_preserved() -> Iterator[None]:
+    try:
+        from cyneuron import config
+    except ImportError:  # the stand-alone format tests have no front end
+        yield
+        return
+    rng = config.random_generator()
+    state = rng.bit_generator.state
+    try:
+        yield
+    finally:
+        rng.bit_generator.state = state
+
+
 def _entry_name(prefix: str, index: int) -> str:
     return f"{prefix}/{index:03d}.npy"
 
