@@ -81,7 +81,8 @@ cdef inline floating _sigmoid(floating z) noexcept nogil:
     # exp(-|z|) never overflows; 1/(1+e) for z >= 0 and e/(1+e) below, so large
     # |z| saturates to exactly 0 or 1 with no inf/inf.
     cdef floating e = _exp(-_abs(z))
-    cdef floating num = 1 if z >= 0 else e
+    cdef floating zero = 0
+    cdef floating num = 1 if z >= zero else e
     return num / (1 + e)
 
 
@@ -276,10 +277,11 @@ cdef inline void _activate_row(int act, const floating* z, floating* a, Py_ssize
     cdef floating m, v
     cdef double s
     if act == ACT_RELU:
+        m = 0  # a typed zero: a bare 0 literal compares in double and blocks vectorisation
         for j in range(n):
             v = z[j]
             # "v < 0 ? 0 : v" keeps NaN (as np.maximum) and compiles to a select.
-            a[j] = 0 if v < 0 else v
+            a[j] = m if v < m else v
     elif act == ACT_SIGMOID:
         for j in range(n):
             a[j] = _sigmoid(z[j])
@@ -330,7 +332,7 @@ cdef void dense_forward(const floating* x, const floating* w, const floating* b,
 cdef void activation_backward(int act, const floating* z, const floating* a, const floating* g,
                               floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
     cdef Py_ssize_t i, j, n = rows * units
-    cdef floating s, v
+    cdef floating s, v, zero = 0, one = 1
     cdef const floating* ar
     cdef const floating* gr
     cdef floating* outr
@@ -338,9 +340,11 @@ cdef void activation_backward(int act, const floating* z, const floating* a, con
         if out != g:
             memcpy(out, g, n * sizeof(floating))
     elif act == ACT_RELU:
-        # A multiply, not a select, so a NaN gradient stays NaN as in NumPy.
+        # Multiply by a 0/1 mask rather than select, so a NaN or inf gradient stays
+        # non-finite as in NumPy; the mask is a float select (a bool-to-float cast
+        # would keep gcc from vectorising the loop).
         for j in range(n):
-            out[j] = g[j] * <floating>(z[j] > 0)
+            out[j] = g[j] * (one if z[j] > zero else zero)
     elif act == ACT_SIGMOID:
         for j in range(n):
             v = a[j]
@@ -438,7 +442,7 @@ cdef inline void _softmax_minus_target(const floating* z, const floating* y, Py_
 cdef void loss_gradient(int loss, bint from_logits, const floating* y, const int64_t* labels,
                         const floating* p, floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
     cdef Py_ssize_t i, j, n = rows * units, label
-    cdef floating lo = <floating>1e-7, hi = <floating>(1.0 - 1e-7)
+    cdef floating lo = <floating>1e-7, hi = <floating>(1.0 - 1e-7), zero = 0, one = 1
     cdef floating count = <floating>n, per_row = 1 / <floating>rows, d, q, total, s
     cdef const floating* pr
     cdef const floating* yr
@@ -449,7 +453,7 @@ cdef void loss_gradient(int loss, bint from_logits, const floating* y, const int
     elif loss == LOSS_MAE:
         for j in range(n):
             d = p[j] - y[j]
-            q = <floating>(d > 0) - <floating>(d < 0)
+            q = (one if d > zero else zero) - (one if d < zero else zero)
             out[j] = (d if d != d else q) / count
     elif loss == LOSS_BCE:
         if from_logits:
