@@ -41,8 +41,6 @@ METRICS = (
     "mean_absolute_error",
 )
 
-LOOPS = (10**12, 10**12, 10**12)
-BLAS = (0, 0, 0)
 
 
 def close(actual, expected, dtype, scale=None, rtol_factor=1.0):
@@ -61,9 +59,9 @@ def close(actual, expected, dtype, scale=None, rtol_factor=1.0):
 @pytest.fixture(params=["loops", "blas"], scope="module")
 def product_path(request):
     """Run a test once with every product in the plain loops and once through BLAS."""
-    previous = _kernels.set_loop_thresholds(*(LOOPS if request.param == "loops" else BLAS))
+    previous = _kernels.set_product_path(request.param)
     yield request.param
-    _kernels.set_loop_thresholds(*previous)
+    _kernels.set_product_path(previous)
 
 
 def targets_for(loss: str, rng: np.random.Generator, rows: int, units: int, dtype):

@@ -10,30 +10,48 @@ from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
-# Products with rows * n_in * n_out at or below these run as plain loops: the
-# BLAS call has a fixed cost (argument checks, packing) that a tiny product
-# never repays. Measured on this machine (see set_loop_thresholds).
-cdef Py_ssize_t _fwd_loop_max = 512
-cdef Py_ssize_t _dw_loop_max = 400
-cdef Py_ssize_t _dx_loop_max = 512
+# Loop or BLAS, per product. A BLAS call has a fixed cost (argument checks,
+# packing, ~0.1 us) that a tiny product never repays, while the SSE2 loops
+# below cost ~1-2 ns per (row, k) pair plus a little per output column. The
+# cost models in _use_loop (ns, fitted on an AMD EPYC with scipy's OpenBLAS)
+# pick the cheaper; above _LOOP_CAP multiply-adds BLAS always wins.
+cdef enum:
+    PATH_AUTO = 0
+    PATH_LOOPS = 1
+    PATH_BLAS = 2
+
+cdef int _path = PATH_AUTO
+cdef Py_ssize_t _LOOP_CAP = 65536
+_PATH_NAMES = ("auto", "loops", "blas")
 
 
-def set_loop_thresholds(Py_ssize_t forward, Py_ssize_t grad_kernel, Py_ssize_t grad_input):
-    """Set the largest rows*n_in*n_out computed by a loop rather than BLAS, per product.
+def set_product_path(str path):
+    """Choose how dense products run: "auto" (cost model), "loops" or "blas" (tests cover both).
 
-    ``forward`` is x @ kernel, ``grad_kernel`` x.T @ dZ, ``grad_input`` dZ @ kernel.T.
-    0 sends every product to BLAS, a huge value keeps every product in loops (tests use
-    both to cover both paths). Returns the previous triple.
+    Returns the previous setting. Process-wide; meant for tests and benchmarks.
     """
-    global _fwd_loop_max, _dw_loop_max, _dx_loop_max
-    previous = (_fwd_loop_max, _dw_loop_max, _dx_loop_max)
-    _fwd_loop_max, _dw_loop_max, _dx_loop_max = forward, grad_kernel, grad_input
+    global _path
+    if path not in _PATH_NAMES:
+        raise ValueError(f"path: expected one of {', '.join(_PATH_NAMES)}, got {path!r}")
+    previous = _PATH_NAMES[_path]
+    _path = _PATH_NAMES.index(path)
     return previous
 
 
-def get_loop_thresholds():
-    """The (forward, grad_kernel, grad_input) loop thresholds in force."""
-    return (_fwd_loop_max, _dw_loop_max, _dx_loop_max)
+cdef inline bint _use_loop(int product, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+    """product 0: x . w, 1: x.T . g, 2: g . w.T."""
+    cdef double pairs = <double>rows * n_in, macs = pairs * n_out, loop
+    if _path != PATH_AUTO:
+        return _path == PATH_LOOPS
+    if macs > _LOOP_CAP:
+        return False
+    if product == 0:
+        loop = pairs * (1.0 + n_out / 40.0)
+    elif product == 1:
+        loop = pairs * (1.0 + n_out / 12.0)
+    else:
+        loop = pairs * (1.3 + n_out / 10.0)
+    return loop < 120.0 + macs / 25.0
 
 
 # ------------------------------------------------------------------ scalar math
@@ -201,7 +219,7 @@ cdef void matmul_xw(const floating* x, const floating* w, floating* z,
                     Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
     """z (rows, n_out) = x (rows, n_in) . w (n_in, n_out)."""
     cdef Py_ssize_t i
-    if rows * n_in * n_out <= _fwd_loop_max:
+    if _use_loop(0, rows, n_in, n_out):
         for i in range(rows):
             _row_times_matrix(x + i * n_in, w, z + i * n_out, n_in, n_out)
     else:
@@ -218,7 +236,7 @@ cdef void matmul_xt_g(const floating* x, const floating* g, floating* gw,
     cdef const floating* g1
     cdef const floating* g2
     cdef const floating* g3
-    if rows * n_in * n_out <= _dw_loop_max:
+    if _use_loop(1, rows, n_in, n_out):
         for p in range(n_in):
             out = gw + p * n_out
             for j in range(n_out):
@@ -251,7 +269,7 @@ cdef void matmul_g_wt(const floating* g, const floating* w, floating* gx,
     """gx (rows, n_in) = g (rows, n_out) . w.T with w (n_in, n_out)."""
     cdef Py_ssize_t i, p
     cdef const floating* gr
-    if rows * n_in * n_out <= _dx_loop_max:
+    if _use_loop(2, rows, n_in, n_out):
         for i in range(rows):
             gr = g + i * n_out
             for p in range(n_in):

@@ -12,7 +12,7 @@ from libc.stdint cimport int64_t
 
 from cyneuron cimport _core as core
 
-from cyneuron._core import get_loop_thresholds, set_loop_thresholds  # noqa: F401  (re-exported)
+from cyneuron._core import set_product_path  # noqa: F401  (re-exported)
 
 cnp.import_array()
 
