@@ -425,6 +425,22 @@ def test_early_stopping_baseline():
     assert es.stopped_epoch == 2
 
 
+def test_early_stopping_compares_in_floatx_like_keras():
+    """Keras compares through float32 tensors: 0.7 + 0.1 is not below 0.8 there, though it is in float64."""
+    assert 0.7 + 0.1 < 0.8
+    es = cb.EarlyStopping(monitor="loss", min_delta=0.1, patience=0)
+    run_fit(FakeModel(), [es], [{"loss": 0.8}, {"loss": 0.7}])
+    assert es.stopped_epoch == 1 and es.best == 0.8
+
+
+def test_early_stopping_first_value_is_the_best_even_if_nan():
+    """As in Keras 3, ``best`` starts as None, so the first monitored value always improves on it."""
+    es = cb.EarlyStopping(monitor="loss", patience=1)
+    assert es.best is None
+    run_fit(FakeModel(), [es], [{"loss": math.nan}, {"loss": 1.0}, {"loss": 0.5}])
+    assert es.stopped_epoch == 1 and math.isnan(es.best)
+
+
 def test_early_stopping_start_from_epoch():
     model = FakeModel()
     es = cb.EarlyStopping(patience=0, start_from_epoch=3, restore_best_weights=True)
@@ -534,7 +550,7 @@ def test_checkpoint_bad_arguments_and_format_keys(tmp_path):
 def test_checkpoint_verbose(tmp_path, capsys):
     run_fit(FakeModel(), [cb.ModelCheckpoint(str(tmp_path / "m"), save_best_only=True, verbose=1)], val_losses(1, 2))
     out = capsys.readouterr().out
-    assert "Epoch 1: val_loss improved from inf to 1.00000, saving model to" in out
+    assert "Epoch 1: val_loss improved from None to 1.00000, saving model to" in out
     assert "Epoch 2: val_loss did not improve from 1.00000" in out
 
 

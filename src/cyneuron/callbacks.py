@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import collections
 import csv
-import math
 import operator
 import os
 import warnings
@@ -419,6 +418,31 @@ def _monitor_op(monitor: str, mode: str) -> Callable[[Any, Any], bool]:
     return operator.lt
 
 
+def _floatx() -> np.dtype:
+    try:
+        from cyneuron import config
+
+        return np.dtype(config.floatx())
+    except ImportError:
+        return np.dtype(np.float32)
+
+
+def _improves(op: Callable[[Any, Any], Any], value: Any, reference: Any) -> bool:
+    """``op(value, reference)`` compared as Keras does: Python numbers become ``floatx`` scalars first.
+
+    Keras 3 compares with ``ops.less`` / ``ops.greater``, which turn Python floats
+    into float32 tensors, so for example ``0.7 + 0.1 < 0.8`` is False there.
+    """
+    if reference is None:
+        return True
+    dtype = _floatx()
+
+    def scalar(v: Any) -> np.ndarray:
+        return np.asarray(v, dtype=dtype) if isinstance(v, (int, float)) else np.asarray(v)
+
+    return bool(op(scalar(value), scalar(reference)))
+
+
 def _check_monitor(monitor: object) -> str:
     if not isinstance(monitor, str) or not monitor:
         raise TypeError(f"monitor must be a non-empty str such as 'val_loss', got {monitor!r}")
@@ -457,7 +481,8 @@ class EarlyStopping(Callback):
 
     Attributes:
         stopped_epoch: the epoch at which training was stopped (0 if it was not).
-        best, best_epoch, best_weights, wait: the tracking state.
+        best: the best monitored value so far (None before the first monitored epoch).
+        best_epoch, best_weights, wait: the rest of the tracking state.
     """
 
     def __init__(
@@ -486,18 +511,15 @@ class EarlyStopping(Callback):
         self.min_delta = abs(float(min_delta)) * (-1 if self.monitor_op is operator.lt else 1)
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = self._worst()
+        self.best: Any = None  # None until the first monitored epoch, which always improves on it
         self.best_weights: list[np.ndarray] | None = None
         self.best_epoch = 0
-
-    def _worst(self) -> float:
-        return math.inf if self.monitor_op is operator.lt else -math.inf
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         # Allow instances to be re-used across fit calls.
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = self._worst()
+        self.best = None
         self.best_weights = None
         self.best_epoch = 0
 
@@ -542,7 +564,7 @@ class EarlyStopping(Callback):
         return value
 
     def _is_improvement(self, value: Any, reference: Any) -> bool:
-        return bool(self.monitor_op(value - self.min_delta, reference))
+        return reference is None or _improves(self.monitor_op, value - self.min_delta, reference)
 
 
 class ModelCheckpoint(Callback):
@@ -592,11 +614,10 @@ class ModelCheckpoint(Callback):
         self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
         self.mode = _check_mode(mode, "ModelCheckpoint")
         self.monitor_op = _monitor_op(self.monitor, self.mode)
-        self.best = initial_value_threshold
-        if self.best is None:
-            self.best = math.inf if self.monitor_op is operator.lt else -math.inf
+        # None until the first monitored value, which then always counts as an improvement.
+        self.best: Any = initial_value_threshold
         self._batches_seen_since_last_saving = 0
-        self._last_batch_seen = 0
+        self._last_batch_seen: int | None = None
         self._current_epoch = 0
 
     def _implements_train_batch_hooks(self) -> bool:
@@ -618,7 +639,10 @@ class ModelCheckpoint(Callback):
         if self.save_freq == "epoch":
             return False
         # A batch index that did not grow means a new epoch started.
-        added = batch + 1 if batch <= self._last_batch_seen else batch - self._last_batch_seen
+        if self._last_batch_seen is None or batch <= self._last_batch_seen:
+            added = batch + 1
+        else:
+            added = batch - self._last_batch_seen
         self._batches_seen_since_last_saving += added
         self._last_batch_seen = batch
         if self._batches_seen_since_last_saving >= self.save_freq:
@@ -643,7 +667,7 @@ class ModelCheckpoint(Callback):
             )
             return True
         best_str = "None" if self.best is None else f"{self.best:.5f}"
-        if self.best is None or self.monitor_op(current, self.best):
+        if _improves(self.monitor_op, current, self.best):
             if self.verbose > 0:
                 print(
                     f"\nEpoch {epoch + 1}: {self.monitor} improved from {best_str} to {current:.5f}, "
