@@ -254,5 +254,25 @@ def test_csv_logger_in_fit(backend, tmp_path):
     path = tmp_path / "train.csv"
     history = make_model().fit(x, y, epochs=2, batch_size=8, callbacks=[cb.CSVLogger(path)], verbose=0)
     lines = path.read_text().splitlines()
-    assert lines[0] == "epoch,loss,mae"
-    assert [float(v) for v in lines[2].split(",")[1:]] == [history.history["loss"][1], history.history["mae"][1]]
+    assert lines[0] == "epoch,loss,mae,val_loss,val_mae"
+    assert lines[2].split(",")[0] == "1" and lines[2].split(",")[3:] == ["NA", "NA"]
+    assert [float(v) for v in lines[2].split(",")[1:3]] == [history.history["loss"][1], history.history["mae"][1]]
+
+
+def test_csv_logger_with_validation_every_other_epoch(backend, tmp_path):
+    x, y = regression_data()
+    path = tmp_path / "train.csv"
+    make_model().fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=8,
+        validation_data=(x, y),
+        validation_freq=2,
+        callbacks=[cb.CSVLogger(path)],
+        verbose=0,
+    )
+    rows = [line.split(",") for line in path.read_text().splitlines()]
+    assert rows[0] == ["epoch", "loss", "mae", "val_loss", "val_mae"]
+    assert rows[1][3:] == ["NA", "NA"] and rows[3][3:] == ["NA", "NA"]
+    assert all(float(v) >= 0 for v in rows[2][1:])

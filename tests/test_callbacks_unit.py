@@ -641,19 +641,28 @@ def test_learning_rate_scheduler_one_argument_schedule_and_checks(capsys):
 # ------------------------------------------------------------------------------ CSVLogger
 def test_csv_logger_writes_and_appends(tmp_path):
     path = tmp_path / "log.csv"
-    logs = [{"loss": 1.0, "accuracy": 0.5}, {"loss": 0.5, "accuracy": 0.75}]
+    logs = [{"loss": 1.0, "val_loss": 2.0, "accuracy": 0.5}, {"loss": 0.5, "val_loss": 1.5, "accuracy": 0.75}]
     run_fit(FakeModel(), [cb.CSVLogger(path)], logs)
-    assert path.read_bytes() == b"epoch,accuracy,loss\r\n0,0.5,1.0\r\n1,0.75,0.5\r\n"
+    assert path.read_bytes() == b"epoch,accuracy,loss,val_loss\r\n0,0.5,1.0,2.0\r\n1,0.75,0.5,1.5\r\n"
     run_fit(FakeModel(), [cb.CSVLogger(str(path), append=True)], logs[:1])
-    assert path.read_bytes().endswith(b"1,0.75,0.5\r\n0,0.5,1.0\r\n")
-    run_fit(FakeModel(), [cb.CSVLogger(path, separator=";")], [{"loss": 1.0, "v": [1, 2]}])
-    assert path.read_bytes() == b'epoch;loss;v\r\n0;1.0;"""[1, 2]"""\r\n'
+    assert path.read_bytes().endswith(b"1,0.75,0.5,1.5\r\n0,0.5,1.0,2.0\r\n")
+    assert path.read_bytes().count(b"epoch") == 1
+
+
+def test_csv_logger_reserves_validation_columns_and_formats_values(tmp_path):
+    """Like Keras 3: val_ columns for every key when the first epoch has none; lists quoted."""
+    path = tmp_path / "log.csv"
+    logs = [{"loss": 1.0, "v": [1, 2]}, {"loss": 0.5, "v": np.array([3.0]), "val_loss": 0.25, "val_v": "x;y"}]
+    run_fit(FakeModel(), [cb.CSVLogger(path, separator=";")], logs)
+    assert path.read_bytes() == (
+        b'epoch;loss;v;val_loss;val_v\r\n0;1.0;"""[1, 2]""";NA;NA\r\n1;0.5;"""[3.0]""";0.25;"x;y"\r\n'
+    )
 
 
 def test_csv_logger_append_to_empty_file_writes_header(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("")
     run_fit(FakeModel(), [cb.CSVLogger(path, append=True)], [{"loss": 1.0}])
-    assert path.read_bytes() == b"epoch,loss\r\n0,1.0\r\n"
+    assert path.read_bytes() == b"epoch,loss,val_loss\r\n0,1.0,NA\r\n"
     with pytest.raises(ValueError, match="separator"):
         cb.CSVLogger(path, separator="::")

@@ -818,6 +818,10 @@ class LearningRateScheduler(Callback):
 class CSVLogger(Callback):
     """Stream each epoch's logs to a CSV file: an ``epoch`` column (0-based) then the sorted log keys.
 
+    The columns are fixed by the first epoch's logs; as in Keras 3, when those
+    hold no ``val_`` keys a ``val_`` column is added for each key (written as
+    ``NA`` until validation runs). Lines end with ``"\\r\\n"`` like Keras' output.
+
     Args:
         filename: ``str`` or ``os.PathLike`` of the CSV file.
         separator: the field delimiter.
@@ -865,9 +869,10 @@ class CSVLogger(Callback):
 
         if self.keys is None:
             self.keys = sorted(logs.keys())
-            for name in getattr(self.model, "metrics_names", None) or []:
-                if name.startswith("val_") and name not in self.keys:
-                    self.keys.append(name)
+            # As Keras 3: without validation keys in the first epoch, reserve val_ columns
+            # (filled with "NA") in case validation runs later (validation_freq > 1).
+            if self.keys and not any(key.startswith("val_") for key in self.keys):
+                self.keys.extend([f"val_{key}" for key in self.keys])
         if self.writer is None:
             separator = self.sep
 
