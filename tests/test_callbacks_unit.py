@@ -193,17 +193,18 @@ def test_callback_base_attributes():
 def test_callback_list_history_model_and_params():
     model = FakeModel()
     mine = cb.History()
-    cbl = cb.CallbackList([mine], model=model, epochs=3, verbose=0, steps=2)
+    cbl = cb.CallbackList([mine], model=model, add_history=True, epochs=3, verbose=0, steps=2)
     assert cbl.history is mine and cbl.callbacks == [mine]
     assert model.history is mine
     assert mine.model is model and mine.params == {"epochs": 3, "verbose": 0, "steps": 2}
 
     other = Recorder([])
-    cbl = cb.CallbackList([other], model=model)
+    cbl = cb.CallbackList([other], True, False, model)  # Keras' positional order
     assert isinstance(cbl.history, cb.History) and cbl.callbacks[-1] is cbl.history
     assert model.history is cbl.history and cbl.callbacks[0] is other
-    assert cb.CallbackList([other], add_history=False).history is None
-    assert len(cb.CallbackList()) == 1
+    assert cb.CallbackList([other]).history is None  # Keras' default: no History
+    assert len(cb.CallbackList()) == 0
+    assert len(cb.CallbackList(add_history=True)) == 1
     assert cb.CallbackList(other).callbacks[0] is other
 
     late = cb.CallbackList([], add_history=False)

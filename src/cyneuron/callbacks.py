@@ -207,11 +207,13 @@ class History(Callback):
 class CallbackList(Callback):
     """Calls a list of callbacks in order, as one callback.
 
-    Args:
+    Args (Keras 3's order and defaults):
         callbacks: a list (or a single) ``Callback``.
-        model: the model the callbacks act on; ``set_model`` can give it later.
         add_history: append a ``History`` when the list has none (``history``
-            then returns it and ``model.history`` points to it).
+            then returns it and ``model.history`` points to it). ``fit`` passes True.
+        add_progbar: must be False: cyneuron's ``fit(verbose=...)`` draws the
+            progress bar itself.
+        model: the model the callbacks act on; ``set_model`` can give it later.
         **params: when given, passed to every callback with ``set_params``.
 
     Every hook passes the same ``logs`` dict to each callback in turn, so a
@@ -222,9 +224,9 @@ class CallbackList(Callback):
     def __init__(
         self,
         callbacks: Iterable[Callback] | Callback | None = None,
-        model: Any = None,
-        add_history: bool = True,
+        add_history: bool = False,
         add_progbar: bool = False,
+        model: Any = None,
         **params: Any,
     ) -> None:
         super().__init__()
