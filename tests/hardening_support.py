@@ -73,7 +73,7 @@ def subprocess_env(**extra: str) -> dict:
 # transforms keeping the values: the call must work and match the clean run, or raise a named error
 PRESERVING = ("fortran", "noncontig", "reversed", "readonly", "matrix", "masked", "list", "tuple")
 # transforms with no clean equivalent: the call must raise a named ValueError/TypeError
-REJECTING = ("ragged", "complex", "str", "scalar", "none", "huge", "object_junk")
+REJECTING = ("ragged", "complex", "str", "scalar", "none", "huge", "huge_wide", "object_junk")
 # transforms converting to another real dtype: the clean run uses the converted values
 CONVERTING = ("int32", "int64", "bool", "float16", "float32", "float64", "object")
 NONFINITE = ("nan", "inf", "-inf", "masked_nan")
@@ -203,6 +203,10 @@ def build(arr: Arr) -> Built:
     if t == "huge":
         # zero strides: claims ~2**31 rows x columns without allocating them
         shape = (HUGE,) + tuple(values.shape[1:]) if values.ndim >= 1 else (HUGE,)
+        return Built(np.broadcast_to(np.ones((), dtype=values.dtype), shape), None)
+    if t == "huge_wide":
+        # 2**31 rows of a width one more than expected: the shape check must refuse it before any copy
+        shape = (HUGE,) + tuple(values.shape[1:-1]) + ((values.shape[-1] + 1,) if values.ndim >= 2 else ())
         return Built(np.broadcast_to(np.ones((), dtype=values.dtype), shape), None)
     if t in NONFINITE:
         if fresh.dtype.kind != "f" or fresh.size == 0:
@@ -610,7 +614,6 @@ def reshape_recipe(arr: Arr, change: str) -> Arr:
 
 def run_ops_case(p: dict) -> Outcome:
     """One malformed call of an Ops kernel; p: backend method dtype dims loss activation metric bad change/transform."""
-    count_case("ops")
     ops = get_ops(p["backend"])
     b, i, u = p["dims"]
     order, specs, outputs = ops_signature(p["method"], b, i, u, p["dtype"], p["loss"], p["activation"], p["metric"])
@@ -675,6 +678,8 @@ def run_batch(payload: tuple[str, list]) -> list:
 def run_cases(backend: str, runner: str, cases: list, sandbox: Sandbox | None) -> list:
     """Run cases in the sandbox: crash-proof, hang-proof, and under a memory limit (numpy too, as a
     malformed huge view could make numpy itself allocate tens of GB)."""
+    count_case(runner.removeprefix("run_").removesuffix("_case"))
+    COUNTS[runner.removeprefix("run_").removesuffix("_case")] += len(cases) - 1
     if sandbox is None:
         with quiet():
             return run_batch((runner, cases))
@@ -759,7 +764,6 @@ def run_network_case(p: dict) -> Outcome:
     """
     from cyneuron.backend.base import LossSpec, SGDSpec
 
-    count_case("network")
     ops = get_ops(p["backend"])
     setup = network_setup(p)
     n = p["dims"][0]
@@ -931,3 +935,174 @@ def _follow_up(ops, net, result, method, setup, loss, sgd, batch, n, resolved, s
         for start in range(0, n, batch):
             net.train_batch(start, min(start + batch, n))
     return net
+
+
+# ------------------------------------------------------------------ front-end cases
+FRONT_ENTRIES = ("Dense", "Sequential", "SGD", "compile", "fit", "evaluate", "predict", "set_weights")
+
+
+def frontend_data(p: dict) -> dict:
+    n, i, h, u = p["dims"]
+    dt = p["dtype"]
+    y_kind = {"mean_squared_error": "prob", "binary_crossentropy": "unit"}.get(p["loss"])
+    y = Arr((n,), "int64", f"labels:{u}", 32) if y_kind is None else Arr((n, u), "float64", y_kind, 32)
+    return {"x": Arr((n, i), "float64", seed=31), "y": y, "dtype": dt}
+
+
+def _standard_model(p: dict, hidden=None, optimizer=None, compile_kwargs=None):
+    from cyneuron import Input, Sequential
+    from cyneuron.layers import Dense
+    from cyneuron.optimizers import SGD
+    from cyneuron.utils import set_random_seed
+
+    n, i, h, u = p["dims"]
+    out_act = "softmax" if p["loss"] == "sparse_categorical_crossentropy" else p["out_act"]
+    set_random_seed(7)
+    hidden = hidden if hidden is not None else Dense(h, activation="relu", dtype=p["dtype"])
+    model = Sequential([Input((i,), dtype=p["dtype"]), hidden, Dense(u, activation=out_act, dtype=p["dtype"])])
+    kwargs = {"optimizer": optimizer or SGD(0.05, momentum=0.9), "loss": p["loss"], "metrics": ["mae"]}
+    if p["loss"] == "sparse_categorical_crossentropy":
+        kwargs["metrics"] = ["accuracy"]
+    kwargs.update(compile_kwargs or {})
+    model.compile(**kwargs)
+    return model
+
+
+def _model_snapshot(model, x, result) -> dict:
+    snap = {f"w{j}": np.array(w, dtype=float) for j, w in enumerate(model.weights)}
+    if x is not None:
+        snap["predict"] = np.asarray(model.predict(x, verbose=0), dtype=float)
+    if (
+        isinstance(result, (np.ndarray, float, np.floating))
+        or isinstance(result, list)
+        and all(isinstance(v, (float, np.floating)) for v in result)
+    ):
+        snap["result"] = np.asarray(result, dtype=float)
+    elif hasattr(result, "history"):
+        for key, values in sorted(result.history.items()):
+            snap[f"history.{key}"] = np.asarray(values, dtype=float)
+    return snap
+
+
+def run_frontend_case(p: dict) -> Outcome:
+    """A malformed argument to one public front-end entry point; compared with the clean call when accepted.
+
+    p: backend dims (n, i, h, u) dtype out_act loss entry bad, plus transform/change (arrays) or value
+    [clean_value] (scalars), must ("work" | "raise" | "either"), names.
+    """
+    import cyneuron
+    from cyneuron.layers import Dense
+    from cyneuron.optimizers import SGD
+
+    cyneuron.set_backend(p["backend"])
+    data = frontend_data(p)
+    entry, bad = p["entry"], p["bad"]
+    n, i, h, u = p["dims"]
+    recipe = None
+    if "value" not in p:
+        base = {"x": data["x"], "y": data["y"]}.get(bad)
+        if bad.startswith("weights"):
+            base = Arr(tuple(p["weight_shapes"][int(bad[8:-1])]), p["dtype"], seed=50)
+        recipe = (
+            reshape_recipe(base, p["change"])
+            if p.get("change")
+            else base.with_transform(p.get("transform"), p.get("where", 0))
+        )
+
+    def argument(pick: str, built: dict):
+        if recipe is None:
+            return p["value"] if pick == "value" else p.get("clean_value")
+        b = build(recipe)
+        built[bad] = b
+        return b.value if pick == "value" else b.clean
+
+    def clean_array(key):
+        return build(data[key]).value
+
+    def scenario(pick: str):
+        built: dict = {}
+        value = argument(pick, built)
+        x_clean = clean_array("x")
+        fit_kwargs = {"batch_size": 2, "epochs": 2, "verbose": 0, "shuffle": False}
+        model = None
+        if entry == "Dense":
+            kwargs = {"units": h, "activation": "relu", "dtype": p["dtype"], bad: value}
+            outcome = call_capturing(lambda: Dense(**kwargs))
+            if outcome.kind == "ok":
+                model = _standard_model(p, hidden=outcome.value)
+        elif entry == "SGD":
+            kwargs = {"learning_rate": 0.05, "momentum": 0.9, bad: value}
+            outcome = call_capturing(lambda: SGD(**kwargs))
+            if outcome.kind == "ok":
+                model = _standard_model(p, optimizer=outcome.value)
+        elif entry == "Sequential":
+            from cyneuron import Sequential
+
+            outcome = call_capturing(lambda: Sequential(**{bad: value}))
+            if outcome.kind == "ok":
+                model = outcome.value
+                model.add(Dense(u, activation="linear", dtype=p["dtype"]))
+                model.compile(optimizer="sgd", loss="mse")
+                return outcome, _model_snapshot(model, None, None), built
+        else:
+            model = _standard_model(p)
+            if entry == "compile":
+                kwargs = {"optimizer": SGD(0.05, momentum=0.9), "loss": p["loss"], "metrics": None, bad: value}
+                outcome = call_capturing(lambda: model.compile(**kwargs))
+            elif entry == "fit":
+                kwargs = dict(fit_kwargs, x=clean_array("x"), y=clean_array("y"))
+                kwargs[bad] = value
+                outcome = call_capturing(lambda: model.fit(**kwargs))
+                if outcome.kind == "ok":
+                    return outcome, _model_snapshot(model, x_clean, outcome.value), built
+            elif entry == "evaluate":
+                kwargs = {"x": clean_array("x"), "y": clean_array("y"), "batch_size": 2, "verbose": 0, bad: value}
+                outcome = call_capturing(lambda: model.evaluate(**kwargs))
+            elif entry == "predict":
+                kwargs = {"x": clean_array("x"), "batch_size": 2, "verbose": 0, bad: value}
+                outcome = call_capturing(lambda: model.predict(**kwargs))
+                if outcome.kind == "ok":
+                    return outcome, _model_snapshot(model, None, outcome.value), built
+            elif entry == "set_weights":
+                weights = [build(Arr(tuple(s), p["dtype"], seed=50)).value for s in p["weight_shapes"]]
+                if bad == "weights":
+                    weights = value
+                else:
+                    weights[int(bad[8:-1])] = value
+                outcome = call_capturing(lambda: model.set_weights(weights))
+            else:
+                raise ValueError(entry)
+        if outcome.kind != "ok":
+            return outcome, None, built
+        follow = call_capturing(lambda: model.fit(clean_array("x"), clean_array("y"), **fit_kwargs))
+        if follow.kind != "ok":
+            outcome.problems.append(f"follow-up fit after accepting {bad} failed: {follow.describe()}")
+            return outcome, None, built
+        return outcome, _model_snapshot(model, x_clean, outcome.value), built
+
+    outcome, snap, built = scenario("value")
+    must = p.get("must", "either")
+    names = p.get("names", (bad,))
+    if outcome.kind == "raised":
+        if must == "work":
+            outcome.problems.append(f"{bad}: valid input refused: {outcome.error_type}: {outcome.message}")
+        elif not outcome.value_or_type_error:
+            outcome.problems.append(f"{bad}: wrong exception type {outcome.error_type}: {outcome.message}")
+        elif not names_argument(outcome.message, names):
+            outcome.problems.append(f"{bad}: message does not name {names}: {outcome.message!r}")
+    elif must == "raise":
+        outcome.problems.append(f"{bad}: malformed value accepted ({outcome.value!r:.100})")
+    elif snap is not None:
+        clean_outcome, clean_snap, _ = scenario("clean")
+        if clean_snap is None:
+            outcome.problems.append(f"clean run failed: {clean_outcome.describe()} {clean_outcome.problems}")
+        else:
+            for key, value in clean_snap.items():
+                if key not in snap or not _same(snap[key], value, p["dtype"]):
+                    outcome.problems.append(f"{bad}: {key} differs from the clean run")
+            for key, value in snap.items():
+                finite = np.isfinite(value).all()
+                if entry != "set_weights" and not finite and key.startswith("w"):
+                    outcome.problems.append(f"{bad}: weights became non-finite")
+    outcome.value = repr(outcome.value)[:200]
+    return outcome
