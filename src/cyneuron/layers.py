@@ -95,6 +95,17 @@ def _batch_shape_to_features(batch_shape, name: str) -> tuple[int, ...]:
     return _feature_shape(dims[1:], name)
 
 
+def _named(getter, value, argument: str):
+    """``getter(value)`` with errors naming the layer argument (``kernel_initializer: unknown ...``)."""
+    try:
+        return getter(value)
+    except (ValueError, TypeError) as error:
+        message = str(error)
+        prefix = message.split(":", 1)[0]
+        detail = message.split(":", 1)[1].strip() if prefix.isidentifier() else message
+        raise type(error)(f"{argument}: {detail}") from None
+
+
 # Keras configs carry options cyneuron does not implement; they are accepted only at these no-op values.
 _NEUTRAL_KEYS = {
     "trainable": True,
@@ -282,8 +293,8 @@ class Dense(Layer):
         self.activation = _activations.get(activation)
         self._activation_name = _activations.name_of(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
+        self.kernel_initializer = _named(_initializers.get, kernel_initializer, "kernel_initializer")
+        self.bias_initializer = _named(_initializers.get, bias_initializer, "bias_initializer")
         super().__init__(name=name, dtype=dtype, input_shape=input_shape, input_dim=input_dim)
         self.kernel: np.ndarray | None = None
         self.bias: np.ndarray | None = None

@@ -262,7 +262,7 @@ def check_identifiers(metrics) -> list:
         try:
             get(item)
         except (ValueError, TypeError) as error:
-            raise type(error)(f"metrics[{index}]: {error}") from None
+            raise type(error)(f"metrics[{index}]: {str(error).removeprefix('metrics: ')}") from None
     return items
 
 
@@ -274,7 +274,7 @@ def resolve(metrics: Sequence, y_shape: tuple[int, ...], units: int, loss_name: 
     same array as the loss's (class labels for the sparse loss, ``(n, units)`` rows otherwise).
     """
     resolved: list[tuple[str, str]] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {"loss": 1}  # the loss is logged as "loss": a metric of that name becomes "loss_1"
     for index, item in enumerate(metrics):
         if item is None:
             continue

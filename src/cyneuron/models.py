@@ -11,7 +11,6 @@ needs them.
 from __future__ import annotations
 
 import math
-import textwrap
 import threading
 import time
 import warnings
@@ -57,6 +56,19 @@ def _must_be_none(**kwargs) -> None:
     for key, value in kwargs.items():
         if value is not None:
             raise ValueError(f"{key}: not supported by cyneuron (only None)")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Word-wrap a table cell as Keras' rich tables do: a word too long for a line is cut with an ellipsis."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if len(word) > width:
+            word = word[: width - 1] + "…"
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def _readable_size(size: float) -> str:
@@ -740,8 +752,9 @@ class Sequential:
         pairs = self._resolve_metrics(y_shape)
         canonical = tuple(c for _, c in pairs)
         network = self._get_network()
-        self._ensure_prepared(network, canonical, batch_size)
         n = inputs.shape[0]
+        # Workspaces for the largest batch that can occur: a batch_size above n means one batch of all samples.
+        self._ensure_prepared(network, canonical, min(batch_size, n))
         order = np.arange(n, dtype=np.int64)
         network.bind_training_data(inputs, targets, order)
         rng = np.random.default_rng(_config.random_generator().integers(2**63))
@@ -908,7 +921,7 @@ class Sequential:
             return left + mid.join(fill * (w + 2) for w in widths) + right
 
         def row(cells: Sequence[str], sep: str = "│", right_align_last: bool = True) -> list[str]:
-            wrapped = [textwrap.wrap(c, w, break_long_words=True) or [""] for c, w in zip(cells, widths)]
+            wrapped = [_wrap(c, w) for c, w in zip(cells, widths)]
             height = max(len(lines) for lines in wrapped)
             out = []
             for i in range(height):
