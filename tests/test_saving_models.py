@@ -7,11 +7,14 @@ momentum velocities included).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cyneuron import config, saving
 from cyneuron.layers import Activation, Dense, Flatten
@@ -204,3 +207,64 @@ def test_file_records_dtype_and_versions(tmp_path, floatx):
     assert manifest["dtype"] == floatx
     assert manifest["cyneuron_version"] == cyneuron.__version__
     assert manifest["compile_config"] is not None
+
+
+JSON_VALUES = [None, True, 0, -1, 2**64, 1e308, float("nan"), "", "relu", "x" * 300, [], [None, 3], [-3], {}, [[[]]]]
+JSON_VALUES += [{"class_name": "Dense"}, {"class_name": "Dense", "config": {}}, "float16", "float64", 3.5]
+
+
+def json_paths(obj, prefix=()):
+    if prefix:
+        yield prefix
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from json_paths(value, (*prefix, key))
+    elif isinstance(obj, list):
+        for index, value in enumerate(obj):
+            yield from json_paths(value, (*prefix, index))
+
+
+@pytest.fixture(scope="module")
+def saved_manifest(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz") / "base"
+    model = make_model()
+    fit(model, *classification_data(n=12), 1)
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        entries = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    manifest = json.loads(entries[0][1])
+    return entries, manifest, sorted(json_paths(manifest), key=repr), model
+
+
+@given(data=st.data())
+def test_any_tampered_config_loads_or_raises_value_error(saved_manifest, tmp_path_factory, data):
+    """Replace or delete values anywhere in config.json: loading gives a model or a ValueError, nothing else."""
+    entries, manifest, paths, model = saved_manifest
+    manifest = json.loads(json.dumps(manifest))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        target = manifest
+        try:
+            for key in path[:-1]:
+                target = target[key]
+            if data.draw(st.booleans()) and isinstance(target, dict):
+                target.pop(path[-1], None)
+            else:
+                target[path[-1]] = data.draw(st.sampled_from(JSON_VALUES))
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed this path
+    file = tmp_path_factory.mktemp("tampered") / "m"
+    with zipfile.ZipFile(file, "w") as zf:
+        zf.writestr("config.json", json.dumps(manifest))
+        for name, blob in entries[1:]:
+            zf.writestr(name, blob)
+    before = model.get_weights()
+    for attempt in (
+        lambda: load_model(file),
+        lambda: load_model(file, compile=False),
+        lambda: model.load_weights(file),
+    ):
+        with contextlib.suppress(ValueError):
+            attempt()
+    # The file's arrays are the model's own: whatever load_weights accepted, nothing else changed them.
+    assert same_weights(model.get_weights(), before)

@@ -456,7 +456,7 @@ def _parse_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, expect_model: bo
     if expect_model and fmt != MODEL_FORMAT:
         raise _FileError("is a weights-only file (from save_weights): load it with model.load_weights()")
     dtype_name = manifest.get("dtype")
-    if dtype_name not in _ALLOWED_DTYPES:
+    if not isinstance(dtype_name, str) or dtype_name not in _ALLOWED_DTYPES:
         raise _FileError(f"dtype must be 'float32' or 'float64', got {dtype_name!r}")
     manifest["weights"] = _parse_specs(manifest.get("weights"), "weights", dtype_name)
     manifest["optimizer"] = _parse_specs(manifest.get("optimizer", []), "optimizer", dtype_name)
