@@ -94,9 +94,9 @@ def test_cats_vs_dogs_is_learnable_but_not_linearly_trivial():
     train, val = slice(0, 1600), slice(1600, None)
     linear_acc = np.mean(_ridge_classifier(pixels[train], y[train], 10.0)(pixels[val]) == y[val])
     hidden_acc = np.mean(_ridge_classifier(hidden[train], y[train], 1.0)(hidden[val]) == y[val])
-    assert 0.6 <= linear_acc <= 0.8  # the labels show in the pixels, but not linearly
-    assert hidden_acc >= 0.77
-    assert hidden_acc > linear_acc + 0.04
+    assert 0.6 <= linear_acc <= 0.82  # the labels show in the pixels, but not linearly
+    assert hidden_acc >= 0.8
+    assert hidden_acc > linear_acc + 0.05
 
 
 # --- side_effects ---------------------------------------------------------------

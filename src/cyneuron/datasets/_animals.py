@@ -36,9 +36,9 @@ _IRIS = np.array([[90, 160, 60], [210, 180, 40], [110, 70, 30], [70, 120, 170], 
 # How much the pose and the scene vary (tuned so a small MLP on pixels reaches > 90 %
 # and logistic regression stays well below): head centre offset, radius range, rotation (radians),
 # clutter shapes per image, pixel-noise range, chance that muzzle/snout are lighter than the fur.
-_SHIFT = 0.12
+_SHIFT = 0.1
 _RADIUS = (0.35, 0.43)
-_TURN = 0.25
+_TURN = 0.22
 _CLUTTER = 4
 _NOISE = (3.0, 14.0)
 _LIGHT_P = 0.5
