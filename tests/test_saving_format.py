@@ -600,6 +600,9 @@ def test_forged_huge_layer_is_refused_before_building(saved, fake_models, monkey
         (lambda m: m.update(compile_config=None), "optimizer state without a compile configuration"),
         (lambda m: m["weights"].__setitem__(0, [3, 4]), "must be an object"),
         (lambda m: m["optimizer"][0].update(dtype="float64"), "dtype"),
+        (lambda m: m.update(optimizer_iterations=-1), "optimizer_iterations"),
+        (lambda m: m.update(optimizer_iterations="7"), "optimizer_iterations"),
+        (lambda m: m.update(optimizer_iterations=True), "optimizer_iterations"),
     ],
 )
 def test_manifest_structure_is_validated(saved, edit, message):

@@ -90,6 +90,9 @@ def test_loaded_model_continues_training_exactly(backend, tmp_path, momentum, ne
     loaded = saving.load_model(path)
     assert same_weights(loaded.optimizer_state(), model.optimizer_state())
 
+    assert loaded.optimizer.iterations == model.optimizer.iterations == 10
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+
     expected = fit(model, x, y, 3)
     got = fit(loaded, x, y, 3)
     assert same_weights(loaded.get_weights(), model.get_weights())

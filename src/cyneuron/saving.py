@@ -5,7 +5,8 @@ A model file (``save_model`` / ``model.save``) holds::
     config.json          {"format": "cyneuron.model", "format_version": 1, "cyneuron_version": ...,
                           "dtype": "float32", "model_config": {...}, "compile_config": {...} | null,
                           "weights": [{"shape": [...], "dtype": ...}, ...],
-                          "optimizer": [{"shape": [...], "dtype": ...}, ...]}
+                          "optimizer": [{"shape": [...], "dtype": ...}, ...],
+                          "optimizer_iterations": 123}   (when compiled)
     weights/000.npy ...  the model's weights in Keras order (kernel, bias, kernel, bias, ...)
     optimizer/000.npy .. the SGD velocities, one per weight (absent when there are none)
 
@@ -105,6 +106,10 @@ def save_model(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
         "weights": _describe(weights),
         "optimizer": _describe(optimizer_state),
     }
+    iterations = getattr(getattr(model, "optimizer", None), "iterations", None)
+    if compile_config is not None and isinstance(iterations, (int, np.integer)) and not isinstance(iterations, bool):
+        # Keras saves the step counter with the optimizer's variables; so do we.
+        manifest["optimizer_iterations"] = int(iterations)
     _atomic_write(path, overwrite, lambda f: _write_archive(f, manifest, weights, optimizer_state))
 
 
@@ -161,6 +166,9 @@ def load_model(filepath: PathLike, custom_objects: None = None, compile: bool = 
             raise ValueError(f"{path}: invalid compile configuration: {exc}") from exc
         if archive.optimizer:
             model.set_optimizer_state(archive.optimizer)
+        iterations = manifest.get("optimizer_iterations")
+        if iterations is not None and hasattr(getattr(model, "optimizer", None), "iterations"):
+            model.optimizer.iterations = iterations
     return model
 
 
@@ -468,6 +476,11 @@ def _parse_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, expect_model: bo
         compile_config = manifest.get("compile_config")
         if compile_config is not None and not isinstance(compile_config, dict):
             raise _FileError("compile_config must be a JSON object or null")
+        iterations = manifest.get("optimizer_iterations")
+        if iterations is not None and (
+            not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 0
+        ):
+            raise _FileError(f"optimizer_iterations must be an integer >= 0, got {iterations!r}")
         if manifest["optimizer"]:
             if compile_config is None:
                 raise _FileError("optimizer state without a compile configuration")
