@@ -327,8 +327,11 @@ class Sequential:
         _assign(self.weights, weights, "set_weights(weights)")
 
     # ================================================================ data
-    def _prepare_x(self, x, name: str = "x") -> np.ndarray:
-        """Validate and convert inputs once: a C-contiguous ``(n, input_dim)`` array of the model dtype."""
+    def _prepare_x(self, x, name: str = "x", check_finite: bool = True) -> np.ndarray:
+        """Validate and convert inputs once: a C-contiguous ``(n, input_dim)`` array of the model dtype.
+
+        ``check_finite=False`` leaves the NaN / infinity check to the network (``predict`` does, to stay cheap).
+        """
         array = _as_array(x, name)
         if array.ndim < 2 and self._features is None:
             raise ValueError(f"{name}: expected shape (samples, features...), got {array.shape}")
@@ -362,6 +365,8 @@ class Sequential:
             raise ValueError(f"{name}: expected at least one sample, got 0")
         if array.ndim != 2:
             array = array.reshape(array.shape[0], -1)
+        if not check_finite:
+            return np.ascontiguousarray(array, dtype=self._dtype)
         return _float_array(array, self._dtype, name)
 
     def _prepare_xy(self, x, y, x_name: str = "x", y_name: str = "y") -> tuple[np.ndarray, np.ndarray, tuple]:
@@ -500,7 +505,18 @@ class Sequential:
     def _predict(self, x, batch_size, verbose, callbacks) -> np.ndarray:
         batch_size = _batch_size(batch_size)
         verbose = check_verbose(verbose)
-        inputs = self._prepare_x(x)
+        if (
+            type(x) is np.ndarray
+            and x.dtype.kind in "biuf"
+            and x.ndim == 2
+            and x.shape[1] == self._fast_dim
+            and x.shape[0]
+            and self._network is not None
+        ):
+            # Right shape, other dtype or layout (e.g. float64 rows): one conversion; the network checks the values.
+            inputs = np.ascontiguousarray(x, dtype=self._dtype)
+        else:
+            inputs = self._prepare_x(x, check_finite=False)
         network = self._get_network()
         if verbose == 0 and callbacks is None:
             return network.predict(inputs, batch_size)
@@ -532,7 +548,7 @@ class Sequential:
 
     def predict_on_batch(self, x) -> np.ndarray:
         """Outputs for one batch ``x`` (as ``keras.Model.predict_on_batch``)."""
-        inputs = self._prepare_x(x)
+        inputs = self._prepare_x(x, check_finite=False)
         return self._get_network().predict(inputs, inputs.shape[0])
 
     def __call__(self, x) -> np.ndarray:
