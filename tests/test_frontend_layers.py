@@ -22,6 +22,13 @@ def test_dense_defaults_match_keras():
     assert dense.get_weights() == [] and dense.trainable_weights == []
 
 
+def test_clear_session_resets_names():
+    from cyneuron.utils import clear_session
+
+    clear_session()
+    assert [Dense(1).name, Dense(1).name, Flatten().name] == ["dense", "dense_1", "flatten"]
+
+
 def test_automatic_names_are_unique_like_keras():
     first, second = Dense(1), Dense(1)
     assert first.name.startswith("dense") and second.name.startswith("dense_")

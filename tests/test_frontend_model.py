@@ -621,6 +621,27 @@ def test_divergence_stops_and_keeps_finite_weights(backend, capsys):
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_divergence_keeps_the_weights_of_the_last_good_step(backend):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(48, 4)).astype(np.float32) * 10
+    t = rng.normal(size=(48, 2)).astype(np.float32) * 10
+    good = []
+
+    class Record(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if np.isfinite(logs["loss"]):
+                good.append(self.model.get_weights())
+
+    model = small_model(units=2, out_activation=None)
+    model.compile(optimizer=SGD(learning_rate=1e5), loss="mse")
+    with pytest.warns(RuntimeWarning):
+        model.fit(x, t, batch_size=4, epochs=4, verbose=0, callbacks=[Record()])
+    assert good
+    for a, b in zip(model.get_weights(), good[-1]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_terminate_on_nan_sees_the_nan_loss(backend, capsys):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 4)).astype(np.float32) * 10

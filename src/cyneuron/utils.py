@@ -12,7 +12,7 @@ import numpy as np
 
 from cyneuron import config as _config
 
-__all__ = ["set_random_seed", "to_categorical"]
+__all__ = ["set_random_seed", "to_categorical", "clear_session"]
 
 
 def set_random_seed(seed: int) -> None:
@@ -31,6 +31,21 @@ def set_random_seed(seed: int) -> None:
     _random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 (users' legacy global RNG, as keras.utils.set_random_seed)
     _config._reseed(seed)
+
+
+def clear_session(free_memory: bool = True) -> None:
+    """Reset automatic names, as ``keras.utils.clear_session``: the next layers are ``dense``, ``dense_1`` ...
+
+    With ``free_memory`` (default), also run the garbage collector.
+    """
+    from cyneuron import layers
+
+    with layers._UID_LOCK:
+        layers._UIDS.clear()
+    if free_memory:
+        import gc
+
+        gc.collect()
 
 
 def to_categorical(y, num_classes: int | None = None) -> np.ndarray:
