@@ -276,3 +276,18 @@ def test_csv_logger_with_validation_every_other_epoch(backend, tmp_path):
     assert rows[0] == ["epoch", "loss", "mae", "val_loss", "val_mae"]
     assert rows[1][3:] == ["NA", "NA"] and rows[3][3:] == ["NA", "NA"]
     assert all(float(v) >= 0 for v in rows[2][1:])
+
+
+def test_reduce_lr_on_plateau_changes_training(backend):
+    x, y = regression_data()
+    # min_delta this large means no epoch ever improves: the rate halves after every epoch but the first.
+    reduced = make_model(learning_rate=0.2, momentum=0.5)
+    rlr = cb.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=10.0)
+    history = reduced.fit(x, y, epochs=4, batch_size=8, shuffle=False, callbacks=[rlr], verbose=0)
+    assert history.history["learning_rate"] == [0.2, 0.2, 0.1, 0.05]
+    manual = make_model(learning_rate=0.2, momentum=0.5)
+    for rate in [0.2, 0.2, 0.1, 0.05]:
+        manual.optimizer.learning_rate = rate
+        manual.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for have, want in zip(reduced.get_weights(), manual.get_weights(), strict=True):
+        np.testing.assert_array_equal(have, want)

@@ -639,6 +639,53 @@ def test_learning_rate_scheduler_one_argument_schedule_and_checks(capsys):
         cb.LearningRateScheduler(0.1)
 
 
+# ------------------------------------------------------------------------------ ReduceLROnPlateau
+def test_reduce_lr_on_plateau_patience_and_logs():
+    model = FakeModel()
+    rlr = cb.ReduceLROnPlateau(factor=0.5, patience=2)
+    history = run_fit(model, [rlr], val_losses(1.0, 1.0, 1.0, 1.0, 1.0))
+    # The rate is logged before that epoch's reduction.
+    assert history.history["learning_rate"] == [0.1, 0.1, 0.1, 0.05, 0.05]
+    assert model.optimizer.learning_rate == 0.025
+
+
+def test_reduce_lr_on_plateau_cooldown_and_floor():
+    model = FakeModel()
+    rlr = cb.ReduceLROnPlateau(monitor="loss", factor=0.1, patience=0, cooldown=2, min_lr=0.0005)
+    run_fit(model, [rlr], [{"loss": 1.0}] * 5)
+    # e1 -> 0.01 (cooldown 2); e2 cooling down; e3 -> 0.001; e4 cooling down
+    assert model.optimizer.learning_rate == pytest.approx(0.001)
+    run_fit(model, [rlr], [{"loss": 1.0}] * 4)
+    assert model.optimizer.learning_rate == 0.0005  # clamped to min_lr, then never below it
+
+
+def test_reduce_lr_on_plateau_min_delta():
+    model = FakeModel()
+    rlr = cb.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=0.01)
+    run_fit(model, [rlr], [{"loss": v} for v in (1.0, 0.995, 0.98)])
+    assert model.optimizer.learning_rate == 0.05 and rlr.best == 0.98
+
+
+def test_reduce_lr_on_plateau_max_mode_missing_monitor_and_arguments():
+    model = FakeModel()
+    rlr = cb.ReduceLROnPlateau(monitor="val_accuracy", factor=0.5, patience=1)
+    run_fit(model, [rlr], [{"val_accuracy": v} for v in (0.5, 0.6, 0.55, 0.7)])
+    assert model.optimizer.learning_rate == 0.05
+    with pytest.warns(UserWarning, match="`val_loss` which is not available"):
+        run_fit(FakeModel(), [cb.ReduceLROnPlateau(patience=0)], [{"loss": 1.0}])
+    with pytest.raises(ValueError, match="factor >= 1.0"):
+        cb.ReduceLROnPlateau(factor=1.0)
+    with pytest.raises(ValueError, match="cooldown"):
+        cb.ReduceLROnPlateau(cooldown=-1)
+    with pytest.warns(UserWarning, match="ignores the arguments"):
+        cb.ReduceLROnPlateau(epsilon=1e-4)
+
+
+def test_reduce_lr_on_plateau_verbose(capsys):
+    run_fit(FakeModel(), [cb.ReduceLROnPlateau(monitor="loss", patience=0, verbose=1)], [{"loss": 1.0}] * 2)
+    assert "Epoch 2: ReduceLROnPlateau reducing learning rate to 0.01" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------ CSVLogger
 def test_csv_logger_writes_and_appends(tmp_path):
     path = tmp_path / "log.csv"

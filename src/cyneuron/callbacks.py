@@ -3,7 +3,7 @@
 Same names, arguments, defaults and behaviour as ``keras.callbacks``:
 ``Callback``, ``CallbackList``, ``History``, ``EarlyStopping``,
 ``ModelCheckpoint``, ``TerminateOnNaN``, ``LambdaCallback``,
-``LearningRateScheduler`` and ``CSVLogger``.
+``LearningRateScheduler``, ``ReduceLROnPlateau`` and ``CSVLogger``.
 
 Differences from Keras, all deliberate:
 
@@ -38,6 +38,7 @@ __all__ = [
     "TerminateOnNaN",
     "LambdaCallback",
     "LearningRateScheduler",
+    "ReduceLROnPlateau",
     "CSVLogger",
 ]
 
@@ -815,6 +816,104 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = float(self._optimizer().learning_rate)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when the monitored quantity stops improving.
+
+    Args:
+        monitor: log key to watch (default ``"val_loss"``); a warning is issued
+            when it is missing.
+        factor: the multiplier, ``new_lr = lr * factor`` (must be < 1).
+        patience: epochs without improvement before reducing.
+        verbose: 1 prints each reduction.
+        mode: ``"auto"``, ``"min"`` or ``"max"``, as for ``EarlyStopping``.
+        min_delta: minimum change that counts as an improvement.
+        cooldown: epochs to wait after a reduction before counting again.
+        min_lr: the learning rate never goes below this.
+
+    Each epoch end adds the current rate to the logs as ``learning_rate``.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if kwargs:
+            # Keras 3 silently accepts (and ignores) Keras 2 leftovers such as epsilon=.
+            warnings.warn(f"ReduceLROnPlateau ignores the arguments {sorted(kwargs)}", stacklevel=2)
+        self.monitor = _check_monitor(monitor)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float, np.number)):
+            raise TypeError(f"factor must be a number, got {factor!r}")
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.number)):
+            raise TypeError(f"min_delta must be a number, got {min_delta!r}")
+        self.factor = factor
+        self.min_lr = min_lr
+        self.patience = _check_count(patience, "patience")
+        self.cooldown = _check_count(cooldown, "cooldown")
+        self.verbose = verbose
+        self.mode = _check_mode(mode, "ReduceLROnPlateau")
+        self.monitor_op = _monitor_op(self.monitor, self.mode)
+        self.min_delta = abs(float(min_delta)) * (-1 if self.monitor_op is operator.lt else 1)
+        self.best: Any = None
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def _optimizer(self) -> Any:
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None or not hasattr(optimizer, "learning_rate"):
+            raise ValueError('Optimizer must have a "learning_rate" attribute.')
+        return optimizer
+
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.best = None
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
+        optimizer = self._optimizer()
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not available. "
+                f"Available metrics are: {','.join(logs.keys())}.",
+                stacklevel=2,
+            )
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self.best is None or _improves(self.monitor_op, current - self.min_delta, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience:
+                old_lr = float(optimizer.learning_rate)
+                # Keras compares with min_lr as a float32.
+                if old_lr > np.float32(self.min_lr):
+                    new_lr = max(old_lr * self.factor, self.min_lr)
+                    optimizer.learning_rate = new_lr
+                    if self.verbose > 0:
+                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
 
 
 class CSVLogger(Callback):
