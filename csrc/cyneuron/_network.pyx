@@ -305,6 +305,13 @@ cdef inline Py_ssize_t _positive(object value, str name) except -1:
     raise ValueError(f"{name}: expected a positive integer, got {value!r}")
 
 
+cdef object _index(object value, str name):
+    """An integer row index (int or NumPy integer, not bool)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
+
+
 cdef class NetworkCore:
     """The cython backend's ``Network``: a fused compiled training step over shared weights.
 
@@ -333,6 +340,7 @@ cdef class NetworkCore:
     cdef _Arena _train_arena
     cdef _Arena _infer_arena
     cdef tuple _bound
+    cdef Py_ssize_t _batch_size
     cdef Py_ssize_t _macs_per_row
     cdef bint _busy
 
@@ -343,8 +351,8 @@ cdef class NetworkCore:
     def __init__(self, stages, input_dim, dtype):
         cdef int s
         cdef StageC* stage
+        widths = stage_widths(stages, input_dim, dtype)  # validates first, naming the bad argument
         stages = tuple(stages)
-        widths = stage_widths(stages, input_dim, dtype)
         self.dtype = np.dtype(dtype)
         self._typenum = cnp.NPY_DOUBLE if self.dtype == np.float64 else cnp.NPY_FLOAT
         self.st.double = self.dtype == np.float64
@@ -494,7 +502,11 @@ cdef class NetworkCore:
 
     # ------------------------------------------------------------ training
     def prepare_training(self, loss, metrics, optimizer, batch_size):
-        """Set loss, metrics and SGD; allocate training workspaces for up to ``batch_size`` rows."""
+        """Set loss, metrics and SGD for batches of up to ``batch_size`` rows.
+
+        The training workspace is allocated by ``bind_training_data``, for
+        ``min(batch_size, n)`` rows, so a batch size beyond the data costs nothing.
+        """
         cdef Py_ssize_t rows = _positive(batch_size, "batch_size")
         cdef int k
         loss = check_loss(loss)
@@ -510,7 +522,9 @@ cdef class NetworkCore:
         self._enter()
         try:
             self._set_optimizer(optimizer)
-            self._alloc_train(rows)
+            self._batch_size = rows
+            self._train_arena = None
+            self.st.train_rows = 0
             free(self.st.metrics)
             self.st.metrics = <int*>malloc((len(metrics) + 1) * sizeof(int))
             if self.st.metrics == NULL:
@@ -556,6 +570,9 @@ cdef class NetworkCore:
         x, y, order = check_network_data(x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, order)
         self._enter()
         try:
+            rows = min(self._batch_size, x.shape[0])
+            if rows > self.st.train_rows:
+                self._alloc_train(rows)
             self._bound = (x, y, order)
             self.st.n = x.shape[0]
             self.st.x_data = cnp.PyArray_DATA(<cnp.ndarray>x)
@@ -569,30 +586,38 @@ cdef class NetworkCore:
         finally:
             self._busy = False
 
-    def train_batch(self, Py_ssize_t start, Py_ssize_t stop):
+    def train_batch(self, start, stop):
         """One SGD step on rows ``order[start:stop]``; adds to ``stats``; False if not finite."""
         cdef int result
         cdef bint big
         cdef PyThreadState* gil_state
+        cdef Py_ssize_t first, last
+        if type(start) is not int or type(stop) is not int:
+            start, stop = _index(start, "start"), _index(stop, "stop")
+        try:
+            first = start
+            last = stop
+        except OverflowError:
+            first, last = -1, -1  # out of range: reported below
         if self._busy:
             raise RuntimeError("this cyneuron network is being used by another thread")
         if self._bound is None:
             raise RuntimeError("train_batch before bind_training_data")
-        if start < 0 or stop > self.st.n or start >= stop:
+        if first < 0 or last > self.st.n or first >= last:
             raise ValueError(f"start, stop: expected 0 <= start < stop <= {self.st.n}, got {start}, {stop}")
-        if stop - start > self.st.train_rows:
+        if last - first > self.st.train_rows:
             raise ValueError(
-                f"start, stop: batch of {stop - start} rows exceeds the prepared batch size {self.st.train_rows}"
+                f"start, stop: batch of {last - first} rows exceeds the prepared batch size {self.st.train_rows}"
             )
         self._busy = True
-        big = (stop - start) * self._macs_per_row >= _NOGIL_MIN_WORK // 3
+        big = (last - first) * self._macs_per_row >= _NOGIL_MIN_WORK // 3
         if self.st.double:
             gil_state = _release_gil(big)
-            result = _train_step(<double*>NULL, &self.st, start, stop)
+            result = _train_step(<double*>NULL, &self.st, first, last)
             _restore_gil(gil_state)
         else:
             gil_state = _release_gil(big)
-            result = _train_step(<float*>NULL, &self.st, start, stop)
+            result = _train_step(<float*>NULL, &self.st, first, last)
             _restore_gil(gil_state)
         self._busy = False
         if result == STEP_BAD_ORDER:
@@ -653,7 +678,10 @@ cdef class NetworkCore:
             raise ValueError(f"state: expected {len(self._velocities)} arrays, got {len(state)}")
         values = []
         for index, (velocity, value) in enumerate(zip(self._velocities, state)):
-            value = np.asarray(value)
+            try:
+                value = np.asarray(value)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"state[{index}]: expected an array of shape {velocity.shape} ({error})") from None
             if value.shape != velocity.shape:
                 raise ValueError(f"state[{index}]: expected shape {velocity.shape}, got {value.shape}")
             if not np.issubdtype(value.dtype, np.floating):
