@@ -736,3 +736,24 @@ def test_pathlib_and_relative_paths(tmp_path, monkeypatch, fake_models):
     saving.save_model(FakeModel(), "relative.bin")
     saving.load_model(pathlib.Path("relative.bin"))
     assert os.listdir(tmp_path) == ["relative.bin"]
+
+
+def test_saving_through_a_symlink_keeps_the_link(tmp_path):
+    target = tmp_path / "real.bin"
+    link = tmp_path / "latest.bin"
+    saving.save_weights(FakeModel(seed=1), target)
+    link.symlink_to(target.name)
+    model = FakeModel(seed=2)
+    saving.save_weights(model, link)
+    assert link.is_symlink()
+    loaded = FakeModel(seed=3)
+    saving.load_weights(loaded, target)
+    assert same_arrays(loaded.get_weights(), model.get_weights())
+    assert sorted(os.listdir(tmp_path)) == ["latest.bin", "real.bin"]
+
+
+def test_very_long_file_names(tmp_path):
+    path = tmp_path / ("w" * 250)
+    saving.save_weights(FakeModel(), path)
+    saving.save_weights(FakeModel(), path)
+    assert os.listdir(tmp_path) == [path.name]

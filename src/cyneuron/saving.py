@@ -251,11 +251,16 @@ def _atomic_write(path: str, overwrite: bool, write: Callable[[IO[bytes]], None]
         raise IsADirectoryError(f"{path} is a directory; give a file path")
     if not overwrite and os.path.lexists(path):
         raise FileExistsError(f"{path} already exists and overwrite=False")
+    if os.path.islink(path):
+        # Replace the file the link points to, keeping the link (as writing through it would).
+        path = os.path.realpath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
     mode = _new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    # A short prefix keeps the temporary name within file-name length limits.
+    prefix = "." + os.path.basename(path)[:64] + "."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
