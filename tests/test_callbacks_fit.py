@@ -291,3 +291,29 @@ def test_reduce_lr_on_plateau_changes_training(backend):
         manual.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
     for have, want in zip(reduced.get_weights(), manual.get_weights(), strict=True):
         np.testing.assert_array_equal(have, want)
+
+
+def test_resuming_from_a_checkpoint_matches_uninterrupted_training(backend, tmp_path):
+    x, y = regression_data()
+    model = make_model(learning_rate=0.05, momentum=0.9)
+    pattern = str(tmp_path / "ckpt-{epoch}.keras")
+    model.fit(x, y, epochs=4, batch_size=8, shuffle=False, callbacks=[cb.ModelCheckpoint(pattern)], verbose=0)
+    resumed = load_model(tmp_path / "ckpt-2.keras")
+    resumed.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    for have, want in zip(resumed.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(have, want)
+    assert same_arrays(resumed.optimizer_state(), model.optimizer_state())
+
+
+def test_checkpoint_every_few_batches_in_fit(backend, tmp_path):
+    x, y = regression_data(n=40)
+    model = make_model()
+    pattern = str(tmp_path / "e{epoch}-b{batch}.keras")
+    model.fit(x, y, epochs=2, batch_size=8, callbacks=[cb.ModelCheckpoint(pattern, save_freq=3)], verbose=0)
+    # 5 batches per epoch: saves after batches 3 and 6 (= epoch 2, batch 1) and 9 (= epoch 2, batch 4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e1-b3.keras", "e2-b1.keras", "e2-b4.keras"]
+    assert load_model(tmp_path / "e2-b4.keras").built
+
+
+def same_arrays(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
