@@ -14,7 +14,14 @@ Differences from Keras, all deliberate:
   can skip all per-batch Python work when none does.
 * ``mode="auto"`` infers the direction from the monitored name alone
   (``"max"`` for accuracies and AUC, ``"min"`` otherwise), since cyneuron's
-  metrics are all known by name.
+  metrics are all known by name; Keras asks the model's metric objects and
+  raises ValueError for names it cannot place.
+* ``LambdaCallback`` rejects keyword arguments that are not hook names (Keras
+  stores them silently), and ``CallbackList(add_progbar=True)`` is refused:
+  ``fit(verbose=...)`` draws the progress bar itself.
+
+Monitored values are compared as Keras does, through ``floatx`` scalars
+(``ops.less`` converts Python floats to float32), and ``best`` starts as None.
 """
 
 from __future__ import annotations
