@@ -566,7 +566,8 @@ cdef double metric_sum(int metric, const floating* y, const int64_t* labels, con
         elif metric == METRIC_BINARY_ACCURACY:
             hits = 0
             for j in range(units):
-                hits += (pr[j] > half) == (yr[j] == 1)
+                # Keras compares the target itself with the thresholded prediction (0.7 never matches)
+                hits += yr[j] == <floating>(pr[j] > half)
             total += <double>hits / units
         elif metric == METRIC_MSE:
             s = 0

@@ -510,15 +510,8 @@ cdef class NetworkCore:
         cdef Py_ssize_t rows = _positive(batch_size, "batch_size")
         cdef int k
         loss = check_loss(loss)
-        metrics = check_metrics(metrics)
+        metrics = check_metrics(metrics, loss)
         sparse = loss.name == "sparse_categorical_crossentropy"
-        for name in metrics:
-            if (name == "sparse_categorical_accuracy") != sparse:
-                raise ValueError(
-                    f"metrics: {name!r} needs "
-                    + ("dense targets (batch, units)" if sparse else "integer labels, i.e. sparse_categorical_crossentropy")
-                    + f" but the loss is {loss.name}"
-                )
         self._enter()
         try:
             self._set_optimizer(optimizer)

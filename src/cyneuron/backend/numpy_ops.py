@@ -105,7 +105,8 @@ def _per_sample_metric(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> n
     if metric == "categorical_accuracy":
         return (np.argmax(y_pred, axis=1) == np.argmax(y_true, axis=1)).astype(np.float64)
     if metric == "binary_accuracy":
-        return np.mean((y_pred > 0.5) == (y_true == 1), axis=1, dtype=np.float64)
+        # Keras compares the target itself with the thresholded prediction: a target of 0.7 never matches.
+        return np.mean(y_true == (y_pred > 0.5), axis=1, dtype=np.float64)
     if metric == "mean_squared_error":
         return np.mean((y_pred - y_true) ** 2, axis=1, dtype=np.float64)
     return np.mean(np.abs(y_pred - y_true), axis=1, dtype=np.float64)
@@ -252,7 +253,7 @@ class NumpyNetwork(Network):
     def prepare_training(self, loss: LossSpec, metrics: Sequence[str], optimizer: SGDSpec, batch_size: int) -> None:
         check_loss(loss)
         self._loss = loss
-        self._metrics = check_metrics(metrics)
+        self._metrics = check_metrics(metrics, loss)
         self._optimizer = optimizer
         self.stats = np.zeros(1 + len(self._metrics))
 

@@ -27,15 +27,32 @@ def check_loss(loss: object) -> LossSpec:
     return loss
 
 
-def check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
+def check_metrics(metrics: Sequence[str], loss: LossSpec | None = None) -> tuple[str, ...]:
+    """Known metric names; with a loss, also that each metric can read the loss's targets.
+
+    The sparse loss trains on int labels and every other loss on dense target
+    rows, and a network holds one ``y``: so ``sparse_categorical_accuracy`` goes
+    with ``sparse_categorical_crossentropy``, and only with it.
+    """
+    if isinstance(metrics, str) or not isinstance(metrics, Sequence):
+        raise TypeError(f"metrics: expected a sequence of metric names, got {type(metrics).__name__}")
     for name in metrics:
         if name not in METRICS:
             raise ValueError(f"metrics: unknown {name!r}; expected names from {', '.join(METRICS)}")
+    if loss is not None:
+        sparse = loss.name == "sparse_categorical_crossentropy"
+        for name in metrics:
+            if (name == "sparse_categorical_accuracy") != sparse:
+                needs = "dense target rows (batch, units)" if sparse else "int labels (sparse_categorical_crossentropy)"
+                raise ValueError(f"metrics: {name!r} needs {needs} but the loss is {loss.name}")
     return tuple(metrics)
 
 
 def check_dtype(dtype: object) -> np.dtype:
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}") from None
     if dtype not in DTYPES:
         raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
     return dtype
@@ -62,10 +79,14 @@ def stage_widths(stages: Sequence[Stage], input_dim: int, dtype: np.dtype) -> li
     dtype = check_dtype(dtype)
     if not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
         raise ValueError(f"input_dim: expected a positive integer, got {input_dim!r}")
+    if isinstance(stages, (str, bytes)) or not isinstance(stages, Sequence):
+        raise TypeError(f"stages: expected a sequence of Stage, got {type(stages).__name__}")
     if not stages:
         raise ValueError("stages: expected at least one stage")
     widths = [int(input_dim)]
     for index, stage in enumerate(stages):
+        if not isinstance(stage, Stage):
+            raise TypeError(f"stages[{index}]: expected a Stage, got {type(stage).__name__}")
         check_activation(stage.activation)
         if stage.kernel is None:
             if stage.bias is not None:
@@ -83,7 +104,8 @@ def stage_widths(stages: Sequence[Stage], input_dim: int, dtype: np.dtype) -> li
 
 
 def _check_finite(name: str, value: np.ndarray) -> None:
-    if not np.isfinite(value).all():
+    # np.asarray: a masked array would hide NaN under its mask, and the kernels read the raw data.
+    if not np.isfinite(np.asarray(value)).all():
         raise ValueError(f"{name}: contains NaN or inf")
 
 
