@@ -220,10 +220,9 @@ def cyneuron_api_available() -> str | None:
     """None when the public front end is importable, else why not."""
     ensure_cyneuron_importable()
     try:
+        import cyneuron
         from cyneuron.layers import Dense  # noqa: F401
         from cyneuron.models import Sequential  # noqa: F401
-
-        import cyneuron
         from cyneuron.optimizers import SGD  # noqa: F401
 
         cyneuron.set_backend  # noqa: B018
@@ -236,6 +235,7 @@ def cython_backend_available() -> str | None:
     ensure_cyneuron_importable()
     try:
         import cyneuron._kernels  # noqa: F401
+
         from cyneuron.backend.cython_ops import CythonOps  # noqa: F401
     except ImportError as error:
         return f"cython backend not built/available ({error})"

@@ -21,6 +21,7 @@ How it measures (the host is shared and noisy, so the method matters as much as 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -264,9 +265,8 @@ class Run:
                 summary = ", ".join(
                     f"{k}={1e6 * statistics.median(v) / common.WORKLOADS[workload].steps:.1f}" for k, v in times.items()
                 )
-                log(
-                    f"round {round_index} {workload}: probes {before:.0f}/{after:.0f} {'kept' if good else 'DROPPED'}; µs/step {summary}"
-                )
+                verdict = "kept" if good else "DROPPED"
+                log(f"round {round_index} {workload}: probes {before:.0f}/{after:.0f} {verdict}; µs/step {summary}")
             round_index += 1
 
     # -- prediction -----------------------------------------------------------------------------
@@ -292,10 +292,8 @@ class Run:
         self.results["predict_rounds"] = rounds
         outputs = {}
         for method in methods:
-            try:
+            with contextlib.suppress(RuntimeError):
                 outputs[method] = self.workers[method].call("predict_outputs")["outputs"]
-            except RuntimeError:
-                pass
         self.results["predict_outputs"] = outputs
 
     # -- correctness ----------------------------------------------------------------------------
@@ -340,18 +338,26 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     run = Run(args)
+    phases = run.results["phases"] = {}
+
+    def phase(name: str, function) -> None:
+        start = time.monotonic()
+        function()
+        phases[name] = round(time.monotonic() - start, 1)
+        log(f"phase {name}: {phases[name]:.0f} s")
+
     try:
-        run.start_workers()
-        run.peak("start")
-        run.setup_training()
-        run.training_rounds()
-        run.predict_rounds()
-        run.checks()
-        run.peak("end")
+        phase("start workers", run.start_workers)
+        phase("sgemm peak (start)", lambda: run.peak("start"))
+        phase("setup and warm-up", run.setup_training)
+        phase("training rounds", run.training_rounds)
+        phase("predict rounds", run.predict_rounds)
+        phase("final-loss checks", run.checks)
+        phase("sgemm peak (end)", lambda: run.peak("end"))
         for worker in run.workers.values():
             worker.close()
         if not args.no_memory:
-            run.memory()
+            phase("memory and allocations", run.memory)
     finally:
         run.close()
     run.results["elapsed_s"] = time.monotonic() - started

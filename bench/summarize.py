@@ -177,14 +177,17 @@ def checklist(results: dict, analysis: dict) -> list[tuple[str, bool | None, str
         items.append(("no NumPy allocation per training step after warm-up (cython)", ok, text))
     else:
         items.append(("no NumPy allocation per training step after warm-up (cython)", None, "not measured"))
-    memory = results.get("memory", [])
-    peaks = {(m["workload"], m["method"]): m["peak_mb"] for m in memory}
+    memory = {(m["workload"], m["method"]): m for m in results.get("memory", [])}
     rss_lines, rss_ok = [], []
-    for workload in sorted({w for w, _ in peaks}):
-        c, n = peaks.get((workload, "cython")), peaks.get((workload, "numpy"))
+    for workload in sorted({w for w, _ in memory}):
+        c, n = memory.get((workload, "cython")), memory.get((workload, "numpy"))
         if c is not None and n is not None:
-            rss_ok.append(c <= n + TARGETS["rss_extra_mb"])
-            rss_lines.append(f"{workload}: {c:.0f} vs {n:.0f} MB")
+            rss_ok.append(c["peak_mb"] <= n["peak_mb"] + TARGETS["rss_extra_mb"])
+            rss_lines.append(
+                f"{workload}: {c['peak_mb']:.0f} vs {n['peak_mb']:.0f} MB (after imports "
+                f"{c.get('rss_after_import_mb', 0):.0f} vs {n.get('rss_after_import_mb', 0):.0f}; "
+                f"growth in fit {c['peak_mb'] - c['rss_before_mb']:.1f} vs {n['peak_mb'] - n['rss_before_mb']:.1f})"
+            )
     items.append(
         (
             f"peak RSS cython ≤ numpy backend + {TARGETS['rss_extra_mb']:.0f} MB",
@@ -218,27 +221,35 @@ def markdown(results: dict, analysis: dict) -> str:
     kernels = ", ".join(
         f"{os.path.basename(b.get('filepath') or '?')}: {b.get('architecture')} ×{b.get('num_threads')}" for b in blas
     )
-    torch_info = results.get("workers", {}).get("torch", {})
+    workers = results.get("workers", {})
+    torch_info = workers.get("torch", {})
+    probe = workers.get("probe", {})
+    env_outside = results["openblas_env_outside"]
+    torch_text = f", torch {torch_info.get('torch')} ({torch_info.get('torch_threads')} threads)" if torch_info else ""
+    if results["openblas_env_unset"]:
+        env_text = (
+            f"* `{' and '.join(env_outside)}` (set on this host: {env_outside}) were **unset** in the benchmark "
+            "processes, so OpenBLAS picks its kernel for this CPU; the tests never change them."
+        )
+    else:
+        env_text = f"* OpenBLAS environment kept as on the host: {env_outside}."
     lines += [
         f"Run {results['started']} ({'quick' if results['quick'] else 'full'}, {results.get('elapsed_s', 0):.0f} s), "
-        f"Python {results['machine']['python']}, {results['machine']['cpus']} CPUs, numpy "
-        f"{results.get('workers', {}).get('probe', {}).get('numpy', '?')}, scipy {results.get('workers', {}).get('probe', {}).get('scipy', '?')}"
-        + (f", torch {torch_info.get('torch')} ({torch_info.get('torch_threads')} threads)" if torch_info else "")
-        + ".",
+        f"Python {results['machine']['python']}, {results['machine']['cpus']} CPUs, numpy {probe.get('numpy', '?')}, "
+        f"scipy {probe.get('scipy', '?')}{torch_text}.",
         "",
-        f"* sgemm peak (2 threads, float32, square {4096 if not results['quick'] else 2048}): scipy BLAS (the one cyneuron's kernels call) "
-        f"**{peak['scipy']:.0f} GFLOP/s**, numpy's BLAS {peak['numpy']:.0f} GFLOP/s (best reading, start and end of the run).",
+        f"* sgemm peak (2 threads, float32, square {4096 if not results['quick'] else 2048}): scipy's BLAS (the one "
+        f"cyneuron's kernels call) **{peak['scipy']:.0f} GFLOP/s**, numpy's BLAS {peak['numpy']:.0f} GFLOP/s "
+        "(best reading, start and end of the run).",
         f"* BLAS kernels in use (threadpoolctl): {kernels or 'unknown'}.",
-        (
-            f"* `{' and '.join(results['openblas_env_outside'])}` (set on this host to {results['openblas_env_outside']}) were "
-            "**unset** in the benchmark processes, so OpenBLAS picks its kernel for this CPU; the tests never change them."
-            if results["openblas_env_unset"]
-            else f"* OpenBLAS environment kept as on the host: {results['openblas_env_outside']}."
-        ),
+        env_text,
         f"* Noise control: a 2-thread 1024² sgemm probe before and after every round; rounds probing below "
-        f"{analysis['threshold']:.0f} GFLOP/s ({results.get('probe_keep', 0.85):.0%} of the best probe, {analysis['best_probe']:.0f}) are dropped. "
-        "Values are medians over kept rounds; methods are interleaved within each round, each in its own process.",
-        "* FLOPs per training step = 6·batch·Σ(in·out) (forward product + the two backward products; bias, activations, loss and the update not counted).",
+        f"{analysis['threshold']:.0f} GFLOP/s ({results.get('probe_keep', 0.85):.0%} of the best probe, "
+        f"{analysis['best_probe']:.0f}) are dropped. Values are medians over kept rounds; methods are interleaved "
+        "within each round, each in its own process.",
+        "* Phases (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results.get("phases", {}).items()) + ".",
+        "* FLOPs per training step = 6·batch·Σ(in·out) (forward product + the two backward products; bias, "
+        "activations, loss and the update not counted).",
         "",
     ]
     for key, reason in results.get("skipped", {}).items():
@@ -248,7 +259,8 @@ def markdown(results: dict, analysis: dict) -> str:
 
     lines += ["## Training through `fit` (float32, SGD lr 0.01, sparse categorical cross-entropy, shuffled)", ""]
     lines += [
-        "| workload | method | µs/step | samples/s | vs NumPy loop | vs numpy backend | vs torch | GFLOP/s | % sgemm peak |",
+        "| workload | method | µs/step | samples/s | vs NumPy loop | vs numpy backend | vs torch | GFLOP/s "
+        "| % sgemm peak |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, workload in common.WORKLOADS.items():
@@ -266,15 +278,18 @@ def markdown(results: dict, analysis: dict) -> str:
                 continue
             m = methods[method]
             peak_cell = f"{m['gflops'] / peak['scipy']:.1%}" if name in ("mnist-like", "wide") else "–"
+            title = "**" + name + "**<br>" + workload.describe() + note if first else ""
+            speed = m["samples_per_s"]
             lines.append(
-                f"| {'**' + name + '**<br>' + workload.describe() + note if first else ''} | {LABELS[method]} | {_fmt(m['us_per_step'], 2)} | "
-                f"{_fmt(m['samples_per_s'], 0)} | {_ratio(m['samples_per_s'], ref['numpy_loop'])} | {_ratio(m['samples_per_s'], ref['numpy'])} | "
-                f"{_ratio(m['samples_per_s'], ref['torch'])} | {_fmt(m['gflops'], 1)} | {peak_cell} |"
+                f"| {title} | {LABELS[method]} | {_fmt(m['us_per_step'], 2)} | {_fmt(speed, 0)} | "
+                f"{_ratio(speed, ref['numpy_loop'])} | {_ratio(speed, ref['numpy'])} | {_ratio(speed, ref['torch'])} | "
+                f"{_fmt(m['gflops'], 1)} | {peak_cell} |"
             )
             first = False
     lines.append("")
     lines.append(
-        "`cython Network.train_batch loop` is the backend's training step called directly (no `fit`): the gap to `fit` is the front end's per-call and per-epoch overhead."
+        "`cython Network.train_batch loop` is the backend's training step called directly (no `fit`): the gap to "
+        "`fit` is the front end's per-call and per-epoch overhead."
     )
     lines.append("")
 
@@ -282,8 +297,9 @@ def markdown(results: dict, analysis: dict) -> str:
     lines += [
         "## Prediction through `predict` (the notes' 10→32→2 model, float32)",
         "",
-        f"Rounds kept: {analysis['predict_kept']}. `predict(x, verbose=0)` for one sample; `predict(x, batch_size=1000, verbose=0)` for 1,000; "
-        "torch: `model(torch.from_numpy(x)).numpy()` under `torch.no_grad()`, softmax included.",
+        f"Rounds kept: {analysis['predict_kept']}. `predict(x, verbose=0)` for one sample; "
+        "`predict(x, batch_size=1000, verbose=0)` for 1,000; torch: `model(torch.from_numpy(x)).numpy()` under "
+        "`torch.no_grad()`, softmax included.",
         "",
         "| method | 1 sample: µs/call | vs torch | 1,000 samples: µs/call | vs torch |",
         "|---|---:|---:|---:|---:|",
@@ -293,7 +309,8 @@ def markdown(results: dict, analysis: dict) -> str:
         if one is None:
             continue
         lines.append(
-            f"| {LABELS[method]} | {_fmt(one, 2)} | {_ratio(p.get('torch/one'), one)} | {_fmt(batch, 1)} | {_ratio(p.get('torch/batch'), batch)} |"
+            f"| {LABELS[method]} | {_fmt(one, 2)} | {_ratio(p.get('torch/one'), one)} | {_fmt(batch, 1)} | "
+            f"{_ratio(p.get('torch/batch'), batch)} |"
         )
     lines.append("")
 
@@ -302,12 +319,17 @@ def markdown(results: dict, analysis: dict) -> str:
         lines += [
             "## Memory: peak RSS of one training run (fresh process per method)",
             "",
-            "| workload | method | RSS before fit (MB) | peak RSS during fit (MB) | growth (MB) |",
-            "|---|---|---:|---:|---:|",
+            'Peak = VmHWM after resetting it (`/proc/self/clear_refs`) just before `fit`; "after imports" is the '
+            "process with the method's libraries imported, before any data.",
+            "",
+            "| workload | method | RSS after imports (MB) | RSS before fit (MB) | peak RSS during fit (MB) "
+            "| growth in fit (MB) |",
+            "|---|---|---:|---:|---:|---:|",
         ]
         for m in memory:
             lines.append(
-                f"| {m['workload']} | {LABELS[m['method']]} | {m['rss_before_mb']:.0f} | {m['peak_mb']:.0f} | {m['peak_mb'] - m['rss_before_mb']:.1f} |"
+                f"| {m['workload']} | {LABELS[m['method']]} | {m.get('rss_after_import_mb', float('nan')):.0f} | "
+                f"{m['rss_before_mb']:.0f} | {m['peak_mb']:.0f} | {m['peak_mb'] - m['rss_before_mb']:.1f} |"
             )
         lines.append("")
     allocations = results.get("allocations", {})
@@ -315,12 +337,15 @@ def markdown(results: dict, analysis: dict) -> str:
         lines += [
             "## NumPy allocations per training step after warm-up",
             "",
-            "Exact count of NumPy array-data allocations (a counting NumPy memory handler), over 100 `Network.train_batch` steps and "
-            "over whole `fit` calls (per step = difference between a 2-epoch and a 1-epoch fit, divided by the steps of one epoch); "
-            "tracemalloc (NumPy's domain) shows the NumPy memory still held after 100 steps and the transient peak.",
+            "Exact count of NumPy array-data allocations (a counting NumPy memory handler installed through "
+            "`PyDataMem_SetHandler`) over 100 `Network.train_batch` steps, and over whole `fit` calls split into "
+            "per step (1-epoch fits of 20 vs 60 batches), per epoch (2 vs 1 epochs) and per call; tracemalloc on "
+            "NumPy's domain shows NumPy memory still held after the 100 steps and the transient peak (all domains) "
+            "during them.",
             "",
-            "| method | workload | per `train_batch` | per `fit` step | per `fit` call (fixed) | tracemalloc: held after 100 steps | transient peak |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "| method | workload | per `train_batch` | per `fit` step | per `fit` epoch | per `fit` call | "
+            "tracemalloc: held after 100 steps | transient peak |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for method, data in allocations.items():
             for workload, entry in data["workloads"].items():
@@ -332,7 +357,7 @@ def markdown(results: dict, analysis: dict) -> str:
                 transient = "–" if not tm else f"{tm['peak_over_start']:,} B"
                 lines.append(
                     f"| {LABELS[method]} | {workload} | {per_batch} | {_fmt(fit.get('per_step'), 2)} | "
-                    f"{_fmt(fit.get('per_call_overhead'), 0)} | {held} | {transient} |"
+                    f"{_fmt(fit.get('per_epoch'), 0)} | {_fmt(fit.get('per_call'), 0)} | {held} | {transient} |"
                 )
         lines.append("")
     checks = results.get("checks", {})
@@ -356,9 +381,9 @@ def markdown(results: dict, analysis: dict) -> str:
                 lines.append(f"| {workload} | " + " | ".join(cells) + " |")
         lines += [
             "",
-            "Every method starts from the same weights (same initial loss); cython and numpy backends also share the shuffle "
-            "order (same `set_random_seed`), so their final losses should agree to float32 rounding; the NumPy loop and torch shuffle "
-            "with their own generators and agree only statistically.",
+            "Every method starts from the same weights (same initial loss); the cython and numpy backends also share "
+            "the shuffle order (same `set_random_seed`), so their final losses should agree to float32 rounding; the "
+            "NumPy loop and torch shuffle with their own generators and agree only statistically.",
             "",
         ]
 

@@ -274,6 +274,13 @@ def memory(method: str, workload: str) -> dict:
     """RSS before a training run and its peak during the run (VmHWM reset through clear_refs)."""
     limit_threads()
     w = common.WORKLOADS[workload]
+    if method in ("cython", "numpy"):
+        import cyneuron
+
+        cyneuron.set_backend(method)
+    elif method == "torch":
+        import torch  # noqa: F401
+    after_import_kb = _status_kb("VmRSS")
     x, y = common.load_data(workload)
     trainer = common.make_trainer(method, w, x, y)
     gc.collect()
@@ -292,6 +299,7 @@ def memory(method: str, workload: str) -> dict:
     return {
         "method": method,
         "workload": workload,
+        "rss_after_import_mb": (after_import_kb or 0) / 1024,
         "rss_before_mb": (before_kb or 0) / 1024,
         "peak_mb": peak_kb / 1024,
         "peak_is_since_fit_start": reset_ok,
@@ -300,6 +308,52 @@ def memory(method: str, workload: str) -> dict:
 
 
 # -------------------------------------------------------------------------------------- allocations
+def _stepper(net, n: int, batch: int):
+    """``step()``: the next ``train_batch`` of an epoch over ``n`` rows, wrapping around at the end."""
+    position = [0]
+
+    def step() -> None:
+        start = position[0] if position[0] < n else 0
+        net.train_batch(start, min(start + batch, n))
+        position[0] = start + batch
+
+    return step
+
+
+def _fit_allocations(method: str, w: common.Workload, x: np.ndarray, y: np.ndarray) -> dict:
+    """Allocations of whole ``fit`` calls, split into per step, per epoch and per call.
+
+    Counts (not bytes) do not grow with the data size, so fits over ``small`` and ``large`` batches of
+    the same data separate the per-step count from fixed costs; a 2-epoch fit gives the per-epoch one.
+    """
+    import alloc
+
+    small, large = 20, 60
+    size = min(large * w.batch_size, x.shape[0])
+    large = -(-size // w.batch_size)
+    trainers = {}
+    for rows in (small * w.batch_size, size):
+        trainer = common.make_trainer(method, w, x[:rows], y[:rows])
+        trainer.fit(epochs=1)  # warm-up: workspaces for this batch size exist from now on
+        trainers[rows] = trainer
+    one_small = alloc.count_allocations(lambda: trainers[small * w.batch_size].fit(epochs=1), 1)
+    two_small = alloc.count_allocations(lambda: trainers[small * w.batch_size].fit(epochs=2), 1)
+    one_large = alloc.count_allocations(lambda: trainers[size].fit(epochs=1), 1)
+    per_step = (one_large[0] - one_small[0]) / (large - small)
+    per_epoch = two_small[0] - one_small[0] - per_step * small
+    return {
+        "per_step": per_step,
+        "per_epoch": per_epoch,
+        "per_call": one_small[0] - per_step * small - per_epoch,
+        "counts": {
+            "1 epoch x 20 steps": one_small[0],
+            "2 epochs x 20 steps": two_small[0],
+            f"1 epoch x {large} steps": one_large[0],
+        },
+        "sizes": one_small[2][:10],
+    }
+
+
 def allocations(method: str, workloads: list[str], steps: int = 100) -> dict:
     """NumPy array-data allocations per training step after warm-up, per workload."""
     import alloc
@@ -315,37 +369,15 @@ def allocations(method: str, workloads: list[str], steps: int = 100) -> dict:
             worker = Worker(method)
             worker.data[name] = (x, y)
             worker.setup_net(name)
-            net = worker.nets[name][0]
-            n, batch = x.shape[0], w.batch_size
-            position = [0]
-
-            def step() -> None:
-                start = position[0]
-                if start >= n:
-                    start = 0
-                net.train_batch(start, min(start + batch, n))
-                position[0] = start + batch
-
+            step = _stepper(worker.nets[name][0], x.shape[0], w.batch_size)
             for _ in range(10):
                 step()
             if exact:
                 count, nbytes, sizes = alloc.count_allocations(step, steps)
                 entry["train_batch"] = {"steps": steps, "allocations": count, "bytes": nbytes, "sizes": sizes[:10]}
             entry["train_batch_tracemalloc"] = alloc.tracemalloc_numpy(step, steps)
-        trainer = common.make_trainer(method, w, x, y)
-        trainer.fit(epochs=1)
         if exact and method != "torch":
-            one = alloc.count_allocations(lambda: trainer.fit(epochs=1), 1)
-            two = alloc.count_allocations(lambda: trainer.fit(epochs=2), 1)
-            per_step = (two[0] - one[0]) / w.steps_per_epoch
-            entry["fit"] = {
-                "steps_per_epoch": w.steps_per_epoch,
-                "allocations_1_epoch": one[0],
-                "allocations_2_epochs": two[0],
-                "per_step": per_step,
-                "per_call_overhead": one[0] - per_step * w.steps_per_epoch,
-                "sizes": one[2][:10],
-            }
+            entry["fit"] = _fit_allocations(method, w, x, y)
         results["workloads"][name] = entry
     return results
 

@@ -1,0 +1,31 @@
+"""End to end through the public ``fit``: four workloads x cython, numpy backend, NumPy loop, torch.
+
+Each round is one full ``fit`` of the workload from the same initial weights (reset untimed);
+``extra_info`` carries µs/step and samples/s. report.py does the careful, noise-filtered version.
+"""
+
+from __future__ import annotations
+
+import common
+import pytest
+from conftest import skip_if_unavailable
+
+ROUNDS = {"tiny": 10, "digits": 5, "mnist-like": 3, "wide": 2}
+
+
+@pytest.mark.parametrize("method", common.METHODS)
+@pytest.mark.parametrize("workload", list(common.WORKLOADS))
+def test_fit(benchmark, workload_data, workload, method):
+    skip_if_unavailable(method)
+    w = common.WORKLOADS[workload]
+    x, y = workload_data(workload)
+    trainer = common.make_trainer(method, w, x, y)
+    trainer.fit(epochs=1)  # warm-up: thread pools, workspaces
+
+    benchmark.group = f"fit {workload}: {w.describe()}"
+    benchmark.extra_info.update(method=method, steps=w.steps, samples=w.samples * w.epochs)
+    benchmark.pedantic(trainer.fit, setup=trainer.reset, rounds=ROUNDS[workload], iterations=1, warmup_rounds=0)
+    best = benchmark.stats.stats.median
+    benchmark.extra_info["us_per_step"] = 1e6 * best / w.steps
+    benchmark.extra_info["samples_per_s"] = w.samples * w.epochs / best
+    benchmark.extra_info["gflops"] = w.flops_per_step * w.steps / best / 1e9
