@@ -21,7 +21,15 @@ from cyneuron cimport _core as core
 import numpy as np
 
 from cyneuron.backend.base import METRICS, LossSpec, SGDSpec
-from cyneuron.backend.validation import check_array, check_loss, check_metrics, check_network_data, stage_widths
+from cyneuron.backend.validation import (
+    check_array,
+    check_loss,
+    check_metrics,
+    check_network_data,
+    check_optimizer,
+    check_optimizer_state,
+    stage_widths,
+)
 
 cdef extern from "Python.h":
     ctypedef struct PyThreadState
@@ -538,12 +546,10 @@ cdef class NetworkCore:
             self._busy = False
 
     cdef _set_optimizer(self, optimizer):
-        try:
-            lr = float(optimizer.learning_rate)
-            momentum = float(optimizer.momentum)
-            nesterov = bool(optimizer.nesterov)
-        except (AttributeError, TypeError, ValueError):
-            raise TypeError(f"optimizer: expected an SGDSpec, got {type(optimizer).__name__}") from None
+        optimizer = check_optimizer(optimizer)
+        lr = float(optimizer.learning_rate)
+        momentum = float(optimizer.momentum)
+        nesterov = bool(optimizer.nesterov)
         self.st.lr = lr
         self.st.momentum = momentum
         self.st.nesterov = nesterov
@@ -666,20 +672,7 @@ cdef class NetworkCore:
 
     def set_optimizer_state(self, state):
         """Restore velocities saved by ``get_optimizer_state``."""
-        state = list(state)
-        if len(state) != len(self._velocities):
-            raise ValueError(f"state: expected {len(self._velocities)} arrays, got {len(state)}")
-        values = []
-        for index, (velocity, value) in enumerate(zip(self._velocities, state)):
-            try:
-                value = np.asarray(value)
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"state[{index}]: expected an array of shape {velocity.shape} ({error})") from None
-            if value.shape != velocity.shape:
-                raise ValueError(f"state[{index}]: expected shape {velocity.shape}, got {value.shape}")
-            if not np.issubdtype(value.dtype, np.floating):
-                raise TypeError(f"state[{index}]: expected a floating-point array, got dtype {value.dtype}")
-            values.append(value)
+        values = check_optimizer_state(state, self._velocities)
         self._enter()
         try:
             for velocity, value in zip(self._velocities, values):

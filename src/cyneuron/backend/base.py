@@ -40,78 +40,55 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-EPSILON = 1e-7
-
-ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
-LOSSES = (
-    "mean_squared_error",
-    "mean_absolute_error",
-    "binary_crossentropy",
-    "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
+from cyneuron.backend import validation as check
+from cyneuron.backend.specs import (  # noqa: F401  (re-exported: the interface's vocabulary)
+    ACTIVATIONS,
+    DTYPES,
+    EPSILON,
+    LOSSES,
+    METRICS,
+    LossSpec,
+    SGDSpec,
+    Stage,
 )
-METRICS = (
-    "binary_accuracy",
-    "categorical_accuracy",
-    "sparse_categorical_accuracy",
-    "mean_squared_error",
-    "mean_absolute_error",
-)
-DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One step of a network's forward pass: an optional dense product, then an activation.
-
-    ``kernel`` ``(in, units)`` and ``bias`` ``(units,)`` are the model's own weight
-    arrays: a network reads and updates them in place and never replaces them.
-    A stage with ``kernel=None`` is a bare activation (Keras' ``Activation`` layer);
-    ``bias=None`` with a kernel is a dense layer built with ``use_bias=False``.
-    """
-
-    activation: str
-    kernel: np.ndarray | None = None
-    bias: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class LossSpec:
-    """A loss by canonical name, and whether the model's output is logits."""
-
-    name: str
-    from_logits: bool = False
-
-
-@dataclass(frozen=True)
-class SGDSpec:
-    """SGD hyperparameters, already validated by the front end."""
-
-    learning_rate: float
-    momentum: float = 0.0
-    nesterov: bool = False
 
 
 class Ops(abc.ABC):
-    """Kernels of one backend, plus a factory for whole networks."""
+    """Kernels of one backend, plus a factory for whole networks.
+
+    The public methods check every argument (array type, one shared float32 or
+    float64 dtype, shapes consistent with each other, C-contiguity, writeable
+    outputs that overlap no input, known names) and raise TypeError or
+    ValueError naming the argument and what was expected; then they call the
+    backend's ``_``-prefixed implementation, which may trust its arguments.
+    """
 
     name: str
 
     # ----------------------------------------------------------------- kernels
-    @abc.abstractmethod
     def dense_forward(self, x, kernel, bias, activation, z_out, a_out) -> None:
         """``z_out = x @ kernel + bias``; ``a_out = activation(z_out)``.
 
         x (batch, in); kernel (in, units); bias (units,) or None;
-        z_out, a_out (batch, units). ``a_out`` may be ``z_out`` itself for
-        ``linear``.
+        z_out, a_out (batch, units). ``a_out`` may be ``z_out`` itself.
         """
+        check.check_activation(activation)
+        x = check.check_float_array("x", x, 2)
+        batch, n_in = x.shape
+        kernel = check.check_array("kernel", kernel, (n_in, None), x.dtype)
+        units = kernel.shape[1]
+        if bias is not None:
+            check.check_array("bias", bias, (units,), x.dtype)
+        check.check_array("z_out", z_out, (batch, units), x.dtype, writeable=True)
+        check.check_array("a_out", a_out, (batch, units), x.dtype, writeable=True)
+        inputs = {"x": x, "kernel": kernel, "bias": bias}
+        check.check_no_overlap("z_out", z_out, inputs)
+        check.check_no_overlap("a_out", a_out, {**inputs, "z_out": z_out}, may_be=("z_out",))
+        self._dense_forward(x, kernel, bias, activation, z_out, a_out)
 
-    @abc.abstractmethod
     def dense_backward(
         self, x, kernel, z, a, grad_a, activation, grad_z_out, grad_kernel_out, grad_bias_out, grad_x_out
     ) -> None:
@@ -125,16 +102,51 @@ class Ops(abc.ABC):
         when there is no bias) and grad_x_out (batch, in) = dZ @ kernel.T (None
         to skip it, as for the first layer).
         """
+        check.check_activation(activation)
+        x = check.check_float_array("x", x, 2)
+        batch, n_in = x.shape
+        kernel = check.check_array("kernel", kernel, (n_in, None), x.dtype)
+        units = kernel.shape[1]
+        for name, value in (("z", z), ("a", a), ("grad_a", grad_a)):
+            check.check_array(name, value, (batch, units), x.dtype)
+        check.check_array("grad_z_out", grad_z_out, (batch, units), x.dtype, writeable=True)
+        check.check_array("grad_kernel_out", grad_kernel_out, (n_in, units), x.dtype, writeable=True)
+        if grad_bias_out is not None:
+            check.check_array("grad_bias_out", grad_bias_out, (units,), x.dtype, writeable=True)
+        if grad_x_out is not None:
+            check.check_array("grad_x_out", grad_x_out, (batch, n_in), x.dtype, writeable=True)
+        seen = {"x": x, "kernel": kernel, "z": z, "a": a, "grad_a": grad_a}
+        check.check_no_overlap("grad_z_out", grad_z_out, seen, may_be=("grad_a",))
+        for name, out in (
+            ("grad_kernel_out", grad_kernel_out),
+            ("grad_bias_out", grad_bias_out),
+            ("grad_x_out", grad_x_out),
+        ):
+            seen = {**seen, "grad_z_out": grad_z_out}
+            check.check_no_overlap(name, out, seen)
+            seen[name] = out
+        self._dense_backward(
+            x, kernel, z, a, grad_a, activation, grad_z_out, grad_kernel_out, grad_bias_out, grad_x_out
+        )
 
-    @abc.abstractmethod
     def activation_forward(self, activation, z, out) -> None:
         """``out = activation(z)``; z, out (batch, units); out may be z."""
+        check.check_activation(activation)
+        z = check.check_float_array("z", z, 2)
+        check.check_array("out", out, z.shape, z.dtype, writeable=True)
+        check.check_no_overlap("out", out, {"z": z}, may_be=("z",))
+        self._activation_forward(activation, z, out)
 
-    @abc.abstractmethod
     def activation_backward(self, activation, z, a, grad_a, out) -> None:
-        """``out = dLoss/dZ`` from grad_a = dLoss/dA; z, a, grad_a, out (batch, units)."""
+        """``out = dLoss/dZ`` from grad_a = dLoss/dA; z, a, grad_a, out (batch, units); out may be grad_a."""
+        check.check_activation(activation)
+        z = check.check_float_array("z", z, 2)
+        check.check_array("a", a, z.shape, z.dtype)
+        check.check_array("grad_a", grad_a, z.shape, z.dtype)
+        check.check_array("out", out, z.shape, z.dtype, writeable=True)
+        check.check_no_overlap("out", out, {"z": z, "a": a, "grad_a": grad_a}, may_be=("grad_a",))
+        self._activation_backward(activation, z, a, grad_a, out)
 
-    @abc.abstractmethod
     def loss_value(self, loss: LossSpec, y_true, y_pred) -> float:
         """Mean over the batch of the per-sample loss.
 
@@ -142,26 +154,90 @@ class Ops(abc.ABC):
         y_true (batch, units) of the dtype, or int64 labels (batch,) for the
         sparse loss.
         """
+        loss = check.check_loss(loss)
+        y_pred = check.check_float_array("y_pred", y_pred, 2)
+        y_true = check.check_targets(loss.name == "sparse_categorical_crossentropy", y_true, y_pred)
+        return self._loss_value(loss, y_true, y_pred)
 
-    @abc.abstractmethod
     def loss_gradient(self, loss: LossSpec, y_true, y_pred, out) -> None:
         """``out = d loss_value / d y_pred``; y_pred, out (batch, units)."""
+        loss = check.check_loss(loss)
+        y_pred = check.check_float_array("y_pred", y_pred, 2)
+        y_true = check.check_targets(loss.name == "sparse_categorical_crossentropy", y_true, y_pred)
+        check.check_array("out", out, y_pred.shape, y_pred.dtype, writeable=True)
+        check.check_no_overlap("out", out, {"y_true": y_true, "y_pred": y_pred})
+        self._loss_gradient(loss, y_true, y_pred, out)
 
-    @abc.abstractmethod
     def output_gradient(self, loss: LossSpec, activation, y_true, z, a, out) -> float:
         """dLoss/dZ of the last stage, fused where the pair allows; returns the loss value.
 
         z, a, out (batch, units) are that stage's pre-activation, activation and
         the gradient buffer; y_true as in ``loss_value``.
         """
+        loss = check.check_loss(loss)
+        check.check_activation(activation)
+        z = check.check_float_array("z", z, 2)
+        y_true = check.check_targets(loss.name == "sparse_categorical_crossentropy", y_true, z)
+        check.check_array("a", a, z.shape, z.dtype)
+        check.check_array("out", out, z.shape, z.dtype, writeable=True)
+        check.check_no_overlap("out", out, {"y_true": y_true, "z": z, "a": a})
+        return self._output_gradient(loss, activation, y_true, z, a, out)
 
-    @abc.abstractmethod
     def metric_value(self, metric: str, y_true, y_pred) -> float:
         """Mean over the batch of the per-sample metric; y_pred (batch, units), y_true as in ``loss_value``."""
+        check.check_metrics((metric,))
+        y_pred = check.check_float_array("y_pred", y_pred, 2)
+        y_true = check.check_targets(metric == "sparse_categorical_accuracy", y_true, y_pred)
+        return self._metric_value(metric, y_true, y_pred)
+
+    def sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
+        """Update ``param`` (and ``velocity`` when momentum > 0) in place; grad and velocity shaped as param."""
+        if not isinstance(param, np.ndarray):
+            raise TypeError(f"param: expected a numpy.ndarray, got {type(param).__name__}")
+        if param.dtype not in DTYPES:
+            raise TypeError(f"param: expected dtype float32 or float64, got {param.dtype}")
+        check.check_array("param", param, param.shape, param.dtype, writeable=True)
+        check.check_array("grad", grad, param.shape, param.dtype)
+        learning_rate = check.check_hyperparameter("learning_rate", learning_rate)
+        momentum = check.check_hyperparameter("momentum", momentum)
+        check.check_no_overlap("param", param, {"grad": grad})
+        if momentum != 0:
+            check.check_array("velocity", velocity, param.shape, param.dtype, writeable=True)
+            check.check_no_overlap("velocity", velocity, {"param": param, "grad": grad})
+        else:
+            velocity = None
+        self._sgd_update(param, grad, velocity, learning_rate, momentum, bool(nesterov))
+
+    # ---------------------------------------------------- the implementations
+    # Called only with checked arguments, as documented on the public methods.
+    @abc.abstractmethod
+    def _dense_forward(self, x, kernel, bias, activation, z_out, a_out) -> None: ...
 
     @abc.abstractmethod
-    def sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
-        """Update ``param`` (and ``velocity`` when momentum > 0) in place; same shapes."""
+    def _dense_backward(
+        self, x, kernel, z, a, grad_a, activation, grad_z_out, grad_kernel_out, grad_bias_out, grad_x_out
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def _activation_forward(self, activation, z, out) -> None: ...
+
+    @abc.abstractmethod
+    def _activation_backward(self, activation, z, a, grad_a, out) -> None: ...
+
+    @abc.abstractmethod
+    def _loss_value(self, loss, y_true, y_pred) -> float: ...
+
+    @abc.abstractmethod
+    def _loss_gradient(self, loss, y_true, y_pred, out) -> None: ...
+
+    @abc.abstractmethod
+    def _output_gradient(self, loss, activation, y_true, z, a, out) -> float: ...
+
+    @abc.abstractmethod
+    def _metric_value(self, metric, y_true, y_pred) -> float: ...
+
+    @abc.abstractmethod
+    def _sgd_update(self, param, grad, velocity, learning_rate: float, momentum: float, nesterov: bool) -> None: ...
 
     # ---------------------------------------------------------------- networks
     @abc.abstractmethod

@@ -12,10 +12,11 @@ import numpy as np
 
 from cyneuron.backend.base import EPSILON, LossSpec, Network, Ops, SGDSpec, Stage
 from cyneuron.backend.validation import (
-    check_activation,
     check_loss,
     check_metrics,
     check_network_data,
+    check_optimizer,
+    check_optimizer_state,
     stage_widths,
 )
 
@@ -113,30 +114,28 @@ def _per_sample_metric(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> n
 
 
 class NumpyOps(Ops):
-    """Pure-NumPy kernels; see ``base.Ops`` for the contract of each method."""
+    """Pure-NumPy kernels; ``base.Ops`` checks the arguments and documents each method."""
 
     name = "numpy"
 
-    def dense_forward(self, x, kernel, bias, activation, z_out, a_out) -> None:
-        check_activation(activation)
+    def _dense_forward(self, x, kernel, bias, activation, z_out, a_out) -> None:
         z = x @ kernel
         if bias is not None:
             z = z + bias
         z_out[...] = z
-        self.activation_forward(activation, z_out, a_out)
+        self._activation_forward(activation, z_out, a_out)
 
-    def dense_backward(
+    def _dense_backward(
         self, x, kernel, z, a, grad_a, activation, grad_z_out, grad_kernel_out, grad_bias_out, grad_x_out
     ) -> None:
-        self.activation_backward(activation, z, a, grad_a, grad_z_out)
+        self._activation_backward(activation, z, a, grad_a, grad_z_out)
         grad_kernel_out[...] = x.T @ grad_z_out
         if grad_bias_out is not None:
             grad_bias_out[...] = grad_z_out.sum(axis=0)
         if grad_x_out is not None:
             grad_x_out[...] = grad_z_out @ kernel.T
 
-    def activation_forward(self, activation, z, out) -> None:
-        check_activation(activation)
+    def _activation_forward(self, activation, z, out) -> None:
         if activation == "linear":
             out[...] = z
         elif activation == "relu":
@@ -148,8 +147,7 @@ class NumpyOps(Ops):
         else:
             out[...] = np.exp(_log_softmax(z))
 
-    def activation_backward(self, activation, z, a, grad_a, out) -> None:
-        check_activation(activation)
+    def _activation_backward(self, activation, z, a, grad_a, out) -> None:
         if activation == "linear":
             out[...] = grad_a
         elif activation == "relu":
@@ -162,24 +160,20 @@ class NumpyOps(Ops):
         else:
             out[...] = a * (grad_a - np.sum(grad_a * a, axis=1, keepdims=True))
 
-    def loss_value(self, loss: LossSpec, y_true, y_pred) -> float:
-        check_loss(loss)
+    def _loss_value(self, loss: LossSpec, y_true, y_pred) -> float:
         y = _as_targets(loss.name, y_true, y_pred.shape[1], y_pred.dtype)
         return float(np.mean(_per_sample_loss(loss, y, y_pred)))
 
-    def loss_gradient(self, loss: LossSpec, y_true, y_pred, out) -> None:
-        check_loss(loss)
+    def _loss_gradient(self, loss: LossSpec, y_true, y_pred, out) -> None:
         y = _as_targets(loss.name, y_true, y_pred.shape[1], y_pred.dtype)
         out[...] = _loss_gradient(loss, y, y_pred)
 
-    def output_gradient(self, loss: LossSpec, activation, y_true, z, a, out) -> float:
-        check_loss(loss)
-        check_activation(activation)
+    def _output_gradient(self, loss: LossSpec, activation, y_true, z, a, out) -> float:
         batch, units = z.shape
         y = _as_targets(loss.name, y_true, units, z.dtype)
         if loss.from_logits or (activation, loss.name) not in _FUSED_PAIRS:
             grad_a = _loss_gradient(loss, y, a)
-            self.activation_backward(activation, z, a, grad_a, out)
+            self._activation_backward(activation, z, a, grad_a, out)
             return float(np.mean(_per_sample_loss(loss, y, a)))
         if activation == "softmax":
             out[...] = (a * y.sum(axis=1, keepdims=True) - y) / batch
@@ -188,11 +182,10 @@ class NumpyOps(Ops):
         logits_loss = LossSpec(loss.name, from_logits=True)
         return float(np.mean(_per_sample_loss(logits_loss, y, z)))
 
-    def metric_value(self, metric: str, y_true, y_pred) -> float:
-        check_metrics((metric,))
+    def _metric_value(self, metric: str, y_true, y_pred) -> float:
         return float(np.mean(_per_sample_metric(metric, y_true, y_pred)))
 
-    def sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
+    def _sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
         lr = param.dtype.type(learning_rate)
         if momentum == 0:
             param -= lr * grad
@@ -235,9 +228,9 @@ class NumpyNetwork(Network):
             a = np.empty_like(z)
             if stage.kernel is None:
                 z[...] = inputs
-                self._ops.activation_forward(stage.activation, z, a)
+                self._ops._activation_forward(stage.activation, z, a)
             else:
-                self._ops.dense_forward(inputs, stage.kernel, stage.bias, stage.activation, z, a)
+                self._ops._dense_forward(inputs, stage.kernel, stage.bias, stage.activation, z, a)
             trace.append((inputs, z, a))
             inputs = a
         return trace
@@ -254,11 +247,11 @@ class NumpyNetwork(Network):
         check_loss(loss)
         self._loss = loss
         self._metrics = check_metrics(metrics, loss)
-        self._optimizer = optimizer
+        self._optimizer = check_optimizer(optimizer)
         self.stats = np.zeros(1 + len(self._metrics))
 
     def set_optimizer(self, optimizer: SGDSpec) -> None:
-        self._optimizer = optimizer
+        self._optimizer = check_optimizer(optimizer)
 
     def bind_training_data(self, x, y, order) -> None:
         self._require_training()
@@ -282,7 +275,7 @@ class NumpyNetwork(Network):
         trace = self._forward(xb)
         last = self._stages[-1]
         grad = np.empty_like(trace[-1][1])
-        loss = self._ops.output_gradient(self._loss, last.activation, yb, trace[-1][1], trace[-1][2], grad)
+        loss = self._ops._output_gradient(self._loss, last.activation, yb, trace[-1][1], trace[-1][2], grad)
         self.stats += self._batch_stats(yb, trace, loss)
 
         grads: list[np.ndarray] = []
@@ -294,13 +287,13 @@ class NumpyNetwork(Network):
             activation = "linear" if index == last_index else stage.activation
             if stage.kernel is None:
                 grad_inputs = np.empty_like(z)
-                self._ops.activation_backward(activation, z, a, grad, grad_inputs)
+                self._ops._activation_backward(activation, z, a, grad, grad_inputs)
             else:
                 grad_z = np.empty_like(z)
                 grad_kernel = np.empty_like(stage.kernel)
                 grad_bias = None if stage.bias is None else np.empty_like(stage.bias)
                 grad_inputs = None if index == 0 else np.empty_like(inputs)
-                self._ops.dense_backward(
+                self._ops._dense_backward(
                     inputs, stage.kernel, z, a, grad, activation, grad_z, grad_kernel, grad_bias, grad_inputs
                 )
                 grads[:0] = [g for g in (grad_kernel, grad_bias) if g is not None]
@@ -310,7 +303,7 @@ class NumpyNetwork(Network):
             return False
         opt = self._optimizer
         for param, g, velocity in zip(self._params, grads, self._velocities):
-            self._ops.sgd_update(param, g, velocity, opt.learning_rate, opt.momentum, opt.nesterov)
+            self._ops._sgd_update(param, g, velocity, opt.learning_rate, opt.momentum, opt.nesterov)
         return True
 
     def evaluate(self, x, y, batch_size: int) -> np.ndarray:
@@ -320,7 +313,7 @@ class NumpyNetwork(Network):
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
             trace = self._forward(xb)
-            loss = self._ops.output_gradient(
+            loss = self._ops._output_gradient(
                 self._loss, self._stages[-1].activation, yb, trace[-1][1], trace[-1][2], np.empty_like(trace[-1][1])
             )
             totals += self._batch_stats(yb, trace, loss)
@@ -330,12 +323,7 @@ class NumpyNetwork(Network):
         return [v.copy() for v in self._velocities]
 
     def set_optimizer_state(self, state: Sequence[np.ndarray]) -> None:
-        if len(state) != len(self._velocities):
-            raise ValueError(f"state: expected {len(self._velocities)} arrays, got {len(state)}")
-        for index, (velocity, value) in enumerate(zip(self._velocities, state)):
-            value = np.asarray(value)
-            if value.shape != velocity.shape:
-                raise ValueError(f"state[{index}]: expected shape {velocity.shape}, got {value.shape}")
+        for velocity, value in zip(self._velocities, check_optimizer_state(state, self._velocities)):
             velocity[...] = value
 
     def _require_training(self) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cyneuron.backend.base import ACTIVATIONS, DTYPES, LOSSES, METRICS, LossSpec, Stage
+from cyneuron.backend.specs import ACTIVATIONS, DTYPES, LOSSES, METRICS, LossSpec, SGDSpec, Stage
 
 
 def check_activation(name: object) -> str:
@@ -66,7 +66,7 @@ def check_array(name: str, value: object, shape: tuple, dtype: np.dtype, *, writ
         raise TypeError(f"{name}: expected dtype {dtype}, got {value.dtype}")
     if value.ndim != len(shape) or any(want is not None and got != want for got, want in zip(value.shape, shape)):
         expected = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-        raise ValueError(f"{name}: expected shape {expected}, got {value.shape}")
+        raise ValueError(f"{name}: expected shape {expected}, got {_shape_text(value.shape)}")
     if not value.flags.c_contiguous:
         raise ValueError(f"{name}: expected a C-contiguous array (use numpy.ascontiguousarray)")
     if writeable and not value.flags.writeable:
@@ -137,3 +137,101 @@ def check_network_data(x, y, input_dim: int, units: int, dtype: np.dtype, loss: 
             raise ValueError(f"order: indices must be in [0, {n})")
         checked.append(order)
     return tuple(checked)
+
+
+# --------------------------------------------------------------- kernel calls
+# ``Ops`` runs these before every kernel: the compiled kernels trust their
+# arguments, so this is the only guard between a caller's mistake and memory.
+
+_INT_MAX = 2**31 - 1  # BLAS takes 32-bit dimensions
+
+
+def _shape_text(shape: tuple) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_float_array(name: str, value: object, ndim: int) -> np.ndarray:
+    """A float32/float64 C-contiguous ndarray of ``ndim`` dims: the argument that fixes a call's dtype."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(value).__name__}")
+    if value.dtype not in DTYPES:
+        raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
+    if value.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {_shape_text(value.shape)}")
+    if not value.flags.c_contiguous:
+        raise ValueError(f"{name}: expected a C-contiguous array (use numpy.ascontiguousarray)")
+    if any(s > _INT_MAX for s in value.shape):
+        raise ValueError(f"{name}: dimensions above {_INT_MAX} are not supported, got {_shape_text(value.shape)}")
+    return value
+
+
+def check_labels(name: str, value: object, rows: int, units: int) -> np.ndarray:
+    """int64 class labels (rows,) in [0, units)."""
+    check_array(name, value, (rows,), np.dtype(np.int64))
+    if rows and (value.min() < 0 or value.max() >= units):
+        raise ValueError(f"{name}: class labels must be in [0, {units}), got values in [{value.min()}, {value.max()}]")
+    return value
+
+
+def check_no_overlap(out_name: str, out: np.ndarray | None, inputs: dict, *, may_be: tuple = ()) -> None:
+    """An output must not share memory with an input, except when it *is* one named in ``may_be``."""
+    if out is None:
+        return
+    for name, other in inputs.items():
+        if other is None or (name in may_be and other is out):
+            continue
+        if np.may_share_memory(out, other):
+            allowed = f" (it may be {name} itself)" if name in may_be else ""
+            raise ValueError(f"{out_name}: must not overlap {name}{allowed}")
+
+
+def check_targets(sparse: bool, y_true: object, y_pred: np.ndarray) -> np.ndarray:
+    """y_true for a loss or metric on y_pred (batch, units): labels when ``sparse``, else same-shape targets."""
+    if y_pred.shape[0] == 0:
+        raise ValueError(f"y_pred: expected at least one row, got shape {_shape_text(y_pred.shape)}")
+    if sparse:
+        return check_labels("y_true", y_true, *y_pred.shape)
+    return check_array("y_true", y_true, y_pred.shape, y_pred.dtype)
+
+
+def check_hyperparameter(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+# ------------------------------------------------------------------- networks
+
+
+def check_optimizer(optimizer: object) -> SGDSpec:
+    if not isinstance(optimizer, SGDSpec):
+        raise TypeError(f"optimizer: expected an SGDSpec, got {type(optimizer).__name__}")
+    check_hyperparameter("optimizer.learning_rate", optimizer.learning_rate)
+    check_hyperparameter("optimizer.momentum", optimizer.momentum)
+    return optimizer
+
+
+def check_optimizer_state(state: object, velocities: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Arrays shaped like ``velocities``, checked before any is assigned."""
+    try:
+        state = list(state)
+    except TypeError:
+        raise TypeError(f"state: expected a list of arrays, got {type(state).__name__}") from None
+    if len(state) != len(velocities):
+        raise ValueError(f"state: expected {len(velocities)} arrays, got {len(state)}")
+    values = []
+    for index, (velocity, value) in enumerate(zip(velocities, state)):
+        try:
+            value = np.asarray(value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"state[{index}]: expected an array of shape {velocity.shape} ({error})") from None
+        if value.shape != velocity.shape:
+            raise ValueError(f"state[{index}]: expected shape {velocity.shape}, got {value.shape}")
+        if not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(f"state[{index}]: expected a floating-point array, got dtype {value.dtype}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"state[{index}]: contains NaN or inf")
+        values.append(value)
+    return values
