@@ -22,7 +22,6 @@ import numpy as np
 
 from cyneuron.backend.base import METRICS, LossSpec, SGDSpec
 from cyneuron.backend.validation import (
-    check_array,
     check_loss,
     check_metrics,
     check_network_data,
