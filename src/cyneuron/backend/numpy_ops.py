@@ -302,8 +302,15 @@ class NumpyNetwork(Network):
         if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads)):
             return False
         opt = self._optimizer
-        for param, g, velocity in zip(self._params, grads, self._velocities):
-            self._ops._sgd_update(param, g, velocity, opt.learning_rate, opt.momentum, opt.nesterov)
+        # A KeyboardInterrupt between two parameters' updates must not leave a half-applied step.
+        saved = [array.copy() for array in (*self._params, *self._velocities)]
+        try:
+            for param, g, velocity in zip(self._params, grads, self._velocities):
+                self._ops._sgd_update(param, g, velocity, opt.learning_rate, opt.momentum, opt.nesterov)
+        except BaseException:
+            for array, copy in zip((*self._params, *self._velocities), saved):
+                array[...] = copy
+            raise
         return True
 
     def evaluate(self, x, y, batch_size: int) -> np.ndarray:
