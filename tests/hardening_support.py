@@ -863,8 +863,12 @@ def run_network_case(p: dict) -> Outcome:
         if pick == "value":
             order = resolved.get("order")
             shuffle[0] = isinstance(order, np.ndarray) and order.flags.writeable
+        step = batch
+        size = resolved.get("batch_size")
+        if method == "prepare_training" and isinstance(size, (int, np.integer)) and 0 < size < batch:
+            step = int(size)  # an accepted smaller batch size: train with batches that fit it
         follow = call_capturing(
-            _follow_up, ops, net, outcome.value, method, setup, loss, sgd, batch, n, resolved, shuffle[0]
+            _follow_up, ops, net, outcome.value, method, setup, loss, sgd, step, n, resolved, shuffle[0]
         )
         if follow.kind != "ok":
             outcome.problems.append(f"follow-up after accepting {bad} failed: {follow.describe()}")
@@ -1106,3 +1110,41 @@ def run_frontend_case(p: dict) -> Outcome:
                     outcome.problems.append(f"{bad}: weights became non-finite")
     outcome.value = repr(outcome.value)[:200]
     return outcome
+
+
+# ------------------------------------------------------------------ lifetime cases
+def run_lifetime_case(p: dict) -> Outcome:
+    """Build / bind from temporaries the caller drops at once; the network must keep what it points into."""
+    import gc
+
+    from cyneuron.backend.base import LossSpec, SGDSpec, Stage
+
+    ops = get_ops(p["backend"])
+    rng = np.random.default_rng(p.get("seed", 0))
+    n, i, h, u = 64, 16, 32, 4
+    arrays = [rng.standard_normal(s) for s in ((i, h), (h,), (h, u), (u,))]
+    x = rng.standard_normal((n, i))
+    y = rng.standard_normal((n, u))
+
+    def stages_of(ws):
+        return [Stage("tanh", ws[0], ws[1]), Stage("linear", ws[2], ws[3])]
+
+    reference = ops.build_network(stages_of([a.copy() for a in arrays]), i, np.float64)
+    reference.prepare_training(LossSpec("mean_squared_error"), [], SGDSpec(0.01), 16)
+    reference.bind_training_data(x.copy(), y.copy(), np.arange(n, dtype=np.int64))
+
+    net = ops.build_network(stages_of([a.copy() for a in arrays]), i, np.float64)  # the only references
+    net.prepare_training(LossSpec("mean_squared_error"), [], SGDSpec(0.01), 16)
+    net.bind_training_data(x.copy(), y.copy(), np.arange(n, dtype=np.int64))
+    gc.collect()
+    junk = [np.full(s, 7.0) for s in ((i, h), (h,), (h, u), (u,), (n, i), (n, u), (n,)) for _ in range(8)]
+    problems = []
+    for start in range(0, n, 16):
+        if reference.train_batch(start, start + 16) != net.train_batch(start, start + 16):
+            problems.append("train_batch results differ")
+    if not np.array_equal(reference.predict(x, 8), net.predict(x, 8)):
+        problems.append("a network whose stage arrays / bound data were dropped by the caller computes garbage")
+    if not np.array_equal(reference.stats, net.stats):
+        problems.append("stats differ")
+    del junk
+    return Outcome("ok", problems=problems)

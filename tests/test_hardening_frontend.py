@@ -209,11 +209,7 @@ FAMILIES = {
     "nonfinite": hs.NONFINITE,
     "scalars": ("-",),
 }
-FAMILY_BUGS = {
-    ("numpy", "scalars"): "Dense(kernel_initializer='nope') says 'initializer: ...', not naming kernel_initializer",
-    ("cython", "scalars"): "fit(batch_size=10**12) raises MemoryError (workspace for 10**12 rows; Keras clamps the "
-    "batch to the data); Dense(kernel_initializer='nope') does not name kernel_initializer",
-}
+FAMILY_BUGS: dict = {}  # none left: the ones found are fixed (test_frontend_known_bug keeps them as regressions)
 
 
 def params():
@@ -263,15 +259,16 @@ KNOWN_BUGS = [
 
 
 def known_bug_params():
-    for ident, backends, case, reason in KNOWN_BUGS:
+    for ident, backends, case, _reason in KNOWN_BUGS:
         for name in backends:
-            marks = [xfail_bug(reason)] + ([CYTHON] if name == "cython" else [])
+            # both found by the fuzz test, both fixed since: kept as regression tests
+            marks = [CYTHON] if name == "cython" else []
             yield pytest.param(name, case, marks=marks, id=f"{name}-{ident}")
 
 
 @pytest.mark.parametrize(("backend_name", "case"), list(known_bug_params()))
 def test_frontend_known_bug(backend_name, case, sandbox):
-    """Minimal reproducers of what the fuzz test above found (xfail until fixed)."""
+    """Minimal reproducers of what the fuzz test above found (fixed since; now regression tests)."""
     [outcome] = hs.run_cases(backend_name, "run_frontend_case", [dict(case, backend=backend_name)], sandbox)
     assert not outcome.problems, outcome.problems
 
