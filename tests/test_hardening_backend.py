@@ -558,3 +558,52 @@ def test_network_keeps_alive_what_it_points_into(backend_name, sandbox):
     cases = [{"backend": backend_name, "seed": seed} for seed in range(3)]
     outcomes = hs.run_cases(backend_name, "run_lifetime_case", cases, sandbox)
     assert all(not o.problems and o.kind == "ok" for o in outcomes), hs.failures(cases, outcomes)
+
+
+WIDE_STAGE = """
+import resource
+import numpy as np
+from tests.hardening_support import get_ops
+from cyneuron.backend.base import Stage
+# room to map the 8 GiB kernel, not for a second array of that size (np.zeros_like would touch every page)
+resource.setrlimit(resource.RLIMIT_AS, (10 * 2**30, 10 * 2**30))
+try:
+    kernel = np.empty((1, 2**31 + 7), dtype=np.float32)  # mapped, never touched
+except MemoryError:
+    print("NOMAP")
+    raise SystemExit
+try:
+    network = get_ops({backend!r}).build_network([Stage("linear", kernel, None)], 1, np.float32)
+except (ValueError, TypeError) as error:
+    print("REFUSED", type(error).__name__, error)
+except MemoryError as error:
+    print("ACCEPTED, then tried to allocate:", error)
+else:
+    print("ACCEPTED")
+"""
+
+
+@pytest.mark.parametrize(
+    "backend_name",
+    [
+        # numpy computes with 64-bit sizes, so only the compiled network must refuse such a stage
+        pytest.param(
+            "cython",
+            marks=[
+                CYTHON,
+                xfail_bug(
+                    "validation.stage_widths has no 2**31 - 1 limit (check_float_array has one): NetworkCore accepts a "
+                    "(1, 2**31 + 7) kernel and would hand the truncated width to 32-bit BLAS"
+                ),
+            ],
+        ),
+    ],
+)
+def test_network_refuses_widths_beyond_32_bits(backend_name):
+    """A stage 2**31 + 7 units wide (mapped, never touched): refused before any computation."""
+    result = hs.run_python(WIDE_STAGE.format(backend=backend_name), timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    if result.stdout.startswith("NOMAP"):
+        pytest.skip("cannot map 8 GiB here")
+    assert result.stdout.startswith("REFUSED"), result.stdout
+    assert "kernel" in result.stdout
