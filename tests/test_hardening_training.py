@@ -306,3 +306,46 @@ def test_interrupt_between_two_weight_updates_numpy(monkeypatch):
     after_one_step = recorder.steps[0]
     weights = model.get_weights()
     assert same_weights(weights, before) or same_weights(weights, after_one_step), "torn update"
+
+
+# ======================================================================= errors raised inside fit
+@pytest.mark.parametrize(
+    ("schedule", "error", "name"),
+    [
+        (lambda epoch, lr: float("nan") if epoch == 2 else lr, ValueError, "learning_rate"),
+        (lambda epoch, lr: -1.0 if epoch == 2 else lr, ValueError, "learning_rate"),
+        (lambda epoch, lr: "fast" if epoch == 2 else lr, ValueError, "schedule"),  # Keras' own message
+    ],
+)
+def test_bad_learning_rate_from_a_scheduler_stops_fit_cleanly(backend, schedule, error, name):
+    """A schedule returning NaN / a negative / a str: a named error, not NaN weights; the model stays usable."""
+    from cyneuron.callbacks import LearningRateScheduler
+
+    x, y = regression_data()
+    model = make_model(momentum=0.9)
+    recorder = EpochRecorder()
+    with pytest.raises(error, match=name):
+        model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[LearningRateScheduler(schedule), recorder])
+    assert len(recorder.epochs) == 2
+    assert same_weights(model.get_weights(), recorder.epochs[-1])  # nothing ran after the bad schedule
+    assert len(model.history.history["loss"]) == 2
+    assert model.optimizer.learning_rate == 0.01
+    assert_usable(model, x, y)
+
+
+@pytest.mark.parametrize("hook", ["on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_epoch_end"])
+def test_exception_from_a_callback_leaves_the_model_usable(backend, hook):
+    x, y = regression_data()
+    model = make_model()
+
+    class Boom(Callback):
+        pass
+
+    def boom(self, *args, **kwargs):
+        raise OSError("disk on fire")
+
+    setattr(Boom, hook, boom)
+    with pytest.raises(OSError, match="disk on fire"):
+        model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[Boom()])
+    assert all_finite(model.get_weights())
+    assert_usable(model, x, y)  # in particular the training lock was released
