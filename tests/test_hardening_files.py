@@ -402,3 +402,63 @@ def test_save_keeps_working_after_a_failed_save(saved, monkeypatch):
     save_model(model, path)
     loaded = load_model(path)
     assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights()))
+
+
+# ============================================================ malformed arguments of the file API
+def _bug(reason):
+    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
+
+
+ARGUMENT_CASES = [
+    # (id, call(model, path, folder), expected exception, name the message must contain)
+    ("load_model-None", lambda m, p, d: load_model(None), TypeError, "filepath"),
+    ("load_model-int", lambda m, p, d: load_model(3), TypeError, "filepath"),
+    ("load_model-bytes", lambda m, p, d: load_model(os.fsencode(p)), TypeError, "filepath"),
+    ("load_model-empty", lambda m, p, d: load_model(""), ValueError, "filepath"),
+    ("load_model-folder", lambda m, p, d: load_model(d), IsADirectoryError, "directory"),
+    ("load_model-missing", lambda m, p, d: load_model(d / "missing.cyn"), FileNotFoundError, "missing.cyn"),
+    ("load_model-compile", lambda m, p, d: load_model(p, compile="yes"), TypeError, "compile"),
+    ("load_model-custom_objects", lambda m, p, d: load_model(p, custom_objects={"a": 1}), ValueError, "custom_objects"),
+    pytest.param(
+        "load_model-nul",
+        lambda m, p, d: load_model(str(p) + "\0.cyn"),
+        ValueError,
+        "filepath",
+        marks=_bug("load_model('a\\0b'): Python's 'embedded null byte', not naming filepath"),
+        id="load_model-nul",
+    ),
+    pytest.param(
+        "load_weights-model-int",
+        lambda m, p, d: load_weights(3, p),
+        TypeError,
+        "model",
+        marks=_bug("saving.load_weights(3, path): AttributeError \"'int' object has no attribute 'built'\""),
+        id="load_weights-model-int",
+    ),
+    ("load_weights-filepath", lambda m, p, d: load_weights(m, None), TypeError, "filepath"),
+    ("save_model-filepath", lambda m, p, d: save_model(m, None), TypeError, "filepath"),
+    ("save_model-overwrite", lambda m, p, d: save_model(m, p, overwrite="no"), TypeError, "overwrite"),
+    ("save_model-folder", lambda m, p, d: save_model(m, d), IsADirectoryError, "directory"),
+    ("save_model-no-folder", lambda m, p, d: save_model(m, d / "nope" / "x.cyn"), FileNotFoundError, "nope"),
+    pytest.param(
+        "save_model-model-int",
+        lambda m, p, d: save_model(3, p),
+        TypeError,
+        "model",
+        marks=_bug("saving.save_model(3, path): AttributeError \"'int' object has no attribute 'get_config'\""),
+        id="save_model-model-int",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("ident", "call", "error", "name"),
+    [case if isinstance(case, type(pytest.param(0))) else pytest.param(*case, id=case[0]) for case in ARGUMENT_CASES],
+)
+def test_file_api_rejects_malformed_arguments_by_name(saved, tmp_path, ident, call, error, name):
+    model, path = saved
+    before = path.read_bytes()
+    with pytest.raises(error) as caught:
+        call(model, path, tmp_path)
+    assert name in str(caught.value)
+    assert path.read_bytes() == before
