@@ -1004,7 +1004,7 @@ def run_frontend_case(p: dict) -> Outcome:
     n, i, h, u = p["dims"]
     recipe = None
     if "value" not in p:
-        base = {"x": data["x"], "y": data["y"]}.get(bad)
+        base = {"x": data["x"], "y": data["y"], "val_x": data["x"], "val_y": data["y"]}.get(bad)
         if bad.startswith("weights"):
             base = Arr(tuple(p["weight_shapes"][int(bad[8:-1])]), p["dtype"], seed=50)
         recipe = (
@@ -1065,6 +1065,23 @@ def run_frontend_case(p: dict) -> Outcome:
             elif entry == "predict":
                 kwargs = {"x": clean_array("x"), "batch_size": 2, "verbose": 0, bad: value}
                 outcome = call_capturing(lambda: model.predict(**kwargs))
+                if outcome.kind == "ok":
+                    return outcome, _model_snapshot(model, None, outcome.value), built
+            elif entry == "validation":
+                pair = {"val_x": clean_array("x"), "val_y": clean_array("y"), bad: value}
+                kwargs = dict(fit_kwargs, x=clean_array("x"), y=clean_array("y"))
+                kwargs["validation_data"] = (pair["val_x"], pair["val_y"])
+                outcome = call_capturing(lambda: model.fit(**kwargs))
+                if outcome.kind == "ok":
+                    return outcome, _model_snapshot(model, x_clean, outcome.value), built
+            elif entry in ("train_on_batch", "test_on_batch"):
+                pair = {"x": clean_array("x"), "y": clean_array("y"), bad: value}
+                outcome = call_capturing(lambda: getattr(model, entry)(pair["x"], pair["y"]))
+                if outcome.kind == "ok":
+                    return outcome, _model_snapshot(model, x_clean, outcome.value), built
+            elif entry in ("predict_on_batch", "call"):
+                method = model.predict_on_batch if entry == "predict_on_batch" else model
+                outcome = call_capturing(lambda: method(value))
                 if outcome.kind == "ok":
                     return outcome, _model_snapshot(model, None, outcome.value), built
             elif entry == "set_weights":
