@@ -315,7 +315,7 @@ except (ValueError, OSError) as error:
     print("REFUSED", type(error).__name__)
 """
     try:
-        result = hs.run_python(code, timeout=8, memory_limit=2**29)
+        result = hs.run_python(code, timeout=5, memory_limit=2**29)
     except Exception as error:  # subprocess.TimeoutExpired: the loader hung
         pytest.fail(f"load_model({target}) hung: {error}")
     assert result.stdout.startswith("REFUSED"), result.stdout + result.stderr[-1500:]

@@ -215,12 +215,12 @@ def test_keyboard_interrupt_from_a_lambda_callback_in_evaluate_and_predict_leave
         assert_usable(model, x, y)
 
 
-@pytest.mark.parametrize("backend_name", [pytest.param("cython", marks=CYTHON)])
+@pytest.mark.parametrize("backend_name", ["numpy", pytest.param("cython", marks=CYTHON)])
 def test_keyboard_interrupt_from_a_timer_thread(backend_name):
     """``_thread.interrupt_main()`` while fit runs without hooks (the fast path).
 
-    Cython only: the numpy network's step is Python code, so a signal can land between two weight
-    updates (see test_interrupt_between_two_weight_updates_numpy, which makes that moment certain).
+    The numpy network's step is Python code, so there the signal can land between two weight updates;
+    test_interrupt_between_two_weight_updates_numpy makes that moment certain.
     """
     set_backend(backend_name)
     x, y = regression_data(n=32)
