@@ -1,0 +1,93 @@
+"""End-to-end runs of the example scripts (small and fast; the full default run is documented, not tested)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cyneuron.datasets import cats_vs_dogs
+from cyneuron.models import load_model
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _load_example(name: str):
+    """Import ``examples/<name>.py`` as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def cats_example():
+    return _load_example("cats_vs_dogs")
+
+
+def test_cats_vs_dogs_script_trains_saves_and_reloads(cats_example, tmp_path, capsys, backend):
+    pytest.importorskip("matplotlib")
+    result = cats_example.main(
+        ["--n", "400", "--epochs", "2", "--seed", "3", "--out", str(tmp_path), "--verbose", "0", "--backend", backend]
+    )
+    out = capsys.readouterr().out
+    assert "Validation accuracy" in out and "Confusion matrix" in out
+    for name in ("cats_vs_dogs.keras", "training.png", "predictions.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert (tmp_path / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result["confusion"].sum() == 80 and result["confusion"].shape == (2, 2)
+    assert len(result["history"]["val_accuracy"]) == 2
+
+    # The saved model predicts the same classes on the same validation images.
+    x, y, _ = cats_vs_dogs(n=400, size=32, seed=3)
+    (_, _), (x_val, y_val) = cats_example.split(x, y)
+    reloaded = load_model(result["model_path"])
+    assert np.array_equal(reloaded.predict(x_val, verbose=0).argmax(axis=1), result["predicted"])
+    assert result["val_accuracy"] == pytest.approx(np.mean(result["predicted"] == y_val))
+
+
+def test_cats_vs_dogs_script_without_matplotlib_still_trains(cats_example, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # "import matplotlib" now raises ImportError
+    result = cats_example.main(["--n", "100", "--epochs", "1", "--out", str(tmp_path), "--verbose", "0"])
+    out = capsys.readouterr().out
+    assert "Skipped training.png and predictions.png" in out and 'pip install "cyneuron[images]"' in out
+    assert result["outputs"] == [tmp_path / "cats_vs_dogs.keras"]
+    assert (tmp_path / "cats_vs_dogs.keras").is_file()
+    assert not (tmp_path / "training.png").exists()
+
+
+def test_cats_vs_dogs_script_on_a_photo_folder(cats_example, tmp_path, capsys):
+    image = pytest.importorskip("PIL.Image")
+    x, y, names = cats_vs_dogs(n=40, size=48, seed=1)
+    for i, (pixels, label) in enumerate(zip(x, y)):
+        folder = tmp_path / "photos" / "train" / f"{names[label]}s"
+        folder.mkdir(parents=True, exist_ok=True)
+        image.fromarray(pixels).save(folder / f"{i}.jpg")
+    (tmp_path / "photos" / "train" / "cats" / "broken.jpg").write_bytes(b"junk")
+    with pytest.warns(UserWarning, match="skipped 1"):
+        result = cats_example.main(
+            ["--data", str(tmp_path / "photos"), "--size", "16", "--epochs", "1", "--out", str(tmp_path / "out")]
+            + ["--verbose", "0"]
+        )
+    assert "Skipped 1 unreadable file" in capsys.readouterr().out
+    assert result["confusion"].sum() == 8  # 20 % of the 40 readable photos
+
+
+def test_cats_vs_dogs_script_rejects_bad_flags(cats_example, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cats_example.main(["--epochs", "0"])
+    assert "--epochs must be a positive number" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="Cannot load"):
+        cats_example.main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path)])
+
+
+def test_side_effects_example_reaches_90_percent(capsys, backend):
+    result = _load_example("side_effects").main(["--verbose", "0", "--backend", backend])
+    out = capsys.readouterr().out
+    assert result["val_accuracy"] >= 0.90
+    assert result["test_accuracy"] >= 0.90
+    assert result["confusion"].sum() == 420
+    assert "Confusion matrix" in out
