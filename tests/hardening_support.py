@@ -1039,6 +1039,21 @@ def run_frontend_case(p: dict) -> Outcome:
             outcome = call_capturing(lambda: SGD(**kwargs))
             if outcome.kind == "ok":
                 model = _standard_model(p, optimizer=outcome.value)
+        elif entry in ("Input", "build"):
+            from cyneuron import Input, Sequential
+
+            layers = [Dense(h, activation="relu", dtype=p["dtype"]), Dense(u, activation="linear", dtype=p["dtype"])]
+            if entry == "Input":
+                outcome = call_capturing(lambda: Input(**{bad: value, "dtype": p["dtype"]}))
+                if outcome.kind == "ok":
+                    model = Sequential([outcome.value, *layers])
+            else:
+                model = Sequential(layers)
+                outcome = call_capturing(lambda: model.build(value))
+            if outcome.kind == "ok":
+                model.compile(optimizer="sgd", loss="mse")
+                outcome.value = None
+                return outcome, _model_snapshot(model, None, None), built
         elif entry == "Sequential":
             from cyneuron import Sequential
 

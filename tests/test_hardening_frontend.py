@@ -54,6 +54,26 @@ SCALARS = {
     ("Dense", "input_shape"): [((0,), None), ((-1,), None), ("3", None), ((2.5,), None), ((), None)],
     ("Dense", "dtype"): [("float16", None), ("int32", None), ("nonsense", None), ("complex64", None)],
     ("Dense", "name"): [(3, None), ("", None)],
+    ("Input", "shape"): [
+        ((0,), None),
+        ((-1,), None),
+        ((2.5,), None),
+        ("3", None),
+        ((), None),
+        ((None,), None),
+        ((3, None), None),
+        (NAN, None),
+    ],
+    ("Input", "batch_shape"): [((8, 3), None), ((None,), None), ("abc", None), ((None, 0), None), (3, None)],
+    ("build", "input_shape"): [
+        ((None, 0), None),
+        ("abc", None),
+        ((None,), None),
+        (3, None),
+        ((None, -2), None),
+        ((None, 2.5), None),
+        ((None, "3"), None),
+    ],
     ("Sequential", "layers"): [("dense", None), ([None], None), ([3], None), (3, None)],
     ("Sequential", "name"): [(3, None), ("", None)],
     ("SGD", "learning_rate"): [
@@ -225,7 +245,13 @@ FAMILIES = {
     "scalars": ("-",),
 }
 TEST_ON_BATCH = "test_on_batch(None or a scalar, y): TypeError \"object of type 'NoneType' has no len()\", not naming x"
-FAMILY_BUGS = {("numpy", "container"): TEST_ON_BATCH, ("cython", "container"): TEST_ON_BATCH}
+BUILD_INT = "model.build(3): TypeError \"'int' object is not iterable\", not naming input_shape"
+FAMILY_BUGS = {
+    ("numpy", "container"): TEST_ON_BATCH,
+    ("cython", "container"): TEST_ON_BATCH,
+    ("numpy", "scalars"): BUILD_INT,
+    ("cython", "scalars"): BUILD_INT,
+}
 
 
 def params():
@@ -281,6 +307,9 @@ KNOWN_BUGS.append(
         dict(SETUP, entry="test_on_batch", bad="x", transform="none", must="raise"),
         TEST_ON_BATCH,
     )
+)
+KNOWN_BUGS.append(
+    ("build-int", ("numpy", "cython"), dict(SETUP, entry="build", bad="input_shape", value=3, must="raise"), BUILD_INT)
 )
 FIXED = {"dense-initializer-name", "fit-batch_size-huge"}  # found by the fuzz test, fixed since: regression tests
 
