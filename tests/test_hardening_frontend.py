@@ -14,6 +14,7 @@ CI runs the "ci" hypothesis profile (tests/conftest.py); for a longer local sear
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
@@ -387,3 +388,30 @@ def test_layer_sizes_beyond_32_bits(backend_name):
     allowed = ("REFUSED",) if backend_name == "cython" else ("REFUSED", "MEMORY")
     assert all(line.startswith(allowed) for line in lines), result.stdout
     assert all(("units" in line or "input" in line or "shape" in line) for line in lines if line.startswith("REFUSED"))
+
+
+# ================================================================ target values
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        ([0, 1, 2, -1], r"^y\b.*\[0, 3\)"),
+        ([0, 1, 2, 3], r"^y\b.*\[0, 3\)"),
+        ([0, 1, 2, 1.5], r"^y\b.*(whole|integ)"),
+        ([0, 1, 2, float("nan")], r"^y\b.*(NaN|finite)"),
+        ([0, 1, 2, 2**63 - 1], r"^y\b.*\[0, 3\)"),
+        ([[0, 1], [1, 2], [2, 0], [0, 0]], r"^y\b"),
+        (["0", "1", "2", "0"], r"^y\b"),
+    ],
+)
+def test_sparse_labels_out_of_range_or_malformed_are_refused_by_name(backend, labels, match):
+    from cyneuron import Input, Sequential
+    from cyneuron.layers import Dense
+
+    model = Sequential([Input((2,)), Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    before = model.get_weights()
+    x = np.ones((4, 2))
+    for call in (lambda: model.fit(x, labels, verbose=0), lambda: model.evaluate(x, labels, verbose=0)):
+        with pytest.raises((ValueError, TypeError), match=match):
+            call()
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
