@@ -57,7 +57,8 @@ FAMILIES = {
 # Families still failing on a backend (each with minimal reproducers in test_backend_known_bug below).
 OPS_FAMILY_BUGS = {
     ("numpy", "layout"): "NumpyOps accepts np.matrix (an ndarray subclass) and then matrix semantics break its math "
-    "('*' is a matrix product, sum() has no keepdims): numpy's errors, not naming the argument",
+    "('*' and '**' are matrix products, sum() has no keepdims): numpy's errors not naming the argument, or, with "
+    "square batches, silently wrong losses and metrics",
 }
 
 
@@ -457,6 +458,14 @@ KNOWN_BUGS = [
         "run_network_case",
         dict(NET, method="predict", bad="x", transform="masked"),
         "NumpyNetwork.predict(masked array): numpy.ma broadcasting error, not naming x",
+    ),
+    (
+        "ops-loss_value-matrix-silently-wrong",
+        ("numpy",),
+        "run_ops_case",
+        dict(OPS, dims=(2, 3, 2), method="loss_value", bad="y_true", transform="matrix"),
+        "NumpyOps.loss_value(mse, y_true=np.matrix (2, 2), y_pred) returns 0.0348 instead of 0.0820: (y_pred - y) ** 2 "
+        "is a matrix power for np.matrix; silently wrong",
     ),
     (
         "ops-dense_forward-shape",
