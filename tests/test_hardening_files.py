@@ -229,9 +229,9 @@ def test_forged_input_size_is_refused_before_any_allocation(tmp_path, key, value
 # ============================================================ non-finite state from a file
 NAN_STATE = pytest.mark.xfail(
     strict=True,
-    reason="BUG: non-finite SGD velocities (from a file or set_optimizer_state) are accepted; the next step writes "
-    "NaN into the weights while train_batch reports success (it checks the loss and gradients, not the update), "
-    "and the divergence report then keeps those NaN weights as 'the weights from before this step'",
+    reason="BUG: load_model on a file whose optimizer entry holds NaN/inf raises set_optimizer_state's "
+    "'state[0]: contains NaN or inf', naming neither the file nor the entry (optimizer/000.npy); cyneuron.saving "
+    "promises a ValueError naming the file (the silent NaN training this test first found is fixed)",
 )
 
 
