@@ -262,13 +262,6 @@ def test_non_finite_arrays_in_a_file_never_make_training_silently_nan(backend, s
     assert all(np.isfinite(w).all() for w in weights), "training turned the weights non-finite"
 
 
-NAN_STATE_REASON = (
-    "BUG: non-finite optimizer velocities (from a file or set_optimizer_state) are accepted; the first step "
-    "then writes NaN into the weights while train_batch reports success (it checks the loss and gradients, "
-    "not the update), and the divergence report keeps those NaN weights"
-)
-
-
 def test_set_optimizer_state_with_nan_never_makes_training_silently_nan(backend):
     model = small_model()
     x, y = data()
