@@ -164,9 +164,9 @@ def save_plots(history, x_val, y_val, probabilities, class_names, out: Path) -> 
     predicted = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predicted != y_val)
     right = np.flatnonzero(predicted == y_val)
-    # Up to 8 mistakes among 32 images, in a random order so they are not all at the end.
-    shown = np.concatenate([wrong[:8], right[: 32 - min(8, len(wrong))]])
-    shown = np.random.default_rng(0).permutation(shown)
+    # 32 images including up to 4 mistakes, in a random order so the mistakes are not all at the end.
+    n_wrong = min(4, len(wrong))
+    shown = np.random.default_rng(0).permutation(np.concatenate([wrong[:n_wrong], right[: 32 - n_wrong]]))
     cols = 8
     rows = max(1, -(-len(shown) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3), squeeze=False)
@@ -186,7 +186,8 @@ def save_plots(history, x_val, y_val, probabilities, class_names, out: Path) -> 
             for spine in ax.spines.values():
                 spine.set_color("red")
                 spine.set_linewidth(2)
-    fig.suptitle("Validation images: predicted class and probability (mistakes in red)", fontsize=9)
+    title = f"Validation images: predicted class and probability ({len(wrong)} of {len(y_val)} wrong"
+    fig.suptitle(f"{title}, {n_wrong} of them shown in red)", fontsize=9)
     fig.tight_layout()
     predictions_png = out / "predictions.png"
     fig.savefig(predictions_png, dpi=80)
