@@ -84,7 +84,7 @@ def image_folder(
     images: list[np.ndarray] = []
     labels: list[int] = []
     skipped: list[str] = []
-    resample = Image.Resampling.LANCZOS
+    resample = getattr(Image, "Resampling", Image).LANCZOS  # Pillow < 9.1 has no Resampling enum
     for file, label in files:
         try:
             with Image.open(file) as photo:
