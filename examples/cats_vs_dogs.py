@@ -24,8 +24,8 @@ What it does, step by step (each step is one function below):
 
 Reload the saved model later with ``cyneuron.models.load_model(path)``.
 
-On real photos a network of Dense layers only gets to about 60-65 %: it sees
-pixels, not shapes, and real cats and dogs vary far more than drawn ones.
+On real photos expect much less than on the drawn images: a network of Dense
+layers sees pixels, not shapes, and real cats and dogs vary far more.
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
     print_confusion(counts, class_names)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    model_path = args.out / "cats_vs_dogs.keras"
+    model_path = args.out / "cats_vs_dogs.model"
     model.save(model_path)
     saved = [model_path, *save_plots(history.history, x_val, y_val, probabilities, class_names, args.out)]
     print("Saved " + ", ".join(str(path) for path in saved))

@@ -35,7 +35,7 @@ def test_cats_vs_dogs_script_trains_saves_and_reloads(cats_example, tmp_path, ca
     )
     out = capsys.readouterr().out
     assert "Validation accuracy" in out and "Confusion matrix" in out
-    for name in ("cats_vs_dogs.keras", "training.png", "predictions.png"):
+    for name in ("cats_vs_dogs.model", "training.png", "predictions.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result["confusion"].sum() == 80 and result["confusion"].shape == (2, 2)
@@ -54,8 +54,8 @@ def test_cats_vs_dogs_script_without_matplotlib_still_trains(cats_example, tmp_p
     result = cats_example.main(["--n", "100", "--epochs", "1", "--out", str(tmp_path), "--verbose", "0"])
     out = capsys.readouterr().out
     assert "Skipped training.png and predictions.png" in out and 'pip install "cyneuron[images]"' in out
-    assert result["outputs"] == [tmp_path / "cats_vs_dogs.keras"]
-    assert (tmp_path / "cats_vs_dogs.keras").is_file()
+    assert result["outputs"] == [tmp_path / "cats_vs_dogs.model"]
+    assert (tmp_path / "cats_vs_dogs.model").is_file()
     assert not (tmp_path / "training.png").exists()
 
 
