@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+import cyneuron
+
 REPO = Path(__file__).resolve().parent.parent
 SENTINEL = 1234.5  # value of the guard cells written around every float buffer
 GUARD = 8
@@ -63,7 +65,9 @@ def dump_counts(module: str) -> None:
 
 def subprocess_env(**extra: str) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO), env.get("PYTHONPATH", "")])
+    # The workers import the same cyneuron as this process: the installed package in CI, src/ in a checkout.
+    package_root = Path(cyneuron.__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join([str(package_root), str(REPO), env.get("PYTHONPATH", "")])
     env.pop("CYNEURON_BACKEND", None)
     env.update(extra)
     return env
