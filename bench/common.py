@@ -208,7 +208,8 @@ class Trainer:
         """Back to the initial weights, shuffling seeded with ``seed``."""
         raise NotImplementedError
 
-    def fit(self, epochs: int | None = None) -> None:
+    def fit(self, epochs: int | None = None, rows: int | None = None) -> None:
+        """Train; ``rows`` limits the data to its first rows (warm-ups)."""
         raise NotImplementedError
 
     def loss(self) -> float:
@@ -286,11 +287,10 @@ class CyneuronTrainer(Trainer):
         self.model.set_weights([w.copy() for w in self.weights0])
         set_random_seed(seed)
 
-    def fit(self, epochs: int | None = None) -> None:
+    def fit(self, epochs: int | None = None, rows: int | None = None) -> None:
         w = self.workload
-        self.history = self.model.fit(
-            self.x, self.y, batch_size=w.batch_size, epochs=epochs or w.epochs, shuffle=True, verbose=0
-        )
+        x, y = (self.x, self.y) if rows is None else (self.x[:rows], self.y[:rows])
+        self.history = self.model.fit(x, y, batch_size=w.batch_size, epochs=epochs or w.epochs, shuffle=True, verbose=0)
 
     def loss(self) -> float:
         result = self.model.evaluate(self.x, self.y, batch_size=1024, verbose=0)
@@ -326,8 +326,8 @@ class NumpyLoopTrainer(Trainer):
             activations.append(a)
         return pre, activations
 
-    def fit(self, epochs: int | None = None) -> float:
-        x, y, params = self.x, self.y, self.params
+    def fit(self, epochs: int | None = None, rows: int | None = None) -> float:
+        x, y, params = self.x[:rows], self.y[:rows], self.params
         batch = self.workload.batch_size
         lr = np.float32(LEARNING_RATE)
         n = x.shape[0]
@@ -409,11 +409,11 @@ class TorchTrainer(Trainer):
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=LEARNING_RATE)
         self.generator = torch.Generator().manual_seed(seed)
 
-    def fit(self, epochs: int | None = None) -> float:
+    def fit(self, epochs: int | None = None, rows: int | None = None) -> float:
         import torch
         import torch.nn.functional as F
 
-        X, Y, model, optimizer = self.X, self.Y, self.model, self.optimizer
+        X, Y, model, optimizer = self.X[:rows], self.Y[:rows], self.model, self.optimizer
         n = X.shape[0]
         batch = self.workload.batch_size
         epoch_loss = 0.0

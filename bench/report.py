@@ -121,7 +121,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and shorter measurements")
     parser.add_argument("--rounds", type=int, help="kept rounds wanted per workload (default 7, quick 3)")
-    parser.add_argument("--budget", type=float, help="seconds for the timing rounds (default 420, quick 90)")
+    parser.add_argument("--budget", type=float, help="seconds for the training rounds (default 360, quick 90)")
+    parser.add_argument("--total", type=float, help="target seconds for the whole run (default 780, quick 300)")
     parser.add_argument("--probe-keep", type=float, default=0.85, help="keep rounds probing >= this x best probe")
     parser.add_argument("--workloads", nargs="*", default=list(common.WORKLOADS), choices=list(common.WORKLOADS))
     parser.add_argument("--methods", nargs="*", default=list(common.METHODS), choices=list(common.METHODS))
@@ -134,7 +135,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", default=RESULTS, help="output directory (default bench/results)")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (3 if args.quick else 7)
-    args.budget = args.budget or (90.0 if args.quick else 420.0)
+    args.budget = args.budget or (90.0 if args.quick else 360.0)
+    args.total = args.total or (300.0 if args.quick else 780.0)
     args.min_time = 0.1 if args.quick else 0.25
     return args
 
@@ -158,6 +160,7 @@ class Run:
             "rounds": [],
         }
         self.workers: dict[str, WorkerProcess] = {}
+        self.deadline = time.monotonic() + args.total
 
     # -- workers --------------------------------------------------------------------------------
     def start_workers(self) -> None:
@@ -200,11 +203,25 @@ class Run:
     def best_probe(self) -> float:
         return max(self.results["probes"])
 
-    def peak(self, when: str) -> None:
-        log(f"sgemm peak ({when})")
+    def quiet_probe(self, deadline: float, patience: float = 20.0) -> float:
+        """Probe until the machine looks quiet (or ``patience`` s pass): a round timed now would be dropped."""
+        give_up = min(deadline, time.monotonic() + patience)
+        value = self.probe()
+        while value < self.args.probe_keep * self.best_probe() and time.monotonic() < give_up:
+            self.results["waits"] = self.results.get("waits", 0) + 1
+            time.sleep(1.0)
+            value = self.probe()
+        return value
+
+    def peak(self, when: str, reps: int = 5, numpy_too: bool = True, wait: float = 30.0) -> None:
+        """Big-square sgemm readings (the peak is the best of all of them), taken when the machine looks quiet."""
+        if wait:
+            self.quiet_probe(time.monotonic() + wait, patience=wait)
         time.sleep(PAUSE)
-        reply = self.workers["probe"].call("peak", n=4096 if not self.args.quick else 2048, reps=5)
+        n = 4096 if not self.args.quick else 2048
+        reply = self.workers["probe"].call("peak", n=n, reps=reps, numpy_too=numpy_too)
         self.results.setdefault("peak", {})[when] = reply
+        time.sleep(PAUSE)
 
     # -- training rounds ------------------------------------------------------------------------
     def setup_training(self) -> None:
@@ -235,7 +252,9 @@ class Run:
 
     def training_rounds(self) -> None:
         args = self.args
-        deadline = time.monotonic() + args.budget
+        # Leave time for the phases after this one (predict, checks, peak, memory and allocations).
+        reserve = 120.0 if args.quick else 220.0
+        deadline = min(time.monotonic() + args.budget, self.deadline - reserve)
         for _ in range(5):  # calibrate the probe's "quiet machine" level
             self.probe()
         kept = {w: 0 for w in args.workloads}
@@ -249,7 +268,7 @@ class Run:
                 entries = self.entries(workload)
                 shift = round_index % max(1, len(entries))
                 entries = entries[shift:] + entries[:shift]
-                before = self.probe()
+                before = self.quiet_probe(deadline)
                 times = {}
                 for label, worker, op in entries:
                     reply = self.workers[worker].call(op, workload=workload, min_time=args.min_time)
@@ -265,6 +284,8 @@ class Run:
                 summary = ", ".join(
                     f"{k}={1e6 * statistics.median(v) / common.WORKLOADS[workload].steps:.1f}" for k, v in times.items()
                 )
+                if good:  # a quiet moment: one more reading of the peak
+                    self.peak(f"after round {len(self.results['rounds'])}", reps=2, numpy_too=False, wait=0)
                 verdict = "kept" if good else "DROPPED"
                 log(f"round {round_index} {workload}: probes {before:.0f}/{after:.0f} {verdict}; µs/step {summary}")
             round_index += 1
@@ -273,9 +294,10 @@ class Run:
     def predict_rounds(self) -> None:
         methods = [m for m in self.methods]
         rounds = []
+        deadline = time.monotonic() + self.args.budget / 4
         for index in range(self.args.rounds):
             order = methods[index % len(methods) :] + methods[: index % len(methods)]
-            before = self.probe()
+            before = self.quiet_probe(deadline, patience=10.0)
             values = {}
             for method in order:
                 for kind in ("one", "batch"):
@@ -309,9 +331,10 @@ class Run:
 
     # -- memory ---------------------------------------------------------------------------------
     def memory(self) -> None:
-        workloads = (
-            ["mnist-like"] if self.args.quick else [w for w in ("mnist-like", "wide") if w in self.args.workloads]
-        )
+        late = time.monotonic() > self.deadline - 90  # running late: the smaller workload only
+        workloads = [w for w in ("mnist-like", "wide") if w in self.args.workloads]
+        if self.args.quick or late:
+            workloads = workloads[:1]
         memory = []
         for workload in workloads:
             for method in self.methods:
@@ -327,7 +350,9 @@ class Run:
                 continue
             log(f"allocations per step / {method}")
             try:
-                allocations[method] = run_json([method, "--alloc", *self.args.workloads], self.env, self.log_file)
+                late = time.monotonic() > self.deadline - 60
+                names = [w for w in self.args.workloads if not (self.args.quick or late) or w in ("tiny", "mnist-like")]
+                allocations[method] = run_json([method, "--alloc", *names], self.env, self.log_file)
             except (subprocess.SubprocessError, ValueError) as error:
                 log(f"allocation run failed: {error}")
         self.results["allocations"] = allocations
