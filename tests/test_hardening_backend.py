@@ -55,11 +55,7 @@ FAMILIES = {
 
 
 # Families still failing on a backend (each with minimal reproducers in test_backend_known_bug below).
-OPS_FAMILY_BUGS = {
-    ("numpy", "layout"): "NumpyOps accepts np.matrix (an ndarray subclass) and then matrix semantics break its math "
-    "('*' and '**' are matrix products, sum() has no keepdims): numpy's errors not naming the argument, or, with "
-    "square batches, silently wrong losses and metrics",
-}
+OPS_FAMILY_BUGS: dict = {}
 
 
 def ops_params():
@@ -272,15 +268,7 @@ NETWORK_FAMILIES = dict(FAMILIES, masked_nan=("masked_nan",), scalars=("-",))
 
 
 # Known failures, each with a minimal reproducer in test_network_known_bugs below.
-NETWORK_FAMILY_BUGS = {
-    ("numpy", "container"): "bind_training_data(x, None, order) accepted, evaluate(x, None) unnamed unpack error",
-    ("numpy", "layout"): "np.matrix / masked arrays accepted (isinstance check), then numpy math on them breaks",
-    ("numpy", "masked_nan"): "masked arrays accepted, then numpy.ma math breaks or gives other numbers",
-    ("numpy", "scalars"): "NumpyNetwork: batch_size / start / stop not validated (predict(batch_size=-1) returns "
-    "uninitialised memory); build_network(stages=None, dtype='nonsense') unnamed errors",
-    ("cython", "container"): "bind_training_data(x, None, order) / evaluate(x, None): 'need more than 2 values to "
-    "unpack', not naming y",
-}
+NETWORK_FAMILY_BUGS: dict = {}
 
 
 def network_params():
@@ -526,6 +514,19 @@ FIXED = {
     ("numpy", "ops-loss_value-complex"),
     ("numpy", "ops-readonly-out"),
     ("numpy", "ops-huge-view"),
+    ("numpy", "predict-batch_size-negative"),
+    ("numpy", "predict-batch_size-zero"),
+    ("numpy", "prepare-batch_size-zero"),
+    ("numpy", "train_batch-stop-past-end"),
+    ("numpy", "bind-y-none"),
+    ("cython", "bind-y-none"),
+    ("numpy", "evaluate-y-none"),
+    ("cython", "evaluate-y-none"),
+    ("numpy", "build-dtype-nonsense"),
+    ("numpy", "evaluate-y-matrix"),
+    ("numpy", "predict-x-masked"),
+    ("numpy", "build-stages-none"),
+    ("numpy", "ops-loss_value-matrix-silently-wrong"),
 }
 
 
@@ -598,13 +599,7 @@ else:
         # numpy computes with 64-bit sizes, so only the compiled network must refuse such a stage
         pytest.param(
             "cython",
-            marks=[
-                CYTHON,
-                xfail_bug(
-                    "validation.stage_widths has no 2**31 - 1 limit (check_float_array has one): NetworkCore accepts a "
-                    "(1, 2**31 + 7) kernel and would hand the truncated width to 32-bit BLAS"
-                ),
-            ],
+            marks=[CYTHON],
         ),
     ],
 )

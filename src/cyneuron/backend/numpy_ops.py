@@ -12,11 +12,14 @@ import numpy as np
 
 from cyneuron.backend.base import EPSILON, LossSpec, Network, Ops, SGDSpec, Stage
 from cyneuron.backend.validation import (
+    check_batch_bounds,
+    check_dtype,
     check_loss,
     check_metrics,
     check_network_data,
     check_optimizer,
     check_optimizer_state,
+    check_positive_int,
     stage_widths,
 )
 
@@ -206,15 +209,16 @@ class NumpyNetwork(Network):
 
     def __init__(self, ops: NumpyOps, stages: Sequence[Stage], input_dim: int, dtype) -> None:
         self._ops = ops
+        self._widths = stage_widths(stages, input_dim, dtype)
         self._stages = tuple(stages)
-        self._dtype = np.dtype(dtype)
-        self._widths = stage_widths(self._stages, input_dim, self._dtype)
+        self._dtype = check_dtype(dtype)
         self._input_dim = input_dim
         self._params = [p for s in self._stages for p in (s.kernel, s.bias) if p is not None]
         self._velocities = [np.zeros_like(p) for p in self._params]
         self._loss: LossSpec | None = None
         self._metrics: tuple[str, ...] = ()
         self._optimizer: SGDSpec | None = None
+        self._batch_size = 0
         self._data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.stats = np.zeros(1)
 
@@ -237,6 +241,7 @@ class NumpyNetwork(Network):
 
     def predict(self, x, batch_size: int) -> np.ndarray:
         x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None)[0]
+        batch_size = check_positive_int("batch_size", batch_size)
         out = np.empty((x.shape[0], self._widths[-1]), dtype=self._dtype)
         for start in range(0, x.shape[0], batch_size):
             out[start : start + batch_size] = self._forward(x[start : start + batch_size])[-1][2]
@@ -245,6 +250,7 @@ class NumpyNetwork(Network):
     # ------------------------------------------------------------ training
     def prepare_training(self, loss: LossSpec, metrics: Sequence[str], optimizer: SGDSpec, batch_size: int) -> None:
         check_loss(loss)
+        self._batch_size = check_positive_int("batch_size", batch_size)
         self._loss = loss
         self._metrics = check_metrics(metrics, loss)
         self._optimizer = check_optimizer(optimizer)
@@ -270,6 +276,7 @@ class NumpyNetwork(Network):
         if self._data is None:
             raise RuntimeError("train_batch before bind_training_data")
         x, y, order = self._data
+        start, stop = check_batch_bounds(start, stop, x.shape[0], self._batch_size)
         rows = order[start:stop]
         xb, yb = x[rows], y[rows]
         trace = self._forward(xb)
@@ -316,6 +323,7 @@ class NumpyNetwork(Network):
     def evaluate(self, x, y, batch_size: int) -> np.ndarray:
         self._require_training()
         x, y = check_network_data(x, y, self._input_dim, self._widths[-1], self._dtype, self._loss)
+        batch_size = check_positive_int("batch_size", batch_size)
         totals = np.zeros(1 + len(self._metrics))
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]

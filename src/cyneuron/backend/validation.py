@@ -12,6 +12,8 @@ import numpy as np
 
 from cyneuron.backend.specs import ACTIVATIONS, DTYPES, LOSSES, METRICS, LossSpec, SGDSpec, Stage
 
+_INT_MAX = 2**31 - 1  # BLAS takes 32-bit dimensions
+
 
 def check_activation(name: object) -> str:
     if name not in ACTIVATIONS:
@@ -58,10 +60,37 @@ def check_dtype(dtype: object) -> np.dtype:
     return dtype
 
 
+def _check_plain_ndarray(name: str, value: object) -> None:
+    # Subclasses change the meaning of operators (np.matrix: ``**`` is a matrix power) or hide values
+    # (masked arrays), while the compiled kernels read the raw buffer: only plain arrays are accepted.
+    if type(value) is not np.ndarray:
+        raise TypeError(
+            f"{name}: expected a numpy.ndarray, got {type(value).__module__}.{type(value).__name__}"
+            + (" (convert it with numpy.asarray)" if isinstance(value, np.ndarray) else "")
+        )
+
+
+def check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_batch_bounds(start: object, stop: object, n: int, max_rows: int) -> tuple[int, int]:
+    """Rows [start, stop) of n bound samples, at most ``max_rows`` of them (the prepared batch size)."""
+    for name, value in (("start", start), ("stop", stop)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
+    if not 0 <= start < stop <= n:
+        raise ValueError(f"start, stop: expected 0 <= start < stop <= {n}, got {start}, {stop}")
+    if stop - start > max_rows:
+        raise ValueError(f"start, stop: batch of {stop - start} rows exceeds the prepared batch size {max_rows}")
+    return int(start), int(stop)
+
+
 def check_array(name: str, value: object, shape: tuple, dtype: np.dtype, *, writeable: bool = False) -> np.ndarray:
     """``value`` must be a C-contiguous ndarray of ``dtype`` and ``shape`` (None = any length)."""
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(value).__name__}")
+    _check_plain_ndarray(name, value)
     if value.dtype != dtype:
         raise TypeError(f"{name}: expected dtype {dtype}, got {value.dtype}")
     if value.ndim != len(shape) or any(want is not None and got != want for got, want in zip(value.shape, shape)):
@@ -77,8 +106,8 @@ def check_array(name: str, value: object, shape: tuple, dtype: np.dtype, *, writ
 def stage_widths(stages: Sequence[Stage], input_dim: int, dtype: np.dtype) -> list[int]:
     """Widths of the input and of every stage's output; checks the stages fit together."""
     dtype = check_dtype(dtype)
-    if not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
-        raise ValueError(f"input_dim: expected a positive integer, got {input_dim!r}")
+    if not isinstance(input_dim, (int, np.integer)) or not 1 <= input_dim <= _INT_MAX:
+        raise ValueError(f"input_dim: expected an integer from 1 to {_INT_MAX}, got {input_dim!r}")
     if isinstance(stages, (str, bytes)) or not isinstance(stages, Sequence):
         raise TypeError(f"stages: expected a sequence of Stage, got {type(stages).__name__}")
     if not stages:
@@ -95,8 +124,8 @@ def stage_widths(stages: Sequence[Stage], input_dim: int, dtype: np.dtype) -> li
             continue
         kernel = check_array(f"stages[{index}].kernel", stage.kernel, (widths[-1], None), dtype, writeable=True)
         units = kernel.shape[1]
-        if units < 1:
-            raise ValueError(f"stages[{index}].kernel: expected at least one unit, got shape {kernel.shape}")
+        if not 1 <= units <= _INT_MAX:
+            raise ValueError(f"stages[{index}].kernel: expected 1 to {_INT_MAX} units, got shape {kernel.shape}")
         if stage.bias is not None:
             check_array(f"stages[{index}].bias", stage.bias, (units,), dtype, writeable=True)
         widths.append(units)
@@ -109,7 +138,12 @@ def _check_finite(name: str, value: np.ndarray) -> None:
         raise ValueError(f"{name}: contains NaN or inf")
 
 
-def check_network_data(x, y, input_dim: int, units: int, dtype: np.dtype, loss: LossSpec | None, order=None) -> tuple:
+_NO_ORDER = object()
+
+
+def check_network_data(
+    x, y, input_dim: int, units: int, dtype: np.dtype, loss: LossSpec | None, order=_NO_ORDER
+) -> tuple:
     """Validate x (n, input_dim), y and order for a network call; returns them as a tuple.
 
     y is int64 labels (n,) in [0, units) for the sparse loss, else targets
@@ -118,6 +152,8 @@ def check_network_data(x, y, input_dim: int, units: int, dtype: np.dtype, loss: 
     """
     x = check_array("x", x, (None, input_dim), dtype)
     n = x.shape[0]
+    if y is None and loss is not None:
+        raise TypeError("y: expected the targets as a numpy.ndarray, got None")
     if n == 0:
         raise ValueError("x: expected at least one sample, got 0")
     _check_finite("x", x)
@@ -131,7 +167,7 @@ def check_network_data(x, y, input_dim: int, units: int, dtype: np.dtype, loss: 
             y = check_array("y", y, (n, units), dtype)
             _check_finite("y", y)
         checked.append(y)
-    if order is not None:
+    if order is not _NO_ORDER:
         order = check_array("order", order, (n,), np.dtype(np.int64))
         if order.min() < 0 or order.max() >= n:
             raise ValueError(f"order: indices must be in [0, {n})")
@@ -143,8 +179,6 @@ def check_network_data(x, y, input_dim: int, units: int, dtype: np.dtype, loss: 
 # ``Ops`` runs these before every kernel: the compiled kernels trust their
 # arguments, so this is the only guard between a caller's mistake and memory.
 
-_INT_MAX = 2**31 - 1  # BLAS takes 32-bit dimensions
-
 
 def _shape_text(shape: tuple) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
@@ -152,8 +186,7 @@ def _shape_text(shape: tuple) -> str:
 
 def check_float_array(name: str, value: object, ndim: int) -> np.ndarray:
     """A float32/float64 C-contiguous ndarray of ``ndim`` dims: the argument that fixes a call's dtype."""
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(value).__name__}")
+    _check_plain_ndarray(name, value)
     if value.dtype not in DTYPES:
         raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
     if value.ndim != ndim:
