@@ -72,6 +72,12 @@ class Workload:
         w = self.widths
         return 6 * self.batch_size * sum(a * b for a, b in zip(w[:-1], w[1:]))
 
+    @property
+    def flops_needed_per_step(self) -> int:
+        """``flops_per_step`` without the first layer's input gradient, which no trainer computes."""
+        w = self.widths
+        return self.flops_per_step - 2 * self.batch_size * w[0] * w[1]
+
     def describe(self) -> str:
         arch = "→".join(str(u) for u in self.widths)
         return f"{arch}, batch {self.batch_size}, {self.samples:,} samples, {self.epochs} epoch(s)"
