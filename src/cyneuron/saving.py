@@ -85,6 +85,7 @@ def save_model(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
         overwrite: when False and ``filepath`` exists, raise ``FileExistsError``
             instead of replacing it.
     """
+    _check_model(model, _SAVE_MODEL_API)
     path = _check_path(filepath, "filepath")
     _check_bool(overwrite, "overwrite")
     model_config = model.get_config()
@@ -165,7 +166,15 @@ def load_model(filepath: PathLike, custom_objects: None = None, compile: bool = 
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"{path}: invalid compile configuration: {exc}") from exc
         if archive.optimizer:
-            model.set_optimizer_state(archive.optimizer)
+            for i, velocity in enumerate(archive.optimizer):
+                # Resuming from NaN / inf velocities would turn every weight non-finite on the first step.
+                if not np.isfinite(velocity).all():
+                    name = _entry_name("optimizer", i)
+                    raise ValueError(f"{path}: entry {name!r} (optimizer state) contains NaN or infinity")
+            try:
+                model.set_optimizer_state(archive.optimizer)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{path}: invalid optimizer state (entries optimizer/*.npy): {exc}") from exc
         iterations = manifest.get("optimizer_iterations")
         if iterations is not None and hasattr(getattr(model, "optimizer", None), "iterations"):
             model.optimizer.iterations = iterations
@@ -182,6 +191,7 @@ def save_weights(model: Any, filepath: PathLike, overwrite: bool = True) -> None
         ValueError: the model is not built (it has no weights yet).
         FileExistsError: ``overwrite=False`` and the file exists.
     """
+    _check_model(model, _WEIGHTS_API)
     path = _check_path(filepath, "filepath")
     _check_bool(overwrite, "overwrite")
     if not model.built:
@@ -208,6 +218,7 @@ def load_weights(model: Any, filepath: PathLike) -> None:
         OSError: the file cannot be opened.
         ValueError: invalid file, unbuilt model, or weights that do not match the model.
     """
+    _check_model(model, _WEIGHTS_API)
     path = _check_path(filepath, "filepath")
     if not model.built:
         raise ValueError(f"load_weights({path}): the model is not built; build it (give an input shape) first")
@@ -356,14 +367,32 @@ _ZIP_ERRORS = (
 
 def _read_archive(path: str, expect_model: bool) -> _Archive:
     """Open, validate and read the whole file; ValueError naming ``path`` on any problem."""
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path} is a directory, not a cyneuron file")
     try:
-        archive_size = os.path.getsize(path)
-        raw = open(path, "rb")  # noqa: SIM115 - closed below, after the zip file
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         raise FileNotFoundError(errno.ENOENT, "No such cyneuron file", path) from None
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{path} is a directory, not a cyneuron file")
+    if not stat.S_ISREG(mode):
+        # open() blocks forever on a FIFO without writer, and zipfile reads an endless device such as
+        # /dev/zero into memory looking for the end of the archive.
+        raise ValueError(f"{path} is not a regular file (a device, FIFO or socket), so not a cyneuron file")
+    try:
+        # O_NONBLOCK: should the path be replaced by a FIFO after the check, opening it still returns at once,
+        # and the check on the open file below refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "No such cyneuron file", path) from None
+    try:
+        raw = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
     with raw:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise ValueError(f"{path} is not a regular file (a device, FIFO or socket), so not a cyneuron file")
+        archive_size = opened.st_size
         try:
             zf = zipfile.ZipFile(raw)
         except zipfile.BadZipFile as exc:
@@ -566,32 +595,92 @@ def _check_against_model(path: str, model: Any, weights: list, dtype_name: str, 
 
 
 def _guard_model_size(path: str, model_config: dict, weights: list) -> None:
-    """Refuse configurations whose layers would allocate far more than the file's weights.
+    """Refuse configurations whose layers would allocate more than the file's weights.
 
     ``Sequential.from_config`` allocates every weight before they can be compared
-    with the file's, so a forged ``units=10**12`` must be caught here. In a
-    genuine file every layer with ``units`` owns a kernel of at least ``units``
-    elements, and the input feeds such a kernel, so neither ``units`` nor the
-    input size can exceed the number of saved weight values. A file without
-    weights must describe an unbuilt model (no input shape).
+    with the file's, so a forged ``units=10**12`` or ``input_dim=10**9`` must be
+    caught here. Every size-bearing key is checked: in a genuine file every layer
+    with ``units`` owns a kernel of at least ``units`` elements, and the input
+    (``input_dim`` or an input shape) feeds such a kernel, so none of them can
+    exceed the number of saved weight values. Then the layer stack is walked as
+    ``from_config`` builds it, and the weights it would create (``fan_in * units``
+    plus ``units`` per Dense) must not exceed the saved ones either. A file
+    without weights must describe an unbuilt model (no input shape).
     """
     elements = sum(int(w.size) for w in weights)
-    units = [u for u in _find_values(model_config, ("units",)) if isinstance(u, int) and not isinstance(u, bool)]
-    if not units:
-        return
-    shapes = [
-        s
-        for s in _find_values(model_config, _SHAPE_KEYS)
-        if isinstance(s, list) and all((isinstance(d, int) and not isinstance(d, bool)) or d is None for d in s)
-    ]
-    if not weights and not shapes:
-        return  # an unbuilt model: nothing is allocated
-    for u in units:
-        if u > elements:
-            raise ValueError(f"{path}: a layer declares units={u} but the file holds only {elements} weight values")
-    for shape in shapes:
-        if math.prod(d for d in shape if d is not None) > elements:
-            raise ValueError(f"{path}: input shape {shape} is larger than the {elements} weight values the file holds")
+    units = _ints(_find_values(model_config, ("units",)))
+    shapes = [shape for shape in _find_values(model_config, _SHAPE_KEYS) if _is_shape(shape)]
+    # A layer's input_dim (only layers take one; Sequential's own config has none).
+    shapes += [[d] for d in _ints(_find_values(model_config.get("layers"), ("input_dim",)))]
+    if units and (weights or shapes):
+        for u in units:
+            if u > elements:
+                raise ValueError(f"{path}: a layer declares units={u} but the file holds only {elements} weight values")
+        for shape in shapes:
+            if math.prod(d for d in shape if d is not None) > elements:
+                raise ValueError(
+                    f"{path}: input shape {shape} is larger than the {elements} weight values the file holds"
+                )
+    implied = _built_weight_count(model_config)
+    if implied > elements:
+        raise ValueError(
+            f"{path}: the model configuration builds {implied} weight values, larger than the {elements} the file holds"
+        )
+
+
+def _ints(values: list) -> list[int]:
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def _is_shape(value: object) -> bool:
+    return isinstance(value, list) and all((isinstance(d, int) and not isinstance(d, bool)) or d is None for d in value)
+
+
+def _built_weight_count(model_config: dict) -> int:
+    """Weight values ``Sequential.from_config(model_config)`` creates, walking its layers in order.
+
+    The input width is the largest that any input key of the first layer (or ``build_input_shape``)
+    declares, so the count never underestimates; a Dense whose ``units`` its constructor refuses adds
+    nothing (``from_config`` constructs every layer before building any).
+    """
+    entries = model_config.get("layers")
+    if not isinstance(entries, list) or not entries:
+        return 0
+    configs = []
+    for entry in entries:
+        config = entry.get("config") if isinstance(entry, dict) else None
+        configs.append((entry.get("class_name") if isinstance(entry, dict) else None, config))
+    first = configs[0][1] if isinstance(configs[0][1], dict) else {}
+    widths = _input_widths(first) + _input_widths({"build_input_shape": model_config.get("build_input_shape")})
+    if not widths:
+        return 0  # no input shape: the model is not built, nothing is allocated
+    width, total = max(widths), 0
+    for class_name, config in configs:
+        if class_name != "Dense" or not isinstance(config, dict):
+            continue  # InputLayer, Activation and Flatten own no weights and keep the (flattened) width
+        units = config.get("units")
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            continue
+        total += width * units + (0 if config.get("use_bias") is False else units)
+        width = units
+    return total
+
+
+def _input_widths(config: dict) -> list[int]:
+    """The per-sample input sizes (products of the dimensions) that the input keys of ``config`` declare."""
+    widths = []
+    for key, value in config.items():
+        if key == "input_dim" or (key in ("shape", "input_shape") and isinstance(value, int)):
+            dims = [value]
+        elif key in ("shape", "input_shape"):
+            dims = value
+        elif key in ("batch_shape", "batch_input_shape", "build_input_shape") and isinstance(value, list):
+            dims = value[1:]
+        else:
+            continue
+        if isinstance(dims, list) and dims and all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
+            widths.append(math.prod(max(d, 0) for d in dims))
+    return widths
 
 
 def _find_values(obj: object, keys: Sequence[str]) -> list:
@@ -678,7 +767,24 @@ def _check_path(filepath: object, name: str) -> str:
         path = os.fsdecode(path)
     if not path:
         raise ValueError(f"{name} must not be empty")
+    if "\0" in path:
+        raise ValueError(f"{name} must not contain a null byte, got {path!r}")
     return path
+
+
+# What each entry point uses of the model: checked up front, so a wrong object is a TypeError naming
+# ``model`` rather than an AttributeError from deep inside.
+_SAVE_MODEL_API = ("built", "get_config", "get_compile_config", "get_weights", "optimizer_state")
+_WEIGHTS_API = ("built", "get_weights", "set_weights")
+
+
+def _check_model(model: object, needs: Sequence[str]) -> None:
+    missing = [attribute for attribute in needs if not hasattr(model, attribute)]
+    if missing:
+        raise TypeError(
+            f"model: expected a cyneuron model (e.g. Sequential), got {type(model).__name__} "
+            f"(it has no {', '.join(missing)})"
+        )
 
 
 def _check_bool(value: object, name: str) -> None:
