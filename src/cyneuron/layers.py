@@ -31,6 +31,10 @@ __all__ = ["Layer", "Dense", "Activation", "Flatten", "InputLayer", "Input", "se
 _UIDS: collections.Counter = collections.Counter()
 _UID_LOCK = threading.Lock()
 
+# BLAS takes 32-bit dimensions: a layer (or input) wider than this cannot be computed, so it is refused
+# when declared, before 8-16 GB of weights are allocated for it.
+MAX_WIDTH = 2**31 - 1
+
 
 def unique_name(prefix: str) -> str:
     """``prefix``, then ``prefix_1``, ``prefix_2`` ... (Keras' per-session automatic names)."""
@@ -80,7 +84,13 @@ def _feature_shape(shape, name: str) -> tuple[int, ...]:
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
             raise ValueError(f"{name}: every dimension must be a positive int, got {shape!r}")
-    return tuple(int(d) for d in dims)
+    dims = tuple(int(d) for d in dims)
+    width = math.prod(dims)
+    if width > MAX_WIDTH:
+        raise ValueError(
+            f"{name}: {dims} is {width} features per sample, more than 2**31 - 1 (BLAS' 32-bit dimensions)"
+        )
+    return dims
 
 
 def _batch_shape_to_features(batch_shape, name: str) -> tuple[int, ...]:
@@ -147,7 +157,10 @@ class Layer:
         if input_dim is not None:
             if input_shape is not None:
                 raise ValueError("input_dim: give input_shape or input_dim, not both")
-            input_shape = (_check_int(input_dim, "input_dim", 1),)
+            input_dim = _check_int(input_dim, "input_dim", 1)
+            if input_dim > MAX_WIDTH:
+                raise ValueError(f"input_dim: expected at most 2**31 - 1 (BLAS' 32-bit dimensions), got {input_dim}")
+            input_shape = (input_dim,)
         self._input_shape_arg = None if input_shape is None else _feature_shape(input_shape, "input_shape")
         self.built = False
         self._build_shape: tuple[int, ...] | None = None  # per-sample input shape once built
@@ -209,7 +222,10 @@ class Layer:
 
     def build(self, input_shape) -> None:
         """Create the weights for inputs of ``input_shape`` ``(None, ...)`` (or the per-sample shape)."""
-        shape = tuple(input_shape)
+        try:
+            shape = tuple(input_shape)
+        except TypeError:
+            raise TypeError(f"input_shape: expected a tuple like (None, features), got {input_shape!r}") from None
         if shape and shape[0] is None:
             shape = shape[1:]
         self._build(_feature_shape(shape, "input_shape"), np.dtype(self._dtype or _config.floatx()))
@@ -287,6 +303,8 @@ class Dense(Layer):
     ) -> None:
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"units: expected a positive integer, got {units!r}")
+        if units > MAX_WIDTH:
+            raise ValueError(f"units: expected at most 2**31 - 1 (BLAS' 32-bit dimensions), got {units}")
         if not isinstance(use_bias, (bool, np.bool_)):
             raise TypeError(f"use_bias: expected a bool, got {type(use_bias).__name__}")
         self.units = int(units)

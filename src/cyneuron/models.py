@@ -119,6 +119,10 @@ class Sequential:
         self.history = None
         # Guards fit/evaluate: a second thread gets a clear error instead of interleaving with the first.
         self._lock = threading.RLock()
+        # Guards the backend network, whose calls cannot overlap. Training / evaluation hold it only inside
+        # network calls (never while callbacks run) and wait for it, so a predict running in another thread
+        # delays a training step instead of aborting it; predict never waits: it is refused while a step runs.
+        self._net_lock = threading.Lock()
         self._build_lock = threading.Lock()
         if layers is not None:
             if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
@@ -222,7 +226,10 @@ class Sequential:
             if self._features is None:
                 raise ValueError("build(input_shape): the model has no input shape; pass e.g. (None, 10)")
             return
-        shape = tuple(input_shape)
+        try:
+            shape = tuple(input_shape)
+        except TypeError:
+            raise TypeError(f"input_shape: expected a tuple like (None, features), got {input_shape!r}") from None
         if len(shape) < 2:
             raise ValueError(f"input_shape: expected (batch, features...), got {input_shape!r}")
         features = _feature_shape(shape[1:], "input_shape")
@@ -398,7 +405,8 @@ class Sequential:
         if same and (batch_size is None or key[3] == batch_size):
             return
         size = batch_size if batch_size is not None else (key[3] if key is not None else _DEFAULT_BATCH_SIZE)
-        network.prepare_training(self._loss_spec, canonical, self.optimizer.spec, size)
+        with self._net_lock:
+            network.prepare_training(self._loss_spec, canonical, self.optimizer.spec, size)
         self._prepared = (network, self._loss_spec, canonical, size)
         self._batch_seen = 0
 
@@ -425,7 +433,8 @@ class Sequential:
             network = self._network
             if network is not None and new_optimizer is not self.optimizer:
                 # A new optimizer starts from zero velocities, as a fresh Keras optimizer has no slots.
-                network.set_optimizer_state([np.zeros_like(w) for w in self.weights])
+                with self._net_lock:
+                    network.set_optimizer_state([np.zeros_like(w) for w in self.weights])
             self.optimizer = new_optimizer
             self.loss = loss
             self._loss_spec = spec
@@ -464,7 +473,9 @@ class Sequential:
         """Copies of the SGD velocities, one per weight array (empty when not compiled or not built)."""
         if not self.compiled or not self.built:
             return []
-        return self._get_network().get_optimizer_state()
+        network = self._get_network()
+        with self._net_lock:
+            return network.get_optimizer_state()
 
     def set_optimizer_state(self, state) -> None:
         """Restore velocities saved by ``optimizer_state()``."""
@@ -472,7 +483,10 @@ class Sequential:
             raise ValueError("set_optimizer_state: compile the model first")
         if not self.built:
             raise ValueError("set_optimizer_state: the model is not built")
-        self._get_network().set_optimizer_state(list(state))
+        network = self._get_network()
+        state = list(state)
+        with self._net_lock:
+            network.set_optimizer_state(state)
         self.optimizer.built = True
 
     # ================================================================ predict
@@ -499,8 +513,30 @@ class Sequential:
             and x.flags.c_contiguous
         ):
             # Fast path for already-converted data (e.g. one sample in a loop): the network checks the values.
-            return network.predict(x, _DEFAULT_BATCH_SIZE)
+            lock = self._net_lock
+            if not lock.acquire(False):  # positional: measurably cheaper than blocking=False
+                self._refuse_predict()
+            try:
+                return network.predict(x, _DEFAULT_BATCH_SIZE)
+            finally:
+                lock.release()
         return self._predict(x, batch_size, verbose, callbacks)
+
+    def _refuse_predict(self) -> None:
+        raise RuntimeError(
+            "predict: this model's network is being used by another thread (a training or evaluation step, "
+            "or another predict); predict between steps (e.g. from a callback), or use one model per thread"
+        )
+
+    def _network_predict(self, network, inputs: np.ndarray, batch_size: int) -> np.ndarray:
+        """``network.predict`` unless another thread is inside a network call: then RuntimeError, never a wait."""
+        lock = self._net_lock
+        if not lock.acquire(False):
+            self._refuse_predict()
+        try:
+            return network.predict(inputs, batch_size)
+        finally:
+            lock.release()
 
     def _predict(self, x, batch_size, verbose, callbacks) -> np.ndarray:
         batch_size = _batch_size(batch_size)
@@ -519,7 +555,7 @@ class Sequential:
             inputs = self._prepare_x(x, check_finite=False)
         network = self._get_network()
         if verbose == 0 and callbacks is None:
-            return network.predict(inputs, batch_size)
+            return self._network_predict(network, inputs, batch_size)
         n = inputs.shape[0]
         steps = math.ceil(n / batch_size)
         cbs = _callback_list(callbacks, self, add_history=False)
@@ -529,12 +565,14 @@ class Sequential:
         cbs.on_predict_begin(None)
         out = np.empty((n, self._units), dtype=self._dtype)
         if not hooks and (bar is None or not bar._dynamic):
-            out[...] = network.predict(inputs, batch_size)
+            out[...] = self._network_predict(network, inputs, batch_size)
         else:
             for step, start in enumerate(range(0, n, batch_size)):
                 if hooks:
                     cbs.on_predict_batch_begin(step, None)
-                out[start : start + batch_size] = network.predict(inputs[start : start + batch_size], batch_size)
+                out[start : start + batch_size] = self._network_predict(
+                    network, inputs[start : start + batch_size], batch_size
+                )
                 if hooks:
                     cbs.on_predict_batch_end(step, {"outputs": out[start : start + batch_size]})
                 if bar is not None:
@@ -549,7 +587,7 @@ class Sequential:
     def predict_on_batch(self, x) -> np.ndarray:
         """Outputs for one batch ``x`` (as ``keras.Model.predict_on_batch``)."""
         inputs = self._prepare_x(x, check_finite=False)
-        return self._get_network().predict(inputs, inputs.shape[0])
+        return self._network_predict(self._get_network(), inputs, inputs.shape[0])
 
     def __call__(self, x) -> np.ndarray:
         """``model(x)``: the outputs for ``x`` as an array ``(n, units)``."""
@@ -607,14 +645,18 @@ class Sequential:
         """Mean loss and metrics over all rows, one network call unless hooks or a live bar need batches."""
         hooks = cbs.needs_test_batch_hooks
         if not hooks and (bar is None or not bar._dynamic):
-            return [float(v) for v in network.evaluate(inputs, targets, batch_size)]
+            with self._net_lock:
+                values = network.evaluate(inputs, targets, batch_size)
+            return [float(v) for v in values]
         n = inputs.shape[0]
         sums = np.zeros(len(keys))
         for step, start in enumerate(range(0, n, batch_size)):
             stop = min(start + batch_size, n)
             if hooks:
                 cbs.on_test_batch_begin(step, None)
-            sums += network.evaluate(inputs[start:stop], targets[start:stop], batch_size) * (stop - start)
+            with self._net_lock:
+                values = network.evaluate(inputs[start:stop], targets[start:stop], batch_size)
+            sums += values * (stop - start)
             if hooks or bar is not None:
                 logs = {key: float(sums[i] / stop) for key, i in sorted(zip(keys, range(len(keys))))}
                 if hooks:
@@ -627,8 +669,19 @@ class Sequential:
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
         """Loss (and metrics) on one batch, without updating the weights."""
+        self._require_compiled("test_on_batch")
+        # One batch of all rows: the row count comes from the converted array, so None or a scalar is
+        # reported against x like in evaluate.
+        inputs = _as_array(x, "x")
+        if inputs.ndim == 0:
+            raise ValueError("x: expected shape (samples, features...), got a scalar")
         return self.evaluate(
-            x, y, batch_size=max(1, len(x)), verbose=0, return_dict=return_dict, sample_weight=sample_weight
+            inputs,
+            y,
+            batch_size=max(1, inputs.shape[0]),
+            verbose=0,
+            return_dict=return_dict,
+            sample_weight=sample_weight,
         )
 
     # ================================================================ fit
@@ -676,8 +729,10 @@ class Sequential:
 
         Thread safety: a model can be trained or evaluated by one thread at a time; a concurrent ``fit`` /
         ``evaluate`` from another thread raises ``RuntimeError`` instead of corrupting the training state.
-        ``predict`` from another thread while training is either served or refused with ``RuntimeError`` by
-        the backend network, never corrupted.
+        ``predict`` from another thread while training is either served (between steps, e.g. while a
+        callback runs) or refused with ``RuntimeError`` (during a step), never corrupted; it never aborts
+        the training: a step that needs the network while another thread's ``predict`` is inside it waits
+        for that predict to finish.
         """
         self._require_compiled("fit")
         _must_be_none(
@@ -772,7 +827,9 @@ class Sequential:
         # Workspaces for the largest batch that can occur: a batch_size above n means one batch of all samples.
         self._ensure_prepared(network, canonical, min(batch_size, n))
         order = np.arange(n, dtype=np.int64)
-        network.bind_training_data(inputs, targets, order)
+        net_lock = self._net_lock
+        with net_lock:
+            network.bind_training_data(inputs, targets, order)
         rng = np.random.default_rng(_config.random_generator().integers(2**63))
 
         steps = math.ceil(n / batch_size)
@@ -796,7 +853,8 @@ class Sequential:
         try:
             cbs.on_train_begin(None)
             for epoch in range(initial_epoch, epochs):
-                network.reset_stats()
+                with net_lock:
+                    network.reset_stats()
                 cbs.on_epoch_begin(epoch, None)
                 if verbose:
                     bar = Progbar(steps, verbose)
@@ -804,18 +862,21 @@ class Sequential:
                         print(f"Epoch {epoch + 1}/{epochs}", flush=True)
                 if shuffle:
                     rng.shuffle(order)
-                network.set_optimizer(optimizer.spec)
+                with net_lock:
+                    network.set_optimizer(optimizer.spec)
                 version = optimizer._version
                 hooks = cbs.needs_batch_hooks
                 live = bar is not None and verbose == 1 and bar._dynamic
                 done = 0  # batches that ran
                 failed = False
                 if not hooks and not live:
-                    for start, stop in bounds:
-                        if not train(start, stop):
-                            failed = True
-                            break
-                        done += 1
+                    # No Python code of the user's runs in this loop: hold the network for the whole epoch.
+                    with net_lock:
+                        for start, stop in bounds:
+                            if not train(start, stop):
+                                failed = True
+                                break
+                            done += 1
                     seen = bounds[done][1] if failed else n
                 else:
                     interval = bar.interval if live else 0.0
@@ -824,13 +885,15 @@ class Sequential:
                     for step, (start, stop) in enumerate(bounds):
                         if hooks:
                             cbs.on_train_batch_begin(step, None)
-                        ok = train(start, stop)
+                        with net_lock:
+                            ok = train(start, stop)
                         seen = stop
                         done += 1
                         if hooks:
                             cbs.on_train_batch_end(step, logs_at(stop))
                             if optimizer._version != version:
-                                network.set_optimizer(optimizer.spec)
+                                with net_lock:
+                                    network.set_optimizer(optimizer.spec)
                                 version = optimizer._version
                         if not ok:
                             failed = True
@@ -896,10 +959,11 @@ class Sequential:
             n = inputs.shape[0]
             key = self._prepared
             self._ensure_prepared(network, tuple(c for _, c in pairs), max(n, key[3] if key else 0))
-            network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64))
-            network.set_optimizer(self.optimizer.spec)
+            with self._net_lock:
+                network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64))
+                network.set_optimizer(self.optimizer.spec)
+                ok = network.train_batch(0, n)
             self.optimizer.built = True
-            ok = network.train_batch(0, n)
             self._batch_seen += n
             keys = ["loss", *self._metric_names]
             stats = network.stats
@@ -921,8 +985,10 @@ class Sequential:
 
     def reset_metrics(self) -> None:
         """Zero the running loss / metrics kept by ``train_on_batch``."""
-        if self._network is not None and self._prepared is not None:
-            self._network.reset_stats()
+        network = self._network
+        if network is not None and self._prepared is not None:
+            with self._net_lock:
+                network.reset_stats()
         self._batch_seen = 0
 
     # ================================================================ summary
