@@ -205,15 +205,7 @@ else:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        pytest.param(
-            "input_dim",
-            10**9,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: saving._guard_model_size does not look at Dense's 'input_dim': a forged input_dim=10**9 "
-                "makes load_model allocate and initialise a (10**9, units) kernel before comparing shapes",
-            ),
-        ),
+        ("input_dim", 10**9),
         ("input_shape", [10**9]),
         ("batch_input_shape", [None, 10**9]),
     ],
@@ -227,15 +219,7 @@ def test_forged_input_size_is_refused_before_any_allocation(tmp_path, key, value
 
 
 # ============================================================ non-finite state from a file
-NAN_STATE = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_model on a file whose optimizer entry holds NaN/inf raises set_optimizer_state's "
-    "'state[0]: contains NaN or inf', naming neither the file nor the entry (optimizer/000.npy); cyneuron.saving "
-    "promises a ValueError naming the file (the silent NaN training this test first found is fixed)",
-)
-
-
-@pytest.mark.parametrize("what", [pytest.param("optimizer", marks=NAN_STATE), "weights"])
+@pytest.mark.parametrize("what", ["optimizer", "weights"])
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_non_finite_arrays_in_a_file_never_make_training_silently_nan(backend, saved, what, value):
     """A file whose velocities (or weights) hold NaN/inf: load_model refuses it, or training on it does not
@@ -279,21 +263,7 @@ def test_set_optimizer_state_with_nan_never_makes_training_silently_nan(backend)
 
 
 # ============================================================ special files
-SPECIAL_FILE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_model does not check for a regular file: on a FIFO open() blocks forever; on /dev/zero or "
-    "/dev/urandom zipfile's end-of-archive search reads the endless device into memory until MemoryError",
-)
-
-
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param("dev_zero", marks=SPECIAL_FILE_BUG),
-        pytest.param("dev_urandom", marks=SPECIAL_FILE_BUG),
-        pytest.param("fifo", marks=SPECIAL_FILE_BUG),
-    ],
-)
+@pytest.mark.parametrize("kind", ["dev_zero", "dev_urandom", "fifo"])
 def test_special_files_fail_fast(tmp_path, kind):
     if kind == "fifo":
         target = tmp_path / "pipe"
@@ -398,10 +368,6 @@ def test_save_keeps_working_after_a_failed_save(saved, monkeypatch):
 
 
 # ============================================================ malformed arguments of the file API
-def _bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
-
-
 ARGUMENT_CASES = [
     # (id, call(model, path, folder), expected exception, name the message must contain)
     ("load_model-None", lambda m, p, d: load_model(None), TypeError, "filepath"),
@@ -412,35 +378,14 @@ ARGUMENT_CASES = [
     ("load_model-missing", lambda m, p, d: load_model(d / "missing.cyn"), FileNotFoundError, "missing.cyn"),
     ("load_model-compile", lambda m, p, d: load_model(p, compile="yes"), TypeError, "compile"),
     ("load_model-custom_objects", lambda m, p, d: load_model(p, custom_objects={"a": 1}), ValueError, "custom_objects"),
-    pytest.param(
-        "load_model-nul",
-        lambda m, p, d: load_model(str(p) + "\0.cyn"),
-        ValueError,
-        "filepath",
-        marks=_bug("load_model('a\\0b'): Python's 'embedded null byte', not naming filepath"),
-        id="load_model-nul",
-    ),
-    pytest.param(
-        "load_weights-model-int",
-        lambda m, p, d: load_weights(3, p),
-        TypeError,
-        "model",
-        marks=_bug("saving.load_weights(3, path): AttributeError \"'int' object has no attribute 'built'\""),
-        id="load_weights-model-int",
-    ),
+    ("load_model-nul", lambda m, p, d: load_model(str(p) + "\0.cyn"), ValueError, "filepath"),
+    ("load_weights-model-int", lambda m, p, d: load_weights(3, p), TypeError, "model"),
     ("load_weights-filepath", lambda m, p, d: load_weights(m, None), TypeError, "filepath"),
     ("save_model-filepath", lambda m, p, d: save_model(m, None), TypeError, "filepath"),
     ("save_model-overwrite", lambda m, p, d: save_model(m, p, overwrite="no"), TypeError, "overwrite"),
     ("save_model-folder", lambda m, p, d: save_model(m, d), IsADirectoryError, "directory"),
     ("save_model-no-folder", lambda m, p, d: save_model(m, d / "nope" / "x.cyn"), FileNotFoundError, "nope"),
-    pytest.param(
-        "save_model-model-int",
-        lambda m, p, d: save_model(3, p),
-        TypeError,
-        "model",
-        marks=_bug("saving.save_model(3, path): AttributeError \"'int' object has no attribute 'get_config'\""),
-        id="save_model-model-int",
-    ),
+    ("save_model-model-int", lambda m, p, d: save_model(3, p), TypeError, "model"),
 ]
 
 

@@ -247,12 +247,7 @@ FAMILIES = {
 }
 TEST_ON_BATCH = "test_on_batch(None or a scalar, y): TypeError \"object of type 'NoneType' has no len()\", not naming x"
 BUILD_INT = "model.build(3): TypeError \"'int' object is not iterable\", not naming input_shape"
-FAMILY_BUGS = {
-    ("numpy", "container"): TEST_ON_BATCH,
-    ("cython", "container"): TEST_ON_BATCH,
-    ("numpy", "scalars"): BUILD_INT,
-    ("cython", "scalars"): BUILD_INT,
-}
+FAMILY_BUGS: dict = {}  # (backend, family) -> reason of a known bug; none open
 
 
 def params():
@@ -312,7 +307,8 @@ KNOWN_BUGS.append(
 KNOWN_BUGS.append(
     ("build-int", ("numpy", "cython"), dict(SETUP, entry="build", bad="input_shape", value=3, must="raise"), BUILD_INT)
 )
-FIXED = {"dense-initializer-name", "fit-batch_size-huge"}  # found by the fuzz test, fixed since: regression tests
+# found by the fuzz test, fixed since: regression tests
+FIXED = {"dense-initializer-name", "fit-batch_size-huge", "test_on_batch-x-none", "build-int"}
 
 
 def known_bug_params():
@@ -365,17 +361,7 @@ for build in (lambda: Sequential([Input((1,)), Dense(2**31 + 7)]), lambda: Seque
     "backend_name",
     [
         "numpy",
-        pytest.param(
-            "cython",
-            marks=[
-                CYTHON,
-                xfail_bug(
-                    "a Dense layer wider than 2**31 - 1 (or an input that wide) is not refused on the cython backend: "
-                    "the layer allocates and initialises 8-16 GB first, and on a machine with that memory the network "
-                    "would accept widths its 32-bit BLAS calls cannot express"
-                ),
-            ],
-        ),
+        pytest.param("cython", marks=CYTHON),
     ],
 )
 def test_layer_sizes_beyond_32_bits(backend_name):

@@ -257,12 +257,6 @@ def test_predict_from_another_thread_during_fit_is_served_and_never_corrupts_tra
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), reference.get_weights()))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: fit is aborted with RuntimeError('this cyneuron network is being used by another thread') when "
-    "another thread is inside model.predict; Sequential.fit documents that a concurrent predict is the call "
-    "that gets served or refused, never the training",
-)
 def test_fit_is_not_aborted_by_a_predict_running_in_another_thread():
     x, y = make_data(5, n=1024)
     model = make_model(50)
