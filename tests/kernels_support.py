@@ -42,7 +42,6 @@ METRICS = (
 )
 
 
-
 def close(actual, expected, dtype, scale=None, rtol_factor=1.0):
     """assert_allclose at the dtype's rtol; ``scale`` (the magnitude of the summed terms) sets atol.
 
