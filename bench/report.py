@@ -379,6 +379,7 @@ def main(argv=None) -> int:
         phase("predict rounds", run.predict_rounds)
         phase("final-loss checks", run.checks)
         phase("sgemm peak (end)", lambda: run.peak("end"))
+        run.results["faults"] = {m: w.call("faults") for m, w in run.workers.items()}
         for worker in run.workers.values():
             worker.close()
         if not args.no_memory:

@@ -248,6 +248,16 @@ def markdown(results: dict, analysis: dict) -> str:
         f"{analysis['best_probe']:.0f}) are dropped. Values are medians over kept rounds; methods are interleaved "
         "within each round, each in its own process.",
         "* Phases (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results.get("phases", {}).items()) + ".",
+        "* Major page faults inside timed calls (code or data read back after the host reclaimed idle pages): "
+        + (
+            ", ".join(
+                f"{m} {f['major_faults']} in {f['timed_calls_with_major_faults']} calls"
+                for m, f in results.get("faults", {}).items()
+                if m != "probe"
+            )
+            or "not recorded"
+        )
+        + ".",
         "* FLOPs per training step = 6·batch·Σ(in·out) (forward product + the two backward products; bias, "
         "activations, loss and the update not counted).",
         "",

@@ -23,10 +23,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 
-
 # ------------------------------------------------------------------------------------------ helpers
+FAULTS: list[int] = [0, 0]  # major page faults during timed calls, calls that had any
+
+
 def _timed(function, min_time: float, max_reps: int, before=None) -> list[float]:
-    """Seconds of each call of ``function`` until ``min_time`` is spent (``before`` runs untimed)."""
+    """Seconds of each call of ``function`` until ``min_time`` is spent (``before`` runs untimed).
+
+    Major page faults inside a timed call (code or data read back from disk, e.g. after the host
+    reclaimed an idle process's pages) are counted in ``FAULTS`` so the report can mention them.
+    """
     times: list[float] = []
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -34,9 +40,14 @@ def _timed(function, min_time: float, max_reps: int, before=None) -> list[float]
         while True:
             if before is not None:
                 before(len(times))
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
             start = time.perf_counter()
             function()
             times.append(time.perf_counter() - start)
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt - faults
+            if faults:
+                FAULTS[0] += faults
+                FAULTS[1] += 1
             if sum(times) >= min_time or len(times) >= max_reps:
                 return times
     finally:
@@ -165,6 +176,9 @@ class Worker:
         trainer = self.trainers[workload]
         times = _timed(trainer.fit, min_time, max_reps, before=lambda i: trainer.reset(seed=i))
         return {"times": times}
+
+    def faults(self) -> dict:
+        return {"major_faults": FAULTS[0], "timed_calls_with_major_faults": FAULTS[1]}
 
     def setup_net(self, workload: str) -> dict:
         """The backend's ``Network.train_batch`` loop alone: fit's floor without the front end."""
