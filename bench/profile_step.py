@@ -91,6 +91,55 @@ def python_profile(method: str, workload: str, repeat: int) -> str:
     return out.getvalue()
 
 
+def blas_ceiling(workload: str, repeat: int = 20) -> str:
+    """Time only the sgemm calls one training step needs (scipy's BLAS, 2 threads, preallocated outputs).
+
+    Forward ``Z = X @ W`` per layer, backward ``dW = X.T @ dZ`` per layer and ``dX = dZ @ W.T`` for every
+    layer but the first: the floor any implementation calling this BLAS can reach, as a fraction of
+    the sgemm peak (measured here on 4096² too).
+    """
+    import numpy as np
+    import worker
+    from scipy.linalg.blas import sgemm
+
+    worker.limit_threads()
+    w = common.WORKLOADS[workload]
+    rng = np.random.default_rng(0)
+    b, widths = w.batch_size, w.widths
+    layers = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        layers.append(
+            {
+                "x": np.asfortranarray(rng.random((b, fan_in), dtype=np.float32)),
+                "w": np.asfortranarray(rng.random((fan_in, fan_out), dtype=np.float32)),
+                "dz": np.asfortranarray(rng.random((b, fan_out), dtype=np.float32)),
+                "z": np.zeros((b, fan_out), dtype=np.float32, order="F"),
+                "dw": np.zeros((fan_in, fan_out), dtype=np.float32, order="F"),
+                "dx": np.zeros((b, fan_in), dtype=np.float32, order="F"),
+            }
+        )
+
+    def step() -> None:
+        for layer in layers:
+            sgemm(1.0, layer["x"], layer["w"], beta=0.0, c=layer["z"], overwrite_c=True)
+        for index, layer in enumerate(layers):
+            sgemm(1.0, layer["x"], layer["dz"], beta=0.0, c=layer["dw"], overwrite_c=True, trans_a=1)
+            if index:
+                sgemm(1.0, layer["dz"], layer["w"], beta=0.0, c=layer["dx"], overwrite_c=True, trans_b=1)
+
+    for _ in range(3):
+        step()
+    seconds = _median_time(step, repeat)
+    peak = max(worker.sgemm_rate(4096, 3))
+    counted = w.flops_per_step / seconds / 1e9
+    needed = w.flops_needed_per_step / seconds / 1e9
+    return (
+        f"{workload}: the step's sgemm calls alone take {1e6 * seconds:.1f} µs: {counted:.0f} GFLOP/s by the "
+        f"6·batch·Σ(in·out) count = {counted / peak:.1%} of the 4096² peak ({peak:.0f} GFLOP/s); "
+        f"{needed:.0f} GFLOP/s of needed work = {needed / peak:.1%}\n"
+    )
+
+
 def perf_profile(method: str, workload: str, seconds: float) -> str:
     """perf samples of a bare ``train_batch`` loop only: perf attaches once data and network are ready."""
     if shutil.which("perf") is None:
@@ -145,6 +194,7 @@ def main(argv=None) -> int:
     if common.SRC not in os.environ.get("PYTHONPATH", "") and common.SRC in sys.path:
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (common.SRC, os.environ.get("PYTHONPATH")) if p)
     print(python_profile(args.method, args.workload, args.repeat))
+    print(blas_ceiling(args.workload))
     if args.perf and args.method in ("cython", "numpy"):
         print(f"perf, bare train_batch loop of {args.workload} / {args.method} (top symbols):")
         print(perf_profile(args.method, args.workload, args.perf_seconds))
