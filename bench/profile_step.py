@@ -92,41 +92,12 @@ def python_profile(method: str, workload: str, repeat: int) -> str:
 
 
 def blas_ceiling(workload: str, repeat: int = 20) -> str:
-    """Time only the sgemm calls one training step needs (scipy's BLAS, 2 threads, preallocated outputs).
-
-    Forward ``Z = X @ W`` per layer, backward ``dW = X.T @ dZ`` per layer and ``dX = dZ @ W.T`` for every
-    layer but the first: the floor any implementation calling this BLAS can reach, as a fraction of
-    the sgemm peak (measured here on 4096² too).
-    """
-    import numpy as np
+    """Time only the sgemm calls one training step needs (``worker.blas_step``), against the sgemm peak."""
     import worker
-    from scipy.linalg.blas import sgemm
 
     worker.limit_threads()
     w = common.WORKLOADS[workload]
-    rng = np.random.default_rng(0)
-    b, widths = w.batch_size, w.widths
-    layers = []
-    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
-        layers.append(
-            {
-                "x": np.asfortranarray(rng.random((b, fan_in), dtype=np.float32)),
-                "w": np.asfortranarray(rng.random((fan_in, fan_out), dtype=np.float32)),
-                "dz": np.asfortranarray(rng.random((b, fan_out), dtype=np.float32)),
-                "z": np.zeros((b, fan_out), dtype=np.float32, order="F"),
-                "dw": np.zeros((fan_in, fan_out), dtype=np.float32, order="F"),
-                "dx": np.zeros((b, fan_in), dtype=np.float32, order="F"),
-            }
-        )
-
-    def step() -> None:
-        for layer in layers:
-            sgemm(1.0, layer["x"], layer["w"], beta=0.0, c=layer["z"], overwrite_c=True)
-        for index, layer in enumerate(layers):
-            sgemm(1.0, layer["x"], layer["dz"], beta=0.0, c=layer["dw"], overwrite_c=True, trans_a=1)
-            if index:
-                sgemm(1.0, layer["dz"], layer["w"], beta=0.0, c=layer["dx"], overwrite_c=True, trans_b=1)
-
+    step = worker.blas_step(w)
     for _ in range(3):
         step()
     seconds = _median_time(step, repeat)

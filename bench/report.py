@@ -248,6 +248,8 @@ class Run:
                 out.append((method, method, "train"))
         if "cython" in self.workers and f"cython_net/{workload}" not in self.results["skipped"]:
             out.append(("cython_net", "cython", "train_net"))
+        if workload in ("mnist-like", "wide"):
+            out.append(("blas_only", "probe", "ceiling"))
         return out
 
     def training_rounds(self) -> None:

@@ -16,7 +16,11 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 from report import TARGETS  # noqa: E402
 
-LABELS = dict(common.METHOD_LABELS, cython_net="cython `Network.train_batch` loop (no `fit`)")
+LABELS = dict(
+    common.METHOD_LABELS,
+    cython_net="cython `Network.train_batch` loop (no `fit`)",
+    blas_only="the step's sgemm calls alone (ceiling)",
+)
 MIN_KEPT = 3
 
 
@@ -88,6 +92,25 @@ def analyse(results: dict) -> dict:
         "predict": predict,
         "predict_kept": f"{len(kept)} of {len(rounds)}",
     }
+
+
+def first_call_effect(results: dict, analysis: dict, threshold: float = 1.15) -> list[str]:
+    """Bullets for (workload, method) whose first timed fit per round is > ``threshold`` x the later ones."""
+    keep = analysis["threshold"]
+    out = []
+    for name in common.WORKLOADS:
+        rounds = [r for r in results["rounds"] if r["workload"] == name]
+        kept = [r for r in rounds if min(r["probe_before"], r["probe_after"]) >= keep] or rounds
+        labels = sorted({label for r in kept for label in r["times"]})
+        for label in labels:
+            firsts = [r["times"][label][0] for r in kept if len(r["times"].get(label, [])) >= 2]
+            rests = [t for r in kept if len(r["times"].get(label, [])) >= 2 for t in r["times"][label][1:]]
+            if len(firsts) < 2:
+                continue
+            a, b = statistics.mean(firsts), statistics.mean(rests)
+            if a > threshold * b:
+                out.append(f"* {name}, {LABELS[label]}: first {1e3 * a:.0f} ms, then {1e3 * b:.0f} ms ({a / b:.2f}×)")
+    return out
 
 
 def _training_value(analysis, workload, method, key):
@@ -283,7 +306,7 @@ def markdown(results: dict, analysis: dict) -> str:
             f" ({entry['kept']}/{entry['rounds']} rounds kept{', noisy: all used' if entry['used_all_rounds'] else ''})"
         )
         first = True
-        for method in ("cython", "cython_net", "numpy", "numpy_loop", "torch"):
+        for method in ("cython", "cython_net", "numpy", "numpy_loop", "torch", "blas_only"):
             if method not in methods:
                 continue
             m = methods[method]
@@ -299,7 +322,9 @@ def markdown(results: dict, analysis: dict) -> str:
     lines.append("")
     lines.append(
         "`cython Network.train_batch loop` is the backend's training step called directly (no `fit`): the gap to "
-        "`fit` is the front end's per-call and per-epoch overhead."
+        "`fit` is the front end's per-call and per-epoch overhead. `the step's sgemm calls alone` runs only the "
+        "BLAS products one step needs (forward, weight gradients, input gradients but the first layer's) through "
+        "scipy's sgemm on preallocated arrays: no implementation calling this BLAS can beat it."
     )
     lines.append("")
 
@@ -414,6 +439,18 @@ def markdown(results: dict, analysis: dict) -> str:
         )
     if notes:
         lines += ["## Notes on the FLOP count", "", *notes, ""]
+    first = first_call_effect(results, analysis)
+    if first:
+        lines += [
+            "## First fit of a measurement vs the following ones (same process, back to back)",
+            "",
+            "Each measurement repeats `fit` until 0.25 s are spent; the table above takes the median of those fits. "
+            "Where the first fit after the process sat idle (while the other methods ran) is markedly slower, "
+            "it shows here (ms per fit, mean over kept rounds):",
+            "",
+            *first,
+            "",
+        ]
 
     lines += ["## Targets", ""]
     for target, met, measured in checklist(results, analysis):

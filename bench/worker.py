@@ -119,6 +119,40 @@ def sgemm_rate(n: int, reps: int, library: str = "scipy") -> list[float]:
     return rates
 
 
+def blas_step(workload: common.Workload):
+    """A function running only the sgemm calls of one training step (scipy's BLAS, preallocated outputs).
+
+    Forward ``Z = X @ W`` per layer, backward ``dW = X.T @ dZ`` per layer and ``dX = dZ @ W.T`` for every
+    layer but the first: the floor of any implementation of the step that calls this BLAS.
+    """
+    from scipy.linalg.blas import sgemm
+
+    rng = np.random.default_rng(0)
+    b = workload.batch_size
+    layers = []
+    for fan_in, fan_out in zip(workload.widths[:-1], workload.widths[1:]):
+        layers.append(
+            (
+                np.asfortranarray(rng.random((b, fan_in), dtype=np.float32)),  # x
+                np.asfortranarray(rng.random((fan_in, fan_out), dtype=np.float32)),  # kernel
+                np.asfortranarray(rng.random((b, fan_out), dtype=np.float32)),  # dZ
+                np.zeros((b, fan_out), dtype=np.float32, order="F"),  # Z
+                np.zeros((fan_in, fan_out), dtype=np.float32, order="F"),  # dW
+                np.zeros((b, fan_in), dtype=np.float32, order="F"),  # dX
+            )
+        )
+
+    def step() -> None:
+        for x, kernel, _, z, _, _ in layers:
+            sgemm(1.0, x, kernel, beta=0.0, c=z, overwrite_c=True)
+        for index, (x, kernel, dz, _, dw, dx) in enumerate(layers):
+            sgemm(1.0, x, dz, beta=0.0, c=dw, overwrite_c=True, trans_a=1)
+            if index:
+                sgemm(1.0, dz, kernel, beta=0.0, c=dx, overwrite_c=True, trans_b=1)
+
+    return step
+
+
 def limit_threads() -> None:
     """Two BLAS threads (the machine has 2 cores), whatever the defaults say."""
     try:
@@ -252,6 +286,20 @@ class Worker:
         if numpy_too:
             result["numpy"] = sgemm_rate(n, reps, "numpy")
         return result
+
+    def ceiling(self, workload: str, min_time: float = 0.2, max_reps: int = 50) -> dict:
+        """Seconds of ``steps`` BLAS-only training steps (one fit's worth), like ``train``."""
+        w = common.WORKLOADS[workload]
+        if workload not in self.nets:
+            self.nets[workload] = blas_step(w)
+            self.nets[workload]()
+        step = self.nets[workload]
+
+        def run() -> None:
+            for _ in range(w.steps):
+                step()
+
+        return {"times": _timed(run, min_time, max_reps)}
 
     def probe(self, n: int = 1024, reps: int = 8) -> dict:
         rates = sgemm_rate(n, reps, "scipy")
