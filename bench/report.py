@@ -116,6 +116,21 @@ def run_json(args: list[str], env: dict[str, str], stderr, timeout: float = 600)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def git_state() -> str:
+    """The measured code: commit, plus how many files under src/ and csrc/ differ from it."""
+    root = os.path.dirname(HERE)
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src", "csrc"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + (f" with {len(dirty)} uncommitted change(s) under src/ and csrc/" if dirty else "")
+
+
 # ----------------------------------------------------------------------------------------- config
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -155,6 +170,7 @@ class Run:
             "openblas_env_unset": not args.keep_openblas_env,
             "openblas_env_outside": {k: os.environ.get(k) for k in OPENBLAS_VARS},
             "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+            "git": git_state(),
             "skipped": {},
             "probes": [],
             "rounds": [],

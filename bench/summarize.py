@@ -259,7 +259,7 @@ def markdown(results: dict, analysis: dict) -> str:
     lines += [
         f"Run {results['started']} ({'quick' if results['quick'] else 'full'}, {results.get('elapsed_s', 0):.0f} s), "
         f"Python {results['machine']['python']}, {results['machine']['cpus']} CPUs, numpy {probe.get('numpy', '?')}, "
-        f"scipy {probe.get('scipy', '?')}{torch_text}.",
+        f"scipy {probe.get('scipy', '?')}{torch_text}. Code: commit {results.get('git', 'unknown')}.",
         "",
         f"* sgemm peak (2 threads, float32, square {4096 if not results['quick'] else 2048}): scipy's BLAS (the one "
         f"cyneuron's kernels call) **{peak['scipy']:.0f} GFLOP/s**, numpy's BLAS {peak['numpy']:.0f} GFLOP/s "
