@@ -11,6 +11,7 @@ import random as _random
 import numpy as np
 
 from cyneuron import config as _config
+from cyneuron.backend.validation import all_finite
 
 __all__ = ["set_random_seed", "to_categorical", "clear_session"]
 
@@ -103,21 +104,15 @@ def _as_array(value, name: str) -> np.ndarray:
     return array
 
 
-def _all_finite(array: np.ndarray) -> bool:
-    if array.dtype.kind != "f" or array.size == 0:
-        return True
-    # min/max propagate NaN and expose +-inf without allocating a boolean mask the size of the data.
-    return bool(np.isfinite(array.min()) and np.isfinite(array.max()))
-
-
 def _float_array(value, dtype: np.dtype, name: str) -> np.ndarray:
     """Convert once to a C-contiguous ``dtype`` array, rejecting non-numeric and non-finite data."""
     array = _as_array(value, name)
-    if array.dtype.kind == "f" and not _all_finite(array):
-        raise ValueError(f"{name}: contains NaN or infinity")
     out = np.ascontiguousarray(array, dtype=dtype)
-    if not _all_finite(out):
-        raise ValueError(f"{name}: values overflow {dtype} (infinite after conversion)")
+    # One pass over the converted data; the input is read again only to word the error.
+    if not all_finite(out):
+        if out is not array and all_finite(array):
+            raise ValueError(f"{name}: values overflow {dtype} (infinite after conversion)")
+        raise ValueError(f"{name}: contains NaN or infinity")
     return out
 
 
