@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cyneuron.backend.numpy_ops import NumpyOps
+from cyneuron.backend.specs import ACTIVATIONS, LOSSES, METRICS  # noqa: F401  (re-exported to the kernel tests)
 
 try:
     from cyneuron import _kernels
@@ -24,22 +25,6 @@ DTYPES = (np.float32, np.float64)
 # float32 and float64 relative tolerances of the brief; absolute terms are scaled
 # by the magnitude of what was summed (see close()).
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
-
-ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
-LOSSES = (
-    "mean_squared_error",
-    "mean_absolute_error",
-    "binary_crossentropy",
-    "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
-)
-METRICS = (
-    "binary_accuracy",
-    "categorical_accuracy",
-    "sparse_categorical_accuracy",
-    "mean_squared_error",
-    "mean_absolute_error",
-)
 
 
 def close(actual, expected, dtype, scale=None, rtol_factor=1.0):

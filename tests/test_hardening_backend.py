@@ -40,10 +40,6 @@ def sandbox():
     box.close()
 
 
-def xfail_bug(reason: str):
-    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
-
-
 FAMILIES = {
     "layout": ("fortran", "noncontig", "reversed", "readonly", "matrix", "masked"),
     "container": ("list", "tuple", "ragged", "scalar", "none"),
@@ -64,7 +60,7 @@ def ops_params():
         for name in ("numpy", "cython"):
             marks = [CYTHON] if name == "cython" else []
             if (name, family) in OPS_FAMILY_BUGS:
-                marks.append(xfail_bug(OPS_FAMILY_BUGS[name, family]))
+                marks.append(hs.xfail_bug(OPS_FAMILY_BUGS[name, family]))
             params.append(pytest.param(name, family, marks=marks, id=f"{name}-{family}"))
     return params
 
@@ -277,7 +273,7 @@ def network_params():
         for name in ("numpy", "cython"):
             marks = [CYTHON] if name == "cython" else []
             if (name, family) in NETWORK_FAMILY_BUGS:
-                marks.append(xfail_bug(NETWORK_FAMILY_BUGS[name, family]))
+                marks.append(hs.xfail_bug(NETWORK_FAMILY_BUGS[name, family]))
             params.append(pytest.param(name, family, marks=marks, id=f"{name}-{family}"))
     return params
 
@@ -535,7 +531,7 @@ def known_bug_params():
         for name in backends:
             marks = [CYTHON] if name == "cython" else []
             if (name, ident) not in FIXED:
-                marks.append(xfail_bug(reason))
+                marks.append(hs.xfail_bug(reason))
             yield pytest.param(name, runner, case, marks=marks, id=f"{name}-{ident}")
 
 

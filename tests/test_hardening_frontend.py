@@ -41,10 +41,6 @@ def sandbox():
     box.close()
 
 
-def xfail_bug(reason: str):
-    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
-
-
 # argument -> [(bad value, clean equivalent)]; clean None: must raise; "same": must work, equal to itself
 SCALARS = {
     ("Dense", "units"): [(0, None), (-1, None), (2.5, None), ("3", None), (None, None), (True, None), (NAN, None)],
@@ -255,7 +251,7 @@ def params():
         for name in ("numpy", "cython"):
             marks = [CYTHON] if name == "cython" else []
             if (name, family) in FAMILY_BUGS:
-                marks.append(xfail_bug(FAMILY_BUGS[name, family]))
+                marks.append(hs.xfail_bug(FAMILY_BUGS[name, family]))
             yield pytest.param(name, family, marks=marks, id=f"{name}-{family}")
 
 
@@ -316,7 +312,7 @@ def known_bug_params():
         for name in backends:
             marks = [CYTHON] if name == "cython" else []
             if ident not in FIXED:
-                marks.append(xfail_bug(reason))
+                marks.append(hs.xfail_bug(reason))
             yield pytest.param(name, case, marks=marks, id=f"{name}-{ident}")
 
 
