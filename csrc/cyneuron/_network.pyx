@@ -562,10 +562,12 @@ cdef class NetworkCore:
         finally:
             self._busy = False
 
-    def bind_training_data(self, x, y, order):
+    def bind_training_data(self, x, y, order, *, finite_checked=False):
         """Hold x (n, input_dim), y (labels (n,) int64 or targets (n, units)) and order (n,) int64."""
         self._require_training()
-        x, y, order = check_network_data(x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, order)
+        x, y, order = check_network_data(
+            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, order, finite_checked=finite_checked
+        )
         self._enter()
         try:
             rows = min(self._batch_size, x.shape[0])
@@ -626,7 +628,7 @@ cdef class NetworkCore:
         """Zero ``stats``."""
         self.stats[...] = 0
 
-    def evaluate(self, x, y, batch_size):
+    def evaluate(self, x, y, batch_size, *, finite_checked=False):
         """Mean loss then mean of each metric over all of x, y: float64 (1 + len(metrics),)."""
         cdef Py_ssize_t n, chunk
         cdef cnp.ndarray xa, ya, sums
@@ -635,7 +637,9 @@ cdef class NetworkCore:
         cdef bint big
         cdef PyThreadState* gil_state
         self._require_training()
-        xa, ya = check_network_data(x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss)
+        xa, ya = check_network_data(
+            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked
+        )
         chunk = _positive(batch_size, "batch_size")
         n = cnp.PyArray_DIM(xa, 0)
         if self.st.sparse:

@@ -646,7 +646,7 @@ class Sequential:
         hooks = cbs.needs_test_batch_hooks
         if not hooks and (bar is None or not bar._dynamic):
             with self._net_lock:
-                values = network.evaluate(inputs, targets, batch_size)
+                values = network.evaluate(inputs, targets, batch_size, finite_checked=True)
             return [float(v) for v in values]
         n = inputs.shape[0]
         sums = np.zeros(len(keys))
@@ -655,7 +655,7 @@ class Sequential:
             if hooks:
                 cbs.on_test_batch_begin(step, None)
             with self._net_lock:
-                values = network.evaluate(inputs[start:stop], targets[start:stop], batch_size)
+                values = network.evaluate(inputs[start:stop], targets[start:stop], batch_size, finite_checked=True)
             sums += values * (stop - start)
             if hooks or bar is not None:
                 logs = {key: float(sums[i] / stop) for key, i in sorted(zip(keys, range(len(keys))))}
@@ -829,7 +829,7 @@ class Sequential:
         order = np.arange(n, dtype=np.int64)
         net_lock = self._net_lock
         with net_lock:
-            network.bind_training_data(inputs, targets, order)
+            network.bind_training_data(inputs, targets, order, finite_checked=True)
         rng = np.random.default_rng(_config.random_generator().integers(2**63))
 
         steps = math.ceil(n / batch_size)
@@ -960,7 +960,7 @@ class Sequential:
             key = self._prepared
             self._ensure_prepared(network, tuple(c for _, c in pairs), max(n, key[3] if key else 0))
             with self._net_lock:
-                network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64))
+                network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64), finite_checked=True)
                 network.set_optimizer(self.optimizer.spec)
                 ok = network.train_batch(0, n)
             self.optimizer.built = True

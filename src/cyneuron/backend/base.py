@@ -280,11 +280,14 @@ class Network(abc.ABC):
         """Change the SGD hyperparameters; velocities are kept."""
 
     @abc.abstractmethod
-    def bind_training_data(self, x, y, order) -> None:
+    def bind_training_data(self, x, y, order, *, finite_checked: bool = False) -> None:
         """Hold x (n, input_dim), y (labels (n,) int64 or targets (n, units)) and order (n,) int64.
 
         ``order`` is a permutation of ``range(n)`` that the caller may shuffle in
         place between batches; batch ``[start, stop)`` uses rows ``order[start:stop]``.
+        x and y are scanned for NaN/inf unless ``finite_checked`` says the caller
+        just did (the front end validates once per public call; a missed NaN could
+        only make ``train_batch`` return False, never touch memory out of bounds).
         """
 
     @abc.abstractmethod
@@ -301,8 +304,11 @@ class Network(abc.ABC):
         """Zero ``stats``."""
 
     @abc.abstractmethod
-    def evaluate(self, x, y, batch_size: int) -> np.ndarray:
-        """Mean loss then mean of each metric over all of x, y: float64 (1 + len(metrics),)."""
+    def evaluate(self, x, y, batch_size: int, *, finite_checked: bool = False) -> np.ndarray:
+        """Mean loss then mean of each metric over all of x, y: float64 (1 + len(metrics),).
+
+        ``finite_checked`` as in ``bind_training_data``.
+        """
 
     @abc.abstractmethod
     def get_optimizer_state(self) -> list[np.ndarray]:

@@ -259,9 +259,11 @@ class NumpyNetwork(Network):
     def set_optimizer(self, optimizer: SGDSpec) -> None:
         self._optimizer = check_optimizer(optimizer)
 
-    def bind_training_data(self, x, y, order) -> None:
+    def bind_training_data(self, x, y, order, *, finite_checked: bool = False) -> None:
         self._require_training()
-        self._data = check_network_data(x, y, self._input_dim, self._widths[-1], self._dtype, self._loss, order)
+        self._data = check_network_data(
+            x, y, self._input_dim, self._widths[-1], self._dtype, self._loss, order, finite_checked=finite_checked
+        )
 
     def reset_stats(self) -> None:
         self.stats[...] = 0
@@ -320,9 +322,11 @@ class NumpyNetwork(Network):
             raise
         return True
 
-    def evaluate(self, x, y, batch_size: int) -> np.ndarray:
+    def evaluate(self, x, y, batch_size: int, *, finite_checked: bool = False) -> np.ndarray:
         self._require_training()
-        x, y = check_network_data(x, y, self._input_dim, self._widths[-1], self._dtype, self._loss)
+        x, y = check_network_data(
+            x, y, self._input_dim, self._widths[-1], self._dtype, self._loss, finite_checked=finite_checked
+        )
         batch_size = check_positive_int("batch_size", batch_size)
         totals = np.zeros(1 + len(self._metrics))
         for start in range(0, x.shape[0], batch_size):

@@ -152,13 +152,22 @@ _NO_ORDER = object()
 
 
 def check_network_data(
-    x, y, input_dim: int, units: int, dtype: np.dtype, loss: LossSpec | None, order=_NO_ORDER
+    x,
+    y,
+    input_dim: int,
+    units: int,
+    dtype: np.dtype,
+    loss: LossSpec | None,
+    order=_NO_ORDER,
+    *,
+    finite_checked: bool = False,
 ) -> tuple:
     """Validate x (n, input_dim), y and order for a network call; returns them as a tuple.
 
     y is int64 labels (n,) in [0, units) for the sparse loss, else targets
     (n, units) of the dtype; y None (prediction) skips it. order, when given, is
-    int64 (n,) with every value in [0, n).
+    int64 (n,) with every value in [0, n). ``finite_checked=True`` skips the
+    NaN/inf scan of x and y: for a caller that has just made that scan itself.
     """
     x = check_array("x", x, (None, input_dim), dtype)
     n = x.shape[0]
@@ -166,7 +175,8 @@ def check_network_data(
         raise TypeError("y: expected the targets as a numpy.ndarray, got None")
     if n == 0:
         raise ValueError("x: expected at least one sample, got 0")
-    _check_finite("x", x)
+    if not finite_checked:
+        _check_finite("x", x)
     checked = [x]
     if y is not None:
         if loss is not None and loss.name == "sparse_categorical_crossentropy":
@@ -175,7 +185,8 @@ def check_network_data(
                 raise ValueError(f"y: class labels must be in [0, {units}), got values in [{y.min()}, {y.max()}]")
         else:
             y = check_array("y", y, (n, units), dtype)
-            _check_finite("y", y)
+            if not finite_checked:
+                _check_finite("y", y)
         checked.append(y)
     if order is not _NO_ORDER:
         order = check_array("order", order, (n,), np.dtype(np.int64))
