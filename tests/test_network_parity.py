@@ -156,6 +156,30 @@ def test_non_finite_step_returns_false_and_leaves_weights(dtype):
     np.testing.assert_array_equal(np.isfinite(results["cython"]), np.isfinite(results["numpy"]))
 
 
+@pytest.mark.parametrize("ops", [REF, CY], ids=["numpy", "cython"])
+def test_finite_checked_only_skips_the_scan(ops):
+    """Data with NaN: refused by default; with finite_checked=True (a caller's promise broken) the step
+    is computed, found non-finite and not applied: never memory trouble, never silent NaN weights."""
+    stages, input_dim = _stages("regression", np.float64)
+    net = ops.build_network(stages, input_dim, np.float64)
+    loss = LossSpec("mean_squared_error")
+    x, y = _data("regression", loss, np.float64, 8)
+    x[3, 0] = np.nan
+    order = np.arange(8, dtype=np.int64)
+    net.prepare_training(loss, [], SGDSpec(0.01), 8)
+    with pytest.raises(ValueError, match="x: contains NaN"):
+        net.bind_training_data(x, y, order)
+    with pytest.raises(ValueError, match="x: contains NaN"):
+        net.evaluate(x, y, 4)
+    before = [w.copy() for s in stages for w in (s.kernel, s.bias) if w is not None]
+    net.bind_training_data(x, y, order, finite_checked=True)
+    assert net.train_batch(0, 8) is False
+    after = [w for s in stages for w in (s.kernel, s.bias) if w is not None]
+    for b, a in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+    assert not np.isfinite(net.evaluate(x, y, 4, finite_checked=True)[0])
+
+
 def test_predict_rejects_non_finite_input():
     stages, input_dim = _stages("regression", np.float64)
     net = CY.build_network(stages, input_dim, np.float64)
