@@ -33,8 +33,19 @@ from cyneuron.utils import set_random_seed
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
+# glibc keeps freed heap pages mapped at will (its mmap threshold rises after large frees), so
+# RSS alone would sometimes report 20+ MB held by nothing; malloc_trim hands them back first, and
+# what remains is memory something still owns.
+try:
+    import ctypes
+    _trim = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _trim = None
+
 def rss_mb():
     gc.collect()
+    if _trim is not None:
+        _trim(0)
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * PAGE / 2**20
 
