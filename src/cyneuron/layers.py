@@ -266,7 +266,7 @@ def _assign(targets: list[np.ndarray], values, what: str) -> None:
         array = _as_array(value, f"{what}[{index}]")
         if array.shape != target.shape:
             raise ValueError(f"{what}[{index}]: expected shape {target.shape}, got {array.shape}")
-        arrays.append(array)
+        arrays.append(_float_array(array, target.dtype, f"{what}[{index}]"))
     for target, array in zip(targets, arrays):
         np.copyto(target, array, casting="unsafe")
 

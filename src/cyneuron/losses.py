@@ -113,6 +113,16 @@ def _predictions(y_pred, dtype=None) -> np.ndarray:
     return _float_array(array, dtype, "y_pred")
 
 
+_NEUTRAL = {"label_smoothing": 0.0, "axis": -1, "ignore_class": None}
+
+
+def _only_neutral(owner: str, **values) -> None:
+    """Keras options cyneuron does not implement are accepted only at their no-op values."""
+    for key, value in values.items():
+        if value != _NEUTRAL[key]:
+            raise ValueError(f"{owner}: {key}={value!r} is not supported (only {_NEUTRAL[key]!r})")
+
+
 class Loss:
     """Base class of the built-in losses: a canonical name plus ``from_logits``."""
 
@@ -151,12 +161,6 @@ class Loss:
     def from_config(cls, config: dict) -> Loss:
         config = dict(config)
         config.pop("dtype", None)  # Keras' loss configs carry it; the model's dtype is used
-        # Keras configs also list options cyneuron does not implement; accept them only at their no-op values.
-        for key, neutral in (("label_smoothing", 0.0), ("axis", -1), ("ignore_class", None)):
-            if key in config:
-                value = config.pop(key)
-                if value != neutral:
-                    raise ValueError(f"{cls.__name__}: {key}={value!r} is not supported (only {neutral!r})")
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -188,8 +192,14 @@ class BinaryCrossentropy(Loss):
     _has_logits = True
 
     def __init__(
-        self, from_logits: bool = False, reduction: str = "sum_over_batch_size", name: str = "binary_crossentropy"
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str = "sum_over_batch_size",
+        name: str = "binary_crossentropy",
     ) -> None:
+        _only_neutral(type(self).__name__, label_smoothing=label_smoothing, axis=axis)
         super().__init__(name=name, reduction=reduction, from_logits=from_logits)
 
 
@@ -202,9 +212,12 @@ class CategoricalCrossentropy(Loss):
     def __init__(
         self,
         from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
         reduction: str = "sum_over_batch_size",
         name: str = "categorical_crossentropy",
     ) -> None:
+        _only_neutral(type(self).__name__, label_smoothing=label_smoothing, axis=axis)
         super().__init__(name=name, reduction=reduction, from_logits=from_logits)
 
 
@@ -217,9 +230,11 @@ class SparseCategoricalCrossentropy(Loss):
     def __init__(
         self,
         from_logits: bool = False,
+        ignore_class: int | None = None,
         reduction: str = "sum_over_batch_size",
         name: str = "sparse_categorical_crossentropy",
     ) -> None:
+        _only_neutral(type(self).__name__, ignore_class=ignore_class)
         super().__init__(name=name, reduction=reduction, from_logits=from_logits)
 
 

@@ -406,9 +406,14 @@ class Sequential:
             return
         size = batch_size if batch_size is not None else (key[3] if key is not None else _DEFAULT_BATCH_SIZE)
         with self._net_lock:
+            # Only the workspace size changes: the running sums (train_on_batch's) carry over.
+            carried = network.stats.copy() if same else None
             network.prepare_training(self._loss_spec, canonical, self.optimizer.spec, size)
+            if carried is not None:
+                network.stats[...] = carried
         self._prepared = (network, self._loss_spec, canonical, size)
-        self._batch_seen = 0
+        if not same:
+            self._batch_seen = 0
 
     def _acquire(self, method: str) -> None:
         if not self._lock.acquire(blocking=False):
@@ -885,6 +890,10 @@ class Sequential:
                     for step, (start, stop) in enumerate(bounds):
                         if hooks:
                             cbs.on_train_batch_begin(step, None)
+                            if optimizer._version != version:
+                                with net_lock:
+                                    network.set_optimizer(optimizer.spec)
+                                version = optimizer._version
                         with net_lock:
                             ok = train(start, stop)
                         seen = stop
@@ -914,6 +923,7 @@ class Sequential:
                     self.stop_training = True
                     break
                 epoch_logs = logs_at(seen)
+                self._batch_seen = seen  # train_on_batch after fit keeps averaging on this epoch, as Keras
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     cbs.on_test_begin(None)
                     values = self._run_test(network, val[0], val[1], validation_batch_size, cbs, None, keys)

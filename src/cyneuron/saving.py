@@ -159,7 +159,7 @@ def load_model(filepath: PathLike, custom_objects: None = None, compile: bool = 
         if not model.built:
             raise ValueError(f"{path}: the file holds weights but its model configuration has no input shape")
         _check_against_model(path, model, archive.weights, manifest["dtype"])
-        model.set_weights(archive.weights)
+        _set_weights(path, model, archive.weights)
     if compile and manifest["compile_config"] is not None:
         try:
             model.compile_from_config(manifest["compile_config"])
@@ -224,7 +224,15 @@ def load_weights(model: Any, filepath: PathLike) -> None:
         raise ValueError(f"load_weights({path}): the model is not built; build it (give an input shape) first")
     archive = _read_archive(path, expect_model=False)
     weights = _check_against_model(path, model, archive.weights, archive.manifest["dtype"], cast=True)
-    model.set_weights(weights)
+    _set_weights(path, model, weights)
+
+
+def _set_weights(path, model: Any, weights: list) -> None:
+    """``model.set_weights`` (which refuses NaN / inf), with the file named in its error."""
+    try:
+        model.set_weights(weights)
+    except ValueError as exc:
+        raise ValueError(f"{path}: weights (entries weights/*.npy): {exc}") from exc
 
 
 # --------------------------------------------------------------------------- writing
