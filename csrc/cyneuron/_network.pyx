@@ -20,7 +20,6 @@ from cyneuron cimport _core as core
 
 import numpy as np
 
-from cyneuron.backend.base import METRICS, LossSpec, SGDSpec
 from cyneuron.backend.validation import (
     check_loss,
     check_metrics,
@@ -71,6 +70,7 @@ cdef enum:
     STEP_NONFINITE = 0
     STEP_OK = 1
     STEP_BAD_ORDER = 2
+    STEP_BAD_LABEL = 3
 
 
 ctypedef struct StageC:
@@ -133,6 +133,8 @@ cdef class _Arena:
     cdef Py_ssize_t size, used
 
     def __cinit__(self, Py_ssize_t nbytes):
+        if nbytes < 0:
+            raise ValueError(f"nbytes: expected a size >= 0, got {nbytes}")
         self.raw = malloc(nbytes + 64)
         if self.raw == NULL:
             raise MemoryError(f"cyneuron: cannot allocate a {nbytes}-byte workspace")
@@ -228,6 +230,9 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
             return STEP_BAD_ORDER
         memcpy(xb + r * n_in, xs + idx * n_in, n_in * sizeof(floating))
         if st.sparse:
+            # the caller may change its label array after bind: a label indexes rows, so check it
+            if st.label_data[idx] < 0 or st.label_data[idx] >= n_out:
+                return STEP_BAD_LABEL
             st.label_batch[r] = st.label_data[idx]
         else:
             memcpy(yb + r * n_out, ys + idx * n_out, n_out * sizeof(floating))
@@ -358,6 +363,8 @@ cdef class NetworkCore:
     def __init__(self, stages, input_dim, dtype):
         cdef int s
         cdef StageC* stage
+        if self.st.stages != NULL:
+            raise RuntimeError("a NetworkCore is initialised once; build a new one instead")
         widths = stage_widths(stages, input_dim, dtype)  # validates first, naming the bad argument
         stages = tuple(stages)
         self.dtype = np.dtype(dtype)
@@ -467,7 +474,8 @@ cdef class NetworkCore:
         cdef cnp.ndarray xa, out
         cdef bint ok, big
         cdef PyThreadState* gil_state
-        if not (cnp.PyArray_Check(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == 2
+        if not (cnp.PyArray_CheckExact(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == 2
+                and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)
                 and cnp.PyArray_TYPE(<cnp.ndarray>x) == self._typenum
                 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)
                 and cnp.PyArray_DIM(<cnp.ndarray>x, 1) == self.st.in_dim
@@ -516,6 +524,7 @@ cdef class NetworkCore:
         """
         cdef Py_ssize_t rows = _positive(batch_size, "batch_size")
         cdef int k
+        cdef int* codes
         loss = check_loss(loss)
         metrics = check_metrics(metrics, loss)
         sparse = loss.name == "sparse_categorical_crossentropy"
@@ -525,10 +534,11 @@ cdef class NetworkCore:
             self._batch_size = rows
             self._train_arena = None
             self.st.train_rows = 0
-            free(self.st.metrics)
-            self.st.metrics = <int*>malloc((len(metrics) + 1) * sizeof(int))
-            if self.st.metrics == NULL:
+            codes = <int*>malloc((len(metrics) + 1) * sizeof(int))
+            if codes == NULL:
                 raise MemoryError()
+            free(self.st.metrics)
+            self.st.metrics = codes
             for k, name in enumerate(metrics):
                 self.st.metrics[k] = _METRIC_CODES[name]
             self.st.n_metrics = len(metrics)
@@ -622,6 +632,8 @@ cdef class NetworkCore:
         self._busy = False
         if result == STEP_BAD_ORDER:
             raise ValueError(f"order: indices must be in [0, {self.st.n})")
+        if result == STEP_BAD_LABEL:
+            raise ValueError(f"y: class labels must be in [0, {self.st.out_dim}) (changed after bind_training_data?)")
         return result == STEP_OK
 
     def reset_stats(self):
@@ -643,6 +655,8 @@ cdef class NetworkCore:
         chunk = _positive(batch_size, "batch_size")
         n = cnp.PyArray_DIM(xa, 0)
         if self.st.sparse:
+            # labels index rows inside the kernel: a private copy, which no other thread can change mid-call
+            ya = ya.copy()
             lp = <const int64_t*>cnp.PyArray_DATA(ya)
         else:
             yp = cnp.PyArray_DATA(ya)

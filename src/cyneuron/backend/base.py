@@ -79,7 +79,7 @@ class Ops(abc.ABC):
         x = check.check_float_array("x", x, 2)
         batch, n_in = x.shape
         kernel = check.check_array("kernel", kernel, (n_in, None), x.dtype)
-        units = kernel.shape[1]
+        units = check.check_units("kernel", kernel)
         if bias is not None:
             check.check_array("bias", bias, (units,), x.dtype)
         check.check_array("z_out", z_out, (batch, units), x.dtype, writeable=True)
@@ -106,7 +106,7 @@ class Ops(abc.ABC):
         x = check.check_float_array("x", x, 2)
         batch, n_in = x.shape
         kernel = check.check_array("kernel", kernel, (n_in, None), x.dtype)
-        units = kernel.shape[1]
+        units = check.check_units("kernel", kernel)
         for name, value in (("z", z), ("a", a), ("grad_a", grad_a)):
             check.check_array(name, value, (batch, units), x.dtype)
         check.check_array("grad_z_out", grad_z_out, (batch, units), x.dtype, writeable=True)

@@ -123,9 +123,7 @@ def stage_widths(stages: Sequence[Stage], input_dim: int, dtype: np.dtype) -> li
             widths.append(widths[-1])
             continue
         kernel = check_array(f"stages[{index}].kernel", stage.kernel, (widths[-1], None), dtype, writeable=True)
-        units = kernel.shape[1]
-        if not 1 <= units <= _INT_MAX:
-            raise ValueError(f"stages[{index}].kernel: expected 1 to {_INT_MAX} units, got shape {kernel.shape}")
+        units = check_units(f"stages[{index}].kernel", kernel)
         if stage.bias is not None:
             check_array(f"stages[{index}].bias", stage.bias, (units,), dtype, writeable=True)
         widths.append(units)
@@ -212,11 +210,21 @@ def check_float_array(name: str, value: object, ndim: int) -> np.ndarray:
         raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
     if value.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {_shape_text(value.shape)}")
+    if any(s == 0 for s in value.shape[1:]):
+        raise ValueError(f"{name}: expected at least one column, got shape {_shape_text(value.shape)}")
     if not value.flags.c_contiguous:
         raise ValueError(f"{name}: expected a C-contiguous array (use numpy.ascontiguousarray)")
     if any(s > _INT_MAX for s in value.shape):
         raise ValueError(f"{name}: dimensions above {_INT_MAX} are not supported, got {_shape_text(value.shape)}")
     return value
+
+
+def check_units(name: str, kernel: np.ndarray) -> int:
+    """The output width of a (in, units) kernel: 1 to 2**31 - 1 (BLAS takes 32-bit dimensions)."""
+    units = kernel.shape[1]
+    if not 1 <= units <= _INT_MAX:
+        raise ValueError(f"{name}: expected 1 to {_INT_MAX} units, got shape {_shape_text(kernel.shape)}")
+    return units
 
 
 def check_labels(name: str, value: object, rows: int, units: int) -> np.ndarray:
