@@ -18,8 +18,10 @@ Conventions shared by every implementation:
   ``sum_over_batch_size`` reduction; per-sample losses average over the last
   axis for MSE, MAE and binary cross-entropy and sum over it for the
   categorical ones. Probabilities are clipped to ``[EPSILON, 1 - EPSILON]``.
-  Categorical cross-entropy on probabilities first divides each row by its sum,
-  as Keras does.
+  Categorical cross-entropy (sparse or not) on probabilities first divides
+  each row by its sum, then clips, as Keras does (for the sparse loss this is
+  Keras' JAX/PyTorch-backend formula; its TensorFlow backend clips without
+  normalising — the two agree whenever the rows sum to 1, as softmax rows do).
 * Fused output gradients: softmax followed by (sparse) categorical
   cross-entropy gives ``dZ = (p - y) / batch`` (exactly ``(p * sum(y) - y) /
   batch``, the same for one-hot or probability rows), and sigmoid followed by binary

@@ -251,6 +251,7 @@ class NumpyNetwork(Network):
     def prepare_training(self, loss: LossSpec, metrics: Sequence[str], optimizer: SGDSpec, batch_size: int) -> None:
         check_loss(loss)
         self._batch_size = check_positive_int("batch_size", batch_size)
+        self._data = None  # data bound for another loss may not fit this one
         self._loss = loss
         self._metrics = check_metrics(metrics, loss)
         self._optimizer = check_optimizer(optimizer)
@@ -280,6 +281,9 @@ class NumpyNetwork(Network):
         x, y, order = self._data
         start, stop = check_batch_bounds(start, stop, x.shape[0], self._batch_size)
         rows = order[start:stop]
+        # the caller shuffles ``order`` in place between batches: a bad index must not wrap around
+        if rows.min() < 0 or rows.max() >= x.shape[0]:
+            raise ValueError(f"order: indices must be in [0, {x.shape[0]})")
         xb, yb = x[rows], y[rows]
         trace = self._forward(xb)
         last = self._stages[-1]
