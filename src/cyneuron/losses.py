@@ -185,40 +185,33 @@ class MeanAbsoluteError(Loss):
         super().__init__(name=name, reduction=reduction)
 
 
-class BinaryCrossentropy(Loss):
+class _DenseCrossentropy(Loss):
+    """The constructor Keras gives its binary and categorical cross-entropies."""
+
+    _has_logits = True
+
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
+        _only_neutral(type(self).__name__, label_smoothing=label_smoothing, axis=axis)
+        super().__init__(name=name, reduction=reduction, from_logits=from_logits)
+
+
+class BinaryCrossentropy(_DenseCrossentropy):
     """Binary cross-entropy, mean over the last axis; ``from_logits=True`` when y_pred are logits."""
 
     canonical = "binary_crossentropy"
-    _has_logits = True
-
-    def __init__(
-        self,
-        from_logits: bool = False,
-        label_smoothing: float = 0.0,
-        axis: int = -1,
-        reduction: str = "sum_over_batch_size",
-        name: str = "binary_crossentropy",
-    ) -> None:
-        _only_neutral(type(self).__name__, label_smoothing=label_smoothing, axis=axis)
-        super().__init__(name=name, reduction=reduction, from_logits=from_logits)
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_DenseCrossentropy):
     """Cross-entropy of one-hot (or probability) rows ``(batch, units)``."""
 
     canonical = "categorical_crossentropy"
-    _has_logits = True
-
-    def __init__(
-        self,
-        from_logits: bool = False,
-        label_smoothing: float = 0.0,
-        axis: int = -1,
-        reduction: str = "sum_over_batch_size",
-        name: str = "categorical_crossentropy",
-    ) -> None:
-        _only_neutral(type(self).__name__, label_smoothing=label_smoothing, axis=axis)
-        super().__init__(name=name, reduction=reduction, from_logits=from_logits)
 
 
 class SparseCategoricalCrossentropy(Loss):
