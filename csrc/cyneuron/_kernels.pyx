@@ -1,6 +1,6 @@
 # Python entry points to the nogil core, one per ``Ops`` kernel.
 #
-# These trust their arguments: ``cyneuron.backend.cython_ops`` validates shapes,
+# These trust their arguments: ``cyneuron.backend.base.Ops`` validates shapes,
 # dtypes, contiguity and names first. The float/double specialisation is
 # chosen in one place, by Cython's fused dispatch on the first argument (a typed
 # memoryview); every other array, already checked to share its dtype, is read
@@ -131,10 +131,3 @@ def sgd_update(const floating[:, ::1] param, grad, velocity, double learning_rat
         core.sgd_update(w, g, v, param.shape[0] * param.shape[1], <floating>learning_rate,
                         <floating>momentum, nesterov)
 
-
-def all_finite(const floating[:, ::1] x):
-    cdef const floating* xp = _first(x)
-    cdef bint ok
-    with nogil:
-        ok = core.all_finite(xp, x.shape[0] * x.shape[1])
-    return ok

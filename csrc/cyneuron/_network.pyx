@@ -6,8 +6,8 @@
 # ``train_batch`` gathers the batch, runs forward, loss, metrics, backward, the
 # finiteness check and the SGD update in compiled code without the GIL.
 #
-# The float/double choice is made once per call by ``_dispatch``-style
-# branches on ``self.st.double``, passing a typed NULL "tag" pointer whose type
+# The float/double choice is made once per call by a branch on
+# ``self.st.double``, passing a typed NULL "tag" pointer whose type
 # picks the fused specialisation of the whole step.
 
 cimport numpy as cnp
@@ -344,11 +344,9 @@ cdef class NetworkCore:
     cdef readonly object dtype
     cdef int _typenum
     cdef tuple _stages
-    cdef list _params
     cdef list _velocities
     cdef object _loss
     cdef tuple _metrics
-    cdef object _optimizer
     cdef _Arena _train_arena
     cdef _Arena _infer_arena
     cdef tuple _bound
@@ -381,7 +379,6 @@ cdef class NetworkCore:
             raise MemoryError("cyneuron: cannot allocate the network description")
         memset(self.st.stages, 0, len(stages) * sizeof(StageC))
         self.st.first_dense = len(stages)
-        self._params = []
         self._velocities = []
         self._macs_per_row = 0
         for s, spec in enumerate(stages):
@@ -398,13 +395,11 @@ cdef class NetworkCore:
             stage.w = cnp.PyArray_DATA(<cnp.ndarray>spec.kernel)
             velocity = np.zeros_like(spec.kernel)
             stage.vw = cnp.PyArray_DATA(<cnp.ndarray>velocity)
-            self._params.append(spec.kernel)
             self._velocities.append(velocity)
             if spec.bias is not None:
                 stage.b = cnp.PyArray_DATA(<cnp.ndarray>spec.bias)
                 velocity = np.zeros_like(spec.bias)
                 stage.vb = cnp.PyArray_DATA(<cnp.ndarray>velocity)
-                self._params.append(spec.bias)
                 self._velocities.append(velocity)
         self._metrics = ()
         self.stats = np.zeros(1)
@@ -562,7 +557,6 @@ cdef class NetworkCore:
         self.st.lr = lr
         self.st.momentum = momentum
         self.st.nesterov = nesterov
-        self._optimizer = optimizer
 
     def set_optimizer(self, optimizer):
         """Change the SGD hyperparameters; velocities are kept."""

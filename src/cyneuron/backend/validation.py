@@ -178,9 +178,7 @@ def check_network_data(
     checked = [x]
     if y is not None:
         if loss is not None and loss.name == "sparse_categorical_crossentropy":
-            y = check_array("y", y, (n,), np.dtype(np.int64))
-            if y.min() < 0 or y.max() >= units:
-                raise ValueError(f"y: class labels must be in [0, {units}), got values in [{y.min()}, {y.max()}]")
+            y = check_labels("y", y, n, units)
         else:
             y = check_array("y", y, (n, units), dtype)
             if not finite_checked:
