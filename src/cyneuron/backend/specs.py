@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,70 @@ DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @dataclass(frozen=True)
+class StageSpec:
+    """One stage of a network: a layer kind with its shapes, attributes and arrays.
+
+    Data flows between stages as C-ordered rows ``(batch, prod(shape))``; ``in_shape`` and
+    ``out_shape`` are the per-sample shapes (no batch axis). ``attrs`` are the kind's
+    plain-value settings (an activation name, a rate, an epsilon ...), documented by the
+    kind's reference module in ``cyneuron.backend.reference``. ``params`` are the trainable
+    arrays and ``state`` the non-trainable ones (BatchNormalization's moving statistics),
+    both the model's own arrays: a network reads and updates them in place and never
+    replaces them. ``trainable=False`` freezes the params (no update; kinds with a mode,
+    such as BatchNormalization, then run in inference mode).
+    """
+
+    kind: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    params: tuple[np.ndarray, ...] = ()
+    state: tuple[np.ndarray, ...] = ()
+    trainable: bool = True
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A loss by canonical name, and whether the model's output is logits."""
+
+    name: str
+    from_logits: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A learning rate as a function of the step count: ``kind`` and its numbers.
+
+    ``kind`` is ``"constant"`` (``values == (learning_rate,)``) or one of Keras' schedules
+    (``exponential_decay``, ``piecewise_constant_decay``, ``inverse_time_decay``,
+    ``polynomial_decay``, ``cosine_decay``, ``cosine_decay_restarts``); the layout of
+    ``values`` per kind is documented in ``cyneuron.backend.reference.optimizers``.
+    """
+
+    kind: str
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer's kind and hyperparameters, already validated by the front end.
+
+    ``hyper`` holds the kind's own numbers (``momentum``, ``beta_1`` ...; booleans as 0.0 / 1.0);
+    the common Keras options are fields, 0.0 meaning "off" for the clipping ones.
+    """
+
+    kind: str
+    learning_rate: ScheduleSpec
+    hyper: Mapping[str, float] = field(default_factory=dict)
+    weight_decay: float = 0.0
+    clipnorm: float = 0.0
+    clipvalue: float = 0.0
+    global_clipnorm: float = 0.0
+
+
+# Legacy (being replaced by StageSpec / OptimizerSpec)
+@dataclass(frozen=True)
 class Stage:
     """One step of a network's forward pass: an optional dense product, then an activation.
 
@@ -39,14 +105,6 @@ class Stage:
     activation: str
     kernel: np.ndarray | None = None
     bias: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class LossSpec:
-    """A loss by canonical name, and whether the model's output is logits."""
-
-    name: str
-    from_logits: bool = False
 
 
 @dataclass(frozen=True)
