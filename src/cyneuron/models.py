@@ -24,8 +24,8 @@ from cyneuron import losses as _losses
 from cyneuron import metrics as _metrics
 from cyneuron import optimizers as _optimizers
 from cyneuron._progbar import Progbar, check_verbose
-from cyneuron.backend.base import Stage
-from cyneuron.layers import Activation, Flatten, InputLayer, Layer, _feature_shape, unique_name
+from cyneuron.backend.specs import StageSpec
+from cyneuron.layers import InputLayer, Layer, _feature_shape, unique_name
 from cyneuron.layers import deserialize as _deserialize_layer
 from cyneuron.layers import serialize as _serialize_layer
 from cyneuron.utils import _as_array, _check_int, _float_array
@@ -106,6 +106,9 @@ class Sequential:
         self._fast_dim = -1  # input width when x can go straight to the network (rank-1 input), else -1
         self._units = 0
         self._network = None
+        self._network_trainable: tuple[bool, ...] = ()
+        self._network_params: list[np.ndarray] = []
+        self._trainable = True
         self._prepared: tuple | None = None
         self._batch_seen = 0  # samples accumulated in the network stats by train_on_batch
         # compile state
@@ -204,14 +207,7 @@ class Sequential:
         features = self._features
         dtype = self._model_dtype()
         shape: tuple = (None, *features)
-        flat = len(features) == 1
         for layer in self._layers:
-            if isinstance(layer, Flatten):
-                flat = True
-            elif not flat and isinstance(layer, Activation) and layer._activation_name == "softmax":
-                raise ValueError(
-                    f"{layer.name}: softmax on inputs of shape {shape} is not supported; add Flatten() before it"
-                )
             layer._build(tuple(shape[1:]), dtype)
             shape = layer.compute_output_shape(shape)
         self._dtype = dtype
@@ -258,12 +254,47 @@ class Sequential:
             )
         with self._build_lock:
             if self._network is None:
-                stages = [stage for stage in (layer._stage() for layer in self._layers) if stage is not None]
-                if not stages:  # only reshapes: the network still has to copy its input through
-                    stages = [Stage("linear")]
-                self._network = _backend.ops().build_network(stages, self._input_dim, self._dtype)
+                self._network = _backend.ops().build_network(self._stage_specs(), self._features, self._dtype)
+                self._network_trainable = self._trainable_key()
+                self._network_params = self._trained_params()
                 self._prepared = None
             return self._network
+
+    def _stage_specs(self) -> list[StageSpec]:
+        stages = [stage for stage in (layer.stage_spec() for layer in self._layers) if stage is not None]
+        if not stages:  # only reshapes: the network still has to copy its input through
+            width = (self._input_dim,)
+            stages = [StageSpec("activation", width, width, {"activation": "linear"})]
+        return stages
+
+    def _trainable_key(self) -> tuple[bool, ...]:
+        return tuple(layer.trainable for layer in self._layers)
+
+    def _refresh_trainable(self) -> None:
+        """Rebuild the network when a layer was frozen or unfrozen since it was built (Keras picks the
+        trainable weights up when training starts); optimizer slots follow their weights."""
+        network = self._network
+        if network is None or self._network_trainable == self._trainable_key():
+            return
+        carried = None
+        if self._prepared is not None:
+            with self._net_lock:
+                carried = (network.get_optimizer_state(), self._network_params)
+        self._invalidate()
+        network = self._get_network()
+        if carried is not None and self.optimizer is not None:
+            (state, old_params), new_params = carried, self._trained_params()
+            with self._net_lock:
+                network.set_optimizer(self.optimizer.spec)
+                fresh = network.get_optimizer_state()
+                by_param = {id(p): slots for p, slots in zip(old_params, state["slots"])}
+                fresh["slots"] = [by_param.get(id(p), slots) for p, slots in zip(new_params, fresh["slots"])]
+                fresh["iterations"], fresh["scalars"] = state["iterations"], state["scalars"]
+                network.set_optimizer_state(fresh)
+
+    def _trained_params(self) -> list[np.ndarray]:
+        """The arrays the network updates, in its optimizer-state order."""
+        return [p for stage in self._stage_specs() if stage.trainable for p in stage.params]
 
     # ------------------------------------------------------------------- info
     @property
@@ -290,11 +321,25 @@ class Sequential:
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
-        return self.weights
+        return [w for layer in self._layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
-        return []
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Freeze (False) or unfreeze every layer, as Keras' ``model.trainable``."""
+        from cyneuron.utils import _check_bool
+
+        value = _check_bool(value, "trainable")
+        for layer in self._layers:
+            layer.trainable = value
+        self._trainable = value
 
     @property
     def metrics_names(self) -> list[str]:
@@ -435,11 +480,9 @@ class Sequential:
         spec = None if loss is None else _losses.to_spec(loss)
         metric_ids = _metrics.check_identifiers(metrics)
         with self._lock:
-            network = self._network
-            if network is not None and new_optimizer is not self.optimizer:
-                # A new optimizer starts from zero velocities, as a fresh Keras optimizer has no slots.
-                with self._net_lock:
-                    network.set_optimizer_state([np.zeros_like(w) for w in self.weights])
+            if self._network is not None and new_optimizer is not self.optimizer:
+                # A new optimizer starts from fresh slots and step count, as a fresh Keras optimizer does.
+                self._invalidate()
             self.optimizer = new_optimizer
             self.loss = loss
             self._loss_spec = spec
@@ -474,25 +517,45 @@ class Sequential:
         metrics = None if metrics is None else [_metrics.deserialize(m) for m in metrics]
         self.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
-    def optimizer_state(self) -> list[np.ndarray]:
-        """Copies of the SGD velocities, one per weight array (empty when not compiled or not built)."""
+    def optimizer_state(self) -> dict | None:
+        """The optimizer's state: ``{"iterations": int, "slots": [[array per slot] per trained weight],
+        "scalars": float64 array}`` (copies; weights in ``trained_weight_paths()`` order, slots named by
+        ``optimizer.slot_specs``); None when not compiled or not built."""
         if not self.compiled or not self.built:
-            return []
+            return None
+        self._refresh_trainable()
         network = self._get_network()
         with self._net_lock:
-            return network.get_optimizer_state()
+            if self._prepared is None or self._prepared[0] is not network:
+                network.set_optimizer(self.optimizer.spec)
+            state = network.get_optimizer_state()
+        state["iterations"] = int(self.optimizer.iterations)
+        return state
 
-    def set_optimizer_state(self, state) -> None:
-        """Restore velocities saved by ``optimizer_state()``."""
+    def set_optimizer_state(self, state: dict) -> None:
+        """Restore a state shaped as ``optimizer_state()`` returns it."""
         if not self.compiled:
             raise ValueError("set_optimizer_state: compile the model first")
         if not self.built:
             raise ValueError("set_optimizer_state: the model is not built")
+        self._refresh_trainable()
         network = self._get_network()
-        state = list(state)
         with self._net_lock:
+            if self._prepared is None or self._prepared[0] is not network:
+                network.set_optimizer(self.optimizer.spec)
             network.set_optimizer_state(state)
+        self.optimizer.iterations = int(state["iterations"])
         self.optimizer.built = True
+
+    def trained_weight_paths(self) -> list[str]:
+        """``layer/weight`` paths of the weights the optimizer updates, in ``optimizer_state()`` order."""
+        return [
+            f"{layer.name}/{name}"
+            for layer in self._layers
+            if layer.trainable
+            for name, array in zip(layer.weight_names, layer.weights)
+            if any(array is w for w in layer.trainable_weights)
+        ]
 
     # ================================================================ predict
     def predict(self, x, batch_size: int | None = None, verbose=0, callbacks=None) -> np.ndarray:
@@ -594,9 +657,20 @@ class Sequential:
         inputs = self._prepare_x(x, check_finite=False)
         return self._network_predict(self._get_network(), inputs, inputs.shape[0])
 
-    def __call__(self, x) -> np.ndarray:
-        """``model(x)``: the outputs for ``x`` as an array ``(n, units)``."""
-        return self.predict(x)
+    def __call__(self, x, training: bool = False) -> np.ndarray:
+        """``model(x)``: the outputs for ``x`` as an array ``(n, units)``.
+
+        ``training=True`` runs the layers in training mode, as Keras does: Dropout drops, and
+        BatchNormalization normalises with the batch's statistics and updates its moving ones.
+        """
+        from cyneuron.layers.base import _run_stages
+        from cyneuron.utils import _check_bool
+
+        if not _check_bool(training, "training"):
+            return self.predict(x)
+        inputs = self._prepare_x(x)
+        self._get_network()  # the model can run
+        return _run_stages(self._stage_specs(), self._features, inputs, True)
 
     # ================================================================ evaluate
     def evaluate(
@@ -827,15 +901,19 @@ class Sequential:
         inputs, targets, y_shape, val = self._fit_data(x, y, validation_split, validation_data)
         pairs = self._resolve_metrics(y_shape)
         canonical = tuple(c for _, c in pairs)
+        self._refresh_trainable()
         network = self._get_network()
         n = inputs.shape[0]
         # Workspaces for the largest batch that can occur: a batch_size above n means one batch of all samples.
         self._ensure_prepared(network, canonical, min(batch_size, n))
         order = np.arange(n, dtype=np.int64)
         net_lock = self._net_lock
+        fit_seed = int(_config.random_generator().integers(2**63))
         with net_lock:
             network.bind_training_data(inputs, targets, order, finite_checked=True)
-        rng = np.random.default_rng(_config.random_generator().integers(2**63))
+            network.iterations = self.optimizer.iterations
+            network.seed = _dropout_seed(fit_seed)
+        rng = np.random.default_rng(fit_seed)
 
         steps = math.ceil(n / batch_size)
         bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
@@ -917,7 +995,7 @@ class Sequential:
                                 next_draw = now + interval
                         if self.stop_training:
                             break
-                optimizer.iterations += done
+                optimizer.iterations = network.iterations
                 if failed:
                     self._report_divergence(epoch, epochs, done, steps, logs_at(seen), verbose, bar)
                     self.stop_training = True
@@ -965,6 +1043,7 @@ class Sequential:
         try:
             inputs, targets, y_shape = self._prepare_xy(x, y)
             pairs = self._resolve_metrics(y_shape)
+            self._refresh_trainable()
             network = self._get_network()
             n = inputs.shape[0]
             key = self._prepared
@@ -972,15 +1051,16 @@ class Sequential:
             with self._net_lock:
                 network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64), finite_checked=True)
                 network.set_optimizer(self.optimizer.spec)
+                network.iterations = self.optimizer.iterations
+                network.seed = _dropout_seed(int(_config.random_generator().integers(2**63)))
                 ok = network.train_batch(0, n)
             self.optimizer.built = True
             self._batch_seen += n
             keys = ["loss", *self._metric_names]
             stats = network.stats
             values = [float(stats[i] / self._batch_seen) for i in range(len(keys))]
-            if ok:
-                self.optimizer.iterations += 1
-            else:
+            self.optimizer.iterations = network.iterations
+            if not ok:
                 warnings.warn(
                     f"train_on_batch: the loss or a gradient is not finite (loss: {values[0]}); the weights were "
                     "not updated",
@@ -1122,6 +1202,12 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name}, built={self.built}>"
+
+
+def _dropout_seed(fit_seed: int) -> int:
+    """The seed of a fit's Dropout masks, derived from the fit's seed without another draw from the
+    global generator (so adding a Dropout layer changes no shuffle)."""
+    return int(np.random.SeedSequence(fit_seed).generate_state(1, np.uint64)[0])
 
 
 _now = time.perf_counter

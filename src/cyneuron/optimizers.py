@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from cyneuron.backend.base import SGDSpec
+from cyneuron.backend.specs import OptimizerSpec, ScheduleSpec
 
 __all__ = ["Optimizer", "SGD", "get", "serialize", "deserialize"]
 
@@ -112,9 +112,10 @@ class SGD(Optimizer):
         self._version += 1
 
     @property
-    def spec(self) -> SGDSpec:
+    def spec(self) -> OptimizerSpec:
         """The backend's description of the current hyperparameters."""
-        return SGDSpec(self._learning_rate, self._momentum, self._nesterov)
+        hyper = {"momentum": self._momentum, "nesterov": float(self._nesterov)}
+        return OptimizerSpec("sgd", ScheduleSpec("constant", (self._learning_rate,)), hyper)
 
     def get_config(self) -> dict:
         return {

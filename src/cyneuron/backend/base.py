@@ -35,7 +35,9 @@ Conventions shared by every implementation:
   arg-max indices (the first maximum wins on ties).
 * SGD, in place, Keras' formulas (hyperparameters cast to the dtype first): plain ``w -= lr * g``; momentum
   ``v = m * v - lr * g; w += v``; Nesterov ``v = m * v - lr * g;
-  w += m * v - lr * g``.
+  w += m * v - lr * g``. Every optimizer's formulas: ``reference/optimizers.py``.
+* Networks are built from ``StageSpec``s; each stage kind's semantics are its reference
+  module in ``reference/`` (``reference/__init__.py`` lists them).
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ from cyneuron.backend.specs import (  # noqa: F401  (re-exported: the interface'
     LOSSES,
     METRICS,
     LossSpec,
-    SGDSpec,
-    Stage,
+    OptimizerSpec,
+    ScheduleSpec,
+    StageSpec,
 )
 
 
@@ -243,8 +246,8 @@ class Ops(abc.ABC):
 
     # ---------------------------------------------------------------- networks
     @abc.abstractmethod
-    def build_network(self, stages: Sequence[Stage], input_dim: int, dtype) -> Network:
-        """A runnable network over the given stages (weights shared, not copied)."""
+    def build_network(self, stages: Sequence[StageSpec], input_shape: tuple[int, ...], dtype) -> Network:
+        """A runnable network over the given stages (weights shared, not copied); ``input_shape`` per sample."""
 
 
 class Network(abc.ABC):
@@ -252,34 +255,50 @@ class Network(abc.ABC):
 
     Life cycle used by the front end::
 
-        net = ops.build_network(stages, input_dim, dtype)
+        net = ops.build_network(stages, input_shape, dtype)
         net.predict(x, batch_size)                       # any time
-        net.prepare_training(loss, metrics, sgd, batch_size)
+        net.prepare_training(loss, metrics, optimizer, batch_size)
         net.bind_training_data(x, y, order)              # once per fit
-        for each epoch:  shuffle ``order`` in place; net.set_optimizer(sgd)
+        for each epoch:  shuffle ``order`` in place; net.set_optimizer(optimizer)
             net.reset_stats()
             for start in range(0, n, batch_size):
                 ok = net.train_batch(start, min(start + batch_size, n))
         net.evaluate(x, y, batch_size)
 
-    ``stats`` is a float64 array ``(1 + len(metrics),)`` holding, since the last
-    ``reset_stats``, the sum over samples of the per-sample loss then of each
-    metric, all measured on the forward pass before that batch's update.
+    Data is flat rows: x ``(n, prod(input_shape))`` in C order. ``stats`` is a float64 array
+    ``(1 + len(metrics),)`` holding, since the last ``reset_stats``, the sum over samples of the
+    per-sample loss then of each metric, all measured on the forward pass before that batch's update.
+
+    A training step is a transaction: forward (training mode) -> loss -> backward -> finiteness
+    check of the loss, every gradient and every stage's new state -> commit (the optimizer update
+    over the trainable params, the stages' new non-trainable state, ``iterations += 1``). A refused
+    step changes none of these. ``iterations`` (int, settable) is the optimizer's step count and
+    feeds bias corrections, schedules and Dropout's draws; ``seed`` (int, settable) keys Dropout
+    stages that have no seed of their own.
+
+    Optimizer state is per trainable parameter, in stage order (params of stages with
+    ``trainable=True``), each with the slots ``reference.optimizers.slot_specs(optimizer)`` names,
+    plus the optimizer's scalars (``scalar_specs``).
     """
 
     stats: np.ndarray
+    iterations: int
+    seed: int
 
     @abc.abstractmethod
     def predict(self, x, batch_size: int) -> np.ndarray:
-        """Forward pass of x (n, input_dim) in chunks of ``batch_size``; returns (n, units)."""
+        """Inference-mode forward pass of x (n, input_dim) in chunks of ``batch_size``; returns (n, units)."""
 
     @abc.abstractmethod
-    def prepare_training(self, loss: LossSpec, metrics: Sequence[str], optimizer: SGDSpec, batch_size: int) -> None:
-        """Allocate training workspaces for batches of up to ``batch_size`` rows."""
+    def prepare_training(
+        self, loss: LossSpec, metrics: Sequence[str], optimizer: OptimizerSpec, batch_size: int
+    ) -> None:
+        """Set loss, metrics and optimizer; training workspaces for batches of up to ``batch_size`` rows."""
 
     @abc.abstractmethod
-    def set_optimizer(self, optimizer: SGDSpec) -> None:
-        """Change the SGD hyperparameters; velocities are kept."""
+    def set_optimizer(self, optimizer: OptimizerSpec) -> None:
+        """Change the optimizer's hyperparameters; slots are kept unless the slot layout changes
+        (another kind), when they restart at their initial values."""
 
     @abc.abstractmethod
     def bind_training_data(self, x, y, order, *, finite_checked: bool = False) -> None:
@@ -294,11 +313,10 @@ class Network(abc.ABC):
 
     @abc.abstractmethod
     def train_batch(self, start: int, stop: int) -> bool:
-        """One SGD step on rows ``order[start:stop]``; adds to ``stats``.
+        """One training step on rows ``order[start:stop]``; adds to ``stats``.
 
-        Returns False, leaving weights and velocities untouched, when the loss or
-        any gradient is not finite (``stats`` still receives that batch's sums,
-        so the caller can report the non-finite loss).
+        Returns False, committing nothing, when the loss, a gradient or a new state value is
+        not finite (``stats`` still receives that batch's sums, so the caller can report it).
         """
 
     @abc.abstractmethod
@@ -307,15 +325,15 @@ class Network(abc.ABC):
 
     @abc.abstractmethod
     def evaluate(self, x, y, batch_size: int, *, finite_checked: bool = False) -> np.ndarray:
-        """Mean loss then mean of each metric over all of x, y: float64 (1 + len(metrics),).
+        """Mean loss then mean of each metric over all of x, y (inference mode): float64 (1 + len(metrics),).
 
         ``finite_checked`` as in ``bind_training_data``.
         """
 
     @abc.abstractmethod
-    def get_optimizer_state(self) -> list[np.ndarray]:
-        """Copies of the SGD velocities, one per parameter array (kernel, bias per stage)."""
+    def get_optimizer_state(self) -> dict:
+        """``{"iterations": int, "slots": [[array per slot] per trainable param], "scalars": float64 array}``, copies."""
 
     @abc.abstractmethod
-    def set_optimizer_state(self, state: Sequence[np.ndarray]) -> None:
-        """Restore velocities saved by ``get_optimizer_state``."""
+    def set_optimizer_state(self, state: dict) -> None:
+        """Restore a state shaped as ``get_optimizer_state`` returns it (checked before anything changes)."""

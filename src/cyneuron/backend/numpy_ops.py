@@ -10,7 +10,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cyneuron.backend.base import EPSILON, LossSpec, Network, Ops, SGDSpec, Stage
+from cyneuron.backend.base import EPSILON, LossSpec, Network, OptimizerSpec, Ops, StageSpec
+from cyneuron.backend.reference import KINDS, Context, Forward
+from cyneuron.backend.reference import optimizers as reference_optimizers
+from cyneuron.backend.reference.activation import log_softmax as _log_softmax
+from cyneuron.backend.reference.activation import sigmoid as _sigmoid
 from cyneuron.backend.validation import (
     check_batch_bounds,
     check_dtype,
@@ -20,7 +24,7 @@ from cyneuron.backend.validation import (
     check_optimizer,
     check_optimizer_state,
     check_positive_int,
-    stage_widths,
+    check_stages,
 )
 
 _FUSED_PAIRS = {
@@ -41,17 +45,6 @@ def _as_targets(loss_name: str, y_true: np.ndarray, units: int, dtype) -> np.nda
     if loss_name == "sparse_categorical_crossentropy":
         return _one_hot(y_true, units, dtype)
     return y_true
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    # exp(-|z|) never overflows, so both branches are safe for any z.
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def _softplus_loss(z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -200,65 +193,100 @@ class NumpyOps(Ops):
         else:
             param += velocity
 
-    def build_network(self, stages: Sequence[Stage], input_dim: int, dtype) -> NumpyNetwork:
-        return NumpyNetwork(self, stages, input_dim, dtype)
+    def build_network(self, stages: Sequence[StageSpec], input_shape, dtype) -> NumpyNetwork:
+        return NumpyNetwork(self, stages, input_shape, dtype)
 
 
 class NumpyNetwork(Network):
-    """Reference network: one stage at a time through ``NumpyOps`` kernels."""
+    """Reference network: a loop over the stages' reference modules (``cyneuron.backend.reference``)."""
 
-    def __init__(self, ops: NumpyOps, stages: Sequence[Stage], input_dim: int, dtype) -> None:
+    def __init__(self, ops: NumpyOps, stages: Sequence[StageSpec], input_shape, dtype) -> None:
         self._ops = ops
-        self._widths = stage_widths(stages, input_dim, dtype)
+        self._widths = check_stages(stages, input_shape, dtype)
         self._stages = tuple(stages)
+        self._modules = tuple(KINDS[stage.kind] for stage in self._stages)
         self._dtype = check_dtype(dtype)
-        self._input_dim = input_dim
-        self._params = [p for s in self._stages for p in (s.kernel, s.bias) if p is not None]
-        self._velocities = [np.zeros_like(p) for p in self._params]
+        self._input_dim = self._widths[0]
+        self._params = [p for stage in self._stages if stage.trainable for p in stage.params]
+        # backward stops at the first stage with something to train: nothing before it needs a gradient
+        self._first_trained = next(
+            (i for i, stage in enumerate(self._stages) if stage.trainable and stage.params), len(self._stages)
+        )
         self._loss: LossSpec | None = None
         self._metrics: tuple[str, ...] = ()
-        self._optimizer: SGDSpec | None = None
+        self._optimizer: OptimizerSpec | None = None
+        self._slot_layout: tuple = ()
+        self._slots: list[list[np.ndarray]] = [[] for _ in self._params]
+        self._scalars = np.zeros(0)
+        self.iterations = 0
+        self.seed = 0
         self._batch_size = 0
         self._data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.stats = np.zeros(1)
 
     # ------------------------------------------------------------- forward
-    def _forward(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Per stage: (input, z, a), each (batch, width)."""
+    def _forward(self, x: np.ndarray, training: bool) -> list[Forward]:
+        """Every stage's ``Forward`` on x (rows, input_dim), in order."""
         trace = []
-        inputs = x
-        for stage, width in zip(self._stages, self._widths[1:]):
-            z = np.empty((inputs.shape[0], width), dtype=self._dtype)
-            a = np.empty_like(z)
-            if stage.kernel is None:
-                z[...] = inputs
-                self._ops._activation_forward(stage.activation, z, a)
-            else:
-                self._ops._dense_forward(inputs, stage.kernel, stage.bias, stage.activation, z, a)
-            trace.append((inputs, z, a))
-            inputs = a
+        for index, (stage, module) in enumerate(zip(self._stages, self._modules)):
+            ctx = Context(training, self.seed, self.iterations, index, need_dx=index > self._first_trained)
+            step = module.forward(stage, x, ctx)
+            trace.append(step)
+            x = step.y
         return trace
+
+    def _head(self, trace: list[Forward]):
+        """(activation, pre-activation, output, backprop from the pre-activation) of the last stage."""
+        last = trace[-1]
+        if last.head is not None:
+            name, z, backprop = last.head
+            return name, z, last.y, backprop
+        return "linear", last.y, last.y, last.backprop
 
     def predict(self, x, batch_size: int) -> np.ndarray:
         x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None)[0]
         batch_size = check_positive_int("batch_size", batch_size)
         out = np.empty((x.shape[0], self._widths[-1]), dtype=self._dtype)
         for start in range(0, x.shape[0], batch_size):
-            out[start : start + batch_size] = self._forward(x[start : start + batch_size])[-1][2]
+            out[start : start + batch_size] = self._forward(x[start : start + batch_size], False)[-1].y
         return out
 
+    def forward_training(self, x) -> np.ndarray:
+        """One training-mode pass over all of x (batch statistics, dropout); commits the stages' new state
+        (moving statistics) as a Keras layer called with ``training=True`` does; no gradient, no update."""
+        x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None)[0]
+        trace = self._forward(x, True)
+        self._commit_state(trace)
+        return trace[-1].y
+
+    def _commit_state(self, trace: list[Forward]) -> None:
+        for stage, step in zip(self._stages, trace):
+            if step.new_state is not None:
+                for array, value in zip(stage.state, step.new_state):
+                    array[...] = value
+
     # ------------------------------------------------------------ training
-    def prepare_training(self, loss: LossSpec, metrics: Sequence[str], optimizer: SGDSpec, batch_size: int) -> None:
+    def prepare_training(
+        self, loss: LossSpec, metrics: Sequence[str], optimizer: OptimizerSpec, batch_size: int
+    ) -> None:
         check_loss(loss)
         self._batch_size = check_positive_int("batch_size", batch_size)
         self._data = None  # data bound for another loss may not fit this one
         self._loss = loss
         self._metrics = check_metrics(metrics, loss)
-        self._optimizer = check_optimizer(optimizer)
+        self.set_optimizer(optimizer)
         self.stats = np.zeros(1 + len(self._metrics))
 
-    def set_optimizer(self, optimizer: SGDSpec) -> None:
-        self._optimizer = check_optimizer(optimizer)
+    def set_optimizer(self, optimizer: OptimizerSpec) -> None:
+        optimizer = check_optimizer(optimizer)
+        layout = (reference_optimizers.slot_specs(optimizer), reference_optimizers.scalar_specs(optimizer))
+        if layout != self._slot_layout:
+            # another optimizer kind (or one that needs other slots) starts from the slots' initial values
+            slot_specs, scalar_specs = layout
+            self._slots = [[np.full_like(p, value) for _, value in slot_specs] for p in self._params]
+            self._scalars = np.array([value for _, value in scalar_specs], dtype=np.float64)
+            self._slot_layout = layout
+        self._optimizer = optimizer
 
     def bind_training_data(self, x, y, order, *, finite_checked: bool = False) -> None:
         self._require_training()
@@ -269,8 +297,7 @@ class NumpyNetwork(Network):
     def reset_stats(self) -> None:
         self.stats[...] = 0
 
-    def _batch_stats(self, y: np.ndarray, trace, loss_value: float) -> np.ndarray:
-        a = trace[-1][2]
+    def _batch_stats(self, y: np.ndarray, a: np.ndarray, loss_value: float) -> np.ndarray:
         sums = [loss_value * a.shape[0]]
         sums += [float(np.sum(_per_sample_metric(m, y, a))) for m in self._metrics]
         return np.array(sums)
@@ -285,43 +312,34 @@ class NumpyNetwork(Network):
         if rows.min() < 0 or rows.max() >= x.shape[0]:
             raise ValueError(f"order: indices must be in [0, {x.shape[0]})")
         xb, yb = x[rows], y[rows]
-        trace = self._forward(xb)
-        last = self._stages[-1]
-        grad = np.empty_like(trace[-1][1])
-        loss = self._ops._output_gradient(self._loss, last.activation, yb, trace[-1][1], trace[-1][2], grad)
-        self.stats += self._batch_stats(yb, trace, loss)
+        trace = self._forward(xb, True)
+        activation, z, a, backprop = self._head(trace)
+        grad = np.empty_like(z)
+        loss = self._ops._output_gradient(self._loss, activation, yb, z, a, grad)
+        self.stats += self._batch_stats(yb, a, loss)
 
         grads: list[np.ndarray] = []
-        last_index = len(self._stages) - 1
-        for index in range(last_index, -1, -1):
-            stage = self._stages[index]
-            inputs, z, a = trace[index]
-            # ``grad`` is dL/dA of this stage, except for the last one where it is already dL/dZ.
-            activation = "linear" if index == last_index else stage.activation
-            if stage.kernel is None:
-                grad_inputs = np.empty_like(z)
-                self._ops._activation_backward(activation, z, a, grad, grad_inputs)
-            else:
-                grad_z = np.empty_like(z)
-                grad_kernel = np.empty_like(stage.kernel)
-                grad_bias = None if stage.bias is None else np.empty_like(stage.bias)
-                grad_inputs = None if index == 0 else np.empty_like(inputs)
-                self._ops._dense_backward(
-                    inputs, stage.kernel, z, a, grad, activation, grad_z, grad_kernel, grad_bias, grad_inputs
-                )
-                grads[:0] = [g for g in (grad_kernel, grad_bias) if g is not None]
-            grad = grad_inputs
+        for index in range(len(self._stages) - 1, self._first_trained - 1, -1):
+            grad, stage_grads = backprop(grad)
+            grads[:0] = stage_grads
+            if index > self._first_trained:
+                backprop = trace[index - 1].backprop
 
-        if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads)):
+        pending = [value for step in trace if step.new_state is not None for value in step.new_state]
+        if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads + pending)):
             return False
-        opt = self._optimizer
-        # A KeyboardInterrupt between two parameters' updates must not leave a half-applied step.
-        saved = [array.copy() for array in (*self._params, *self._velocities)]
+        # A KeyboardInterrupt mid-commit must not leave a half-applied step.
+        arrays = [*self._params, *(s for slots in self._slots for s in slots), self._scalars,
+                  *(a for stage in self._stages for a in stage.state)]
+        saved = [array.copy() for array in arrays]
         try:
-            for param, g, velocity in zip(self._params, grads, self._velocities):
-                self._ops._sgd_update(param, g, velocity, opt.learning_rate, opt.momentum, opt.nesterov)
+            reference_optimizers.apply(
+                self._optimizer, self._params, grads, self._slots, self.iterations, self._scalars
+            )
+            self._commit_state(trace)
+            self.iterations += 1
         except BaseException:
-            for array, copy in zip((*self._params, *self._velocities), saved):
+            for array, copy in zip(arrays, saved):
                 array[...] = copy
             raise
         return True
@@ -335,19 +353,25 @@ class NumpyNetwork(Network):
         totals = np.zeros(1 + len(self._metrics))
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            trace = self._forward(xb)
-            loss = self._ops._output_gradient(
-                self._loss, self._stages[-1].activation, yb, trace[-1][1], trace[-1][2], np.empty_like(trace[-1][1])
-            )
-            totals += self._batch_stats(yb, trace, loss)
+            activation, z, a, _ = self._head(self._forward(xb, False))
+            loss = self._ops._output_gradient(self._loss, activation, yb, z, a, np.empty_like(z))
+            totals += self._batch_stats(yb, a, loss)
         return totals / x.shape[0]
 
-    def get_optimizer_state(self) -> list[np.ndarray]:
-        return [v.copy() for v in self._velocities]
+    def get_optimizer_state(self) -> dict:
+        return {
+            "iterations": self.iterations,
+            "slots": [[s.copy() for s in slots] for slots in self._slots],
+            "scalars": self._scalars.copy(),
+        }
 
-    def set_optimizer_state(self, state: Sequence[np.ndarray]) -> None:
-        for velocity, value in zip(self._velocities, check_optimizer_state(state, self._velocities)):
-            velocity[...] = value
+    def set_optimizer_state(self, state: dict) -> None:
+        values = check_optimizer_state(state, self._slots, self._scalars)
+        for targets, arrays in zip(self._slots, values["slots"]):
+            for target, value in zip(targets, arrays):
+                target[...] = value
+        self._scalars[...] = values["scalars"]
+        self.iterations = values["iterations"]
 
     def _require_training(self) -> None:
         if self._loss is None:

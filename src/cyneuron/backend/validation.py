@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cyneuron.backend.specs import ACTIVATIONS, DTYPES, LOSSES, METRICS, LossSpec, SGDSpec, Stage
+from cyneuron.backend.specs import ACTIVATIONS, DTYPES, LOSSES, METRICS, LossSpec, OptimizerSpec, ScheduleSpec, StageSpec
 
 _INT_MAX = 2**31 - 1  # BLAS takes 32-bit dimensions
 
@@ -103,31 +103,50 @@ def check_array(name: str, value: object, shape: tuple, dtype: np.dtype, *, writ
     return value
 
 
-def stage_widths(stages: Sequence[Stage], input_dim: int, dtype: np.dtype) -> list[int]:
-    """Widths of the input and of every stage's output; checks the stages fit together."""
+def check_stages(stages: Sequence[StageSpec], input_shape: object, dtype: np.dtype) -> list[int]:
+    """Flat widths of the input and of every stage's output; checks each stage and that they chain.
+
+    Pure reshapes contribute no stage, so consecutive stages must agree on the number of
+    features per sample (``prod`` of the shapes), not on the shapes themselves.
+    """
+    from cyneuron.backend.reference import KINDS
+
     dtype = check_dtype(dtype)
-    if not isinstance(input_dim, (int, np.integer)) or not 1 <= input_dim <= _INT_MAX:
-        raise ValueError(f"input_dim: expected an integer from 1 to {_INT_MAX}, got {input_dim!r}")
+    if isinstance(input_shape, (int, np.integer)) and not isinstance(input_shape, bool):
+        input_shape = (int(input_shape),)
+    if not isinstance(input_shape, tuple) or not input_shape or not all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in input_shape
+    ):
+        raise ValueError(f"input_shape: expected a tuple of positive ints, got {input_shape!r}")
     if isinstance(stages, (str, bytes)) or not isinstance(stages, Sequence):
-        raise TypeError(f"stages: expected a sequence of Stage, got {type(stages).__name__}")
+        raise TypeError(f"stages: expected a sequence of StageSpec, got {type(stages).__name__}")
     if not stages:
         raise ValueError("stages: expected at least one stage")
-    widths = [int(input_dim)]
+    widths = [_width("input_shape", input_shape)]
     for index, stage in enumerate(stages):
-        if not isinstance(stage, Stage):
-            raise TypeError(f"stages[{index}]: expected a Stage, got {type(stage).__name__}")
-        check_activation(stage.activation)
-        if stage.kernel is None:
-            if stage.bias is not None:
-                raise ValueError(f"stages[{index}]: a bias needs a kernel")
-            widths.append(widths[-1])
-            continue
-        kernel = check_array(f"stages[{index}].kernel", stage.kernel, (widths[-1], None), dtype, writeable=True)
-        units = check_units(f"stages[{index}].kernel", kernel)
-        if stage.bias is not None:
-            check_array(f"stages[{index}].bias", stage.bias, (units,), dtype, writeable=True)
-        widths.append(units)
+        if not isinstance(stage, StageSpec):
+            raise TypeError(f"stages[{index}]: expected a StageSpec, got {type(stage).__name__}")
+        module = KINDS.get(stage.kind)
+        if module is None:
+            raise ValueError(f"stages[{index}]: unknown kind {stage.kind!r}; expected one of {', '.join(KINDS)}")
+        if _width(f"stages[{index}].in_shape", stage.in_shape) != widths[-1]:
+            raise ValueError(
+                f"stages[{index}]: in_shape {stage.in_shape} does not take the previous output's {widths[-1]} features"
+            )
+        module.check(stage, dtype)
+        widths.append(_width(f"stages[{index}].out_shape", stage.out_shape))
     return widths
+
+
+def _width(name: str, shape: object) -> int:
+    if not isinstance(shape, tuple) or not shape or not all(isinstance(d, int) and d >= 1 for d in shape):
+        raise ValueError(f"{name}: expected a tuple of positive ints, got {shape!r}")
+    width = 1
+    for d in shape:
+        width *= d
+    if width > _INT_MAX:
+        raise ValueError(f"{name}: {shape} is {width} features per sample, more than {_INT_MAX}")
+    return width
 
 
 def all_finite(array: np.ndarray) -> bool:
@@ -265,33 +284,57 @@ def check_hyperparameter(name: str, value: object) -> float:
 # ------------------------------------------------------------------- networks
 
 
-def check_optimizer(optimizer: object) -> SGDSpec:
-    if not isinstance(optimizer, SGDSpec):
-        raise TypeError(f"optimizer: expected an SGDSpec, got {type(optimizer).__name__}")
-    check_hyperparameter("optimizer.learning_rate", optimizer.learning_rate)
-    check_hyperparameter("optimizer.momentum", optimizer.momentum)
+def check_optimizer(optimizer: object) -> OptimizerSpec:
+    from cyneuron.backend.reference import optimizers
+
+    if not isinstance(optimizer, OptimizerSpec):
+        raise TypeError(f"optimizer: expected an OptimizerSpec, got {type(optimizer).__name__}")
+    if not isinstance(optimizer.learning_rate, ScheduleSpec):
+        raise TypeError(f"optimizer.learning_rate: expected a ScheduleSpec, got {type(optimizer.learning_rate)}")
+    for name in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
+        if check_hyperparameter(f"optimizer.{name}", getattr(optimizer, name)) < 0:
+            raise ValueError(f"optimizer.{name}: expected a value >= 0")
+    for name, value in optimizer.hyper.items():
+        check_hyperparameter(f"optimizer.{name}", value)
+    for value in optimizer.learning_rate.values:
+        check_hyperparameter("optimizer.learning_rate", value)
+    optimizers.slot_specs(optimizer)  # an unknown kind raises here
     return optimizer
 
 
-def check_optimizer_state(state: object, velocities: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Arrays shaped like ``velocities``, checked before any is assigned."""
+def check_optimizer_state(state: object, slots: Sequence[Sequence[np.ndarray]], scalars: np.ndarray) -> dict:
+    """``{"iterations": int >= 0, "slots": arrays shaped like ``slots``, "scalars": like ``scalars``}``,
+    every value checked before any is assigned."""
+    if not isinstance(state, dict) or set(state) != {"iterations", "slots", "scalars"}:
+        raise TypeError("state: expected a dict with 'iterations', 'slots' and 'scalars'")
+    iterations = state["iterations"]
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or not 0 <= iterations < 2**62:
+        raise ValueError(f"state['iterations']: expected an int >= 0, got {iterations!r}")
     try:
-        state = list(state)
+        given = [list(per_param) for per_param in state["slots"]]
     except TypeError:
-        raise TypeError(f"state: expected a list of arrays, got {type(state).__name__}") from None
-    if len(state) != len(velocities):
-        raise ValueError(f"state: expected {len(velocities)} arrays, got {len(state)}")
+        raise TypeError("state['slots']: expected a list (one per parameter) of lists of arrays") from None
+    if len(given) != len(slots) or any(len(g) != len(s) for g, s in zip(given, slots)):
+        raise ValueError(
+            f"state['slots']: expected {len(slots)} parameters with {[len(s) for s in slots]} slots each"
+        )
     values = []
-    for index, (velocity, value) in enumerate(zip(velocities, state)):
-        try:
-            value = np.asarray(value)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"state[{index}]: expected an array of shape {velocity.shape} ({error})") from None
-        if value.shape != velocity.shape:
-            raise ValueError(f"state[{index}]: expected shape {velocity.shape}, got {value.shape}")
-        if not np.issubdtype(value.dtype, np.floating):
-            raise TypeError(f"state[{index}]: expected a floating-point array, got dtype {value.dtype}")
-        if not all_finite(value):
-            raise ValueError(f"state[{index}]: contains NaN or inf")
-        values.append(value)
-    return values
+    for index, (targets, arrays) in enumerate(zip(slots, given)):
+        values.append([_state_array(f"state['slots'][{index}][{k}]", a, t.shape) for k, (t, a) in
+                       enumerate(zip(targets, arrays))])
+    scalar_values = _state_array("state['scalars']", state["scalars"], scalars.shape)
+    return {"iterations": int(iterations), "slots": values, "scalars": scalar_values}
+
+
+def _state_array(name: str, value: object, shape: tuple) -> np.ndarray:
+    try:
+        value = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: expected an array of shape {shape} ({error})") from None
+    if value.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {value.shape}")
+    if not np.issubdtype(value.dtype, np.floating):
+        raise TypeError(f"{name}: expected a floating-point array, got dtype {value.dtype}")
+    if not all_finite(value):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return value

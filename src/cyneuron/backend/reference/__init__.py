@@ -1,0 +1,27 @@
+"""The readable reference of every stage kind and optimizer (pure NumPy).
+
+Each stage kind is one module with the same three functions, registered in ``KINDS``:
+
+* ``check(spec, dtype)``: raise ValueError/TypeError naming the problem if ``spec``'s
+  attrs, params or state don't fit its shapes (both networks call it once, when built);
+* ``forward(spec, x, ctx) -> Forward``: x ``(rows, prod(in_shape))`` to the output
+  ``(rows, prod(out_shape))`` plus a ``backprop`` closure (Thinc's contract) and, for a
+  training step, the stage's new non-trainable state (committed only if the step is);
+* ``train_bytes`` is the compiled side's business; the reference allocates freely.
+
+``ctx`` is a ``Context``: whether this pass trains, the RNG seed and step, the stage index.
+"""
+
+from __future__ import annotations
+
+from cyneuron.backend.reference import activation, batch_norm, dense, dropout
+from cyneuron.backend.reference._stage import Context, Forward
+
+KINDS = {
+    "dense": dense,
+    "activation": activation,
+    "dropout": dropout,
+    "batch_norm": batch_norm,
+}
+
+__all__ = ["KINDS", "Context", "Forward"]

@@ -1,0 +1,43 @@
+"""Kind ``dense``: ``activation(x @ kernel + bias)``, the activation fused in (attr ``activation``, one of the five).
+
+in_shape ``(in,)``, out_shape ``(units,)``; params ``(kernel (in, units), bias (units,))`` or
+``(kernel,)`` with ``use_bias=False``.
+"""
+
+from __future__ import annotations
+
+from cyneuron.backend.reference import activation as act
+from cyneuron.backend.reference._stage import Forward, check_params
+from cyneuron.backend.specs import ACTIVATIONS
+
+
+def check(spec, dtype) -> None:
+    if spec.attrs.get("activation") not in ACTIVATIONS:
+        raise ValueError(f"{spec.name or 'dense'}: unknown activation {spec.attrs.get('activation')!r}")
+    if len(spec.in_shape) != 1 or len(spec.out_shape) != 1:
+        raise ValueError(f"{spec.name or 'dense'}: expected 1-D per-sample shapes, got {spec.in_shape}")
+    n_in, units = spec.in_shape[0], spec.out_shape[0]
+    shapes = [(n_in, units), (units,)][: max(1, len(spec.params))]
+    check_params(spec, dtype, shapes)
+
+
+def forward(spec, x, ctx) -> Forward:
+    kernel = spec.params[0]
+    bias = spec.params[1] if len(spec.params) > 1 else None
+    z = x @ kernel
+    if bias is not None:
+        z = z + bias
+    name = spec.attrs["activation"]
+    a = act.apply(name, z)
+
+    def backprop_from_pre(dz):
+        grads = ()
+        if spec.trainable:
+            grads = (x.T @ dz,) if bias is None else (x.T @ dz, dz.sum(axis=0))
+        dx = dz @ kernel.T if ctx.need_dx else None
+        return dx, grads
+
+    def backprop(dy):
+        return backprop_from_pre(act.backward(name, z, a, dy))
+
+    return Forward(a, backprop, head=(name, z, backprop_from_pre))

@@ -1,0 +1,79 @@
+"""Layers, as in ``keras.layers``.
+
+Each layer kind is one class; ``_CLASSES`` registers them for ``deserialize`` (and for the tests,
+which pick every registered kind up). A layer with computation describes itself to the backend as
+a ``StageSpec`` (its ``stage_spec()``), whose semantics live in ``cyneuron.backend.reference``.
+"""
+
+from __future__ import annotations
+
+from cyneuron.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
+from cyneuron.layers.base import (
+    _NEUTRAL_KEYS,
+    _UID_LOCK,
+    _UIDS,
+    MAX_WIDTH,
+    Layer,
+    _assign,
+    _feature_shape,
+    strip_neutral,
+    unique_name,
+)
+from cyneuron.layers.core import Activation, Dense, Flatten, Input, InputLayer, Reshape
+from cyneuron.layers.dropout import Dropout
+from cyneuron.layers.normalization import BatchNormalization
+
+__all__ = [
+    "Layer",
+    "Dense",
+    "Activation",
+    "Flatten",
+    "Reshape",
+    "InputLayer",
+    "Input",
+    "Dropout",
+    "BatchNormalization",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Softmax",
+    "serialize",
+    "deserialize",
+]
+
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        Dense,
+        Activation,
+        Flatten,
+        Reshape,
+        InputLayer,
+        Dropout,
+        BatchNormalization,
+        ReLU,
+        LeakyReLU,
+        ELU,
+        Softmax,
+    )
+}
+
+
+def serialize(layer: Layer) -> dict:
+    """``{"class_name": ..., "config": ...}`` of a layer (JSON-able)."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config: dict) -> Layer:
+    """A new layer from ``{"class_name": ..., "config": ...}``; unknown class names raise ValueError."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"layer: expected a dict with 'class_name' and 'config', got {config!r}")
+    name = config["class_name"]
+    cls = _CLASSES.get(name)
+    if cls is None:
+        raise ValueError(f"layer: unknown layer class {name!r}; expected one of {', '.join(_CLASSES)}")
+    return cls.from_config(config.get("config") or {})
+
+
+# referenced by other modules
+_ = (_NEUTRAL_KEYS, _UID_LOCK, _UIDS, MAX_WIDTH, _assign, _feature_shape, strip_neutral, unique_name)

@@ -1,0 +1,346 @@
+"""The layer base class, as ``keras.layers.Layer``: weights made by ``add_weight`` in ``build``.
+
+A layer owns its weights as NumPy arrays. A model's built network reads and updates these very
+arrays in place, so ``set_weights`` copies into them and never replaces them. Each layer kind
+describes itself to the backend with ``stage_spec()`` (a ``StageSpec``; None for pure reshapes)
+and to files with ``get_config()``.
+
+Names are unique per process as in Keras (``dense``, ``dense_1``, ...).
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import re
+import threading
+
+import numpy as np
+
+from cyneuron import backend as _backend
+from cyneuron import config as _config
+from cyneuron import initializers as _initializers
+from cyneuron.backend.specs import StageSpec
+from cyneuron.utils import _as_array, _check_bool, _check_int, _float_array
+
+_UIDS: collections.Counter = collections.Counter()
+_UID_LOCK = threading.Lock()
+
+# BLAS takes 32-bit dimensions: a layer (or input) wider than this cannot be computed, so it is refused
+# when declared, before 8-16 GB of weights are allocated for it.
+MAX_WIDTH = 2**31 - 1
+
+
+def unique_name(prefix: str) -> str:
+    """``prefix``, then ``prefix_1``, ``prefix_2`` ... (Keras' per-session automatic names)."""
+    with _UID_LOCK:
+        count = _UIDS[prefix]
+        _UIDS[prefix] += 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _check_name(name, default_prefix: str) -> str:
+    if name is None:
+        return unique_name(default_prefix)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name: expected a non-empty string, got {name!r}")
+    return name
+
+
+def _dtype_name(dtype) -> str | None:
+    """A float dtype name from a name, numpy dtype or Keras ``DTypePolicy`` config; None stays None."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, dict):  # Keras 3 serializes {"class_name": "DTypePolicy", "config": {"name": "float32"}}
+        dtype = (dtype.get("config") or {}).get("name")
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        raise TypeError(f"dtype: expected 'float32' or 'float64', got {dtype!r}") from None
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype: expected 'float32' or 'float64', got {name!r}")
+    return name
+
+
+def _feature_shape(shape, name: str) -> tuple[int, ...]:
+    """A per-sample shape (no batch axis) of positive ints."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{name}: expected a tuple of positive ints, got {shape!r}") from None
+    if not dims:
+        raise ValueError(f"{name}: expected at least one dimension, got {shape!r}")
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+            raise ValueError(f"{name}: every dimension must be a positive int, got {shape!r}")
+    dims = tuple(int(d) for d in dims)
+    width = math.prod(dims)
+    if width > MAX_WIDTH:
+        raise ValueError(
+            f"{name}: {dims} is {width} features per sample, more than 2**31 - 1 (BLAS' 32-bit dimensions)"
+        )
+    return dims
+
+
+def _batch_shape_to_features(batch_shape, name: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(batch_shape)
+    except TypeError:
+        raise TypeError(f"{name}: expected a tuple like (None, features), got {batch_shape!r}") from None
+    if len(dims) < 2:
+        raise ValueError(f"{name}: expected (batch, features...), got {batch_shape!r}")
+    if dims[0] is not None:
+        raise ValueError(f"{name}: a fixed batch size is not supported; use None as the first entry")
+    return _feature_shape(dims[1:], name)
+
+
+def _named(getter, value, argument: str):
+    """``getter(value)`` with errors naming the layer argument (``kernel_initializer: unknown ...``)."""
+    try:
+        return getter(value)
+    except (ValueError, TypeError) as error:
+        message = str(error)
+        prefix = message.split(":", 1)[0]
+        detail = message.split(":", 1)[1].strip() if prefix.isidentifier() else message
+        raise type(error)(f"{argument}: {detail}") from None
+
+
+# Keras configs carry options cyneuron does not implement; they are accepted only at these no-op values.
+_NEUTRAL_KEYS = {
+    "kernel_regularizer": None,
+    "bias_regularizer": None,
+    "activity_regularizer": None,
+    "kernel_constraint": None,
+    "bias_constraint": None,
+    "lora_rank": None,
+    "lora_alpha": None,
+    "quantization_config": None,
+    "sparse": False,
+    "ragged": False,
+    "optional": False,
+    "autocast": True,
+}
+
+
+def strip_neutral(cls_name: str, config: dict) -> dict:
+    """A Keras layer config with the options cyneuron implements only at their no-op values removed
+    (refused with ValueError at any other value)."""
+    config = dict(config)
+    for key, neutral in _NEUTRAL_KEYS.items():
+        if key in config:
+            value = config.pop(key)
+            if value != neutral:
+                raise ValueError(f"{cls_name}: {key}={value!r} is not supported")
+    if "batch_input_shape" in config:  # Keras 2 style
+        shape = config.pop("batch_input_shape")
+        if shape is not None:
+            config["input_shape"] = _batch_shape_to_features(shape, f"{cls_name}.batch_input_shape")
+    return config
+
+
+
+
+class Layer:
+    """Base class: a name, a dtype, trainable flag, an optional input shape, weights once built.
+
+    Subclasses create their weights in ``build(input_shape)`` with ``add_weight`` (Keras' contract),
+    give their output shape in ``compute_output_shape`` and their backend stage in ``stage_spec``.
+    """
+
+    def __init__(
+        self, name: str | None = None, dtype=None, trainable: bool = True, input_shape=None, input_dim=None
+    ) -> None:
+        self.name = _check_name(name, _snake_case(type(self).__name__))
+        self._dtype = _dtype_name(dtype)
+        self._trainable = _check_bool(trainable, "trainable")
+        if input_dim is not None:
+            if input_shape is not None:
+                raise ValueError("input_dim: give input_shape or input_dim, not both")
+            input_dim = _check_int(input_dim, "input_dim", 1)
+            if input_dim > MAX_WIDTH:
+                raise ValueError(f"input_dim: expected at most 2**31 - 1 (BLAS' 32-bit dimensions), got {input_dim}")
+            input_shape = (input_dim,)
+        self._input_shape_arg = None if input_shape is None else _feature_shape(input_shape, "input_shape")
+        self.built = False
+        self._build_shape: tuple[int, ...] | None = None  # per-sample input shape once built
+        self._build_dtype: np.dtype | None = None
+        self._variables: list[tuple[str, np.ndarray, bool]] = []  # (name, array, trainable) in creation order
+
+    # --------------------------------------------------------------- weights
+    def add_weight(
+        self, shape=None, initializer="glorot_uniform", dtype=None, trainable: bool = True, name: str | None = None
+    ) -> np.ndarray:
+        """Create a weight array of ``shape`` filled by ``initializer``; call it from ``build``."""
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dtype = np.dtype(dtype or self._build_dtype or self._dtype or _config.floatx())
+        init = _initializers.get(initializer)
+        array = np.ascontiguousarray(init(shape, dtype=dtype), dtype=dtype)
+        name = name or f"variable_{len(self._variables)}"
+        self._variables.append((name, array, bool(trainable)))
+        return array
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The layer's weight arrays (the live arrays, not copies), in creation order; empty until built."""
+        return [array for _, array, _ in self._variables]
+
+    @property
+    def weight_names(self) -> list[str]:
+        """The weights' names, as Keras' variable names (``kernel``, ``moving_mean`` ...)."""
+        return [name for name, _, _ in self._variables]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        if not self._trainable:
+            return []
+        return [array for _, array, trainable in self._variables if trainable]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        if not self._trainable:
+            return self.weights
+        return [array for _, array, trainable in self._variables if not trainable]
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = _check_bool(value, "trainable")
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights, Keras order (e.g. kernel, bias)."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Copy ``weights`` (same count and shapes as ``get_weights()``) into the layer's arrays, in place."""
+        _assign(self.weights, weights, f"{self.name}.set_weights(weights)")
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(f"You tried to call count_params on layer {self.name!r}, but the layer isn't built.")
+        return int(sum(w.size for w in self.weights))
+
+    @property
+    def dtype(self) -> str:
+        """The layer's float type: the built weights' dtype, else the explicit one, else ``floatx()``."""
+        weights = self.weights
+        if weights:
+            return weights[0].dtype.name
+        if self._build_dtype is not None:
+            return self._build_dtype.name
+        return self._dtype or _config.floatx()
+
+    # ---------------------------------------------------------------- shapes
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """Output shape ``(None, ...)`` for an input shape ``(None, ...)``."""
+        return tuple(input_shape)
+
+    @property
+    def output_shape(self) -> tuple:
+        if self._build_shape is None:
+            raise AttributeError(f"The layer {self.name!r} has never been called and thus has no defined output shape.")
+        return self.compute_output_shape((None, *self._build_shape))
+
+    def build(self, input_shape) -> None:
+        """Create the weights for inputs of ``input_shape`` ``(None, ...)``; layers with weights override this."""
+        self.built = True
+
+    def _build(self, features: tuple[int, ...], dtype: np.dtype) -> None:
+        """Build for per-sample ``features`` in ``dtype`` (the model calls this); a built layer must match."""
+        if self.built and self._build_shape is not None:
+            if self._build_shape != features or (self.weights and self.weights[0].dtype != dtype):
+                raise ValueError(
+                    f"{self.name}: already built for inputs of shape {(None, *self._build_shape)} ({self.dtype}), "
+                    f"cannot be reused with {(None, *features)} ({dtype})"
+                )
+            return
+        self._validate_input(features)
+        self._build_dtype = np.dtype(dtype)
+        if not self.built or not self._variables:
+            self.build((None, *features))
+        self._build_shape = features
+        self.built = True
+
+    def _validate_input(self, features: tuple[int, ...]) -> None:
+        """Raise ValueError if this layer cannot take per-sample inputs of ``features``."""
+
+    def stage_spec(self) -> StageSpec | None:
+        """The backend stage this built layer contributes (None for pure reshapes)."""
+        return None
+
+    def _spec(self, kind: str, attrs: dict, params=(), state=()) -> StageSpec:
+        shape = self._build_shape
+        return StageSpec(
+            kind, shape, tuple(self.compute_output_shape((None, *shape))[1:]), attrs, tuple(params), tuple(state),
+            self._trainable, self.name,
+        )
+
+    def __call__(self, inputs, training: bool = False) -> np.ndarray:
+        """Apply the layer to an array ``(batch, ...)`` (building it on first use) through the active backend."""
+        array = _as_array(inputs, "inputs")
+        if array.ndim < 2:
+            raise ValueError(f"inputs: expected shape (batch, features...), got {array.shape}")
+        if not self.built:
+            self._build(_feature_shape(array.shape[1:], "inputs.shape[1:]"), np.dtype(self.dtype))
+        if array.shape[1:] != self._build_shape:
+            raise ValueError(f"inputs: expected shape {(None, *self._build_shape)}, got {array.shape}")
+        x = _float_array(array, np.dtype(self.dtype), "inputs").reshape(array.shape[0], -1)
+        spec = self.stage_spec()
+        out_shape = self.compute_output_shape(array.shape)
+        if spec is None:
+            return x.reshape(out_shape)
+        return _run_stages([spec], self._build_shape, x, training).reshape(out_shape)
+
+    # ---------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype}
+        if self._input_shape_arg is not None:
+            config["input_shape"] = list(self._input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        if not isinstance(config, dict):
+            raise TypeError(f"{cls.__name__}.from_config: expected a dict, got {type(config).__name__}")
+        return cls(**strip_neutral(cls.__name__, config))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _run_stages(stages, input_shape, x: np.ndarray, training: bool) -> np.ndarray:
+    """A forward pass of flat rows x through stages: inference on the active backend; training mode
+    (batch statistics, dropout, moving-statistic updates) through the reference network."""
+    if training:
+        from cyneuron.backend.numpy_ops import NumpyOps
+
+        network = NumpyOps().build_network(stages, input_shape, x.dtype)
+        network.seed = int(_config.random_generator().integers(2**63))
+        return network.forward_training(x)
+    return _backend.ops().build_network(stages, input_shape, x.dtype).predict(x, max(1, x.shape[0]))
+
+
+def _assign(targets: list[np.ndarray], values, what: str) -> None:
+    """Validate everything first, then copy each value into its target array (in place)."""
+    if isinstance(values, np.ndarray) or not hasattr(values, "__len__"):
+        raise TypeError(f"{what}: expected a list of arrays, got {type(values).__name__}")
+    if len(values) != len(targets):
+        raise ValueError(f"{what}: expected {len(targets)} arrays, got {len(values)}")
+    arrays = []
+    for index, (target, value) in enumerate(zip(targets, values)):
+        array = _as_array(value, f"{what}[{index}]")
+        if array.shape != target.shape:
+            raise ValueError(f"{what}[{index}]: expected shape {target.shape}, got {array.shape}")
+        arrays.append(_float_array(array, target.dtype, f"{what}[{index}]"))
+    for target, array in zip(targets, arrays):
+        np.copyto(target, array, casting="unsafe")
+
+

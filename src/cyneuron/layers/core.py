@@ -1,0 +1,206 @@
+"""Core layers, as in ``keras.layers``: ``Dense``, ``Activation``, ``Flatten``, ``Reshape``, ``Input`` / ``InputLayer``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cyneuron import activations as _activations
+from cyneuron import initializers as _initializers
+from cyneuron.backend.specs import StageSpec
+from cyneuron.layers.base import (
+    MAX_WIDTH,
+    Layer,
+    _batch_shape_to_features,
+    _feature_shape,
+    _named,
+    unique_name,
+)
+
+__all__ = ["Dense", "Activation", "Flatten", "Reshape", "InputLayer", "Input"]
+
+
+class Dense(Layer):
+    """Densely-connected layer: ``output = activation(input @ kernel + bias)``.
+
+    Args:
+        units: positive int, the output width.
+        activation: ``None`` (linear), a name (``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"softmax"``,
+            ``"linear"``) or a function from ``cyneuron.activations``.
+        use_bias: whether the layer has a bias vector.
+        kernel_initializer, bias_initializer: initializer names or objects
+            (defaults ``"glorot_uniform"`` and ``"zeros"``, as Keras).
+        input_shape / input_dim: the per-sample input shape ``(features,)`` when this is the first layer.
+        name: the layer's name (default ``dense``, ``dense_1``, ...).
+        dtype: ``"float32"`` or ``"float64"`` (default ``cyneuron.config.floatx()``).
+        trainable: False freezes the layer's weights.
+
+    Input ``(batch, in)``, output ``(batch, units)``; ``kernel`` ``(in, units)``, ``bias`` ``(units,)``.
+    Inputs of rank > 2 need a ``Flatten`` layer first.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        input_shape=None,
+        input_dim=None,
+        name: str | None = None,
+        dtype=None,
+        trainable: bool = True,
+    ) -> None:
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"units: expected a positive integer, got {units!r}")
+        if units > MAX_WIDTH:
+            raise ValueError(f"units: expected at most 2**31 - 1 (BLAS' 32-bit dimensions), got {units}")
+        if not isinstance(use_bias, (bool, np.bool_)):
+            raise TypeError(f"use_bias: expected a bool, got {type(use_bias).__name__}")
+        self.units = int(units)
+        self.activation = _activations.get(activation)
+        self._activation_name = _activations.name_of(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _named(_initializers.get, kernel_initializer, "kernel_initializer")
+        self.bias_initializer = _named(_initializers.get, bias_initializer, "bias_initializer")
+        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+        self.kernel: np.ndarray | None = None
+        self.bias: np.ndarray | None = None
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (*tuple(input_shape)[:-1], self.units)
+
+    def _validate_input(self, features: tuple[int, ...]) -> None:
+        if len(features) != 1:
+            raise ValueError(
+                f"{self.name}: Dense takes inputs of shape (batch, features), got per-sample shape {features}; "
+                "add a Flatten() layer before it"
+            )
+
+    def build(self, input_shape) -> None:
+        fan_in = int(tuple(input_shape)[-1])
+        self.kernel = self.add_weight((fan_in, self.units), self.kernel_initializer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias")
+        self.built = True
+
+    def stage_spec(self) -> StageSpec:
+        return self._spec("dense", {"activation": self._activation_name}, self.weights)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self._activation_name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
+            "bias_initializer": _initializers.serialize(self.bias_initializer),
+        }
+
+
+class Activation(Layer):
+    """Applies an activation function (``"relu"``, ``"softmax"`` ...) to its input; no weights.
+
+    Softmax runs over the last axis, as Keras' ``activations.softmax``.
+    """
+
+    def __init__(
+        self, activation, name: str | None = None, dtype=None, trainable: bool = True, input_shape=None,
+        input_dim=None,
+    ) -> None:
+        self.activation = _activations.get(activation)
+        self._activation_name = _activations.name_of(activation)
+        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+
+    def stage_spec(self) -> StageSpec:
+        return self._spec("activation", {"activation": self._activation_name})
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": self._activation_name}
+
+
+class Flatten(Layer):
+    """Flattens each sample to one dimension: ``(batch, d1, d2, ...)`` -> ``(batch, d1 * d2 * ...)``.
+
+    Needed before the first ``Dense`` for image-shaped input; on 2-D data it changes nothing.
+    """
+
+    def __init__(
+        self, data_format: str | None = None, name: str | None = None, dtype=None, trainable: bool = True,
+        input_shape=None, input_dim=None,
+    ) -> None:
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"data_format: only 'channels_last' is supported, got {data_format!r}")
+        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        shape = tuple(input_shape)
+        return (shape[0], math.prod(shape[1:]))
+
+
+class Reshape(Layer):
+    """Reshapes each sample to ``target_shape`` (one entry may be -1), as ``keras.layers.Reshape``."""
+
+    def __init__(
+        self, target_shape, name: str | None = None, dtype=None, trainable: bool = True, input_shape=None,
+        input_dim=None,
+    ) -> None:
+        try:
+            target = tuple(int(d) for d in target_shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"target_shape: expected a tuple of ints, got {target_shape!r}") from None
+        if not target or sum(d == -1 for d in target) > 1 or any(d < 1 and d != -1 for d in target):
+            raise ValueError(f"target_shape: expected positive ints and at most one -1, got {target_shape!r}")
+        self.target_shape = target
+        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+
+    def _resolved(self, features: tuple) -> tuple[int, ...]:
+        size = math.prod(features)
+        known = math.prod(d for d in self.target_shape if d != -1)
+        if -1 in self.target_shape:
+            if size % known:
+                raise ValueError(f"{self.name}: cannot reshape {features} ({size} values) to {self.target_shape}")
+            return tuple(size // known if d == -1 else d for d in self.target_shape)
+        if known != size:
+            raise ValueError(
+                f"{self.name}: total size of the new array must be unchanged, input_shape = {list(features)}, "
+                f"output_shape = {list(self.target_shape)}"
+            )
+        return self.target_shape
+
+    def _validate_input(self, features: tuple[int, ...]) -> None:
+        self._resolved(features)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (input_shape[0], *self._resolved(tuple(input_shape[1:])))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class InputLayer(Layer):
+    """The input of a ``Sequential`` model: its per-sample ``shape`` (and dtype). ``Input(shape)`` makes one."""
+
+    def __init__(self, shape=None, dtype=None, batch_shape=None, name: str | None = None, input_shape=None) -> None:
+        given = [s is not None for s in (shape, batch_shape, input_shape)]
+        if sum(given) != 1:
+            raise ValueError("shape: give exactly one of shape or batch_shape, e.g. Input(shape=(10,))")
+        if batch_shape is not None:
+            features = _batch_shape_to_features(batch_shape, "batch_shape")
+        else:
+            features = _feature_shape(shape if shape is not None else input_shape, "shape")
+        super().__init__(name=name if name is not None else unique_name("input_layer"), dtype=dtype)
+        self.shape = (None, *features)
+        self._input_shape_arg = features
+        self._build_shape = features
+        self.built = True
+
+    def get_config(self) -> dict:
+        return {"batch_shape": list(self.shape), "dtype": self.dtype, "name": self.name}
+
+
+def Input(shape=None, dtype=None, batch_shape=None, name: str | None = None) -> InputLayer:  # noqa: N802 (Keras name)
+    """Declare a model's per-sample input shape: ``Sequential([Input(shape=(10,)), Dense(2)])``."""
+    return InputLayer(shape=shape, dtype=dtype, batch_shape=batch_shape, name=name)
