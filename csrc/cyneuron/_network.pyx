@@ -1,10 +1,13 @@
 # The fused whole-network path of the cython backend.
 #
-# A NetworkCore owns a C description of its stages (pointers into the model's
-# own kernel/bias arrays, which it keeps alive and updates in place), SGD
-# velocities, and workspaces allocated once per batch size. One call to
-# ``train_batch`` gathers the batch, runs forward, loss, metrics, backward, the
-# finiteness check and the SGD update in compiled code without the GIL.
+# A NetworkCore owns a C description of its stages (StageC, stages/stage.pxd:
+# pointers into the model's own weight arrays, which it keeps alive and updates
+# in place), the optimizer's per-parameter slots (ParamC, _optim.pxd), and
+# workspaces allocated once per batch size. One call to ``train_batch``
+# gathers the batch, runs forward, loss, metrics, backward, the finiteness check
+# and the commit (optimizer update, stage state, step count) in compiled code
+# without the GIL. Each stage kind's forward/backward lives in stages/<kind>.pxd;
+# this file dispatches on the kind (one line per kind in each switch).
 #
 # The float/double choice is made once per call by a branch on
 # ``self.st.double``, passing a typed NULL "tag" pointer whose type
@@ -12,21 +15,35 @@
 
 cimport numpy as cnp
 from cython cimport floating
-from libc.stdint cimport int64_t, uintptr_t
+from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from cyneuron cimport _core as core
+from cyneuron cimport _optim as optim
+from cyneuron cimport _rng as rng
+from cyneuron.stages cimport activation, batch_norm, dense, dropout
+from cyneuron.stages.stage cimport (
+    KIND_ACTIVATION,
+    KIND_BATCH_NORM,
+    KIND_DENSE,
+    KIND_DROPOUT,
+    StageC,
+)
+
+import math
 
 import numpy as np
 
+from cyneuron.backend.reference import dropout as reference_dropout
+from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.validation import (
     check_loss,
     check_metrics,
     check_network_data,
     check_optimizer,
     check_optimizer_state,
-    stage_widths,
+    check_stages,
 )
 
 cdef extern from "Python.h":
@@ -49,6 +66,10 @@ cdef inline void _restore_gil(PyThreadState* state) noexcept:
 cdef dict _ACTIVATION_CODES = {
     "linear": core.ACT_LINEAR, "relu": core.ACT_RELU, "sigmoid": core.ACT_SIGMOID,
     "tanh": core.ACT_TANH, "softmax": core.ACT_SOFTMAX,
+    "relu_ext": activation.ACT_RELU_EXT, "leaky_relu": activation.ACT_LEAKY_RELU, "elu": activation.ACT_ELU,
+}
+cdef dict _KIND_CODES = {
+    "dense": KIND_DENSE, "activation": KIND_ACTIVATION, "dropout": KIND_DROPOUT, "batch_norm": KIND_BATCH_NORM,
 }
 cdef dict _LOSS_CODES = {
     "mean_squared_error": core.LOSS_MSE, "mean_absolute_error": core.LOSS_MAE,
@@ -73,35 +94,26 @@ cdef enum:
     STEP_BAD_LABEL = 3
 
 
-ctypedef struct StageC:
-    int act
-    bint dense
-    Py_ssize_t n_in, n_out
-    void* w          # kernel (n_in, n_out), the model's array
-    void* b          # bias (n_out,) or NULL
-    void* vw         # SGD velocities, same shapes
-    void* vb
-    void* gw         # gradient workspaces, same shapes
-    void* gb
-    void* a_train    # (train_rows, n_out): Z then, in place, A (hidden stages)
-    void* a_infer    # (infer_rows, n_out)
-
 
 ctypedef struct NetState:
     bint double
     int n_stages
-    int first_dense          # index of the first stage with a kernel, n_stages if none
-    Py_ssize_t in_dim, out_dim, max_width, itemsize
+    int first_trained        # the first stage with parameters to train; n_stages if none
+    Py_ssize_t in_dim, out_dim, max_width, itemsize, max_channels
     StageC* stages
+    int head_act             # the activation the loss head fuses (ACT_LINEAR: none)
     # training configuration
     int loss
     bint from_logits
     bint sparse
     int n_metrics
     int* metrics
-    double lr, momentum
-    bint nesterov
     double* stats
+    optim.OptC opt
+    optim.ParamC* params     # one per trainable parameter array, in stage order
+    int n_params
+    long long iterations
+    uint64_t seed
     # training workspace (train_rows rows)
     Py_ssize_t train_rows
     void* x_batch
@@ -110,6 +122,7 @@ ctypedef struct NetState:
     void* z_train            # the last dense stage's Z
     void* g0
     void* g1
+    void* work_train         # per-channel scratch of normalisation stages
     # bound training data
     Py_ssize_t n
     const void* x_data
@@ -120,6 +133,7 @@ ctypedef struct NetState:
     Py_ssize_t infer_rows
     void* z_infer
     void* g_infer            # scratch for the (unused) loss gradient while evaluating
+    void* work_infer
 
 
 cdef inline Py_ssize_t _round_up(Py_ssize_t nbytes) noexcept nogil:
@@ -153,75 +167,130 @@ cdef class _Arena:
 
 
 # ------------------------------------------------------------ compiled passes
-cdef void _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t rows, bint training,
-                   floating* z_last, floating* final_out) noexcept nogil:
-    """Every stage on x (rows, in_dim). Hidden stages write their output into the
-    training or inference workspace; the last writes to ``final_out`` when given.
-    ``z_last`` receives the last dense stage's pre-activation (NULL: in place)."""
-    cdef int s, last = st.n_stages - 1
-    cdef StageC* stage
-    cdef const floating* inp = x
-    cdef floating* a
-    cdef floating* z
-    for s in range(st.n_stages):
-        stage = &st.stages[s]
-        a = <floating*>(stage.a_train if training else stage.a_infer)
-        z = a
-        if s == last:
-            if final_out != NULL:
-                a = final_out
-                z = a
-            if z_last != NULL:
-                z = z_last
-        if stage.dense:
-            core.dense_forward(inp, <const floating*>stage.w, <const floating*>stage.b, stage.act,
-                               z, a, rows, stage.n_in, stage.n_out)
-        else:
-            core.activation_forward(stage.act, inp, a, rows, stage.n_out)
-        inp = a
-
-
 cdef inline const floating* _stage_input(floating* tag, NetState* st, int s, const floating* x,
                                          bint training) noexcept nogil:
     if s == 0:
         return x
-    return <const floating*>(st.stages[s - 1].a_train if training else st.stages[s - 1].a_infer)
+    return <const floating*>(st.stages[s - 1].out_train if training else st.stages[s - 1].out_infer)
+
+
+cdef inline uint64_t _dropout_key(NetState* st, int s) noexcept nogil:
+    cdef StageC* stage = &st.stages[s]
+    return rng.stage_key(stage.seed if stage.flag2 else st.seed, <uint64_t>st.iterations, <uint64_t>s)
+
+
+cdef void _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t rows, bint training,
+                   floating* z_last, floating* final_out) noexcept nogil:
+    """Every stage on x (rows, in_dim). Stages write their output into the training or inference
+    workspace; the last writes to ``final_out`` when given. ``z_last`` receives a last dense stage's
+    pre-activation (NULL: in place)."""
+    cdef int s, last = st.n_stages - 1
+    cdef StageC* stage
+    cdef const floating* inp = x
+    cdef floating* y
+    cdef floating* work = <floating*>(st.work_train if training else st.work_infer)
+    for s in range(st.n_stages):
+        stage = &st.stages[s]
+        y = <floating*>(stage.out_train if training else stage.out_infer)
+        if s == last and final_out != NULL:
+            y = final_out
+        if stage.kind == KIND_DENSE:
+            dense.forward(tag, stage, inp, y, z_last if s == last else NULL, rows)
+        elif stage.kind == KIND_ACTIVATION:
+            activation.forward(tag, stage, inp, y, rows)
+        elif stage.kind == KIND_DROPOUT:
+            dropout.forward(tag, stage, inp, y, rows, training, _dropout_key(st, s))
+        elif stage.kind == KIND_BATCH_NORM:
+            batch_norm.forward(tag, stage, inp, y, rows, training, work)
+        inp = y
+
+
+cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t rows) noexcept nogil:
+    """From dL/dZ of the last stage (in g0) down to the first stage that trains."""
+    cdef int s
+    cdef StageC* stage
+    cdef floating* g = <floating*>st.g0
+    cdef floating* h = <floating*>st.g1
+    cdef floating* t
+    cdef floating* work = <floating*>st.work_train
+    cdef const floating* inp
+    s = st.n_stages - 1
+    while s >= st.first_trained:
+        stage = &st.stages[s]
+        inp = _stage_input(tag, st, s, x, True)
+        if stage.kind == KIND_DENSE:
+            dense.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
+        elif stage.kind == KIND_ACTIVATION:
+            activation.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
+        elif stage.kind == KIND_DROPOUT:
+            dropout.backward(tag, stage, g, h, rows)
+        elif stage.kind == KIND_BATCH_NORM:
+            batch_norm.backward(tag, stage, inp, g, h, rows, work)
+        t = g
+        g = h
+        h = t
+        s -= 1
+
+
+cdef bint _step_finite(floating* tag, NetState* st, double loss) noexcept nogil:
+    """The loss, every gradient and every pending state value are finite."""
+    cdef int k, s
+    cdef StageC* stage
+    if not (loss - loss == 0):
+        return False
+    for k in range(st.n_params):
+        if not core.all_finite(<const floating*>st.params[k].g, st.params[k].n):
+            return False
+    for s in range(st.n_stages):
+        stage = &st.stages[s]
+        if stage.kind == KIND_BATCH_NORM and stage.trainable:
+            for k in range(stage.n_state):
+                if not core.all_finite(<const floating*>stage.pending[k], stage.units):
+                    return False
+    return True
+
+
+cdef void _commit(floating* tag, NetState* st) noexcept nogil:
+    """The optimizer update, the stages' new state, the step count: only after a finite step."""
+    cdef int s, k
+    cdef StageC* stage
+    optim.opt_apply(tag, &st.opt, st.params, st.n_params, st.iterations)
+    for s in range(st.n_stages):
+        stage = &st.stages[s]
+        if stage.kind == KIND_BATCH_NORM and stage.trainable:
+            for k in range(stage.n_state):
+                memcpy(stage.state[k], stage.pending[k], stage.units * sizeof(floating))
+    st.iterations += 1
 
 
 cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, const floating* y,
                               const int64_t* labels, Py_ssize_t rows, bint training, floating* grad,
                               double* sums) noexcept nogil:
-    """Loss gradient into ``grad`` (a scratch buffer when only evaluating), and
-    adds the loss then metric sums to ``sums``; returns the loss sum."""
+    """Loss gradient (w.r.t. the last stage's pre-activation when the head fuses it) into ``grad`` (a
+    scratch buffer when only evaluating), and adds the loss then metric sums to ``sums``; returns the loss sum."""
     cdef int last = st.n_stages - 1, k
     cdef StageC* stage = &st.stages[last]
-    cdef const floating* a = <const floating*>(stage.a_train if training else stage.a_infer)
-    cdef const floating* z
+    cdef const floating* a = <const floating*>(stage.out_train if training else stage.out_infer)
+    cdef const floating* z = a
     cdef double loss
-    if stage.dense:
+    if stage.kind == KIND_DENSE:
         z = <const floating*>(st.z_train if training else st.z_infer)
-    else:
+    elif stage.head:
         z = _stage_input(tag, st, last, x, training)
-    loss = core.output_gradient(st.loss, st.from_logits, stage.act, y, labels, z, a, grad, rows, stage.n_out)
+    loss = core.output_gradient(st.loss, st.from_logits, st.head_act, y, labels, z, a, grad, rows, st.out_dim)
     sums[0] += loss
     for k in range(st.n_metrics):
-        sums[1 + k] += core.metric_sum(st.metrics[k], y, labels, a, rows, stage.n_out)
+        sums[1 + k] += core.metric_sum(st.metrics[k], y, labels, a, rows, st.out_dim)
     return loss
 
 
 cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t rows = stop - start, r, idx, width, n_in = st.in_dim, n_out = st.out_dim
-    cdef int s, last = st.n_stages - 1
-    cdef StageC* stage
+    cdef Py_ssize_t rows = stop - start, r, idx, n_in = st.in_dim, n_out = st.out_dim
     cdef const floating* xs = <const floating*>st.x_data
     cdef const floating* ys = <const floating*>st.y_data
     cdef floating* xb = <floating*>st.x_batch
     cdef floating* yb = <floating*>st.y_batch
-    cdef floating* g = <floating*>st.g0
-    cdef floating* h = <floating*>st.g1
-    cdef floating* t
     cdef double loss
-    cdef bint finite
 
     # gather rows order[start:stop]
     for r in range(rows):
@@ -238,48 +307,11 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
             memcpy(yb + r * n_out, ys + idx * n_out, n_out * sizeof(floating))
 
     _forward(tag, st, xb, rows, True, <floating*>st.z_train, NULL)
-    loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, rows, True, g, st.stats)
-
-    # backward: g holds dL/dZ of stage s (for a bare activation Z is its input)
-    s = last
-    while s >= st.first_dense:
-        stage = &st.stages[s]
-        if stage.dense:
-            core.matmul_xt_g(_stage_input(tag, st, s, xb, True), g, <floating*>stage.gw, rows, stage.n_in, stage.n_out)
-            if stage.b != NULL:
-                core.column_sums(g, <floating*>stage.gb, rows, stage.n_out)
-            if s == st.first_dense:
-                break
-            core.matmul_g_wt(g, <const floating*>stage.w, h, rows, stage.n_in, stage.n_out)
-            t = g
-            g = h
-            h = t
-        # g is now dL/dA of stage s-1: through its activation (relu reads the sign of A)
-        stage = &st.stages[s - 1]
-        core.activation_backward(stage.act, <const floating*>stage.a_train, <const floating*>stage.a_train,
-                                 g, g, rows, stage.n_out)
-        s -= 1
-
-    finite = loss - loss == 0
-    s = 0
-    while finite and s < st.n_stages:
-        stage = &st.stages[s]
-        if stage.dense:
-            finite = core.all_finite(<const floating*>stage.gw, stage.n_in * stage.n_out)
-            if finite and stage.b != NULL:
-                finite = core.all_finite(<const floating*>stage.gb, stage.n_out)
-        s += 1
-    if not finite:
+    loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, rows, True, <floating*>st.g0, st.stats)
+    _backward(tag, st, xb, rows)
+    if not _step_finite(tag, st, loss):
         return STEP_NONFINITE
-
-    for s in range(st.n_stages):
-        stage = &st.stages[s]
-        if stage.dense:
-            core.sgd_update(<floating*>stage.w, <const floating*>stage.gw, <floating*>stage.vw,
-                            stage.n_in * stage.n_out, <floating>st.lr, <floating>st.momentum, st.nesterov)
-            if stage.b != NULL:
-                core.sgd_update(<floating*>stage.b, <const floating*>stage.gb, <floating*>stage.vb,
-                                stage.n_out, <floating>st.lr, <floating>st.momentum, st.nesterov)
+    _commit(tag, st)
     return STEP_OK
 
 
@@ -344,7 +376,10 @@ cdef class NetworkCore:
     cdef readonly object dtype
     cdef int _typenum
     cdef tuple _stages
-    cdef list _velocities
+    cdef list _keep               # arrays the StageC pointers address (noise maps)
+    cdef list _params             # the trainable arrays, ParamC order
+    cdef list _slots              # per param, its slot arrays
+    cdef tuple _slot_layout
     cdef object _loss
     cdef tuple _metrics
     cdef _Arena _train_arena
@@ -357,57 +392,114 @@ cdef class NetworkCore:
     def __cinit__(self):
         self.st.stages = NULL
         self.st.metrics = NULL
+        self.st.params = NULL
+        self.st.opt.sched = NULL
 
-    def __init__(self, stages, input_dim, dtype):
-        cdef int s
+    def __init__(self, stages, input_shape, dtype):
+        cdef int s, k
         cdef StageC* stage
         if self.st.stages != NULL:
             raise RuntimeError("a NetworkCore is initialised once; build a new one instead")
-        widths = stage_widths(stages, input_dim, dtype)  # validates first, naming the bad argument
+        widths = check_stages(stages, input_shape, dtype)  # validates first, naming the bad argument
         stages = tuple(stages)
         self.dtype = np.dtype(dtype)
         self._typenum = cnp.NPY_DOUBLE if self.dtype == np.float64 else cnp.NPY_FLOAT
         self.st.double = self.dtype == np.float64
         self.st.itemsize = self.dtype.itemsize
         self._stages = stages
+        self._keep = []
         self.st.n_stages = len(stages)
         self.st.in_dim = widths[0]
         self.st.out_dim = widths[len(widths) - 1]
         self.st.max_width = max(widths)
+        self.st.max_channels = 1
         self.st.stages = <StageC*>malloc(len(stages) * sizeof(StageC))
         if self.st.stages == NULL:
             raise MemoryError("cyneuron: cannot allocate the network description")
         memset(self.st.stages, 0, len(stages) * sizeof(StageC))
-        self.st.first_dense = len(stages)
-        self._velocities = []
+        self.st.first_trained = next(
+            (i for i, spec in enumerate(stages) if spec.trainable and spec.params), len(stages)
+        )
         self._macs_per_row = 0
+        self._params = []
         for s, spec in enumerate(stages):
             stage = &self.st.stages[s]
-            stage.act = _ACTIVATION_CODES[spec.activation]
+            stage.kind = _KIND_CODES[spec.kind]
             stage.n_in = widths[s]
             stage.n_out = widths[s + 1]
-            stage.dense = spec.kernel is not None
-            if not stage.dense:
-                continue
-            if self.st.first_dense == len(stages):
-                self.st.first_dense = s
-            self._macs_per_row += stage.n_in * stage.n_out
-            stage.w = cnp.PyArray_DATA(<cnp.ndarray>spec.kernel)
-            velocity = np.zeros_like(spec.kernel)
-            stage.vw = cnp.PyArray_DATA(<cnp.ndarray>velocity)
-            self._velocities.append(velocity)
-            if spec.bias is not None:
-                stage.b = cnp.PyArray_DATA(<cnp.ndarray>spec.bias)
-                velocity = np.zeros_like(spec.bias)
-                stage.vb = cnp.PyArray_DATA(<cnp.ndarray>velocity)
-                self._velocities.append(velocity)
+            stage.trainable = bool(spec.trainable)
+            stage.need_dx = s > self.st.first_trained
+            stage.n_params = len(spec.params)
+            for k, array in enumerate(spec.params):
+                stage.param[k] = cnp.PyArray_DATA(<cnp.ndarray>array)
+            stage.n_state = len(spec.state)
+            for k, array in enumerate(spec.state):
+                stage.state[k] = cnp.PyArray_DATA(<cnp.ndarray>array)
+            if stage.trainable:
+                self._params.extend(spec.params)
+            self._describe(stage, spec, s == len(stages) - 1)
+        self.st.head_act = core.ACT_LINEAR
+        if self.st.stages[len(stages) - 1].head:
+            self.st.head_act = self.st.stages[len(stages) - 1].act
+        self.st.n_params = len(self._params)
+        self.st.params = <optim.ParamC*>malloc(max(1, len(self._params)) * sizeof(optim.ParamC))
+        if self.st.params == NULL:
+            raise MemoryError("cyneuron: cannot allocate the parameter table")
+        memset(self.st.params, 0, max(1, len(self._params)) * sizeof(optim.ParamC))
+        for k, array in enumerate(self._params):
+            self.st.params[k].w = cnp.PyArray_DATA(<cnp.ndarray>array)
+            self.st.params[k].n = array.size
+        self._slots = [[] for _ in self._params]
+        self._slot_layout = None
+        self.st.iterations = 0
+        self.st.seed = 0
         self._metrics = ()
         self.stats = np.zeros(1)
         self.st.stats = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.stats)
 
+    cdef _describe(self, StageC* stage, spec, bint last):
+        """The kind's fields of ``stage`` (one branch per kind)."""
+        attrs = spec.attrs
+        if stage.kind == KIND_DENSE:
+            stage.act = _ACTIVATION_CODES[attrs["activation"]]
+            stage.head = last
+            self._macs_per_row += stage.n_in * stage.n_out
+        elif stage.kind == KIND_ACTIVATION:
+            stage.act = _ACTIVATION_CODES[attrs["activation"]]
+            stage.units = spec.in_shape[len(spec.in_shape) - 1] if attrs["activation"] == "softmax" else stage.n_in
+            stage.head = last and stage.act < activation.ACT_RELU_EXT and len(spec.in_shape) == 1
+            stage.f[0] = attrs.get("negative_slope", attrs.get("alpha", 0.0))
+            stage.flag = attrs.get("max_value") is not None
+            stage.f[1] = attrs["max_value"] if stage.flag else 0.0
+            stage.f[2] = attrs.get("threshold", 0.0)
+            self._macs_per_row += stage.n_in
+        elif stage.kind == KIND_DROPOUT:
+            stage.f[0] = attrs["rate"]
+            stage.flag = bool(attrs.get("noise_batch", True))
+            stage.flag2 = attrs.get("seed") is not None
+            stage.seed = (attrs["seed"] & 0xFFFFFFFFFFFFFFFF) if stage.flag2 else 0
+            stage.noise_width = stage.n_in
+            if attrs.get("noise_shape") is not None:
+                noise_map = np.ascontiguousarray(reference_dropout.mask_counters(spec, 1)[0], dtype=np.int64)
+                self._keep.append(noise_map)
+                stage.noise_map = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>noise_map)
+                stage.noise_width = math.prod(attrs["noise_shape"])
+            self._macs_per_row += stage.n_in
+        elif stage.kind == KIND_BATCH_NORM:
+            stage.units = attrs["channels"]
+            stage.inner = attrs["inner"]
+            stage.f[0] = attrs["momentum"]
+            stage.f[1] = attrs["epsilon"]
+            stage.flag = bool(attrs["scale"])
+            stage.flag2 = bool(attrs["center"])
+            self.st.max_channels = max(self.st.max_channels, stage.units)
+            self._macs_per_row += 4 * stage.n_in
+
     def __dealloc__(self):
         free(self.st.stages)
         free(self.st.metrics)
+        free(self.st.params)
+        optim.opt_free(&self.st.opt)
 
     # ------------------------------------------------------------- locking
     cdef inline int _enter(self) except -1:
@@ -421,30 +513,59 @@ cdef class NetworkCore:
     cdef _alloc_infer(self, Py_ssize_t rows):
         cdef int s
         cdef Py_ssize_t item = self.st.itemsize, nbytes = 0
+        cdef Py_ssize_t work = batch_norm.WORK_PER_CHANNEL * self.st.max_channels * item
         for s in range(self.st.n_stages):
             nbytes += _round_up(rows * self.st.stages[s].n_out * item)
-        nbytes += 2 * _round_up(rows * self.st.out_dim * item)
+        nbytes += 2 * _round_up(rows * self.st.out_dim * item) + _round_up(work)
         arena = _Arena(nbytes)
         for s in range(self.st.n_stages):
-            self.st.stages[s].a_infer = arena.take(rows * self.st.stages[s].n_out * item)
+            self.st.stages[s].out_infer = arena.take(rows * self.st.stages[s].n_out * item)
         self.st.z_infer = arena.take(rows * self.st.out_dim * item)
         self.st.g_infer = arena.take(rows * self.st.out_dim * item)
+        self.st.work_infer = arena.take(work)
         self._infer_arena = arena
         self.st.infer_rows = rows
 
+    cdef Py_ssize_t _stage_train_bytes(self, StageC* stage, Py_ssize_t rows, bint take, _Arena arena):
+        """The training workspace a stage needs beyond its output (one branch per kind); with ``take``,
+        carves it from ``arena`` and points the stage at it."""
+        cdef Py_ssize_t item = self.st.itemsize, total = 0, k
+        cdef list sizes = []
+        if stage.kind == KIND_DENSE and stage.trainable:
+            sizes = [("grad", stage.n_in * stage.n_out * item), ("grad", stage.n_out * item)]
+        elif stage.kind == KIND_DROPOUT:
+            sizes = [("saved", rows * stage.n_in)]
+        elif stage.kind == KIND_BATCH_NORM:
+            sizes = [("saved", 2 * stage.units * item), ("pending", stage.units * item), ("pending", stage.units * item)]
+            if stage.trainable:
+                sizes += [("grad", stage.units * item)] * stage.n_params
+        grads = pendings = 0
+        for what, nbytes in sizes:
+            total += _round_up(nbytes)
+            if not take:
+                continue
+            if what == "grad":
+                stage.grad[grads] = arena.take(nbytes)
+                grads += 1
+            elif what == "pending":
+                stage.pending[pendings] = arena.take(nbytes)
+                pendings += 1
+            else:
+                stage.saved = arena.take(nbytes)
+        return total
+
     cdef _alloc_train(self, Py_ssize_t rows):
-        cdef int s
+        cdef int s, k, p
         cdef StageC* stage
         cdef Py_ssize_t item = self.st.itemsize, nbytes = 0
+        cdef Py_ssize_t work = batch_norm.WORK_PER_CHANNEL * self.st.max_channels * item
         nbytes += _round_up(rows * self.st.in_dim * item)
         nbytes += _round_up(rows * self.st.out_dim * item) + _round_up(rows * 8)
         nbytes += _round_up(rows * self.st.out_dim * item)
-        nbytes += 2 * _round_up(rows * self.st.max_width * item)
+        nbytes += 2 * _round_up(rows * self.st.max_width * item) + _round_up(work)
         for s in range(self.st.n_stages):
             stage = &self.st.stages[s]
-            nbytes += _round_up(rows * stage.n_out * item)
-            if stage.dense:
-                nbytes += _round_up(stage.n_in * stage.n_out * item) + _round_up(stage.n_out * item)
+            nbytes += _round_up(rows * stage.n_out * item) + self._stage_train_bytes(stage, rows, False, None)
         arena = _Arena(nbytes)
         self.st.x_batch = arena.take(rows * self.st.in_dim * item)
         self.st.y_batch = arena.take(rows * self.st.out_dim * item)
@@ -452,12 +573,16 @@ cdef class NetworkCore:
         self.st.z_train = arena.take(rows * self.st.out_dim * item)
         self.st.g0 = arena.take(rows * self.st.max_width * item)
         self.st.g1 = arena.take(rows * self.st.max_width * item)
+        self.st.work_train = arena.take(work)
+        p = 0
         for s in range(self.st.n_stages):
             stage = &self.st.stages[s]
-            stage.a_train = arena.take(rows * stage.n_out * item)
-            if stage.dense:
-                stage.gw = arena.take(stage.n_in * stage.n_out * item)
-                stage.gb = arena.take(stage.n_out * item)
+            stage.out_train = arena.take(rows * stage.n_out * item)
+            self._stage_train_bytes(stage, rows, True, arena)
+            if stage.trainable:
+                for k in range(stage.n_params):
+                    self.st.params[p].g = stage.grad[k]
+                    p += 1
         self._train_arena = arena
         self.st.train_rows = rows
 
@@ -550,21 +675,61 @@ cdef class NetworkCore:
             self._busy = False
 
     cdef _set_optimizer(self, optimizer):
+        cdef int k, j
         optimizer = check_optimizer(optimizer)
-        lr = float(optimizer.learning_rate)
-        momentum = float(optimizer.momentum)
-        nesterov = bool(optimizer.nesterov)
-        self.st.lr = lr
-        self.st.momentum = momentum
-        self.st.nesterov = nesterov
+        slot_specs = reference_optimizers.slot_specs(optimizer)
+        scalar_specs = reference_optimizers.scalar_specs(optimizer)
+        layout = (slot_specs, scalar_specs)
+        if len(slot_specs) > 4 or len(scalar_specs) > 4:
+            raise ValueError("optimizer: at most 4 slots and 4 scalars per optimizer")
+        optim.opt_free(&self.st.opt)
+        optim.opt_fill(&self.st.opt, optimizer)
+        if layout != self._slot_layout:
+            # another kind (or one needing other slots) starts from the slots' initial values
+            self._slots = [[np.full_like(p, value) for _, value in slot_specs] for p in self._params]
+            for k in range(self.st.n_params):
+                for j in range(4):
+                    self.st.params[k].slot[j] = NULL
+                for j, array in enumerate(self._slots[k]):
+                    self.st.params[k].slot[j] = cnp.PyArray_DATA(<cnp.ndarray>array)
+            self.st.opt.n_scalars = len(scalar_specs)
+            for j, (_, value) in enumerate(scalar_specs):
+                self.st.opt.scalars[j] = value
+            self._slot_layout = layout
 
     def set_optimizer(self, optimizer):
-        """Change the SGD hyperparameters; velocities are kept."""
+        """Change the optimizer's hyperparameters; slots are kept unless the slot layout changes."""
         self._enter()
         try:
             self._set_optimizer(optimizer)
         finally:
             self._busy = False
+
+    property iterations:
+        """The optimizer's step count (bias corrections, schedules, Dropout draws)."""
+
+        def __get__(self):
+            return self.st.iterations
+
+        def __set__(self, value):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**62:
+                raise ValueError(f"iterations: expected an int >= 0, got {value!r}")
+            if self._busy:
+                raise RuntimeError("this cyneuron network is being used by another thread")
+            self.st.iterations = int(value)
+
+    property seed:
+        """The key of Dropout stages without a seed of their own."""
+
+        def __get__(self):
+            return self.st.seed
+
+        def __set__(self, value):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"seed: expected an int, got {type(value).__name__}")
+            if self._busy:
+                raise RuntimeError("this cyneuron network is being used by another thread")
+            self.st.seed = int(value) & 0xFFFFFFFFFFFFFFFF
 
     def bind_training_data(self, x, y, order, *, finite_checked=False):
         """Hold x (n, input_dim), y (labels (n,) int64 or targets (n, units)) and order (n,) int64."""
@@ -678,16 +843,26 @@ cdef class NetworkCore:
 
     # ----------------------------------------------------- optimizer state
     def get_optimizer_state(self):
-        """Copies of the SGD velocities, one per parameter array (kernel, bias per stage)."""
-        return [v.copy() for v in self._velocities]
+        """``{"iterations", "slots" (copies, per trainable param), "scalars"}``; see ``base.Network``."""
+        return {
+            "iterations": int(self.st.iterations),
+            "slots": [[a.copy() for a in slots] for slots in self._slots],
+            "scalars": np.array([self.st.opt.scalars[j] for j in range(self.st.opt.n_scalars)], dtype=np.float64),
+        }
 
     def set_optimizer_state(self, state):
-        """Restore velocities saved by ``get_optimizer_state``."""
-        values = check_optimizer_state(state, self._velocities)
+        """Restore a state shaped as ``get_optimizer_state`` returns it (checked first)."""
+        cdef int j
+        scalars = np.array([self.st.opt.scalars[j] for j in range(self.st.opt.n_scalars)], dtype=np.float64)
+        values = check_optimizer_state(state, self._slots, scalars)
         self._enter()
         try:
-            for velocity, value in zip(self._velocities, values):
-                velocity[...] = value
+            for targets, arrays in zip(self._slots, values["slots"]):
+                for target, value in zip(targets, arrays):
+                    target[...] = value
+            for j in range(self.st.opt.n_scalars):
+                self.st.opt.scalars[j] = float(values["scalars"][j])
+            self.st.iterations = values["iterations"]
         finally:
             self._busy = False
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from cyneuron import _kernels
 from cyneuron._network import NetworkCore
-from cyneuron.backend.base import ACTIVATIONS, LOSSES, METRICS, Network, Ops, Stage
+from cyneuron.backend.base import ACTIVATIONS, LOSSES, METRICS, Network, Ops, StageSpec
 
 __all__ = ["CythonOps", "NetworkCore"]
 
@@ -78,5 +78,5 @@ class CythonOps(Ops):
         _kernels.sgd_update(param.reshape(1, -1), grad, velocity, learning_rate, momentum, nesterov)
 
     # -------------------------------------------------------------- networks
-    def build_network(self, stages: Sequence[Stage], input_dim: int, dtype) -> NetworkCore:
-        return NetworkCore(stages, input_dim, dtype)
+    def build_network(self, stages: Sequence[StageSpec], input_shape, dtype) -> NetworkCore:
+        return NetworkCore(stages, input_shape, dtype)

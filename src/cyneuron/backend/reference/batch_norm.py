@@ -54,8 +54,10 @@ def forward(spec, x, ctx) -> Forward:
     xc = _by_channel(spec, x)
     batch_stats = ctx.training and spec.trainable
     if batch_stats:
-        mean = xc.mean(axis=(0, 2))
-        var = ((xc - mean[None, :, None]) ** 2).mean(axis=(0, 2))
+        # float64 sums, rounded once to the dtype: the compiled kernel sums the same way
+        mean = xc.mean(axis=(0, 2), dtype=np.float64).astype(x.dtype)
+        centred = (xc - mean[None, :, None]).astype(np.float64)
+        var = (centred * centred).mean(axis=(0, 2)).astype(x.dtype)
     else:
         mean, var = moving_mean, moving_var
     rstd = dtype(1) / np.sqrt(var + dtype(a["epsilon"]))
@@ -73,18 +75,20 @@ def forward(spec, x, ctx) -> Forward:
     def backprop(dy):
         dyc = _by_channel(spec, dy)
         xhat = (xc - mean[None, :, None]) * rstd[None, :, None]
+        sum_dy = dyc.sum(axis=(0, 2), dtype=np.float64).astype(x.dtype)
+        sum_dy_xhat = (dyc.astype(np.float64) * xhat).sum(axis=(0, 2)).astype(x.dtype)
         grads = []
         if spec.trainable:
             if gamma is not None:
-                grads.append((dyc * xhat).sum(axis=(0, 2)))
+                grads.append(sum_dy_xhat)
             if beta is not None:
-                grads.append(dyc.sum(axis=(0, 2)))
+                grads.append(sum_dy)
         dx = None
         if ctx.need_dx:
             if batch_stats:
                 count = dtype(xc.shape[0] * xc.shape[2])
-                sum_dy = dyc.sum(axis=(0, 2))[None, :, None]
-                sum_dy_xhat = (dyc * xhat).sum(axis=(0, 2))[None, :, None]
+                sum_dy = sum_dy[None, :, None]
+                sum_dy_xhat = sum_dy_xhat[None, :, None]
                 dx = inv[None, :, None] / count * (count * dyc - sum_dy - xhat * sum_dy_xhat)
             else:
                 dx = dyc * inv[None, :, None]

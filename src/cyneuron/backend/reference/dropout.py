@@ -1,6 +1,6 @@
 """Kind ``dropout``: in training, zero each element with probability ``rate`` and scale the rest by 1/(1 - rate).
 
-attrs: ``rate`` in [0, 1), ``seed`` (int, or None for the network's), ``noise_shape`` (None, or the
+attrs: ``rate`` in [0, 1], ``seed`` (int, or None for the network's), ``noise_shape`` (None, or the
 per-sample shape of the mask with 1 where it broadcasts) and ``noise_batch`` (False when the mask
 is shared by every sample: Keras' noise_shape with a batch entry of 1). Inference: the identity.
 Element ``(r, i)`` is kept when ``rng.uniform(key, counter) < 1 - rate`` with ``counter`` the flat
@@ -19,8 +19,8 @@ from cyneuron.backend.reference._stage import Forward
 
 def check(spec, dtype) -> None:
     rate = spec.attrs.get("rate")
-    if not isinstance(rate, float) or not 0.0 <= rate < 1.0:
-        raise ValueError(f"{spec.name or 'dropout'}: rate must be a float in [0, 1), got {rate!r}")
+    if not isinstance(rate, float) or not 0.0 <= rate <= 1.0:
+        raise ValueError(f"{spec.name or 'dropout'}: rate must be a float in [0, 1], got {rate!r}")
     if spec.in_shape != spec.out_shape or spec.params or spec.state:
         raise ValueError(f"{spec.name or 'dropout'}: shapes must match and there are no weights")
     noise = spec.attrs.get("noise_shape")
@@ -50,6 +50,8 @@ def forward(spec, x, ctx) -> Forward:
     rate = spec.attrs["rate"]
     if not ctx.training or rate == 0.0:
         return Forward(x.copy(), lambda dy: (dy.copy(), ()))
+    if rate >= 1.0:  # everything dropped (Keras' where(mask, x / 0, 0) gives zeros too)
+        return Forward(np.zeros_like(x), lambda dy: (np.zeros_like(dy), ()))
     keep = keep_mask(spec, x.shape[0], ctx)
     keep_prob = x.dtype.type(1.0 - rate)
     y = np.where(keep, x / keep_prob, x.dtype.type(0))

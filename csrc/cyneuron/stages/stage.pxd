@@ -1,0 +1,35 @@
+# The compiled description of one network stage, shared by every stage kind's
+# module (stages/<kind>.pxd) and the network (_network.pyx). A kind reads the
+# fields it documents; the network owns the memory every pointer addresses.
+from libc.stdint cimport int64_t, uint64_t
+
+cdef enum:
+    KIND_DENSE = 0
+    KIND_ACTIVATION = 1
+    KIND_DROPOUT = 2
+    KIND_BATCH_NORM = 3
+
+ctypedef struct StageC:
+    int kind
+    int act                  # activation code (_core's ACT_*, or an extended one of stages/activation.pxd)
+    bint trainable           # params receive gradients and updates
+    bint need_dx             # backward must produce dL/dx (an earlier stage trains)
+    bint head                # the loss head fuses this (last) stage's activation: backward gets dL/dZ
+    Py_ssize_t n_in, n_out   # features per sample
+    Py_ssize_t units         # softmax row width; BatchNormalization's channels
+    Py_ssize_t inner         # BatchNormalization: per-sample size after the channel axis
+    double f[4]              # kind-specific numbers (documented in each kind's module)
+    bint flag                # kind-specific switch (relu_ext: has max_value; dropout: per-sample masks)
+    int n_params
+    void* param[2]           # trainable arrays (the model's), e.g. kernel, bias
+    void* grad[2]            # their gradients (training arena)
+    int n_state
+    void* state[2]           # non-trainable arrays (the model's), e.g. moving mean and variance
+    void* pending[2]         # the values ``state`` takes if the step commits (training arena)
+    void* out_train          # (train_rows, n_out)
+    void* out_infer          # (infer_rows, n_out)
+    void* saved              # kind-specific training workspace
+    const int64_t* noise_map # dropout: per-sample element -> its mask element (NULL: identity)
+    Py_ssize_t noise_width   # dropout: mask elements per sample
+    uint64_t seed            # dropout: the layer's own seed (when ``flag2``), else the network's
+    bint flag2
