@@ -547,6 +547,22 @@ class Sequential:
         self.optimizer.iterations = int(state["iterations"])
         self.optimizer.built = True
 
+    def weight_paths(self) -> list[str]:
+        """``layer/weight`` paths of ``get_weights()``'s arrays (Keras' variable paths)."""
+        return [f"{layer.name}/{name}" for layer in self._layers for name in layer.weight_names]
+
+    def optimizer_slot_specs(self) -> tuple[tuple[str, float], ...]:
+        """The optimizer's per-weight slots: (Keras variable name, initial value)."""
+        from cyneuron.backend.reference import optimizers as reference_optimizers
+
+        return reference_optimizers.slot_specs(self.optimizer.spec)
+
+    def optimizer_scalar_specs(self) -> tuple[tuple[str, float], ...]:
+        """The optimizer's scalar state beyond the step count: (name, initial value)."""
+        from cyneuron.backend.reference import optimizers as reference_optimizers
+
+        return reference_optimizers.scalar_specs(self.optimizer.spec)
+
     def trained_weight_paths(self) -> list[str]:
         """``layer/weight`` paths of the weights the optimizer updates, in ``optimizer_state()`` order."""
         return [
@@ -1117,23 +1133,22 @@ class Sequential:
                 shape, params = "?", "0 (unbuilt)"
             lines += row([f"{layer.name} ({type(layer).__name__})", shape, params])
         lines.append(border("└", "─", "┴", "┘"))
-        weights = self.weights
-        trainable = sum(w.size for w in weights)
-        trainable_bytes = sum(w.nbytes for w in weights)
+        trainable_weights, frozen_weights = self.trainable_weights, self.non_trainable_weights
+        trainable = sum(w.size for w in trainable_weights)
+        trainable_bytes = sum(w.nbytes for w in trainable_weights)
+        frozen = sum(w.size for w in frozen_weights)
+        frozen_bytes = sum(w.nbytes for w in frozen_weights)
         optimizer_count = optimizer_bytes = 0
         optimizer_built = self.compiled and self.optimizer is not None and self.optimizer.built
         if optimizer_built:
-            # Keras' SGD holds an int64 iteration counter and a float learning rate, plus a momentum per weight.
             itemsize = np.dtype(self.dtype).itemsize
-            optimizer_count, optimizer_bytes = 2, 8 + itemsize
-            if self.optimizer.momentum != 0:
-                optimizer_count += trainable
-                optimizer_bytes += trainable_bytes
-        lines.append(
-            f" Total params: {trainable + optimizer_count:,} ({_readable_size(trainable_bytes + optimizer_bytes)})"
-        )
+            optimizer_count, optimizer_bytes = self.optimizer.optimizer_variable_count(
+                [w.size for w in trainable_weights], itemsize
+            )
+        total, total_bytes = trainable + frozen + optimizer_count, trainable_bytes + frozen_bytes + optimizer_bytes
+        lines.append(f" Total params: {total:,} ({_readable_size(total_bytes)})")
         lines.append(f" Trainable params: {trainable:,} ({_readable_size(trainable_bytes)})")
-        lines.append(f" Non-trainable params: 0 ({_readable_size(0)})")
+        lines.append(f" Non-trainable params: {frozen:,} ({_readable_size(frozen_bytes)})")
         if optimizer_built:
             lines.append(f" Optimizer params: {optimizer_count:,} ({_readable_size(optimizer_bytes)})")
         text = "\n".join(lines)

@@ -117,6 +117,15 @@ class SGD(Optimizer):
         hyper = {"momentum": self._momentum, "nesterov": float(self._nesterov)}
         return OptimizerSpec("sgd", ScheduleSpec("constant", (self._learning_rate,)), hyper)
 
+    def optimizer_variable_count(self, weight_sizes: list[int], itemsize: int) -> tuple[int, int]:
+        """(count, bytes) of Keras' "Optimizer params": the iteration counter (int64), the learning
+        rate, and one momentum per weight when momentum > 0."""
+        count, nbytes = 2, 8 + itemsize
+        if self._momentum != 0:
+            count += sum(weight_sizes)
+            nbytes += sum(weight_sizes) * itemsize
+        return count, nbytes
+
     def get_config(self) -> dict:
         return {
             "name": self.name,

@@ -2,13 +2,16 @@
 
 A model file (``save_model`` / ``model.save``) holds::
 
-    config.json          {"format": "cyneuron.model", "format_version": 1, "cyneuron_version": ...,
+    config.json          {"format": "cyneuron.model", "format_version": 2, "cyneuron_version": ...,
                           "dtype": "float32", "model_config": {...}, "compile_config": {...} | null,
-                          "weights": [{"shape": [...], "dtype": ...}, ...],
-                          "optimizer": [{"shape": [...], "dtype": ...}, ...],
+                          "weights": [{"shape": [...], "dtype": ..., "path": "dense/kernel"}, ...],
+                          "optimizer": [{"shape": [...], "dtype": ..., "path": "dense/kernel/momentum"}, ...],
+                          "optimizer_scalars": {"u_product": 0.9, ...},
                           "optimizer_iterations": 123}   (when compiled)
-    weights/000.npy ...  the model's weights in Keras order (kernel, bias, kernel, bias, ...)
-    optimizer/000.npy .. the SGD velocities, one per weight (absent when there are none)
+    weights/000.npy ...  the model's weights in Keras order (kernel, bias, gamma, beta, moving_mean ...)
+    optimizer/000.npy .. the optimizer's slots, each addressed by ``layer/weight/slot`` (Keras' names)
+
+Version 1 files (cyneuron 0.1: SGD velocities, one per weight, no paths) still load.
 
 A weights file (``save_weights`` / ``model.save_weights``) has the same layout with
 ``"format": "cyneuron.weights"``, no model or compile config and no optimizer entries.
@@ -52,7 +55,9 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
 
 MODEL_FORMAT = "cyneuron.model"
 WEIGHTS_FORMAT = "cyneuron.weights"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Longest variable path accepted in a manifest.
+MAX_PATH_CHARS = 1024
 
 CONFIG_ENTRY = "config.json"
 # The manifest of real models is a few kilobytes; anything near this is hostile.
@@ -91,11 +96,21 @@ def save_model(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
     model_config = model.get_config()
     compile_config = model.get_compile_config()
     weights = _check_arrays(model.get_weights(), "model.get_weights()") if model.built else []
-    optimizer_state = []
-    if compile_config is not None and weights:
-        optimizer_state = _check_arrays(model.optimizer_state(), "model.optimizer_state()")
-        if optimizer_state and [a.shape for a in optimizer_state] != [w.shape for w in weights]:
-            raise ValueError("model.optimizer_state() must hold one array per weight, with the weight's shape")
+    weight_paths = model.weight_paths() if weights else []
+    optimizer_state, optimizer_paths, scalars, iterations = [], [], {}, None
+    state = model.optimizer_state() if compile_config is not None and weights else None
+    if state is not None:
+        slot_names = [name for name, _ in model.optimizer_slot_specs()]
+        for weight_path, slots in zip(model.trained_weight_paths(), state["slots"]):
+            for slot_name, array in zip(slot_names, slots):
+                optimizer_paths.append(f"{weight_path}/{slot_name}")
+                optimizer_state.append(array)
+        optimizer_state = _check_arrays(optimizer_state, "model.optimizer_state()")
+        scalar_names = [name for name, _ in model.optimizer_scalar_specs()]
+        scalars = {name: float(value) for name, value in zip(scalar_names, state["scalars"])}
+        iterations = int(state["iterations"])
+    elif compile_config is not None:
+        iterations = getattr(getattr(model, "optimizer", None), "iterations", None)
     dtype = _model_dtype(model, weights)
     manifest = {
         "format": MODEL_FORMAT,
@@ -104,11 +119,12 @@ def save_model(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
         "dtype": dtype,
         "model_config": model_config,
         "compile_config": compile_config,
-        "weights": _describe(weights),
-        "optimizer": _describe(optimizer_state),
+        "weights": _describe(weights, weight_paths),
+        "optimizer": _describe(optimizer_state, optimizer_paths),
     }
-    iterations = getattr(getattr(model, "optimizer", None), "iterations", None)
-    if compile_config is not None and isinstance(iterations, (int, np.integer)) and not isinstance(iterations, bool):
+    if scalars:
+        manifest["optimizer_scalars"] = scalars
+    if isinstance(iterations, (int, np.integer)) and not isinstance(iterations, bool):
         # Keras saves the step counter with the optimizer's variables; so do we.
         manifest["optimizer_iterations"] = int(iterations)
     _atomic_write(path, overwrite, lambda f: _write_archive(f, manifest, weights, optimizer_state))
@@ -165,20 +181,47 @@ def load_model(filepath: PathLike, custom_objects: None = None, compile: bool = 
             model.compile_from_config(manifest["compile_config"])
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"{path}: invalid compile configuration: {exc}") from exc
-        if archive.optimizer:
-            for i, velocity in enumerate(archive.optimizer):
-                # Resuming from NaN / inf velocities would turn every weight non-finite on the first step.
-                if not np.isfinite(velocity).all():
-                    name = _entry_name("optimizer", i)
-                    raise ValueError(f"{path}: entry {name!r} (optimizer state) contains NaN or infinity")
+        for i, slot in enumerate(archive.optimizer):
+            # Resuming from NaN / inf slots would turn every weight non-finite on the first step.
+            if not np.isfinite(slot).all():
+                name = _entry_name("optimizer", i)
+                raise ValueError(f"{path}: entry {name!r} (optimizer state) contains NaN or infinity")
+        if model.built:
+            state = _optimizer_state_from_file(path, model, manifest, archive.optimizer)
             try:
-                model.set_optimizer_state(archive.optimizer)
+                model.set_optimizer_state(state)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{path}: invalid optimizer state (entries optimizer/*.npy): {exc}") from exc
-        iterations = manifest.get("optimizer_iterations")
-        if iterations is not None and hasattr(getattr(model, "optimizer", None), "iterations"):
-            model.optimizer.iterations = iterations
+        elif manifest.get("optimizer_iterations") is not None:
+            model.optimizer.iterations = manifest["optimizer_iterations"]
     return model
+
+
+def _optimizer_state_from_file(path: str, model: Any, manifest: dict, arrays: list) -> dict:
+    """The model's ``optimizer_state()`` layout filled from the file: slots matched by path (format 2),
+    or version 1's SGD velocities (one per weight, used when the SGD has momentum)."""
+    state = model.optimizer_state()
+    state["iterations"] = manifest.get("optimizer_iterations") or 0
+    slot_names = [name for name, _ in model.optimizer_slot_specs()]
+    if manifest["format_version"] == 1:
+        if arrays and slot_names == ["momentum"]:
+            state["slots"] = [[velocity] for velocity in arrays]
+        return state
+    by_path = dict(zip(manifest["optimizer_paths"], arrays))
+    wanted = [f"{weight}/{slot}" for weight in model.trained_weight_paths() for slot in slot_names]
+    if set(wanted) != set(by_path):
+        missing, extra = sorted(set(wanted) - set(by_path)), sorted(set(by_path) - set(wanted))
+        raise ValueError(
+            f"{path}: the optimizer state does not fit the model's optimizer (missing {missing[:5]}, "
+            f"unexpected {extra[:5]})"
+        )
+    state["slots"] = [[by_path[f"{weight}/{slot}"] for slot in slot_names] for weight in model.trained_weight_paths()]
+    scalars = manifest.get("optimizer_scalars") or {}
+    names = [name for name, _ in model.optimizer_scalar_specs()]
+    if set(scalars) != set(names):
+        raise ValueError(f"{path}: optimizer_scalars {sorted(scalars)} do not fit the optimizer's {names}")
+    state["scalars"] = np.array([scalars[name] for name in names], dtype=np.float64)
+    return state
 
 
 def save_weights(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
@@ -508,8 +551,9 @@ def _parse_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, expect_model: bo
     dtype_name = manifest.get("dtype")
     if not isinstance(dtype_name, str) or dtype_name not in _ALLOWED_DTYPES:
         raise _FileError(f"dtype must be 'float32' or 'float64', got {dtype_name!r}")
+    raw_optimizer = manifest.get("optimizer", [])
     manifest["weights"] = _parse_specs(manifest.get("weights"), "weights", dtype_name)
-    manifest["optimizer"] = _parse_specs(manifest.get("optimizer", []), "optimizer", dtype_name)
+    manifest["optimizer"] = _parse_specs(raw_optimizer, "optimizer", dtype_name)
     if fmt == MODEL_FORMAT:
         if not isinstance(manifest.get("model_config"), dict):
             raise _FileError("model_config is missing or not a JSON object")
@@ -526,11 +570,30 @@ def _parse_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, expect_model: bo
         if manifest["optimizer"]:
             if compile_config is None:
                 raise _FileError("optimizer state without a compile configuration")
-            if [s for s, _ in manifest["optimizer"]] != [s for s, _ in manifest["weights"]]:
+            if version == 1 and [s for s, _ in manifest["optimizer"]] != [s for s, _ in manifest["weights"]]:
                 raise _FileError("optimizer state must hold one array per weight, with the weight's shape")
+        if version >= 2:
+            manifest["optimizer_paths"] = _parse_paths(raw_optimizer)
+            scalars = manifest.get("optimizer_scalars", {})
+            if not isinstance(scalars, dict) or not all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for k, v in scalars.items()
+            ):
+                raise _FileError("optimizer_scalars must map names to finite numbers")
     elif manifest["optimizer"]:
         raise _FileError("a weights file cannot hold optimizer state")
     return manifest
+
+
+def _parse_paths(specs: list) -> list[str]:
+    """The optimizer entries' variable paths: unique strings of printable characters."""
+    paths = [spec.get("path") for spec in specs]
+    for i, value in enumerate(paths):
+        if not isinstance(value, str) or not value or len(value) > MAX_PATH_CHARS or not value.isprintable():
+            raise _FileError(f"optimizer[{i}] has an invalid path {value!r}")
+    if len(set(paths)) != len(paths):
+        raise _FileError("optimizer entries have duplicate paths")
+    return paths
 
 
 def _parse_specs(specs: object, what: str, dtype_name: str) -> list[tuple[list[int], np.dtype]]:
@@ -645,32 +708,39 @@ def _is_shape(value: object) -> bool:
 
 
 def _built_weight_count(model_config: dict) -> int:
-    """Weight values ``Sequential.from_config(model_config)`` creates, walking its layers in order.
+    """Weight values ``Sequential.from_config(model_config)`` creates, from each layer's own shape
+    inference (``Layer._weight_shapes``: ``build`` run without allocating), walking the stack in order.
 
-    The input width is the largest that any input key of the first layer (or ``build_input_shape``)
-    declares, so the count never underestimates; a Dense whose ``units`` its constructor refuses adds
-    nothing (``from_config`` constructs every layer before building any).
+    The input shape is the largest any input key of the first layer (or ``build_input_shape``)
+    declares, so the count never underestimates. A configuration that fails to deserialize or
+    to chain builds nothing here; ``from_config`` then reports the error.
     """
+    from cyneuron.layers import InputLayer
+    from cyneuron.layers import deserialize as deserialize_layer
+
     entries = model_config.get("layers")
     if not isinstance(entries, list) or not entries:
         return 0
-    configs = []
-    for entry in entries:
-        config = entry.get("config") if isinstance(entry, dict) else None
-        configs.append((entry.get("class_name") if isinstance(entry, dict) else None, config))
-    first = configs[0][1] if isinstance(configs[0][1], dict) else {}
-    widths = _input_widths(first) + _input_widths({"build_input_shape": model_config.get("build_input_shape")})
-    if not widths:
+    try:
+        layers = [deserialize_layer(entry) for entry in entries]
+    except Exception:
+        return 0
+    shapes = [layer._input_shape_arg for layer in layers[:1] if layer._input_shape_arg is not None]
+    build_shape = model_config.get("build_input_shape")
+    if isinstance(build_shape, list) and len(build_shape) > 1 and _is_shape(build_shape[1:]) and None not in build_shape[1:]:
+        shapes.append(tuple(build_shape[1:]))
+    if not shapes:
         return 0  # no input shape: the model is not built, nothing is allocated
-    width, total = max(widths), 0
-    for class_name, config in configs:
-        if class_name != "Dense" or not isinstance(config, dict):
-            continue  # InputLayer, Activation and Flatten own no weights and keep the (flattened) width
-        units = config.get("units")
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+    features = max(shapes, key=math.prod)
+    total = 0
+    for layer in layers:
+        if isinstance(layer, InputLayer):
             continue
-        total += width * units + (0 if config.get("use_bias") is False else units)
-        width = units
+        try:
+            total += sum(math.prod(shape) for shape in layer._weight_shapes(features))
+            features = tuple(layer.compute_output_shape((None, *features))[1:])
+        except Exception:
+            break
     return total
 
 
@@ -726,8 +796,11 @@ def _entry_name(prefix: str, index: int) -> str:
     return f"{prefix}/{index:03d}.npy"
 
 
-def _describe(arrays: Sequence[np.ndarray]) -> list[dict]:
-    return [{"shape": [int(d) for d in a.shape], "dtype": a.dtype.name} for a in arrays]
+def _describe(arrays: Sequence[np.ndarray], paths: Sequence[str] = ()) -> list[dict]:
+    specs = [{"shape": [int(d) for d in a.shape], "dtype": a.dtype.name} for a in arrays]
+    for spec, variable_path in zip(specs, paths):
+        spec["path"] = variable_path
+    return specs
 
 
 def _check_arrays(arrays: Sequence[np.ndarray], what: str) -> list[np.ndarray]:
@@ -782,7 +855,17 @@ def _check_path(filepath: object, name: str) -> str:
 
 # What each entry point uses of the model: checked up front, so a wrong object is a TypeError naming
 # ``model`` rather than an AttributeError from deep inside.
-_SAVE_MODEL_API = ("built", "get_config", "get_compile_config", "get_weights", "optimizer_state")
+_SAVE_MODEL_API = (
+    "built",
+    "get_config",
+    "get_compile_config",
+    "get_weights",
+    "weight_paths",
+    "optimizer_state",
+    "trained_weight_paths",
+    "optimizer_slot_specs",
+    "optimizer_scalar_specs",
+)
 _WEIGHTS_API = ("built", "get_weights", "set_weights")
 
 

@@ -40,7 +40,10 @@ def unique_name(prefix: str) -> str:
 
 
 def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras' automatic layer names: ``Dense`` -> ``dense``, ``ReLU`` -> ``re_lu``, ``ELU`` -> ``elu``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _check_name(name, default_prefix: str) -> str:
@@ -171,6 +174,7 @@ class Layer:
         self._build_shape: tuple[int, ...] | None = None  # per-sample input shape once built
         self._build_dtype: np.dtype | None = None
         self._variables: list[tuple[str, np.ndarray, bool]] = []  # (name, array, trainable) in creation order
+        self._dry_shapes: list | None = None
 
     # --------------------------------------------------------------- weights
     def add_weight(
@@ -179,6 +183,9 @@ class Layer:
         """Create a weight array of ``shape`` filled by ``initializer``; call it from ``build``."""
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = np.dtype(dtype or self._build_dtype or self._dtype or _config.floatx())
+        if self._dry_shapes is not None:  # shape inference only (see _weight_shapes): allocate nothing
+            self._dry_shapes.append(shape)
+            return np.broadcast_to(np.zeros((), dtype), shape)
         init = _initializers.get(initializer)
         array = np.ascontiguousarray(init(shape, dtype=dtype), dtype=dtype)
         name = name or f"variable_{len(self._variables)}"
@@ -271,6 +278,20 @@ class Layer:
 
     def _validate_input(self, features: tuple[int, ...]) -> None:
         """Raise ValueError if this layer cannot take per-sample inputs of ``features``."""
+
+    def _weight_shapes(self, features: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """The shapes ``build`` would create for per-sample ``features``, without allocating them; leaves
+        the layer unbuilt (the loader's size guard runs this on throwaway layers)."""
+        self._validate_input(features)
+        shapes: list[tuple[int, ...]] = []
+        self._dry_shapes = shapes
+        try:
+            self.build((None, *features))
+        finally:
+            self._dry_shapes = None
+            self._variables = []
+            self.built = False
+        return shapes
 
     def stage_spec(self) -> StageSpec | None:
         """The backend stage this built layer contributes (None for pure reshapes)."""
