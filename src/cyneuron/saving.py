@@ -722,7 +722,8 @@ def _built_weight_count(model_config: dict) -> int:
     if not isinstance(entries, list) or not entries:
         return 0
     try:
-        layers = [deserialize_layer(entry) for entry in entries]
+        with _global_rng_preserved():  # initializers may draw their seeds when constructed
+            layers = [deserialize_layer(entry) for entry in entries]
     except Exception:
         return 0
     shapes = [layer._input_shape_arg for layer in layers[:1] if layer._input_shape_arg is not None]

@@ -1,0 +1,119 @@
+"""Example stacks for every stage kind, for the registry-driven parity, gradient and fuzz tests.
+
+``EXAMPLES[kind](rng, dtype)`` returns a list of ``(input_shape, stages)`` stacks that exercise
+the kind (each its options) between dense stages, so the kind sees a gradient from above and must
+pass one below. A kind registered in ``cyneuron.backend.reference.KINDS`` without an entry here
+fails ``test_every_kind_has_examples``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cyneuron.backend.specs import StageSpec
+
+
+def _array(rng, dtype, *shape, scale=0.5, offset=0.0):
+    return np.ascontiguousarray(rng.standard_normal(shape).astype(dtype) * dtype(scale) + dtype(offset))
+
+
+def dense(rng, dtype, n_in: int, units: int, activation: str = "linear", bias: bool = True, trainable=True):
+    params = (_array(rng, dtype, n_in, units),) + ((_array(rng, dtype, units, scale=0.1),) if bias else ())
+    return StageSpec("dense", (n_in,), (units,), {"activation": activation}, params, trainable=trainable)
+
+
+def _around(rng, dtype, n_in: int, middle: list[StageSpec], units: int = 3, head: str = "softmax"):
+    """dense(n_in -> width) -> middle -> dense(-> units, head)."""
+    width = int(np.prod(middle[0].in_shape))
+    out = int(np.prod(middle[-1].out_shape))
+    return (n_in,), [dense(rng, dtype, n_in, width, "tanh"), *middle, dense(rng, dtype, out, units, head)]
+
+
+def _dense_examples(rng, dtype):
+    stacks = []
+    for activation in ("linear", "relu", "sigmoid", "tanh", "softmax"):
+        stacks.append(((4,), [dense(rng, dtype, 4, 5, activation), dense(rng, dtype, 5, 3, "softmax")]))
+    stacks.append(((4,), [dense(rng, dtype, 4, 5, "relu", bias=False), dense(rng, dtype, 5, 2, "sigmoid")]))
+    stacks.append(((4,), [dense(rng, dtype, 4, 5, "relu", trainable=False), dense(rng, dtype, 5, 3, "linear")]))
+    return stacks
+
+
+def _activation_examples(rng, dtype):
+    def act(shape, name, **attrs):
+        return StageSpec("activation", shape, shape, {"activation": name, **attrs})
+
+    return [
+        _around(rng, dtype, 4, [act((6,), name)])
+        for name in ("linear", "relu", "sigmoid", "tanh", "softmax")
+    ] + [
+        _around(rng, dtype, 4, [act((6,), "leaky_relu", negative_slope=0.2)]),
+        _around(rng, dtype, 4, [act((6,), "elu", alpha=0.7)]),
+        _around(rng, dtype, 4, [act((6,), "relu_ext", negative_slope=0.1, max_value=0.6, threshold=0.2)]),
+        _around(rng, dtype, 4, [act((6,), "relu_ext", negative_slope=0.0, max_value=None, threshold=0.3)]),
+        _around(rng, dtype, 4, [act((2, 3), "softmax")]),  # over the last axis of a 2-D sample
+        ((4,), [dense(rng, dtype, 4, 3, "linear"), act((3,), "softmax")]),  # the loss head fuses it
+        ((4,), [dense(rng, dtype, 4, 3, "linear"), act((3,), "sigmoid")]),
+    ]
+
+
+def _dropout_examples(rng, dtype):
+    def drop(shape, rate, seed=None, noise_shape=None, noise_batch=True):
+        attrs = {"rate": rate, "seed": seed, "noise_shape": noise_shape, "noise_batch": noise_batch}
+        return StageSpec("dropout", shape, shape, attrs)
+
+    return [
+        _around(rng, dtype, 4, [drop((6,), 0.3)]),
+        _around(rng, dtype, 4, [drop((6,), 0.5, seed=7)]),
+        _around(rng, dtype, 4, [drop((6,), 0.0)]),
+        _around(rng, dtype, 4, [drop((6,), 1.0)]),
+        _around(rng, dtype, 4, [drop((2, 3), 0.4, noise_shape=(1, 3))]),
+        _around(rng, dtype, 4, [drop((2, 3), 0.4, noise_shape=(2, 1), noise_batch=False)]),
+    ]
+
+
+def _batch_norm_examples(rng, dtype):
+    def bn(shape, channels, inner, center=True, scale=True, trainable=True, momentum=0.9):
+        attrs = {"channels": channels, "inner": inner, "momentum": momentum, "epsilon": 1e-3,
+                 "center": center, "scale": scale}
+        params = tuple(_array(rng, dtype, channels, offset=1.0 if i == 0 and scale else 0.0)
+                       for i in range(int(scale) + int(center)))
+        state = (_array(rng, dtype, channels, scale=0.1), np.abs(_array(rng, dtype, channels)) + dtype(0.5))
+        return StageSpec("batch_norm", shape, shape, attrs, params, state, trainable=trainable)
+
+    return [
+        _around(rng, dtype, 4, [bn((6,), 6, 1)]),
+        _around(rng, dtype, 4, [bn((2, 3), 3, 1)]),  # channels last of a 2-D sample
+        _around(rng, dtype, 4, [bn((3, 2), 3, 2)]),  # axis 1 of 2: channel then inner
+        _around(rng, dtype, 4, [bn((6,), 6, 1, center=False)]),
+        _around(rng, dtype, 4, [bn((6,), 6, 1, scale=False)]),
+        _around(rng, dtype, 4, [bn((6,), 6, 1, center=False, scale=False)]),
+        _around(rng, dtype, 4, [bn((6,), 6, 1, trainable=False)]),  # frozen: moving statistics
+        ((6,), [bn((6,), 6, 1), dense(rng, dtype, 6, 3, "softmax")]),  # first stage: no dx needed
+    ]
+
+
+EXAMPLES = {
+    "dense": _dense_examples,
+    "activation": _activation_examples,
+    "dropout": _dropout_examples,
+    "batch_norm": _batch_norm_examples,
+}
+
+
+def copy_stack(stages: list[StageSpec]) -> list[StageSpec]:
+    """The same stages over copies of their arrays (two networks must not share weights)."""
+    return [
+        StageSpec(s.kind, s.in_shape, s.out_shape, dict(s.attrs), tuple(p.copy() for p in s.params),
+                  tuple(a.copy() for a in s.state), s.trainable, s.name)
+        for s in stages
+    ]
+
+
+def all_stacks(dtype, seed: int = 0):
+    """(kind, index, input_shape, stages) for every example of every kind."""
+    out = []
+    for kind, make in EXAMPLES.items():
+        rng = np.random.default_rng(seed)
+        for index, (shape, stages) in enumerate(make(rng, np.dtype(dtype).type)):
+            out.append((kind, index, shape, stages))
+    return out
