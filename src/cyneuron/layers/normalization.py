@@ -141,5 +141,8 @@ class BatchNormalization(Layer):
             "gamma_regularizer": None,
             "beta_constraint": None,
             "gamma_constraint": None,
+            "renorm": False,
+            "renorm_clipping": None,
+            "renorm_momentum": self.renorm_momentum,
             "synchronized": False,
         }
