@@ -42,10 +42,7 @@ def _activation_examples(rng, dtype):
     def act(shape, name, **attrs):
         return StageSpec("activation", shape, shape, {"activation": name, **attrs})
 
-    return [
-        _around(rng, dtype, 4, [act((6,), name)])
-        for name in ("linear", "relu", "sigmoid", "tanh", "softmax")
-    ] + [
+    return [_around(rng, dtype, 4, [act((6,), name)]) for name in ("linear", "relu", "sigmoid", "tanh", "softmax")] + [
         _around(rng, dtype, 4, [act((6,), "leaky_relu", negative_slope=0.2)]),
         _around(rng, dtype, 4, [act((6,), "elu", alpha=0.7)]),
         _around(rng, dtype, 4, [act((6,), "relu_ext", negative_slope=0.1, max_value=0.6, threshold=0.2)]),
@@ -73,10 +70,18 @@ def _dropout_examples(rng, dtype):
 
 def _batch_norm_examples(rng, dtype):
     def bn(shape, channels, inner, center=True, scale=True, trainable=True, momentum=0.9):
-        attrs = {"channels": channels, "inner": inner, "momentum": momentum, "epsilon": 1e-3,
-                 "center": center, "scale": scale}
-        params = tuple(_array(rng, dtype, channels, offset=1.0 if i == 0 and scale else 0.0)
-                       for i in range(int(scale) + int(center)))
+        attrs = {
+            "channels": channels,
+            "inner": inner,
+            "momentum": momentum,
+            "epsilon": 1e-3,
+            "center": center,
+            "scale": scale,
+        }
+        params = tuple(
+            _array(rng, dtype, channels, offset=1.0 if i == 0 and scale else 0.0)
+            for i in range(int(scale) + int(center))
+        )
         state = (_array(rng, dtype, channels, scale=0.1), np.abs(_array(rng, dtype, channels)) + dtype(0.5))
         return StageSpec("batch_norm", shape, shape, attrs, params, state, trainable=trainable)
 
@@ -103,8 +108,16 @@ EXAMPLES = {
 def copy_stack(stages: list[StageSpec]) -> list[StageSpec]:
     """The same stages over copies of their arrays (two networks must not share weights)."""
     return [
-        StageSpec(s.kind, s.in_shape, s.out_shape, dict(s.attrs), tuple(p.copy() for p in s.params),
-                  tuple(a.copy() for a in s.state), s.trainable, s.name)
+        StageSpec(
+            s.kind,
+            s.in_shape,
+            s.out_shape,
+            dict(s.attrs),
+            tuple(p.copy() for p in s.params),
+            tuple(a.copy() for a in s.state),
+            s.trainable,
+            s.name,
+        )
         for s in stages
     ]
 

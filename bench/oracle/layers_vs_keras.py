@@ -57,7 +57,11 @@ def main() -> None:
 
     def bn_case(label, **kw):
         def k():
-            return [keras.layers.Dense(6), keras.layers.BatchNormalization(**kw), keras.layers.Dense(3, activation="softmax")]
+            return [
+                keras.layers.Dense(6),
+                keras.layers.BatchNormalization(**kw),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
 
         def c():
             return [cl.Dense(6), cl.BatchNormalization(**kw), cl.Dense(3, activation="softmax")]
@@ -71,12 +75,18 @@ def main() -> None:
 
     def bn3(axis):
         def k():
-            return [keras.layers.BatchNormalization(axis=axis), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")]
+            return [
+                keras.layers.BatchNormalization(axis=axis),
+                keras.layers.Flatten(),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
 
         def c():
             return [cl.BatchNormalization(axis=axis), cl.Flatten(), cl.Dense(3, activation="softmax")]
 
-        rows.append((f"BatchNormalization(axis={axis}) on (4, 3)", *pair(k, c, (4, 3), x3, y, "categorical_crossentropy")))
+        rows.append(
+            (f"BatchNormalization(axis={axis}) on (4, 3)", *pair(k, c, (4, 3), x3, y, "categorical_crossentropy"))
+        )
 
     bn3(-1)
     bn3(1)
@@ -98,7 +108,10 @@ def main() -> None:
 
     def frozen_dense():
         def k():
-            return [keras.layers.Dense(6, activation="relu", trainable=False), keras.layers.Dense(3, activation="softmax")]
+            return [
+                keras.layers.Dense(6, activation="relu", trainable=False),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
 
         def c():
             return [cl.Dense(6, activation="relu", trainable=False), cl.Dense(3, activation="softmax")]
@@ -109,9 +122,11 @@ def main() -> None:
 
     for label, kl, cyl in [
         ("ReLU()", keras.layers.ReLU(), cl.ReLU()),
-        ("ReLU(max_value=0.5, negative_slope=0.1, threshold=0.2)",
-         keras.layers.ReLU(max_value=0.5, negative_slope=0.1, threshold=0.2),
-         cl.ReLU(max_value=0.5, negative_slope=0.1, threshold=0.2)),
+        (
+            "ReLU(max_value=0.5, negative_slope=0.1, threshold=0.2)",
+            keras.layers.ReLU(max_value=0.5, negative_slope=0.1, threshold=0.2),
+            cl.ReLU(max_value=0.5, negative_slope=0.1, threshold=0.2),
+        ),
         ("ReLU(negative_slope=0.2)", keras.layers.ReLU(negative_slope=0.2), cl.ReLU(negative_slope=0.2)),
         ("LeakyReLU()", keras.layers.LeakyReLU(), cl.LeakyReLU()),
         ("ELU(alpha=0.5)", keras.layers.ELU(alpha=0.5), cl.ELU(alpha=0.5)),
@@ -133,8 +148,11 @@ def main() -> None:
 
         rows.append((label + " training", *pair(k, c, (5,), x, y, "categorical_crossentropy")))
 
-    act_train(keras.layers.ReLU(max_value=0.5, negative_slope=0.1, threshold=0.2),
-              cl.ReLU(max_value=0.5, negative_slope=0.1, threshold=0.2), "ReLU(options)")
+    act_train(
+        keras.layers.ReLU(max_value=0.5, negative_slope=0.1, threshold=0.2),
+        cl.ReLU(max_value=0.5, negative_slope=0.1, threshold=0.2),
+        "ReLU(options)",
+    )
     act_train(keras.layers.LeakyReLU(), cl.LeakyReLU(), "LeakyReLU")
     act_train(keras.layers.ELU(), cl.ELU(), "ELU")
     act_train(keras.layers.Dropout(0.0), cl.Dropout(0.0), "Dropout(0.0)")

@@ -728,7 +728,7 @@ def _built_weight_count(model_config: dict) -> int:
         return 0
     shapes = [layer._input_shape_arg for layer in layers[:1] if layer._input_shape_arg is not None]
     build_shape = model_config.get("build_input_shape")
-    if isinstance(build_shape, list) and len(build_shape) > 1 and _is_shape(build_shape[1:]) and None not in build_shape[1:]:
+    if isinstance(build_shape, list) and len(build_shape) > 1 and _is_shape(build_shape[1:]) and all(build_shape[1:]):
         shapes.append(tuple(build_shape[1:]))
     if not shapes:
         return 0  # no input shape: the model is not built, nothing is allocated

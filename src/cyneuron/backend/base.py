@@ -332,7 +332,8 @@ class Network(abc.ABC):
 
     @abc.abstractmethod
     def get_optimizer_state(self) -> dict:
-        """``{"iterations": int, "slots": [[array per slot] per trainable param], "scalars": float64 array}``, copies."""
+        """Copies: ``{"iterations": int, "slots": [[array per slot] per trainable param],
+        "scalars": float64 array}``."""
 
     @abc.abstractmethod
     def set_optimizer_state(self, state: dict) -> None:

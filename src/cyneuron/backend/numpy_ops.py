@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cyneuron.backend.base import EPSILON, LossSpec, Network, OptimizerSpec, Ops, StageSpec
+from cyneuron.backend.base import EPSILON, LossSpec, Network, Ops, OptimizerSpec, StageSpec
 from cyneuron.backend.reference import KINDS, Context, Forward
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.reference.activation import log_softmax as _log_softmax
@@ -329,8 +329,12 @@ class NumpyNetwork(Network):
         if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads + pending)):
             return False
         # A KeyboardInterrupt mid-commit must not leave a half-applied step.
-        arrays = [*self._params, *(s for slots in self._slots for s in slots), self._scalars,
-                  *(a for stage in self._stages for a in stage.state)]
+        arrays = [
+            *self._params,
+            *(s for slots in self._slots for s in slots),
+            self._scalars,
+            *(a for stage in self._stages for a in stage.state),
+        ]
         saved = [array.copy() for array in arrays]
         try:
             reference_optimizers.apply(

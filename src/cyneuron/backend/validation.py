@@ -10,7 +10,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cyneuron.backend.specs import ACTIVATIONS, DTYPES, LOSSES, METRICS, LossSpec, OptimizerSpec, ScheduleSpec, StageSpec
+from cyneuron.backend.specs import (
+    ACTIVATIONS,
+    DTYPES,
+    LOSSES,
+    METRICS,
+    LossSpec,
+    OptimizerSpec,
+    ScheduleSpec,
+    StageSpec,
+)
 
 _INT_MAX = 2**31 - 1  # BLAS takes 32-bit dimensions
 
@@ -114,8 +123,10 @@ def check_stages(stages: Sequence[StageSpec], input_shape: object, dtype: np.dty
     dtype = check_dtype(dtype)
     if isinstance(input_shape, (int, np.integer)) and not isinstance(input_shape, bool):
         input_shape = (int(input_shape),)
-    if not isinstance(input_shape, tuple) or not input_shape or not all(
-        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in input_shape
+    if (
+        not isinstance(input_shape, tuple)
+        or not input_shape
+        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in input_shape)
     ):
         raise ValueError(f"input_shape: expected a tuple of positive ints, got {input_shape!r}")
     if isinstance(stages, (str, bytes)) or not isinstance(stages, Sequence):
@@ -315,13 +326,12 @@ def check_optimizer_state(state: object, slots: Sequence[Sequence[np.ndarray]], 
     except TypeError:
         raise TypeError("state['slots']: expected a list (one per parameter) of lists of arrays") from None
     if len(given) != len(slots) or any(len(g) != len(s) for g, s in zip(given, slots)):
-        raise ValueError(
-            f"state['slots']: expected {len(slots)} parameters with {[len(s) for s in slots]} slots each"
-        )
+        raise ValueError(f"state['slots']: expected {len(slots)} parameters with {[len(s) for s in slots]} slots each")
     values = []
     for index, (targets, arrays) in enumerate(zip(slots, given)):
-        values.append([_state_array(f"state['slots'][{index}][{k}]", a, t.shape) for k, (t, a) in
-                       enumerate(zip(targets, arrays))])
+        values.append(
+            [_state_array(f"state['slots'][{index}][{k}]", a, t.shape) for k, (t, a) in enumerate(zip(targets, arrays))]
+        )
     scalar_values = _state_array("state['scalars']", state["scalars"], scalars.shape)
     return {"iterations": int(iterations), "slots": values, "scalars": scalar_values}
 

@@ -147,8 +147,6 @@ def strip_neutral(cls_name: str, config: dict) -> dict:
     return config
 
 
-
-
 class Layer:
     """Base class: a name, a dtype, trainable flag, an optional input shape, weights once built.
 
@@ -300,8 +298,14 @@ class Layer:
     def _spec(self, kind: str, attrs: dict, params=(), state=()) -> StageSpec:
         shape = self._build_shape
         return StageSpec(
-            kind, shape, tuple(self.compute_output_shape((None, *shape))[1:]), attrs, tuple(params), tuple(state),
-            self._trainable, self.name,
+            kind,
+            shape,
+            tuple(self.compute_output_shape((None, *shape))[1:]),
+            attrs,
+            tuple(params),
+            tuple(state),
+            self._trainable,
+            self.name,
         )
 
     def __call__(self, inputs, training: bool = False) -> np.ndarray:
@@ -363,5 +367,3 @@ def _assign(targets: list[np.ndarray], values, what: str) -> None:
         arrays.append(_float_array(array, target.dtype, f"{what}[{index}]"))
     for target, array in zip(targets, arrays):
         np.copyto(target, array, casting="unsafe")
-
-

@@ -1,4 +1,4 @@
-"""Core layers, as in ``keras.layers``: ``Dense``, ``Activation``, ``Flatten``, ``Reshape``, ``Input`` / ``InputLayer``."""
+"""Core layers, as in ``keras.layers``: ``Dense``, ``Activation``, ``Flatten``, ``Reshape``, ``Input``."""
 
 from __future__ import annotations
 
@@ -107,7 +107,12 @@ class Activation(Layer):
     """
 
     def __init__(
-        self, activation, name: str | None = None, dtype=None, trainable: bool = True, input_shape=None,
+        self,
+        activation,
+        name: str | None = None,
+        dtype=None,
+        trainable: bool = True,
+        input_shape=None,
         input_dim=None,
     ) -> None:
         self.activation = _activations.get(activation)
@@ -128,8 +133,13 @@ class Flatten(Layer):
     """
 
     def __init__(
-        self, data_format: str | None = None, name: str | None = None, dtype=None, trainable: bool = True,
-        input_shape=None, input_dim=None,
+        self,
+        data_format: str | None = None,
+        name: str | None = None,
+        dtype=None,
+        trainable: bool = True,
+        input_shape=None,
+        input_dim=None,
     ) -> None:
         if data_format not in (None, "channels_last"):
             raise ValueError(f"data_format: only 'channels_last' is supported, got {data_format!r}")
@@ -144,7 +154,12 @@ class Reshape(Layer):
     """Reshapes each sample to ``target_shape`` (one entry may be -1), as ``keras.layers.Reshape``."""
 
     def __init__(
-        self, target_shape, name: str | None = None, dtype=None, trainable: bool = True, input_shape=None,
+        self,
+        target_shape,
+        name: str | None = None,
+        dtype=None,
+        trainable: bool = True,
+        input_shape=None,
         input_dim=None,
     ) -> None:
         try:

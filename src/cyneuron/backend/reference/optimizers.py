@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def slot_specs(spec) -> tuple[tuple[str, float], ...]:
     return (("momentum", 0.0),) if spec.hyper.get("momentum", 0.0) > 0 else ()
 

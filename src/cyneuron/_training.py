@@ -1,0 +1,458 @@
+"""Training and evaluation loops of a model: ``fit``, ``evaluate``, ``train_on_batch``, ``test_on_batch``.
+
+``TrainingMixin`` is mixed into ``Sequential``: it drives the model's built backend ``Network``
+(validation once per call, then one ``train_batch`` call per step, plus logs only when a callback
+or a live progress bar needs them).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from cyneuron import config as _config
+from cyneuron._progbar import Progbar, check_verbose
+from cyneuron.utils import _as_array, _check_int
+
+_DEFAULT_BATCH_SIZE = 32
+
+
+def _callback_list(callbacks, model, add_history: bool):
+    from cyneuron.callbacks import CallbackList
+
+    return CallbackList(callbacks, model=model, add_history=add_history)
+
+
+def _batch_size(value, name: str = "batch_size") -> int:
+    return _DEFAULT_BATCH_SIZE if value is None else _check_int(value, name, 1)
+
+
+def _must_be_none(**kwargs) -> None:
+    for key, value in kwargs.items():
+        if value is not None:
+            raise ValueError(f"{key}: not supported by cyneuron (only None)")
+
+
+class TrainingMixin:
+    """fit / evaluate / train_on_batch / test_on_batch for ``Sequential`` (see there for the model state)."""
+
+    # ================================================================ evaluate
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size: int | None = None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict: bool = False,
+    ):
+        """Loss and metrics of the model on ``x``, ``y``, averaged over samples.
+
+        Returns:
+            the loss (a float) when no metrics were compiled, else ``[loss, *metrics]`` in compile order,
+            or a dict ``{name: value}`` with ``return_dict=True``.
+        """
+        self._require_compiled("evaluate")
+        _must_be_none(sample_weight=sample_weight, steps=steps)
+        batch_size = _batch_size(batch_size)
+        verbose = check_verbose(verbose)
+        if not isinstance(return_dict, (bool, np.bool_)):
+            raise TypeError(f"return_dict: expected a bool, got {type(return_dict).__name__}")
+        self._acquire("evaluate")
+        try:
+            inputs, targets, y_shape = self._prepare_xy(x, y)
+            pairs = self._resolve_metrics(y_shape)
+            network = self._get_network()
+            self._ensure_prepared(network, tuple(c for _, c in pairs), None)
+            steps_total = math.ceil(inputs.shape[0] / batch_size)
+            cbs = _callback_list(callbacks, self, add_history=False)
+            cbs.set_params({"verbose": verbose, "epochs": 1, "steps": steps_total})
+            bar = Progbar(steps_total, verbose) if verbose else None
+            cbs.on_test_begin(None)
+            keys = ["loss", *self._metric_names]
+            values = self._run_test(network, inputs, targets, batch_size, cbs, bar, keys)
+            logs = {key: values[i] for key, i in sorted(zip(keys, range(len(keys))))}
+            cbs.on_test_end(logs)
+            if bar is not None:
+                bar.update(steps_total, logs, finalize=True)
+        finally:
+            self._lock.release()
+        if return_dict:
+            return logs
+        ordered = [values[i] for i in range(len(keys))]
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    def _run_test(self, network, inputs, targets, batch_size, cbs, bar, keys) -> list[float]:
+        """Mean loss and metrics over all rows, one network call unless hooks or a live bar need batches."""
+        hooks = cbs.needs_test_batch_hooks
+        if not hooks and (bar is None or not bar._dynamic):
+            with self._net_lock:
+                values = network.evaluate(inputs, targets, batch_size, finite_checked=True)
+            return [float(v) for v in values]
+        n = inputs.shape[0]
+        sums = np.zeros(len(keys))
+        for step, start in enumerate(range(0, n, batch_size)):
+            stop = min(start + batch_size, n)
+            if hooks:
+                cbs.on_test_batch_begin(step, None)
+            with self._net_lock:
+                values = network.evaluate(inputs[start:stop], targets[start:stop], batch_size, finite_checked=True)
+            sums += values * (stop - start)
+            if hooks or bar is not None:
+                logs = {key: float(sums[i] / stop) for key, i in sorted(zip(keys, range(len(keys))))}
+                if hooks:
+                    cbs.on_test_batch_end(step, logs)
+                if bar is not None:
+                    if step == 0:
+                        bar.first_step_done()
+                    bar.update(step + 1, logs)
+        return [float(v) for v in sums / n]
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
+        """Loss (and metrics) on one batch, without updating the weights."""
+        self._require_compiled("test_on_batch")
+        # One batch of all rows: the row count comes from the converted array, so None or a scalar is
+        # reported against x like in evaluate.
+        inputs = _as_array(x, "x")
+        if inputs.ndim == 0:
+            raise ValueError("x: expected shape (samples, features...), got a scalar")
+        return self.evaluate(
+            inputs,
+            y,
+            batch_size=max(1, inputs.shape[0]),
+            verbose=0,
+            return_dict=return_dict,
+            sample_weight=sample_weight,
+        )
+
+    # ================================================================ fit
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose="auto",
+        callbacks=None,
+        validation_split: float = 0.0,
+        validation_data=None,
+        shuffle: bool = True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch: int = 0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
+    ):
+        """Train with SGD for ``epochs`` passes over ``x``, ``y``; returns the ``History``.
+
+        Args:
+            x: inputs ``(n, features...)``; y: targets for the compiled loss (class labels ``(n,)`` for
+                sparse categorical cross-entropy, ``(n, units)`` rows otherwise).
+            batch_size: samples per update (default 32); the last, smaller batch is used, not dropped.
+            epochs: index of the final epoch (training runs epochs ``initial_epoch .. epochs - 1``).
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch, "auto" = 1.
+            callbacks: list of ``cyneuron.callbacks.Callback``.
+            validation_split: fraction in ``[0, 1)`` of the data, taken from the end before shuffling, held out
+                for validation (as Keras). ``validation_data=(x_val, y_val)`` overrides it.
+            shuffle: reshuffle the training samples before each epoch (seeded by ``utils.set_random_seed``);
+                with ``shuffle=False`` batches are taken in order.
+            validation_batch_size: batch size of the validation pass (default ``batch_size``).
+            validation_freq: validate every this many epochs.
+            class_weight, sample_weight, steps_per_epoch, validation_steps: must be None (not supported).
+
+        Logs hold the loss and each metric averaged over the epoch's samples (measured before each update,
+        as Keras), then ``val_`` entries. If a step produces a non-finite loss or gradient, training stops
+        with a printed message and a ``RuntimeWarning``; the weights are those from before that step and the
+        History holds the completed epochs. On ``KeyboardInterrupt`` the model keeps the weights of the last
+        completed step, ``model.history`` holds the History so far, and the interrupt propagates.
+
+        Thread safety: a model can be trained or evaluated by one thread at a time; a concurrent ``fit`` /
+        ``evaluate`` from another thread raises ``RuntimeError`` instead of corrupting the training state.
+        ``predict`` from another thread while training is either served (between steps, e.g. while a
+        callback runs) or refused with ``RuntimeError`` (during a step), never corrupted; it never aborts
+        the training: a step that needs the network while another thread's ``predict`` is inside it waits
+        for that predict to finish.
+        """
+        self._require_compiled("fit")
+        _must_be_none(
+            class_weight=class_weight,
+            sample_weight=sample_weight,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+        )
+        batch_size = _batch_size(batch_size)
+        epochs = _check_int(epochs, "epochs", 0)
+        initial_epoch = _check_int(initial_epoch, "initial_epoch", 0)
+        verbose = check_verbose(verbose)
+        validation_batch_size = _batch_size(
+            validation_batch_size if validation_batch_size is not None else batch_size, "validation_batch_size"
+        )
+        validation_freq = _check_int(validation_freq, "validation_freq", 1)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle: expected a bool, got {type(shuffle).__name__} {shuffle!r}")
+        if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
+            validation_split, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"validation_split: expected a float, got {type(validation_split).__name__}")
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(f"validation_split: expected a float in [0, 1), got {validation_split}")
+        validation_split = float(validation_split)
+
+        self._acquire("fit")
+        try:
+            return self._fit(
+                x,
+                y,
+                batch_size,
+                epochs,
+                verbose,
+                callbacks,
+                validation_split,
+                validation_data,
+                bool(shuffle),
+                initial_epoch,
+                validation_batch_size,
+                validation_freq,
+            )
+        finally:
+            self._lock.release()
+
+    def _fit_data(self, x, y, validation_split, validation_data):
+        inputs, targets, y_shape = self._prepare_xy(x, y)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError(
+                    f"validation_data: expected a tuple (x_val, y_val), got {type(validation_data).__name__}"
+                )
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                raise ValueError("validation_data: validation sample weights are not supported")
+            val_x, val_y, _ = self._prepare_xy(
+                validation_data[0], validation_data[1], "validation_data[0]", "validation_data[1]"
+            )
+            val = (val_x, val_y)
+        elif validation_split > 0:
+            n = inputs.shape[0]
+            split_at = int(math.floor(n * (1.0 - validation_split)))
+            if split_at == 0 or split_at == n:
+                raise ValueError(
+                    f"validation_split: the training data has {n} samples, which is not enough to split into "
+                    f"training and validation sets with validation_split={validation_split}"
+                )
+            val = (inputs[split_at:], targets[split_at:])
+            inputs, targets = inputs[:split_at], targets[:split_at]
+        return inputs, targets, y_shape, val
+
+    def _fit(
+        self,
+        x,
+        y,
+        batch_size,
+        epochs,
+        verbose,
+        callbacks,
+        validation_split,
+        validation_data,
+        shuffle,
+        initial_epoch,
+        validation_batch_size,
+        validation_freq,
+    ):
+        inputs, targets, y_shape, val = self._fit_data(x, y, validation_split, validation_data)
+        pairs = self._resolve_metrics(y_shape)
+        canonical = tuple(c for _, c in pairs)
+        self._refresh_trainable()
+        network = self._get_network()
+        n = inputs.shape[0]
+        # Workspaces for the largest batch that can occur: a batch_size above n means one batch of all samples.
+        self._ensure_prepared(network, canonical, min(batch_size, n))
+        order = np.arange(n, dtype=np.int64)
+        net_lock = self._net_lock
+        fit_seed = int(_config.random_generator().integers(2**63))
+        with net_lock:
+            network.bind_training_data(inputs, targets, order, finite_checked=True)
+            network.iterations = self.optimizer.iterations
+            network.seed = _dropout_seed(fit_seed)
+        rng = np.random.default_rng(fit_seed)
+
+        steps = math.ceil(n / batch_size)
+        bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+        keys = ["loss", *self._metric_names]
+        ordered = sorted(zip(keys, range(len(keys))))
+
+        def logs_at(seen: int) -> dict:
+            stats = network.stats
+            return {key: float(stats[i] / seen) for key, i in ordered}
+
+        cbs = _callback_list(callbacks, self, add_history=True)
+        cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
+        self.history = cbs.history
+        optimizer = self.optimizer
+        optimizer.built = True
+        self.stop_training = False
+        train = network.train_batch
+        training_logs: dict = {}
+        bar = None
+        try:
+            cbs.on_train_begin(None)
+            for epoch in range(initial_epoch, epochs):
+                with net_lock:
+                    network.reset_stats()
+                cbs.on_epoch_begin(epoch, None)
+                if verbose:
+                    bar = Progbar(steps, verbose)
+                    if epochs > 1:
+                        print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+                if shuffle:
+                    rng.shuffle(order)
+                with net_lock:
+                    network.set_optimizer(optimizer.spec)
+                version = optimizer._version
+                hooks = cbs.needs_batch_hooks
+                live = bar is not None and verbose == 1 and bar._dynamic
+                done = 0  # batches that ran
+                failed = False
+                if not hooks and not live:
+                    # No Python code of the user's runs in this loop: hold the network for the whole epoch.
+                    with net_lock:
+                        for start, stop in bounds:
+                            if not train(start, stop):
+                                failed = True
+                                break
+                            done += 1
+                    seen = bounds[done][1] if failed else n
+                else:
+                    interval = bar.interval if live else 0.0
+                    next_draw = 0.0
+                    seen = 0
+                    for step, (start, stop) in enumerate(bounds):
+                        if hooks:
+                            cbs.on_train_batch_begin(step, None)
+                            if optimizer._version != version:
+                                with net_lock:
+                                    network.set_optimizer(optimizer.spec)
+                                version = optimizer._version
+                        with net_lock:
+                            ok = train(start, stop)
+                        seen = stop
+                        done += 1
+                        if hooks:
+                            cbs.on_train_batch_end(step, logs_at(stop))
+                            if optimizer._version != version:
+                                with net_lock:
+                                    network.set_optimizer(optimizer.spec)
+                                version = optimizer._version
+                        if not ok:
+                            failed = True
+                            done -= 1
+                            break
+                        if live:
+                            now = _now()
+                            if step == 0:
+                                bar.first_step_done(now)
+                            if now >= next_draw:
+                                bar.update(step + 1, logs_at(stop))
+                                next_draw = now + interval
+                        if self.stop_training:
+                            break
+                optimizer.iterations = network.iterations
+                if failed:
+                    self._report_divergence(epoch, epochs, done, steps, logs_at(seen), verbose, bar)
+                    self.stop_training = True
+                    break
+                epoch_logs = logs_at(seen)
+                self._batch_seen = seen  # train_on_batch after fit keeps averaging on this epoch, as Keras
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    cbs.on_test_begin(None)
+                    values = self._run_test(network, val[0], val[1], validation_batch_size, cbs, None, keys)
+                    val_logs = {key: values[i] for key, i in ordered}
+                    cbs.on_test_end(val_logs)
+                    epoch_logs.update({f"val_{key}": value for key, value in val_logs.items()})
+                cbs.on_epoch_end(epoch, epoch_logs)
+                if bar is not None:
+                    bar.update(steps, epoch_logs, finalize=True)
+                training_logs = epoch_logs
+                if self.stop_training:
+                    break
+            cbs.on_train_end(training_logs)
+        except BaseException:
+            if bar is not None:
+                bar.close_line()
+            self.history = cbs.history
+            raise
+        return cbs.history
+
+    def _report_divergence(self, epoch, epochs, done, steps, logs, verbose, bar) -> None:
+        message = (
+            f"Epoch {epoch + 1}/{epochs}, batch {done + 1}/{steps}: the loss or a gradient is not finite "
+            f"(loss: {logs['loss']}). Training stopped; the weights are those from before this step. "
+            f"Try a smaller learning_rate (currently {self.optimizer.learning_rate:g}) or rescale the inputs."
+        )
+        if bar is not None:
+            bar.close_line()
+        if verbose:
+            print(message, flush=True)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False):
+        """One SGD step on the batch ``x``, ``y``; returns the loss (and metrics) accumulated since the last
+        ``reset_metrics()`` (Keras 3 keeps its metrics running across ``train_on_batch`` calls)."""
+        self._require_compiled("train_on_batch")
+        _must_be_none(sample_weight=sample_weight, class_weight=class_weight)
+        self._acquire("train_on_batch")
+        try:
+            inputs, targets, y_shape = self._prepare_xy(x, y)
+            pairs = self._resolve_metrics(y_shape)
+            self._refresh_trainable()
+            network = self._get_network()
+            n = inputs.shape[0]
+            key = self._prepared
+            self._ensure_prepared(network, tuple(c for _, c in pairs), max(n, key[3] if key else 0))
+            with self._net_lock:
+                network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64), finite_checked=True)
+                network.set_optimizer(self.optimizer.spec)
+                network.iterations = self.optimizer.iterations
+                network.seed = _dropout_seed(int(_config.random_generator().integers(2**63)))
+                ok = network.train_batch(0, n)
+            self.optimizer.built = True
+            self._batch_seen += n
+            keys = ["loss", *self._metric_names]
+            stats = network.stats
+            values = [float(stats[i] / self._batch_seen) for i in range(len(keys))]
+            self.optimizer.iterations = network.iterations
+            if not ok:
+                warnings.warn(
+                    f"train_on_batch: the loss or a gradient is not finite (loss: {values[0]}); the weights were "
+                    "not updated",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        finally:
+            self._lock.release()
+        if return_dict:
+            return {key: values[i] for key, i in sorted(zip(keys, range(len(keys))))}
+        return values[0] if len(values) == 1 else values
+
+    def reset_metrics(self) -> None:
+        """Zero the running loss / metrics kept by ``train_on_batch``."""
+        network = self._network
+        if network is not None and self._prepared is not None:
+            with self._net_lock:
+                network.reset_stats()
+        self._batch_seen = 0
+
+
+def _dropout_seed(fit_seed: int) -> int:
+    """The seed of a fit's Dropout masks, derived from the fit's seed without another draw from the
+    global generator (so adding a Dropout layer changes no shuffle)."""
+    return int(np.random.SeedSequence(fit_seed).generate_state(1, np.uint64)[0])
+
+
+_now = time.perf_counter
