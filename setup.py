@@ -10,8 +10,16 @@ from setuptools import Extension, setup
 # -ffp-contract=off: no fused multiply-adds behind our back, so results match the NumPy reference
 # whether or not the target has FMA.
 extra_compile_args = ["-O3", "-ffp-contract=off"]
+extra_link_args: list[str] = []
 if os.environ.get("CYNEURON_NATIVE") == "1":
     extra_compile_args.append("-march=native")
+# CYNEURON_DEBUG=1: Cython's bounds and wraparound checks on, AddressSanitizer and UBSan compiled in
+# (run with the sanitizer runtime preloaded; .ci/run does this for the hardening suite).
+debug = os.environ.get("CYNEURON_DEBUG") == "1"
+if debug:
+    sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
+    extra_compile_args = ["-O1", "-g", "-ffp-contract=off", *sanitize]
+    extra_link_args = sanitize
 
 # csrc/cyneuron/ mirrors the package so that ``from cyneuron cimport _core`` resolves
 # at compile time: _core holds the nogil kernels, _kernels their Python entry
@@ -23,6 +31,7 @@ extensions = [
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=extra_compile_args,
+        extra_link_args=extra_link_args,
     )
     for name in ("_core", "_kernels", "_network")
 ]
@@ -32,11 +41,11 @@ setup(
         extensions,
         include_path=["csrc"],
         # generated C stays out of the source tree
-        build_dir="build/cython",
+        build_dir="build/cython-debug" if debug else "build/cython",
         compiler_directives={
             "language_level": 3,
-            "boundscheck": False,
-            "wraparound": False,
+            "boundscheck": debug,
+            "wraparound": debug,
             "cdivision": True,
             "initializedcheck": False,
         },

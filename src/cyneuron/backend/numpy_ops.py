@@ -218,11 +218,31 @@ class NumpyNetwork(Network):
         self._slot_layout: tuple = ()
         self._slots: list[list[np.ndarray]] = [[] for _ in self._params]
         self._scalars = np.zeros(0)
-        self.iterations = 0
-        self.seed = 0
+        self._iterations = 0
+        self._seed = 0
         self._batch_size = 0
         self._data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.stats = np.zeros(1)
+
+    @property
+    def iterations(self) -> int:
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**62:
+            raise ValueError(f"iterations: expected an int >= 0, got {value!r}")
+        self._iterations = int(value)
+
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    @seed.setter
+    def seed(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"seed: expected an int, got {type(value).__name__}")
+        self._seed = int(value) & (2**64 - 1)
 
     # ------------------------------------------------------------- forward
     def _forward(self, x: np.ndarray, training: bool) -> list[Forward]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 def slot_specs(spec) -> tuple[tuple[str, float], ...]:
+    if spec.kind != "sgd":
+        raise ValueError(f"optimizer: unknown kind {spec.kind!r}")
     return (("momentum", 0.0),) if spec.hyper.get("momentum", 0.0) > 0 else ()
 
 
