@@ -1,0 +1,1 @@
+"""Readable NumPy reference implementations, the specifications the compiled kernels are tested against."""
