@@ -131,3 +131,85 @@ def sgd_update(const floating[:, ::1] param, grad, velocity, double learning_rat
         core.sgd_update(w, g, v, param.shape[0] * param.shape[1], <floating>learning_rate,
                         <floating>momentum, nesterov)
 
+
+
+# ------------------------------------------------------------------ optimizers (tests' entry points)
+
+from libc.stdlib cimport free, malloc
+
+from cyneuron cimport _optim as optim
+
+
+def optimizer_apply(spec, list params, list grads, list slots, long long iterations, scalars):
+    """One ``_optim.opt_apply`` step in place, argument for argument like ``reference.optimizers.apply``.
+
+    Checks what the nogil code trusts: one dtype (float32 or float64) for every array, C order,
+    writeable, equal sizes per parameter, ``len(slots[i])`` matching the spec's slots and
+    ``scalars`` a writeable float64 array of the spec's scalar count.
+    """
+    import numpy as np
+
+    cdef optim.OptC opt
+    cdef optim.ParamC* pc = NULL
+    cdef Py_ssize_t i, j, n_params = len(params)
+    cdef int n
+    cdef cnp.ndarray arr
+    if len(grads) != n_params or len(slots) != n_params:
+        raise ValueError("optimizer_apply: params, grads and slots must have the same length")
+    opt.sched = NULL
+    optim.opt_fill(&opt, spec)
+    try:
+        scalars_arr = np.asarray(scalars)
+        if scalars_arr.dtype != np.float64 or scalars_arr.ndim != 1 or scalars_arr.shape[0] != opt.n_scalars:
+            raise ValueError(f"optimizer_apply: scalars must be a float64 vector of length {opt.n_scalars}")
+        if not scalars_arr.flags.writeable:
+            raise ValueError("optimizer_apply: scalars must be writeable")
+        dtype = np.asarray(params[0]).dtype if n_params else np.dtype(np.float64)
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise TypeError(f"optimizer_apply: expected float32 or float64 arrays, got {dtype}")
+        pc = <optim.ParamC*>malloc(max(n_params, 1) * sizeof(optim.ParamC))
+        if pc == NULL:
+            raise MemoryError()
+        for i in range(n_params):
+            if len(slots[i]) != opt.n_slots:
+                raise ValueError(f"optimizer_apply: param {i} has {len(slots[i])} slots, the spec needs {opt.n_slots}")
+            arrays = [params[i], grads[i], *slots[i]]
+            for a in arrays:
+                if not isinstance(a, np.ndarray) or a.dtype != dtype:
+                    raise TypeError(f"optimizer_apply: param {i}: every array must be a {dtype} ndarray")
+                if not a.flags.c_contiguous or not a.flags.writeable:
+                    raise ValueError(f"optimizer_apply: param {i}: arrays must be C-contiguous and writeable")
+                if a.size != params[i].size:
+                    raise ValueError(f"optimizer_apply: param {i}: arrays must have equal sizes")
+            pc[i].n = params[i].size
+            pc[i].w = cnp.PyArray_DATA(<cnp.ndarray>params[i])
+            pc[i].g = cnp.PyArray_DATA(<cnp.ndarray>grads[i])
+            for j in range(4):
+                pc[i].slot[j] = NULL
+            for j in range(opt.n_slots):
+                pc[i].slot[j] = cnp.PyArray_DATA(<cnp.ndarray>slots[i][j])
+        for j in range(opt.n_scalars):
+            opt.scalars[j] = scalars_arr[j]
+        n = <int>n_params
+        if dtype == np.dtype(np.float32):
+            with nogil:
+                optim.opt_apply(<float*>NULL, &opt, pc, n, iterations)
+        else:
+            with nogil:
+                optim.opt_apply(<double*>NULL, &opt, pc, n, iterations)
+        for j in range(opt.n_scalars):
+            scalars_arr[j] = opt.scalars[j]
+    finally:
+        free(pc)
+        optim.opt_free(&opt)
+
+
+def optimizer_learning_rate(spec, long long iterations):
+    """``_optim.opt_learning_rate`` for an OptimizerSpec (a float)."""
+    cdef optim.OptC opt
+    cdef double lr
+    opt.sched = NULL
+    optim.opt_fill(&opt, spec)
+    lr = optim.opt_learning_rate(&opt, iterations)
+    optim.opt_free(&opt)
+    return lr

@@ -1,0 +1,127 @@
+"""Adam and AdamW (Adam with decoupled weight decay, the same update): Keras 3's."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from cyneuron.optimizers.base import Hyper, Optimizer, check_bool, non_negative, unit_interval_open
+
+
+class Adam(Optimizer):
+    """Adam: bias-corrected first and second moment estimates, optionally AMSGrad's running maximum.
+
+    Args:
+        learning_rate: finite float > 0 or a ``LearningRateSchedule`` (default 0.001).
+        beta_1: float in [0, 1), first-moment decay (default 0.9).
+        beta_2: float in [0, 1), second-moment decay (default 0.999).
+        epsilon: float >= 0 added to the root of the second moment (default 1e-7).
+        amsgrad: bool, keep the running maximum of the second moment (default False).
+        weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+            ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name:
+            as ``Optimizer`` (Keras' common arguments).
+    """
+
+    kind: ClassVar[str] = "adam"
+    _own: ClassVar[tuple[str, ...]] = (
+        "beta_1",
+        "beta_2",
+        "epsilon",
+        "amsgrad",
+    )
+
+    beta_1 = Hyper(unit_interval_open)
+    beta_2 = Hyper(unit_interval_open)
+    epsilon = Hyper(non_negative)
+    amsgrad = Hyper(check_bool)
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
+        loss_scale_factor: float | None = None,
+        gradient_accumulation_steps: int | None = None,
+        name: str | None = None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            use_ema=use_ema,
+            ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency,
+            loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+            name=name,
+            **kwargs,
+        )
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+
+
+class AdamW(Adam):
+    """AdamW: Adam with decoupled weight decay ``w -= w * weight_decay * lr`` before each update.
+
+    Keras' AdamW is Adam with ``weight_decay`` required, so its spec is an ``adam`` one.
+
+    Args:
+        learning_rate: finite float > 0 or a ``LearningRateSchedule`` (default 0.001).
+        weight_decay: float >= 0 (default 0.004; None is an error, as in Keras).
+        beta_1, beta_2, epsilon, amsgrad: as ``Adam``.
+        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum, ema_overwrite_frequency,
+            loss_scale_factor, gradient_accumulation_steps, name: as ``Optimizer``.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        weight_decay: float | None = 0.004,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
+        loss_scale_factor: float | None = None,
+        gradient_accumulation_steps: int | None = None,
+        name: str | None = None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            amsgrad=amsgrad,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            use_ema=use_ema,
+            ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency,
+            loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+            name=name,
+            **kwargs,
+        )
+        if self.weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
