@@ -751,11 +751,18 @@ def _resolve(value, pick: str, built: dict, key: str):
         return b.value if pick == "value" else b.clean
     if isinstance(value, list):
         return [_resolve(v, pick, built, f"{key}[{j}]") for j, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _resolve(v, pick, built, f"{key}[{k!r}]") for k, v in value.items()}
     if isinstance(value, tuple) and value and value[0] == "stage":
-        from cyneuron.backend.base import Stage
+        from cyneuron.backend.specs import StageSpec
 
-        _, act, kernel, bias = value
-        return Stage(act, _resolve(kernel, pick, built, f"{key}.kernel"), _resolve(bias, pick, built, f"{key}.bias"))
+        # ("stage", activation, kernel, bias, (in, units)): a dense stage whose shapes are the clean
+        # kernel's, whatever was done to the kernel / bias recipes
+        _, act, kernel, bias, (n_in, units) = value
+        params = (_resolve(kernel, pick, built, f"{key}.kernel"),)
+        if bias is not None:
+            params += (_resolve(bias, pick, built, f"{key}.bias"),)
+        return StageSpec("dense", (n_in,), (units,), {"activation": act}, params)
     return value
 
 
@@ -773,7 +780,8 @@ def run_network_case(p: dict) -> Outcome:
 
     p: backend dtype dims (n, i, h, u) out_act loss batch method bad + transform/change or value/clean_value.
     """
-    from cyneuron.backend.base import LossSpec, SGDSpec
+    from cyneuron.backend.base import LossSpec
+    from tests.spec_support import sgd_spec
 
     ops = get_ops(p["backend"])
     setup = network_setup(p)
@@ -782,12 +790,12 @@ def run_network_case(p: dict) -> Outcome:
     method = p["method"]
     bad = p["bad"]
     loss = LossSpec(p["loss"])
-    sgd = SGDSpec(0.05, 0.9, False)
+    sgd = sgd_spec(0.05, 0.9, False)
 
     # the call's arguments as recipes / values, in order
-    stages = [("stage", a, k, b) for a, k, b in setup["stages"]]
+    stages = [("stage", a, k, b, tuple(k.shape)) for a, k, b in setup["stages"]]
     calls = {
-        "build_network": {"stages": stages, "input_dim": p["dims"][1], "dtype": p["dtype"]},
+        "build_network": {"stages": stages, "input_shape": p["dims"][1], "dtype": p["dtype"]},
         "predict": {"x": setup["x"], "batch_size": batch},
         "prepare_training": {"loss": loss, "metrics": setup["metrics"], "optimizer": sgd, "batch_size": batch},
         "bind_training_data": {"x": setup["x"], "y": setup["y"], "order": setup["order"]},
@@ -803,7 +811,9 @@ def run_network_case(p: dict) -> Outcome:
         shapes = [(p["dims"][1], p["dims"][2]), (p["dims"][2],), (p["dims"][2], p["dims"][3])]
         if p.get("bias", True):
             shapes.append((p["dims"][3],))
-        args["state"] = [Arr(s, p["dtype"], seed=40 + j) for j, s in enumerate(shapes)]
+        # SGD with momentum: one slot ("momentum") per param, no scalars
+        slots = [[Arr(s, p["dtype"], seed=40 + j)] for j, s in enumerate(shapes)]
+        args["state"] = {"iterations": 0, "slots": slots, "scalars": np.zeros(0)}
     if "value" in p:
         clean_override = p.get("clean_value", NOT_GIVEN)
         must_raise = clean_override is NOT_GIVEN
@@ -811,29 +821,30 @@ def run_network_case(p: dict) -> Outcome:
         args[target] = p["value"]
         names = p.get("names", (bad,))
     else:
-        # an array recipe malformed: bad is "x", "y", "order", "stages[s].kernel", "state[j]"
+        # an array recipe malformed: bad is "x", "y", "order", "stages[s].kernel", "state[j]" (the slot of
+        # param j)
         path = re.match(r"(\w+)(?:\[(\d+)\])?(?:\.(\w+))?", bad).groups()
         if path[0] == "stages":
             s = int(path[1])
-            tag, act, kernel, bias = args["stages"][s]
+            tag, act, kernel, bias, shape = args["stages"][s]
             recipe = kernel if path[2] == "kernel" else bias
             recipe = _malform(recipe, p)
             args["stages"] = list(args["stages"])
-            args["stages"][s] = (tag, act, recipe, bias) if path[2] == "kernel" else (tag, act, kernel, recipe)
+            args["stages"][s] = (
+                (tag, act, recipe, bias, shape) if path[2] == "kernel" else (tag, act, kernel, recipe, shape)
+            )
             if path[2] == "bias" and p.get("transform") == "none":
                 must_raise = True  # would change the model; the harness never sends it
-            names = (
-                ("stages", "kernel", "bias")
-                if p.get("change") or p.get("transform") in CONVERTING
-                else ("kernel" if path[2] == "kernel" else "bias", "stages")
-            )
+            # kernel and bias are a dense StageSpec's params[0] and params[1]
+            names = ("stages", "params")
             # a network must hold the model's own arrays: a copy would lose every update
             if p.get("transform") not in (None, "matrix", "masked") + NONFINITE and not _usable_in_place(recipe):
                 must_raise = True
         elif path[0] == "state":
             j = int(path[1])
-            args["state"] = list(args["state"])
-            args["state"][j] = _malform(args["state"][j], p)
+            slots = [list(per_param) for per_param in args["state"]["slots"]]
+            slots[j][0] = _malform(slots[j][0], p)
+            args["state"] = dict(args["state"], slots=slots)
             names = ("state",)
         else:
             args[path[0]] = _malform(args[path[0]], p)
@@ -865,7 +876,7 @@ def run_network_case(p: dict) -> Outcome:
             if method == "train_batch":
                 net.bind_training_data(*[_resolve(setup[k], "clean", built, k) for k in ("x", "y", "order")])
         source = resolved["stages"] if method == "build_network" else base_stages
-        stage_arrays = [a for s in source for a in (s.kernel, s.bias)] if isinstance(source, list) else []
+        stage_arrays = [a for s in source for a in getattr(s, "params", ())] if isinstance(source, list) else []
         target = ops.build_network if method == "build_network" else getattr(net, method)
         outcome = call_capturing(target, **resolved)
         if outcome.kind != "ok":
@@ -1160,7 +1171,8 @@ def run_lifetime_case(p: dict) -> Outcome:
     """Build / bind from temporaries the caller drops at once; the network must keep what it points into."""
     import gc
 
-    from cyneuron.backend.base import LossSpec, SGDSpec, Stage
+    from cyneuron.backend.base import LossSpec
+    from tests.spec_support import dense_stage, sgd_spec
 
     ops = get_ops(p["backend"])
     rng = np.random.default_rng(p.get("seed", 0))
@@ -1170,14 +1182,14 @@ def run_lifetime_case(p: dict) -> Outcome:
     y = rng.standard_normal((n, u))
 
     def stages_of(ws):
-        return [Stage("tanh", ws[0], ws[1]), Stage("linear", ws[2], ws[3])]
+        return [dense_stage("tanh", ws[0], ws[1]), dense_stage("linear", ws[2], ws[3])]
 
     reference = ops.build_network(stages_of([a.copy() for a in arrays]), i, np.float64)
-    reference.prepare_training(LossSpec("mean_squared_error"), [], SGDSpec(0.01), 16)
+    reference.prepare_training(LossSpec("mean_squared_error"), [], sgd_spec(0.01), 16)
     reference.bind_training_data(x.copy(), y.copy(), np.arange(n, dtype=np.int64))
 
     net = ops.build_network(stages_of([a.copy() for a in arrays]), i, np.float64)  # the only references
-    net.prepare_training(LossSpec("mean_squared_error"), [], SGDSpec(0.01), 16)
+    net.prepare_training(LossSpec("mean_squared_error"), [], sgd_spec(0.01), 16)
     net.bind_training_data(x.copy(), y.copy(), np.arange(n, dtype=np.int64))
     gc.collect()
     junk = [np.full(s, 7.0) for s in ((i, h), (h,), (h, u), (u,), (n, i), (n, u), (n,)) for _ in range(8)]

@@ -18,10 +18,19 @@ pytestmark = pytest.mark.skipif(not cython_available(), reason="compiled kernels
 
 PRELUDE = """
 import numpy as np
-from cyneuron.backend.base import LossSpec, SGDSpec, Stage
+from cyneuron.backend.base import LossSpec, OptimizerSpec, ScheduleSpec, StageSpec
 from cyneuron.backend.cython_ops import CythonOps
 ops = CythonOps()
 no_columns = np.zeros((3, 0))
+
+
+def Stage(activation, kernel, bias=None):  # a dense stage over kernel (in, units) [and bias]
+    params = (kernel,) if bias is None else (kernel, bias)
+    return StageSpec("dense", kernel.shape[:1], kernel.shape[1:], {"activation": activation}, params)
+
+
+def SGDSpec(learning_rate):
+    return OptimizerSpec("sgd", ScheduleSpec("constant", (learning_rate,)), {"momentum": 0.0, "nesterov": 0.0})
 """
 
 CASES = {

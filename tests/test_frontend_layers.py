@@ -188,8 +188,29 @@ def test_deserialize_accepts_keras_configs_and_rejects_unknown():
         layers.deserialize({"class_name": "Dense", "config": {"units": 2, "kernel_regularizer": "l2"}})
 
 
-def test_freezing_is_refused_clearly():
+def test_freezing_keeps_the_frozen_layers_weights_through_fit(backend):
+    """trainable=False (now supported) freezes a layer: fit leaves its weights untouched, trains the rest."""
+    from cyneuron import Sequential
+    from cyneuron.optimizers import SGD
+
     dense = Dense(2)
     dense.trainable = True
-    with pytest.raises(NotImplementedError, match="trainable=False"):
-        dense.trainable = False
+    assert dense.trainable is True
+    frozen, head = Dense(4, activation="tanh", input_shape=(3,)), Dense(2)
+    frozen.trainable = False
+    assert frozen.trainable is False and frozen.get_config()["trainable"] is False
+    model = Sequential([frozen, head])
+    assert frozen.trainable_weights == [] and len(frozen.non_trainable_weights) == 2
+    model.compile(optimizer=SGD(0.1, momentum=0.9), loss="mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 3)), rng.normal(size=(32, 2))
+    frozen_before, head_before = frozen.get_weights(), head.get_weights()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    for before, after in zip(frozen_before, frozen.get_weights(), strict=True):
+        np.testing.assert_array_equal(after, before)
+    assert all(not np.array_equal(b, a) for b, a in zip(head_before, head.get_weights(), strict=True))
+    # unfreezing trains it again
+    frozen.trainable = True
+    model.compile(optimizer=SGD(0.1), loss="mse")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert all(not np.array_equal(b, a) for b, a in zip(frozen_before, frozen.get_weights(), strict=True))

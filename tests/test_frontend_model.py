@@ -439,9 +439,14 @@ def test_recompiling_with_a_new_optimizer_resets_velocities(backend):
     model = small_model()
     model.compile(optimizer=SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, verbose=0)
-    assert any(np.any(v != 0) for v in model.optimizer_state())
+    trained = model.optimizer_state()
+    assert trained["iterations"] > 0
+    assert any(np.any(v != 0) for slots in trained["slots"] for v in slots)
     model.compile(optimizer=SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
-    assert all(np.all(v == 0) for v in model.optimizer_state())
+    fresh = model.optimizer_state()
+    assert fresh["iterations"] == 0  # the new optimizer's count
+    assert len(fresh["slots"]) == len(model.get_weights()) and all(len(slots) == 1 for slots in fresh["slots"])
+    assert all(np.all(v == 0) for slots in fresh["slots"] for v in slots)
 
 
 def test_batch_callbacks_see_running_averages(backend):
@@ -775,8 +780,12 @@ def test_config_round_trip_and_saving(backend, tmp_path):
     model.save(path)
     loaded = load_model(path)
     np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-6)
-    for a, b in zip(loaded.optimizer_state(), model.optimizer_state()):
-        np.testing.assert_array_equal(a, b)
+    loaded_state, state = loaded.optimizer_state(), model.optimizer_state()
+    assert loaded_state["iterations"] == state["iterations"] > 0
+    assert len(loaded_state["slots"]) == len(state["slots"]) == len(model.get_weights())
+    for a, b in zip(loaded_state["slots"], state["slots"], strict=True):
+        assert len(a) == len(b) == 1
+        np.testing.assert_array_equal(a[0], b[0])
     model.fit(x, y, epochs=1, shuffle=False, verbose=0)
     loaded.fit(x, y, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(loaded.get_weights(), model.get_weights()):
@@ -791,12 +800,25 @@ def test_config_round_trip_and_saving(backend, tmp_path):
 
 def test_optimizer_state_contract():
     model = small_model()
-    assert model.optimizer_state() == []
+    assert model.optimizer_state() is None  # not compiled
     model.compile(optimizer=SGD(0.1, momentum=0.9), loss="mse")
     state = model.optimizer_state()
-    assert [s.shape for s in state] == [w.shape for w in model.get_weights()]
-    model.set_optimizer_state([np.ones_like(s) for s in state])
-    assert all(np.all(s == 1) for s in model.optimizer_state())
+    assert set(state) == {"iterations", "slots", "scalars"} and state["iterations"] == 0
+    assert [[s.shape for s in slots] for slots in state["slots"]] == [[w.shape] for w in model.get_weights()]
+    assert [name for name, _ in model.optimizer_slot_specs()] == ["momentum"]
+    assert model.trained_weight_paths() == model.weight_paths() == [
+        f"{layer.name}/{weight}" for layer in model.layers for weight in ("kernel", "bias")
+    ]
+    ones = [[np.ones_like(s) for s in slots] for slots in state["slots"]]
+    model.set_optimizer_state({**state, "iterations": 4, "slots": ones})
+    again = model.optimizer_state()
+    assert again["iterations"] == model.optimizer.iterations == 4
+    assert all(np.all(s == 1) for slots in again["slots"] for s in slots)
+    with pytest.raises(TypeError, match="state"):
+        model.set_optimizer_state([np.ones_like(w) for w in model.get_weights()])
+    plain = small_model()
+    plain.compile(optimizer=SGD(0.1), loss="mse")
+    assert plain.optimizer_state()["slots"] == [[] for _ in plain.get_weights()]  # no momentum: no slots
     assert Sequential([Dense(2)]).get_compile_config() is None
 
 

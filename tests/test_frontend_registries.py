@@ -9,7 +9,7 @@ import pytest
 
 import cyneuron
 from cyneuron import activations, config, initializers, losses, metrics, optimizers, utils
-from cyneuron.backend.base import LossSpec, SGDSpec
+from cyneuron.backend.base import LossSpec, OptimizerSpec, ScheduleSpec
 
 # ----------------------------------------------------------------------------- activations
 
@@ -224,7 +224,7 @@ def test_metric_serialization():
 def test_sgd_defaults_and_config():
     sgd = optimizers.SGD()
     assert (sgd.learning_rate, sgd.momentum, sgd.nesterov, sgd.name) == (0.01, 0.0, False, "SGD")
-    assert sgd.spec == SGDSpec(0.01, 0.0, False)
+    assert sgd.spec == OptimizerSpec("sgd", ScheduleSpec("constant", (0.01,)), {"momentum": 0.0, "nesterov": 0.0})
     config = sgd.get_config()
     assert config == {"name": "SGD", "learning_rate": 0.01, "momentum": 0.0, "nesterov": False}
     again = optimizers.SGD.from_config({**config, "momentum": 0.9})
@@ -273,7 +273,7 @@ def test_sgd_learning_rate_is_mutable_and_validated():
     sgd = optimizers.SGD(0.1)
     version = sgd._version
     sgd.learning_rate = 0.05
-    assert sgd.learning_rate == 0.05 and sgd.spec.learning_rate == 0.05
+    assert sgd.learning_rate == 0.05 and sgd.spec.learning_rate == ScheduleSpec("constant", (0.05,))
     assert sgd._version > version
     with pytest.raises(ValueError):
         sgd.learning_rate = 0.0

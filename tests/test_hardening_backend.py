@@ -168,7 +168,18 @@ NETWORK_SCALARS = {
         (np.int32(3), 3),
         (2**40, "n"),
     ],
-    "input_dim": [(0, None), (-1, None), (2.5, None), (None, None), ("3", None), ("+1", None), (np.int64(-5), None)],
+    "input_shape": [
+        (0, None),
+        (-1, None),
+        (2.5, None),
+        (None, None),
+        ("3", None),
+        ("+1", None),
+        (np.int64(-5), None),
+        ((), None),
+        ((0,), None),
+        ([3], None),
+    ],
     "dtype": [("float16", None), ("int64", None), ("complex128", None), ("nonsense", None), (np.float16, None)],
     "loss": [("mean_squared_error", None), (LossSpec("hinge"), None), (None, None)],
     "metrics": [
@@ -190,7 +201,7 @@ NETWORK_ARRAYS = {
     "set_optimizer_state": ["state[0]", "state[1]", "state[2]"],
 }
 NETWORK_SCALAR_ARGS = {
-    "build_network": ["input_dim", "dtype", "stages"],
+    "build_network": ["input_shape", "dtype", "stages"],
     "predict": ["batch_size"],
     "prepare_training": ["loss", "metrics", "optimizer", "batch_size"],
     "train_batch": ["start", "stop"],
@@ -222,7 +233,8 @@ def network_cases(backend: str, family: str, setup: dict, choice: str) -> list[d
                 for value, clean in NETWORK_SCALARS[name]:
                     if value == "+1":
                         value = i + 1
-                        cases.append(dict(base, method=method, bad=name, value=value, names=("input_dim", "kernel")))
+                        # the first stage's in_shape then does not take the input's features
+                        cases.append(dict(base, method=method, bad=name, value=value, names=("input_shape", "stages")))
                         continue
                     elif value == "+3":
                         value = n + 3
@@ -234,7 +246,7 @@ def network_cases(backend: str, family: str, setup: dict, choice: str) -> list[d
                     if name in ("start", "stop"):
                         case["names"] = ("start", "stop")
                     if name == "dtype":
-                        case["names"] = ("dtype", "kernel", "stages")
+                        case["names"] = ("dtype", "params", "stages")
                     cases.append(case)
         return cases
     for method, names in NETWORK_ARRAYS.items():
@@ -570,7 +582,7 @@ WIDE_STAGE = """
 import resource
 import numpy as np
 from tests.hardening_support import get_ops
-from cyneuron.backend.base import Stage
+from tests.spec_support import dense_stage
 # room to map the 8 GiB kernel, not for a second array of that size (np.zeros_like would touch every page)
 resource.setrlimit(resource.RLIMIT_AS, (10 * 2**30, 10 * 2**30))
 try:
@@ -579,7 +591,7 @@ except MemoryError:
     print("NOMAP")
     raise SystemExit
 try:
-    network = get_ops({backend!r}).build_network([Stage("linear", kernel, None)], 1, np.float32)
+    network = get_ops({backend!r}).build_network([dense_stage("linear", kernel)], 1, np.float32)
 except (ValueError, TypeError) as error:
     print("REFUSED", type(error).__name__, error)
 except MemoryError as error:
@@ -606,4 +618,4 @@ def test_network_refuses_widths_beyond_32_bits(backend_name):
     if result.stdout.startswith("NOMAP"):
         pytest.skip("cannot map 8 GiB here")
     assert result.stdout.startswith("REFUSED"), result.stdout
-    assert "kernel" in result.stdout
+    assert "stages[0]" in result.stdout  # the stage too wide is named

@@ -19,12 +19,13 @@ import pytest
 
 import cyneuron.backend as backend_module
 from cyneuron import Input, Sequential, set_backend
-from cyneuron.backend.base import LossSpec, SGDSpec, Stage
+from cyneuron.backend.base import LossSpec
 from cyneuron.callbacks import Callback
 from cyneuron.layers import Dense
 from cyneuron.optimizers import SGD
 from cyneuron.utils import set_random_seed
 from tests.conftest import cython_available
+from tests.spec_support import dense_stage, sgd_spec
 
 pytestmark = pytest.mark.skipif(not cython_available(), reason="compiled kernels not built")
 
@@ -41,13 +42,13 @@ def big_network(rows=4096, features=256, hidden=512, units=10, dtype=np.float64)
     """A network whose every call does ~10**8-10**9 multiply-adds: far above the GIL-release threshold."""
     rng = np.random.default_rng(0)
     stages = [
-        Stage("relu", rng.standard_normal((features, hidden)).astype(dtype) * 0.05, np.zeros(hidden, dtype)),
-        Stage("softmax", rng.standard_normal((hidden, units)).astype(dtype) * 0.05, np.zeros(units, dtype)),
+        dense_stage("relu", rng.standard_normal((features, hidden)).astype(dtype) * 0.05, np.zeros(hidden, dtype)),
+        dense_stage("softmax", rng.standard_normal((hidden, units)).astype(dtype) * 0.05, np.zeros(units, dtype)),
     ]
     net = backend_module.ops().build_network(stages, features, dtype)
     x = rng.standard_normal((rows, features)).astype(dtype)
     labels = rng.integers(0, units, rows).astype(np.int64)
-    net.prepare_training(LossSpec("sparse_categorical_crossentropy"), [], SGDSpec(0.01), rows)
+    net.prepare_training(LossSpec("sparse_categorical_crossentropy"), [], sgd_spec(0.01), rows)
     net.bind_training_data(x, labels, np.arange(rows, dtype=np.int64))
     return net, x, labels, stages
 
@@ -111,7 +112,7 @@ def test_one_network_refuses_a_second_caller_while_busy():
     """NetworkCore documents: a call made while another thread is inside a call raises RuntimeError."""
     net, x, labels, stages = big_network()
     net.train_batch(0, 4096)
-    before = [s.kernel.copy() for s in stages]
+    before = [s.params[0].copy() for s in stages]
     started = threading.Event()
     outcomes = []
 
@@ -142,8 +143,8 @@ def test_one_network_refuses_a_second_caller_while_busy():
     ref, _, _, ref_stages = big_network()
     ref.train_batch(0, 4096)
     ref.train_batch(0, 4096)
-    assert all(np.array_equal(s.kernel, r.kernel) for s, r in zip(stages, ref_stages))
-    assert not all(np.array_equal(s.kernel, b) for s, b in zip(stages, before))
+    assert all(np.array_equal(s.params[0], r.params[0]) for s, r in zip(stages, ref_stages))
+    assert not all(np.array_equal(s.params[0], b) for s, b in zip(stages, before))
 
 
 # ============================================================ models in threads

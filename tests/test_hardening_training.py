@@ -276,29 +276,31 @@ def test_keyboard_interrupt_from_a_timer_thread(backend_name):
 
 def test_interrupt_between_two_weight_updates_numpy(monkeypatch):
     """A signal delivered right after the first parameter update of a step (made certain by a patched
-    sgd_update calling interrupt_main): the weights must be all-before or all-after that step."""
-    from cyneuron.backend.numpy_ops import NumpyOps
+    optimizer update calling interrupt_main): the weights must be all-before or all-after that step."""
+    from cyneuron.backend import numpy_ops
 
     set_backend("numpy")
     x, y = regression_data()
     model = make_model(momentum=0.9)
     model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)  # a few clean steps first
     before = model.get_weights()
-    # the network calls the unchecked implementation when the backend has one
-    hook = "_sgd_update" if hasattr(NumpyOps, "_sgd_update") else "sgd_update"
-    original = getattr(NumpyOps, hook)
+    velocities_before = model.optimizer_state()
+    # the network's step applies the optimizer through reference.optimizers.apply
+    original = numpy_ops.reference_optimizers.apply
     calls = []
 
-    def update_then_signal(self, *args, **kwargs):
-        original(self, *args, **kwargs)
+    def update_first_param_then_signal(spec, params, grads, slots, iterations, scalars):
+        original(spec, params[:1], grads[:1], slots[:1], iterations, scalars)
         calls.append(1)
         if len(calls) == 1:
             _thread.interrupt_main()  # raised at the next bytecode of the main thread
+        original(spec, params[1:], grads[1:], slots[1:], iterations, scalars)
 
-    monkeypatch.setattr(NumpyOps, hook, update_then_signal)
+    monkeypatch.setattr(numpy_ops.reference_optimizers, "apply", update_first_param_then_signal)
     with pytest.raises(KeyboardInterrupt):
         model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
-    monkeypatch.setattr(NumpyOps, hook, original)
+    monkeypatch.setattr(numpy_ops.reference_optimizers, "apply", original)
+    assert calls == [1]  # interrupted inside the first step's update
     replay = make_model(momentum=0.9)
     recorder = StepRecorder()
     replay.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
@@ -306,6 +308,11 @@ def test_interrupt_between_two_weight_updates_numpy(monkeypatch):
     after_one_step = recorder.steps[0]
     weights = model.get_weights()
     assert same_weights(weights, before) or same_weights(weights, after_one_step), "torn update"
+    if same_weights(weights, before):  # rolled back: the velocities and step count too
+        state = model.optimizer_state()
+        assert state["iterations"] == velocities_before["iterations"]
+        for now, then in zip(state["slots"], velocities_before["slots"], strict=True):
+            assert same_weights(now, then)
 
 
 # ======================================================================= errors raised inside fit

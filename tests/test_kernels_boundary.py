@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cyneuron.backend.base import LossSpec, SGDSpec, Stage
+from cyneuron.backend.base import LossSpec, StageSpec
 from tests.kernels_support import CY
+from tests.spec_support import dense_stage, sgd_spec
 
 F = np.float32
 MSE = LossSpec("mean_squared_error")
@@ -223,19 +224,29 @@ def test_sgd_arguments():
 def _net(dtype=F):
     rng = np.random.default_rng(0)
     stages = [
-        Stage("relu", rng.normal(size=(3, 5)).astype(dtype), np.zeros(5, dtype)),
-        Stage("softmax", rng.normal(size=(5, 4)).astype(dtype), np.zeros(4, dtype)),
+        dense_stage("relu", rng.normal(size=(3, 5)).astype(dtype), np.zeros(5, dtype)),
+        dense_stage("softmax", rng.normal(size=(5, 4)).astype(dtype), np.zeros(4, dtype)),
     ]
     return CY.build_network(stages, 3, dtype)
 
 
 def test_build_network_checks_stages():
-    with pytest.raises(ValueError, match=r"stages\[1\].kernel"):
-        CY.build_network([Stage("relu", np.ones((3, 5), F)), Stage("relu", np.ones((4, 2), F))], 3, F)
+    with pytest.raises(ValueError, match=r"stages\[1\].*in_shape"):
+        CY.build_network([dense_stage("relu", np.ones((3, 5), F)), dense_stage("relu", np.ones((4, 2), F))], 3, F)
     with pytest.raises(TypeError, match="dtype"):
-        CY.build_network([Stage("relu", np.ones((3, 5), F))], 3, np.int32)
+        CY.build_network([dense_stage("relu", np.ones((3, 5), F))], 3, np.int32)
     with pytest.raises(ValueError, match="activation"):
-        CY.build_network([Stage("gelu", np.ones((3, 5), F))], 3, F)
+        CY.build_network([dense_stage("gelu", np.ones((3, 5), F))], 3, F)
+    with pytest.raises(TypeError, match=r"stages\[0\]"):
+        CY.build_network([dense_stage("relu", np.ones((3, 5), F)).params], 3, F)
+
+
+def test_build_network_names_the_stage_with_a_bad_array():
+    # the stages chain (in_shape 5 after 5 units) but the second kernel is (4, 2): the error names
+    # which stage and which of its arrays
+    bad = StageSpec("dense", (5,), (2,), {"activation": "relu"}, (np.ones((4, 2), F),))
+    with pytest.raises(ValueError, match=r"stages\[1\].*params\[0\]"):
+        CY.build_network([dense_stage("relu", np.ones((3, 5), F)), bad], 3, F)
 
 
 def test_network_predict_arguments():
@@ -258,7 +269,7 @@ def test_network_life_cycle_order():
         net.bind_training_data(np.ones((2, 3), F), np.zeros(2, np.int64), np.arange(2))
     with pytest.raises(RuntimeError, match="prepare_training"):
         net.evaluate(np.ones((2, 3), F), np.zeros(2, np.int64), 2)
-    net.prepare_training(SCCE, ["sparse_categorical_accuracy"], SGDSpec(0.1), 4)
+    net.prepare_training(SCCE, ["sparse_categorical_accuracy"], sgd_spec(0.1), 4)
     with pytest.raises(RuntimeError, match="bind_training_data"):
         net.train_batch(0, 1)
 
@@ -266,14 +277,14 @@ def test_network_life_cycle_order():
 def test_network_training_arguments():
     net = _net()
     with pytest.raises(ValueError, match="metrics"):
-        net.prepare_training(SCCE, ["categorical_accuracy"], SGDSpec(0.1), 4)
+        net.prepare_training(SCCE, ["categorical_accuracy"], sgd_spec(0.1), 4)
     with pytest.raises(ValueError, match="metrics"):
-        net.prepare_training(MSE, ["sparse_categorical_accuracy"], SGDSpec(0.1), 4)
+        net.prepare_training(MSE, ["sparse_categorical_accuracy"], sgd_spec(0.1), 4)
     with pytest.raises(TypeError, match="optimizer"):
         net.prepare_training(SCCE, [], object(), 4)
     with pytest.raises(ValueError, match="batch_size"):
-        net.prepare_training(SCCE, [], SGDSpec(0.1), -1)
-    net.prepare_training(SCCE, ["sparse_categorical_accuracy"], SGDSpec(0.1), 4)
+        net.prepare_training(SCCE, [], sgd_spec(0.1), -1)
+    net.prepare_training(SCCE, ["sparse_categorical_accuracy"], sgd_spec(0.1), 4)
     x, labels = np.ones((6, 3), F), np.zeros(6, np.int64)
     with pytest.raises(ValueError, match="y"):
         net.bind_training_data(x, np.full(6, 4, np.int64), np.arange(6))
@@ -290,7 +301,7 @@ def test_network_training_arguments():
 
 def test_network_order_corrupted_after_binding_raises():
     net = _net()
-    net.prepare_training(SCCE, [], SGDSpec(0.1), 4)
+    net.prepare_training(SCCE, [], sgd_spec(0.1), 4)
     order = np.arange(6, dtype=np.int64)
     net.bind_training_data(np.ones((6, 3), F), np.zeros(6, np.int64), order)
     order[1] = 600  # trusted after binding, yet never read out of bounds
@@ -300,11 +311,19 @@ def test_network_order_corrupted_after_binding_raises():
 
 def test_network_optimizer_state_arguments():
     net = _net()
+    net.prepare_training(SCCE, [], sgd_spec(0.1, 0.9), 4)  # momentum: one slot per param
     state = net.get_optimizer_state()
-    assert [s.shape for s in state] == [(3, 5), (5,), (5, 4), (4,)]
+    assert [[s.shape for s in slots] for slots in state["slots"]] == [[(3, 5)], [(5,)], [(5, 4)], [(4,)]]
+    assert state["iterations"] == 0 and state["scalars"].shape == (0,)
+    with pytest.raises(TypeError, match="state"):
+        net.set_optimizer_state([s for slots in state["slots"] for s in slots])
     with pytest.raises(ValueError, match="state"):
-        net.set_optimizer_state(state[:2])
-    with pytest.raises(ValueError, match=r"state\[1\]"):
-        net.set_optimizer_state([state[0], np.zeros(4), state[2], state[3]])
-    net.set_optimizer_state([s + 1 for s in state])
-    assert all((s == 1).all() for s in net.get_optimizer_state())
+        net.set_optimizer_state({**state, "slots": state["slots"][:2]})
+    with pytest.raises(ValueError, match=r"state\['slots'\]\[1\]"):
+        net.set_optimizer_state({**state, "slots": [state["slots"][0], [np.zeros(4)], *state["slots"][2:]]})
+    with pytest.raises(ValueError, match="iterations"):
+        net.set_optimizer_state({**state, "iterations": -1})
+    net.set_optimizer_state({**state, "iterations": 3, "slots": [[s + 1 for s in slots] for slots in state["slots"]]})
+    again = net.get_optimizer_state()
+    assert again["iterations"] == 3
+    assert all((s == 1).all() for slots in again["slots"] for s in slots)

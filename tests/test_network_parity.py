@@ -9,12 +9,30 @@ with every product forced through loops or BLAS.
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 
-from cyneuron.backend.base import LossSpec, Network, SGDSpec, Stage
+from cyneuron.backend.base import LossSpec, Network, StageSpec
 from tests.kernels_support import CY, DTYPES, REF, close, product_path, targets_for  # noqa: F401
+from tests.spec_support import activation_stage, dense_stage, sgd_spec
+
+
+class SGDSpec(NamedTuple):
+    """The SGD settings of a case (handed to the networks as ``sgd_spec(*settings)``)."""
+
+    learning_rate: float
+    momentum: float = 0.0
+    nesterov: bool = False
+
+
+def _params(stages: list[StageSpec]) -> list[np.ndarray]:
+    return [p for s in stages for p in s.params]
+
+
+def _slots(state: dict) -> list[np.ndarray]:
+    return [slot for per_param in state["slots"] for slot in per_param]
 
 # (input_dim, [(units, activation, kind)]) with kind "dense", "nobias" or "bare" (Activation layer)
 ARCHITECTURES = {
@@ -50,17 +68,17 @@ CASES = [
 ]
 
 
-def _stages(name: str, dtype, seed: int = 0) -> tuple[list[Stage], int]:
+def _stages(name: str, dtype, seed: int = 0) -> tuple[list[StageSpec], int]:
     input_dim, layers = ARCHITECTURES[name]
     rng = np.random.default_rng(seed)
     stages, width = [], input_dim
     for units, activation, kind in layers:
         if kind == "bare":
-            stages.append(Stage(activation))
+            stages.append(activation_stage(activation, width))
             continue
         kernel = (rng.normal(size=(width, units)) / np.sqrt(width)).astype(dtype)
         bias = (rng.normal(size=units) * 0.1).astype(dtype) if kind == "dense" else None
-        stages.append(Stage(activation, kernel, bias))
+        stages.append(dense_stage(activation, kernel, bias))
         width = units
     return stages, input_dim
 
@@ -68,7 +86,7 @@ def _stages(name: str, dtype, seed: int = 0) -> tuple[list[Stage], int]:
 def _data(name: str, loss: LossSpec, dtype, n: int, seed: int = 1):
     rng = np.random.default_rng(seed)
     stages, input_dim = _stages(name, dtype)
-    units = next(s.kernel.shape[1] for s in reversed(stages) if s.kernel is not None)
+    units = stages[-1].out_shape[0]
     x = rng.normal(size=(n, input_dim)).astype(dtype)
     return x, targets_for(loss.name, rng, n, units, dtype)
 
@@ -79,14 +97,14 @@ def _run(ops, case, dtype, n=37, batch_size=8, epochs=3):
     x, y = _data(name, loss, dtype, n)
     net = ops.build_network(stages, input_dim, dtype)
     predicted = net.predict(x, 5)
-    net.prepare_training(loss, metrics, sgd, batch_size)
+    net.prepare_training(loss, metrics, sgd_spec(*sgd), batch_size)
     order = np.arange(n, dtype=np.int64)
     net.bind_training_data(x, y, order)
     shuffler = np.random.default_rng(7)
     flags, stats = [], []
     for epoch in range(epochs):
         shuffler.shuffle(order)  # in place, between epochs, as the front end does
-        net.set_optimizer(SGDSpec(sgd.learning_rate * (0.9**epoch), sgd.momentum, sgd.nesterov))
+        net.set_optimizer(sgd_spec(sgd.learning_rate * (0.9**epoch), sgd.momentum, sgd.nesterov))
         net.reset_stats()
         for start in range(0, n, batch_size):
             flags.append(net.train_batch(start, min(start + batch_size, n)))
@@ -95,8 +113,9 @@ def _run(ops, case, dtype, n=37, batch_size=8, epochs=3):
         "predict": predicted,
         "stats": np.array(stats),
         "evaluate": net.evaluate(x, y, 6),
-        "weights": [p.copy() for s in stages for p in (s.kernel, s.bias) if p is not None],
-        "velocities": net.get_optimizer_state(),
+        "weights": [p.copy() for p in _params(stages)],
+        "velocities": _slots(net.get_optimizer_state()),
+        "iterations": net.iterations,
         "flags": flags,
         "after": net.predict(x, 64),
     }
@@ -113,6 +132,9 @@ def _case_id(case) -> str:
 def test_network_matches_reference(case, dtype):
     cy, ref = _run(CY, case, dtype), _run(REF, case, dtype)
     assert cy["flags"] == ref["flags"] and all(ref["flags"])
+    assert cy["iterations"] == ref["iterations"] == len(ref["flags"])
+    # SGD keeps one velocity per param with momentum, none without
+    assert len(cy["velocities"]) == len(ref["velocities"]) == (len(ref["weights"]) if case[3].momentum else 0)
     # a few SGD steps compound rounding: allow it to grow with the number of steps taken
     steps = 20.0 if dtype == np.float32 else 100.0
     close(cy["predict"], ref["predict"], dtype, 1.0, 2.0)
@@ -137,19 +159,23 @@ def test_non_finite_step_returns_false_and_leaves_weights(dtype):
     results = {}
     for ops in (CY, REF):
         stages, input_dim = _stages("regression", dtype)
-        stages[-1].kernel[...] = huge  # the output overflows to inf
+        stages[-1].params[0][...] = huge  # the output overflows to inf
         net = ops.build_network(stages, input_dim, dtype)
         x, y = _data("regression", LossSpec("mean_squared_error"), dtype, 12)
-        net.prepare_training(LossSpec("mean_squared_error"), ["mean_absolute_error"], SGDSpec(0.1, 0.9), 4)
-        velocities = [np.full_like(v, 0.25) for v in net.get_optimizer_state()]
-        net.set_optimizer_state(velocities)
+        net.prepare_training(LossSpec("mean_squared_error"), ["mean_absolute_error"], sgd_spec(0.1, 0.9), 4)
+        state = net.get_optimizer_state()
+        velocities = [[np.full_like(v, 0.25) for v in per_param] for per_param in state["slots"]]
+        net.set_optimizer_state({**state, "iterations": 5, "slots": velocities})
         net.bind_training_data(x, y, np.arange(12, dtype=np.int64))
-        before = [p.copy() for s in stages for p in (s.kernel, s.bias) if p is not None]
+        before = [p.copy() for p in _params(stages)]
         assert net.train_batch(0, 4) is False
-        after = [p for s in stages for p in (s.kernel, s.bias) if p is not None]
+        after = _params(stages)
         for b, a in zip(before, after):
             np.testing.assert_array_equal(a, b)
-        for v, w in zip(net.get_optimizer_state(), velocities):
+        kept = net.get_optimizer_state()
+        assert kept["iterations"] == net.iterations == 5  # a refused step is not counted
+        assert len(_slots(kept)) == len(_slots({"slots": velocities})) == len(after)
+        for v, w in zip(_slots(kept), _slots({"slots": velocities})):
             np.testing.assert_array_equal(v, w)
         assert not np.isfinite(net.stats[0])  # the batch's loss is still reported
         results[ops.name] = net.stats.copy()
@@ -166,15 +192,15 @@ def test_finite_checked_only_skips_the_scan(ops):
     x, y = _data("regression", loss, np.float64, 8)
     x[3, 0] = np.nan
     order = np.arange(8, dtype=np.int64)
-    net.prepare_training(loss, [], SGDSpec(0.01), 8)
+    net.prepare_training(loss, [], sgd_spec(0.01), 8)
     with pytest.raises(ValueError, match="x: contains NaN"):
         net.bind_training_data(x, y, order)
     with pytest.raises(ValueError, match="x: contains NaN"):
         net.evaluate(x, y, 4)
-    before = [w.copy() for s in stages for w in (s.kernel, s.bias) if w is not None]
+    before = [w.copy() for w in _params(stages)]
     net.bind_training_data(x, y, order, finite_checked=True)
     assert net.train_batch(0, 8) is False
-    after = [w for s in stages for w in (s.kernel, s.bias) if w is not None]
+    after = _params(stages)
     for b, a in zip(before, after):
         np.testing.assert_array_equal(a, b)
     assert not np.isfinite(net.evaluate(x, y, 4, finite_checked=True)[0])
@@ -208,7 +234,7 @@ def test_weights_are_shared_with_the_stages():
     net = CY.build_network(stages, input_dim, np.float64)
     x = np.ones((2, input_dim))
     before = net.predict(x, 2)
-    stages[-1].bias[...] += 1.0  # the model's own arrays are read, not copies
+    stages[-1].params[1][...] += 1.0  # the model's own arrays are read, not copies
     np.testing.assert_allclose(net.predict(x, 2), before + 1.0)
 
 
@@ -218,7 +244,7 @@ def test_concurrent_use_never_corrupts():
     net = CY.build_network(stages, input_dim, np.float64)
     loss = LossSpec("sparse_categorical_crossentropy")
     x, y = _data("wide", loss, np.float64, 256)
-    net.prepare_training(loss, [], SGDSpec(0.01), 256)
+    net.prepare_training(loss, [], sgd_spec(0.01), 256)
     net.bind_training_data(x, y, np.arange(256, dtype=np.int64))
     expected_shape = (256, 10)
     errors: list[BaseException] = []

@@ -1,7 +1,7 @@
 """The cyneuron file format on its own: round trips, hostile files and atomic writes.
 
 These tests use a small stand-in model implementing the front end's contract
-(get_config / from_config / get_weights / set_weights / optimizer state), so
+(get_config / from_config / get_weights / set_weights / weight paths / optimizer state), so
 that every failure here is the file format's; tests with real models are in
 test_saving_models.py.
 """
@@ -41,7 +41,7 @@ class FakeModel:
             for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=False):
                 self._weights += [rng.standard_normal((a, b)).astype(dtype), rng.standard_normal(b).astype(dtype)]
         self._compile_config = None
-        self._velocities = []
+        self._optimizer = None  # {"iterations", "slots", "scalars"} once compiled, as Sequential's
         self.stop_training = False
 
     def get_config(self):
@@ -68,6 +68,9 @@ class FakeModel:
 
     def compile_from_config(self, config):
         self._compile_config = config
+        # fresh slots, as compiling a real model with a new optimizer
+        slots = [[np.zeros_like(w) for _ in self.optimizer_slot_specs()] for w in self._weights]
+        self._optimizer = {"iterations": 0, "slots": slots, "scalars": np.zeros(0)}
 
     def get_weights(self):
         return [w.copy() for w in self._weights]
@@ -79,11 +82,37 @@ class FakeModel:
             raise ValueError("set_weights: wrong count or shapes")
         self._weights = [np.array(w, dtype=self.dtype) for w in weights]
 
+    def weight_paths(self):
+        names = [f"dense_{i}" if i else "dense" for i in range(len(self.sizes) - 1)]
+        return [f"{name}/{weight}" for name in names for weight in ("kernel", "bias")][: len(self._weights)]
+
+    def trained_weight_paths(self):
+        return self.weight_paths()
+
+    def optimizer_slot_specs(self):
+        # SGD: one "momentum" slot per weight when it has momentum, none otherwise
+        config = (self._compile_config or {}).get("optimizer", {}).get("config", {})
+        return (("momentum", 0.0),) if config.get("momentum", 0.0) else ()
+
+    def optimizer_scalar_specs(self):
+        return ()
+
     def optimizer_state(self):
-        return [v.copy() for v in self._velocities]
+        if self._optimizer is None or not self.built:
+            return None
+        state = self._optimizer
+        return {
+            "iterations": state["iterations"],
+            "slots": [[v.copy() for v in per_weight] for per_weight in state["slots"]],
+            "scalars": state["scalars"].copy(),
+        }
 
     def set_optimizer_state(self, state):
-        self._velocities = [np.array(v) for v in state]
+        self._optimizer = {
+            "iterations": int(state["iterations"]),
+            "slots": [[np.array(v) for v in per_weight] for per_weight in state["slots"]],
+            "scalars": np.array(state["scalars"], dtype=np.float64),
+        }
 
 
 @pytest.fixture
@@ -99,8 +128,13 @@ def compiled_model(seed=0, dtype="float32"):
     model = FakeModel(seed=seed, dtype=dtype)
     model.compile_from_config({"optimizer": {"class_name": "SGD", "config": {"learning_rate": 0.1, "momentum": 0.9}}})
     rng = np.random.default_rng(seed + 1)
-    model._velocities = [rng.standard_normal(w.shape).astype(dtype) for w in model._weights]
+    velocities = [[rng.standard_normal(w.shape).astype(dtype)] for w in model._weights]
+    model.set_optimizer_state({"iterations": 7, "slots": velocities, "scalars": np.zeros(0)})
     return model
+
+
+def flat_slots(state):
+    return [slot for per_weight in state["slots"] for slot in per_weight]
 
 
 def same_arrays(a, b):
@@ -174,7 +208,9 @@ def test_model_round_trip_restores_config_weights_compile_and_optimizer(saved):
     assert loaded.get_config() == model.get_config()
     assert same_arrays(loaded.get_weights(), model.get_weights())
     assert loaded.get_compile_config() == model.get_compile_config()
-    assert same_arrays(loaded.optimizer_state(), model.optimizer_state())
+    assert same_arrays(flat_slots(loaded.optimizer_state()), flat_slots(model.optimizer_state()))
+    assert len(flat_slots(loaded.optimizer_state())) == 4
+    assert loaded.optimizer_state()["iterations"] == model.optimizer_state()["iterations"] == 7
 
 
 def test_model_file_layout_is_plain_json_and_npy(saved):
@@ -188,10 +224,15 @@ def test_model_file_layout_is_plain_json_and_npy(saved):
         f"optimizer/{i:03d}.npy" for i in range(4)
     ]
     assert manifest["format"] == "cyneuron.model"
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == saving.FORMAT_VERSION == 2
     assert manifest["dtype"] == "float32"
     assert isinstance(manifest["cyneuron_version"], str)
-    assert manifest["weights"][0] == {"shape": [3, 4], "dtype": "float32"}
+    assert manifest["weights"][0] == {"shape": [3, 4], "dtype": "float32", "path": "dense/kernel"}
+    assert [w["path"] for w in manifest["weights"]] == ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
+    assert manifest["optimizer"][0] == {"shape": [3, 4], "dtype": "float32", "path": "dense/kernel/momentum"}
+    assert [o["path"] for o in manifest["optimizer"]] == [w["path"] + "/momentum" for w in manifest["weights"]]
+    assert manifest["optimizer_iterations"] == 7
+    assert "optimizer_scalars" not in manifest  # SGD has none
     assert first.shape == (3, 4)
 
 
@@ -199,7 +240,7 @@ def test_compile_false_skips_compile_and_optimizer_state(saved):
     _, path = saved
     loaded = saving.load_model(path, compile=False)
     assert loaded.get_compile_config() is None
-    assert loaded.optimizer_state() == []
+    assert loaded.optimizer_state() is None
 
 
 def test_uncompiled_and_unbuilt_models_round_trip(tmp_path, fake_models):

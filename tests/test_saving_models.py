@@ -60,6 +60,16 @@ def same_weights(a, b):
     return len(a) == len(b) and all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+def same_optimizer_state(a, b):
+    """Same step count, scalars and slots (per trained weight, per slot), exactly."""
+    return (
+        a["iterations"] == b["iterations"]
+        and np.array_equal(a["scalars"], b["scalars"])
+        and len(a["slots"]) == len(b["slots"])
+        and all(same_weights(x, y) for x, y in zip(a["slots"], b["slots"], strict=True))
+    )
+
+
 def fit(model, x, y, epochs):
     return model.fit(x, y, epochs=epochs, batch_size=10, shuffle=False, verbose=0)
 
@@ -88,7 +98,11 @@ def test_loaded_model_continues_training_exactly(backend, tmp_path, momentum, ne
     path = tmp_path / "ckpt"
     saving.save_model(model, path)
     loaded = saving.load_model(path)
-    assert same_weights(loaded.optimizer_state(), model.optimizer_state())
+    assert same_optimizer_state(loaded.optimizer_state(), model.optimizer_state())
+    # SGD keeps one velocity ("momentum") per trained weight with momentum, none without
+    slots = model.optimizer_state()["slots"]
+    assert len(slots) == len(model.get_weights())
+    assert all(len(per_weight) == (1 if momentum else 0) for per_weight in slots)
 
     assert loaded.optimizer.iterations == model.optimizer.iterations == 10
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
@@ -97,7 +111,7 @@ def test_loaded_model_continues_training_exactly(backend, tmp_path, momentum, ne
     got = fit(loaded, x, y, 3)
     assert same_weights(loaded.get_weights(), model.get_weights())
     assert got.history == expected.history
-    assert same_weights(loaded.optimizer_state(), model.optimizer_state())
+    assert same_optimizer_state(loaded.optimizer_state(), model.optimizer_state())
 
 
 def test_momentum_state_matters_for_continued_training(backend, tmp_path):
@@ -271,3 +285,30 @@ def test_any_tampered_config_loads_or_raises_value_error(saved_manifest, tmp_pat
             attempt()
     # The file's arrays are the model's own: whatever load_weights accepted, nothing else changed them.
     assert same_weights(model.get_weights(), before)
+
+
+def test_version_1_file_still_loads_with_its_velocities(backend, tmp_path):
+    """A cyneuron 0.1 file (format 1: no variable paths, one SGD velocity per weight) loads and resumes."""
+    x, y = classification_data()
+    model = make_model(momentum=0.9)
+    fit(model, x, y, 2)
+    path = tmp_path / "v2"
+    model.save(path)
+    old = tmp_path / "v1"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(old, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "config.json":
+                manifest = json.loads(data)
+                manifest["format_version"] = 1
+                for entry in manifest["weights"] + manifest["optimizer"]:
+                    entry.pop("path")
+                manifest.pop("optimizer_scalars", None)
+                data = json.dumps(manifest).encode()
+            target.writestr(info, data)
+    loaded = load_model(old)
+    assert same_weights(loaded.get_weights(), model.get_weights())
+    assert same_optimizer_state(loaded.optimizer_state(), model.optimizer_state())
+    expected, got = fit(model, x, y, 1), fit(loaded, x, y, 1)
+    assert same_weights(loaded.get_weights(), model.get_weights())
+    assert got.history == expected.history
