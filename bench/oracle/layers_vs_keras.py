@@ -157,6 +157,74 @@ def main() -> None:
     act_train(keras.layers.ELU(), cl.ELU(), "ELU")
     act_train(keras.layers.Dropout(0.0), cl.Dropout(0.0), "Dropout(0.0)")
 
+    # every optimizer through fit, on a Dense + BatchNormalization net (issue 10's parity target)
+    optimizer_cases = [
+        ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+        ("Adam", {"learning_rate": 0.01}),
+        ("Adam", {"learning_rate": 0.01, "amsgrad": True, "clipnorm": 0.5}),
+        ("AdamW", {"learning_rate": 0.01}),
+        ("RMSprop", {"learning_rate": 0.01, "momentum": 0.5, "centered": True}),
+        ("Adagrad", {"learning_rate": 0.05, "global_clipnorm": 1.0}),
+        ("Adadelta", {"learning_rate": 1.0}),
+        ("Adamax", {"learning_rate": 0.01, "clipvalue": 0.1}),
+        ("Nadam", {"learning_rate": 0.01}),
+        ("Lion", {"learning_rate": 0.001, "weight_decay": 0.1}),
+    ]
+    for name, kwargs in optimizer_cases:
+
+        def k():
+            return [
+                keras.layers.Dense(6, activation="relu"),
+                keras.layers.BatchNormalization(),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+
+        def c():
+            return [cl.Dense(6, activation="relu"), cl.BatchNormalization(), cl.Dense(3, activation="softmax")]
+
+        args = ", ".join(f"{key}={value}" for key, value in kwargs.items())
+        rows.append(
+            (f"fit {name}({args})", *pair(k, c, (5,), x, y, "categorical_crossentropy", optimizer=(name, kwargs)))
+        )
+    for schedule in (
+        {
+            "class_name": "ExponentialDecay",
+            "config": {"initial_learning_rate": 0.05, "decay_steps": 3, "decay_rate": 0.5},
+        },
+        {
+            "class_name": "CosineDecay",
+            "config": {"initial_learning_rate": 0.05, "decay_steps": 8, "warmup_target": 0.1, "warmup_steps": 3},
+        },
+    ):
+
+        def k():
+            return [keras.layers.Dense(6, activation="tanh"), keras.layers.Dense(3, activation="softmax")]
+
+        def c():
+            return [cl.Dense(6, activation="tanh"), cl.Dense(3, activation="softmax")]
+
+        kk = keras.optimizers.schedules.deserialize(schedule)
+        cc = cyneuron.optimizers.schedules.deserialize(schedule)
+        km = keras.Sequential([keras.Input((5,)), *k()])
+        cm = cyneuron.models.Sequential([cl.Input((5,)), *c()])
+        cm.set_weights(km.get_weights())
+        km.compile(optimizer=keras.optimizers.SGD(kk, momentum=0.9), loss="categorical_crossentropy")
+        cm.compile(optimizer=cyneuron.optimizers.SGD(cc, momentum=0.9), loss="categorical_crossentropy")
+        km.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+        cm.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+        w = max(
+            float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-3))
+            for a, b in zip(cm.get_weights(), km.get_weights())
+        )
+        rows.append(
+            (
+                f"fit SGD(momentum=0.9) with {schedule['class_name']}",
+                w,
+                rel(cm.predict(x), km.predict(x, verbose=0)),
+                0.0,
+            )
+        )
+
     for cls in ("BatchNormalization", "Dropout"):
         kc = getattr(keras.layers, cls)(**({"rate": 0.5} if cls == "Dropout" else {})).get_config()
         cc = getattr(cl, cls)(**({"rate": 0.5} if cls == "Dropout" else {})).get_config()
