@@ -144,7 +144,10 @@ def check_stages(stages: Sequence[StageSpec], input_shape: object, dtype: np.dty
             raise ValueError(
                 f"stages[{index}]: in_shape {stage.in_shape} does not take the previous output's {widths[-1]} features"
             )
-        module.check(stage, dtype)
+        try:
+            module.check(stage, dtype)
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"stages[{index}] ({stage.kind}): {error}") from None
         widths.append(_width(f"stages[{index}].out_shape", stage.out_shape))
     return widths
 

@@ -11,6 +11,7 @@ Names are unique per process as in Keras (``dense``, ``dense_1``, ...).
 from __future__ import annotations
 
 import collections
+import functools
 import math
 import re
 import threading
@@ -154,6 +155,13 @@ class Layer:
     give their output shape in ``compute_output_shape`` and their backend stage in ``stage_spec``.
     """
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        # As Keras wraps ``build``: a direct ``layer.build(shape)`` checks the shape and records it,
+        # exactly as building through a model does.
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:
+            cls.build = _recording_build(cls.__dict__["build"])
+
     def __init__(
         self, name: str | None = None, dtype=None, trainable: bool = True, input_shape=None, input_dim=None
     ) -> None:
@@ -256,6 +264,10 @@ class Layer:
 
     def build(self, input_shape) -> None:
         """Create the weights for inputs of ``input_shape`` ``(None, ...)``; layers with weights override this."""
+        if self._dry_shapes is None:
+            features = _per_sample_shape(input_shape)
+            self._validate_input(features)
+            self._build_shape = features
         self.built = True
 
     def _build(self, features: tuple[int, ...], dtype: np.dtype) -> None:
@@ -339,6 +351,32 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _recording_build(build):
+    @functools.wraps(build)
+    def wrapper(self, input_shape) -> None:
+        if self._dry_shapes is not None:  # shape inference only
+            build(self, input_shape)
+            return
+        features = _per_sample_shape(input_shape)
+        self._validate_input(features)
+        build(self, input_shape)
+        self._build_shape = features
+        self.built = True
+
+    return wrapper
+
+
+def _per_sample_shape(input_shape) -> tuple[int, ...]:
+    """``(None, d1, ...)`` or ``(d1, ...)`` -> ``(d1, ...)``, checked."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape: expected a tuple like (None, features), got {input_shape!r}") from None
+    if shape and shape[0] is None:
+        shape = shape[1:]
+    return _feature_shape(shape, "input_shape")
 
 
 def _run_stages(stages, input_shape, x: np.ndarray, training: bool) -> np.ndarray:
