@@ -250,3 +250,22 @@ def test_reshape_checks_the_size():
 
 def test_input_layer_is_registered():
     assert layers._CLASSES["InputLayer"] is InputLayer
+
+
+@pytest.mark.parametrize("name", sorted(cyneuron.optimizers.OPTIMIZERS))
+def test_every_optimizer_resumes_identically_after_save_and_load(name, tmp_path, backend):
+    set_random_seed(2)
+    model = Sequential([Input((4,)), Dense(6, activation="relu"), BatchNormalization(), Dense(2, activation="softmax")])
+    model.compile(optimizer=cyneuron.optimizers.get(name.lower()), loss="sparse_categorical_crossentropy")
+    x, y = _data((4,))
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert type(loaded.optimizer) is type(model.optimizer)
+    for m in (model, loaded):
+        m.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=False)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    state_a, state_b = model.optimizer_state(), loaded.optimizer_state()
+    assert state_a["iterations"] == state_b["iterations"] == 12
+    np.testing.assert_array_equal(state_a["scalars"], state_b["scalars"])

@@ -82,3 +82,48 @@ def test_dropout_masks_identical_in_both_backends(dtype):
     cy = _train(CythonOps(), input_shape, copy_stack(stages), dtype, x, y)
     # identical accuracy sums require identical masks; the loss sums agree to rounding
     np.testing.assert_allclose(cy.stats, ref.stats, **TOLERANCE[dtype])
+
+
+def _optimizer_cases():
+    from cyneuron import optimizers
+
+    cases = [(name, {}) for name in sorted(optimizers.OPTIMIZERS)]
+    cases += [
+        ("Adam", {"amsgrad": True, "clipnorm": 0.5, "weight_decay": 0.01}),
+        ("RMSprop", {"momentum": 0.5, "centered": True, "clipvalue": 0.01}),
+        ("SGD", {"momentum": 0.9, "nesterov": True, "global_clipnorm": 0.1}),
+        ("Nadam", {"weight_decay": 0.1}),
+    ]
+    return cases
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, kwargs", _optimizer_cases(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_optimizer_in_the_compiled_step_matches_reference(name, kwargs, dtype):
+    """Each registered optimizer through the whole fused step (not just its kernel), with a schedule."""
+    from cyneuron import optimizers
+    from cyneuron.backend.cython_ops import CythonOps
+
+    schedule = optimizers.schedules.ExponentialDecay(0.01, decay_steps=2, decay_rate=0.7)
+    spec = optimizers.OPTIMIZERS[name](learning_rate=schedule, **kwargs).spec
+    _, _, input_shape, stages = [c for c in all_stacks(dtype) if c[0] == "batch_norm"][0]
+    x, y = _data(np.random.default_rng(4), input_shape, 3, dtype)
+    results = []
+    for ops in (NumpyOps(), CythonOps()):
+        stack = copy_stack(stages)
+        network = ops.build_network(stack, input_shape, dtype)
+        network.prepare_training(LossSpec("categorical_crossentropy"), (), spec, 8)
+        network.bind_training_data(x, y, np.arange(x.shape[0], dtype=np.int64))
+        for start in (0, 8, 16, 0, 8, 16):
+            assert network.train_batch(start, min(start + 8, x.shape[0]))
+        results.append((stack, network.get_optimizer_state()))
+    (ref_stack, ref_state), (cy_stack, cy_state) = results
+    tol = TOLERANCE[dtype]
+    for a, b in zip(ref_stack, cy_stack):
+        for pa, pb in zip(a.params + a.state, b.params + b.state):
+            np.testing.assert_allclose(pb, pa, **tol)
+    assert cy_state["iterations"] == ref_state["iterations"] == 6
+    np.testing.assert_allclose(cy_state["scalars"], ref_state["scalars"], **tol)
+    for slots_ref, slots_cy in zip(ref_state["slots"], cy_state["slots"]):
+        for a, b in zip(slots_ref, slots_cy):
+            np.testing.assert_allclose(b, a, **tol)
