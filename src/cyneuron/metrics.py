@@ -24,7 +24,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from cyneuron import backend as _backend
-from cyneuron.losses import SPARSE, _predictions, check_targets
+
+# keras.metrics re-exports the cross-entropy functions of keras.losses; course scripts import them from here
+from cyneuron.losses import (  # noqa: E402
+    SPARSE,
+    _predictions,
+    binary_crossentropy,
+    categorical_crossentropy,
+    check_targets,
+    sparse_categorical_crossentropy,
+)
 
 __all__ = [
     "Metric",
@@ -38,6 +47,9 @@ __all__ = [
     "sparse_categorical_accuracy",
     "mean_squared_error",
     "mean_absolute_error",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
     "get",
     "serialize",
     "deserialize",
