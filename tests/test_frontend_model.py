@@ -804,9 +804,11 @@ def test_optimizer_state_contract():
     assert set(state) == {"iterations", "slots", "scalars"} and state["iterations"] == 0
     assert [[s.shape for s in slots] for slots in state["slots"]] == [[w.shape] for w in model.get_weights()]
     assert [name for name, _ in model.optimizer_slot_specs()] == ["momentum"]
-    assert model.trained_weight_paths() == model.weight_paths() == [
-        f"{layer.name}/{weight}" for layer in model.layers for weight in ("kernel", "bias")
-    ]
+    assert (
+        model.trained_weight_paths()
+        == model.weight_paths()
+        == [f"{layer.name}/{weight}" for layer in model.layers for weight in ("kernel", "bias")]
+    )
     ones = [[np.ones_like(s) for s in slots] for slots in state["slots"]]
     model.set_optimizer_state({**state, "iterations": 4, "slots": ones})
     again = model.optimizer_state()

@@ -34,6 +34,7 @@ def _params(stages: list[StageSpec]) -> list[np.ndarray]:
 def _slots(state: dict) -> list[np.ndarray]:
     return [slot for per_param in state["slots"] for slot in per_param]
 
+
 # (input_dim, [(units, activation, kind)]) with kind "dense", "nobias" or "bare" (Activation layer)
 ARCHITECTURES = {
     "1-16-32-2": (1, [(16, "relu", "dense"), (32, "relu", "dense"), (2, "softmax", "dense")]),
