@@ -65,9 +65,5 @@ cdef double output_gradient(int loss, bint from_logits, int act, const floating*
 cdef double metric_sum(int metric, const floating* y, const int64_t* labels, const floating* p,
                        Py_ssize_t rows, Py_ssize_t units) noexcept nogil
 
-# ------------------------------------------------------------------- optimiser
-cdef void sgd_update(floating* w, const floating* g, floating* v, Py_ssize_t n,
-                     floating lr, floating momentum, bint nesterov) noexcept nogil
-
 # ----------------------------------------------------------------------- misc
 cdef bint all_finite(const floating* p, Py_ssize_t n) noexcept nogil

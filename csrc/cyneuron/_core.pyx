@@ -583,26 +583,6 @@ cdef double metric_sum(int metric, const floating* y, const int64_t* labels, con
     return total
 
 
-# ------------------------------------------------------------------- optimiser
-cdef void sgd_update(floating* w, const floating* g, floating* v, Py_ssize_t n,
-                     floating lr, floating momentum, bint nesterov) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating vi
-    if momentum == 0:
-        for i in range(n):
-            w[i] = w[i] - lr * g[i]
-    elif nesterov:
-        for i in range(n):
-            vi = momentum * v[i] - lr * g[i]
-            v[i] = vi
-            w[i] = w[i] + (momentum * vi - lr * g[i])
-    else:
-        for i in range(n):
-            vi = momentum * v[i] - lr * g[i]
-            v[i] = vi
-            w[i] = w[i] + vi
-
-
 # ----------------------------------------------------------------------- misc
 cdef bint all_finite(const floating* p, Py_ssize_t n) noexcept nogil:
     # x - x is 0 for every finite x and NaN for inf or NaN. Eight independent

@@ -122,17 +122,6 @@ def metric_value(const floating[:, ::1] p, y, labels, int metric):
     return total / p.shape[0]
 
 
-def sgd_update(const floating[:, ::1] param, grad, velocity, double learning_rate, double momentum, bint nesterov):
-    """In place; param, grad, velocity viewed as (1, size)."""
-    cdef floating* w = _first(param)
-    cdef const floating* g = <const floating*>_data(grad)
-    cdef floating* v = <floating*>_data(velocity)
-    with nogil:
-        core.sgd_update(w, g, v, param.shape[0] * param.shape[1], <floating>learning_rate,
-                        <floating>momentum, nesterov)
-
-
-
 # ------------------------------------------------------------------ optimizers (tests' entry points)
 
 from libc.stdlib cimport free, malloc

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from cyneuron import _kernels
 from cyneuron._network import NetworkCore
 from cyneuron.backend.base import ACTIVATIONS, LOSSES, METRICS, Network, Ops, StageSpec
+from cyneuron.backend.numpy_ops import _sgd_spec
 
 __all__ = ["CythonOps", "NetworkCore"]
 
@@ -74,8 +77,10 @@ class CythonOps(Ops):
         return _kernels.metric_value(y_pred, y, labels, _METRIC_CODES[metric])
 
     def _sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
-        # the kernel sees every parameter as one row; reshape of a C-contiguous array is a view
-        _kernels.sgd_update(param.reshape(1, -1), grad, velocity, learning_rate, momentum, nesterov)
+        # the optimizer kernels of the fused step; they may overwrite the gradient (clipping), hence the copy
+        slots = [[velocity]] if momentum != 0 else [[]]
+        spec = _sgd_spec(learning_rate, momentum, nesterov)
+        _kernels.optimizer_apply(spec, [param], [grad.copy()], slots, 0, np.zeros(0))
 
     # -------------------------------------------------------------- networks
     def build_network(self, stages: Sequence[StageSpec], input_shape, dtype) -> NetworkCore:

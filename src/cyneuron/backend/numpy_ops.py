@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cyneuron.backend.base import EPSILON, LossSpec, Network, Ops, OptimizerSpec, StageSpec
+from cyneuron.backend.base import EPSILON, LossSpec, Network, Ops, OptimizerSpec, ScheduleSpec, StageSpec
 from cyneuron.backend.reference import KINDS, Context, Forward
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.reference.activation import log_softmax as _log_softmax
@@ -109,6 +109,12 @@ def _per_sample_metric(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> n
     return np.mean(np.abs(y_pred - y_true), axis=1, dtype=np.float64)
 
 
+def _sgd_spec(learning_rate: float, momentum: float, nesterov: bool) -> OptimizerSpec:
+    """The ``OptimizerSpec`` of ``Ops.sgd_update``'s arguments (the per-op entry to the optimizer path)."""
+    hyper = {"momentum": float(momentum), "nesterov": float(bool(nesterov))}
+    return OptimizerSpec("sgd", ScheduleSpec("constant", (float(learning_rate),)), hyper)
+
+
 class NumpyOps(Ops):
     """Pure-NumPy kernels; ``base.Ops`` checks the arguments and documents each method."""
 
@@ -182,16 +188,10 @@ class NumpyOps(Ops):
         return float(np.mean(_per_sample_metric(metric, y_true, y_pred)))
 
     def _sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
-        lr = param.dtype.type(learning_rate)
-        if momentum == 0:
-            param -= lr * grad
-            return
-        m = param.dtype.type(momentum)
-        velocity[...] = m * velocity - lr * grad
-        if nesterov:
-            param += m * velocity - lr * grad
-        else:
-            param += velocity
+        slots = [[velocity]] if momentum != 0 else [[]]
+        reference_optimizers.apply(
+            _sgd_spec(learning_rate, momentum, nesterov), [param], [grad.copy()], slots, 0, np.zeros(0)
+        )
 
     def build_network(self, stages: Sequence[StageSpec], input_shape, dtype) -> NumpyNetwork:
         return NumpyNetwork(self, stages, input_shape, dtype)

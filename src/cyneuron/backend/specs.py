@@ -89,28 +89,3 @@ class OptimizerSpec:
     clipnorm: float = 0.0
     clipvalue: float = 0.0
     global_clipnorm: float = 0.0
-
-
-# Legacy (being replaced by StageSpec / OptimizerSpec)
-@dataclass(frozen=True)
-class Stage:
-    """One step of a network's forward pass: an optional dense product, then an activation.
-
-    ``kernel`` ``(in, units)`` and ``bias`` ``(units,)`` are the model's own weight
-    arrays: a network reads and updates them in place and never replaces them.
-    A stage with ``kernel=None`` is a bare activation (Keras' ``Activation`` layer);
-    ``bias=None`` with a kernel is a dense layer built with ``use_bias=False``.
-    """
-
-    activation: str
-    kernel: np.ndarray | None = None
-    bias: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class SGDSpec:
-    """SGD hyperparameters, already validated by the front end."""
-
-    learning_rate: float
-    momentum: float = 0.0
-    nesterov: bool = False
