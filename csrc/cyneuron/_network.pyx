@@ -429,6 +429,8 @@ cdef class NetworkCore:
             stage.n_out = widths[s + 1]
             stage.trainable = bool(spec.trainable)
             stage.need_dx = s > self.st.first_trained
+            if len(spec.params) > 4 or len(spec.state) > 4:
+                raise ValueError(f"stages[{s}]: a stage holds at most 4 parameter and 4 state arrays")
             stage.n_params = len(spec.params)
             for k, array in enumerate(spec.params):
                 stage.param[k] = cnp.PyArray_DATA(<cnp.ndarray>array)

@@ -18,17 +18,20 @@ ctypedef struct StageC:
     Py_ssize_t n_in, n_out   # features per sample
     Py_ssize_t units         # softmax row width; BatchNormalization's channels
     Py_ssize_t inner         # BatchNormalization: per-sample size after the channel axis
-    double f[4]              # kind-specific numbers (documented in each kind's module)
+    Py_ssize_t dims[16]      # kind-specific sizes (documented in each kind's module)
+    double f[8]              # kind-specific numbers (documented in each kind's module)
     bint flag                # kind-specific switch (relu_ext: has max_value; dropout: per-sample masks)
     int n_params
-    void* param[2]           # trainable arrays (the model's), e.g. kernel, bias
-    void* grad[2]            # their gradients (training arena)
+    void* param[4]           # trainable arrays (the model's), e.g. kernel, bias
+    void* grad[4]            # their gradients (training arena)
     int n_state
-    void* state[2]           # non-trainable arrays (the model's), e.g. moving mean and variance
-    void* pending[2]         # the values ``state`` takes if the step commits (training arena)
+    void* state[4]           # non-trainable arrays (the model's), e.g. moving mean and variance
+    void* pending[4]         # the values ``state`` takes if the step commits (training arena)
     void* out_train          # (train_rows, n_out)
     void* out_infer          # (infer_rows, n_out)
     void* saved              # kind-specific training workspace
+    void* saved2             # a second one (kinds that need two)
+    void* scratch            # kind-specific scratch shared by forward and backward (training arena)
     const int64_t* noise_map # dropout: per-sample element -> its mask element (NULL: identity)
     Py_ssize_t noise_width   # dropout: mask elements per sample
     uint64_t seed            # dropout: the layer's own seed (when ``flag2``), else the network's
