@@ -385,6 +385,7 @@ cdef class NetworkCore:
     cdef _Arena _train_arena
     cdef _Arena _infer_arena
     cdef tuple _bound
+    cdef object _identity         # 0, 1, 2, ...: the order of batches handed in as arrays
     cdef Py_ssize_t _batch_size
     cdef Py_ssize_t _macs_per_row
     cdef bint _busy
@@ -796,6 +797,35 @@ cdef class NetworkCore:
         if result == STEP_BAD_LABEL:
             raise ValueError(f"y: class labels must be in [0, {self.st.out_dim}) (changed after bind_training_data?)")
         return result == STEP_OK
+
+    def train_arrays(self, x, y, *, finite_checked=False):
+        """One training step on the batch x (rows, in_dim), y: the bound data become this batch (identity
+        order), so the step is ``train_batch`` on it; workspaces grow once to the largest batch seen."""
+        cdef Py_ssize_t rows
+        self._require_training()
+        x, y = check_network_data(
+            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked
+        )
+        rows = x.shape[0]
+        if self._identity is None or self._identity.shape[0] < rows:
+            self._identity = np.arange(max(rows, self._batch_size), dtype=np.int64)
+        self._enter()
+        try:
+            if rows > self.st.train_rows:
+                self._alloc_train(rows)
+            self._bound = (x, y, self._identity)
+            self.st.n = rows
+            self.st.x_data = cnp.PyArray_DATA(<cnp.ndarray>x)
+            self.st.order = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>self._identity)
+            if self.st.sparse:
+                self.st.label_data = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>y)
+                self.st.y_data = NULL
+            else:
+                self.st.y_data = cnp.PyArray_DATA(<cnp.ndarray>y)
+                self.st.label_data = NULL
+        finally:
+            self._busy = False
+        return self.train_batch(0, rows)
 
     def reset_stats(self):
         """Zero ``stats``."""

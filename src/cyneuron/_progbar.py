@@ -74,14 +74,14 @@ class Progbar:
     """A Keras-style progress display for one pass (an epoch, an evaluation or a prediction).
 
     Args:
-        target: total number of steps.
+        target: total number of steps, or None when unknown (a generator without ``steps_per_epoch``).
         verbose: 1 (live bar) or 2 (one line when finished); 0 displays nothing.
         interval: minimum seconds between two redraws of the live bar.
         unit_name: the unit shown in the time per step (``"step"``).
     """
 
-    def __init__(self, target: int, verbose: int = 1, interval: float = 0.05, unit_name: str = "step") -> None:
-        self.target = int(target)
+    def __init__(self, target: int | None, verbose: int = 1, interval: float = 0.05, unit_name: str = "step") -> None:
+        self.target = None if target is None else int(target)
         self.verbose = verbose
         self.interval = interval
         self.unit_name = unit_name
@@ -115,8 +115,7 @@ class Progbar:
             self._last_update = now
         elif self.verbose == 2 and finalize:
             now = time.perf_counter()
-            digits = int(math.log10(self.target)) + 1 if self.target > 0 else 1
-            line = f"{current:{digits}d}/{self.target} - {now - self._start:.0f}s -"
+            line = f"{self._count(current)} - {now - self._start:.0f}s -"
             line += format_time(self._time_per_step(current, now), self.unit_name)
             for key, value in (values or {}).items():
                 line += f" - {key}: {format_value(float(value), absolute=False)}"
@@ -125,16 +124,17 @@ class Progbar:
     def _draw_bar(self, current: int, values: Mapping[str, float], finalize: bool, now: float) -> None:
         dynamic = self._dynamic
         bold, green, grey, reset = ("\x1b[1m", "\x1b[32m", "\x1b[37m", "\x1b[0m") if dynamic else ("", "", "", "")
-        digits = int(math.log10(self.target)) + 1 if self.target > 0 else 1
-        count = f"{current:{digits}d}/{self.target}"
-        filled = int(20 * current / self.target) if self.target > 0 else 20
+        count = self._count(current)
         bar = f"{bold}{count}{reset} "
-        visible = len(count) + 1 + 20
-        if filled > 0:
-            bar += f"{green}{self._char * filled}{reset}"
-        bar += f"{grey}{self._char * (20 - filled)}{reset}"
+        visible = len(count) + 1
+        if self.target is not None:
+            filled = int(20 * current / self.target) if self.target > 0 else 20
+            visible += 20
+            if filled > 0:
+                bar += f"{green}{self._char * filled}{reset}"
+            bar += f"{grey}{self._char * (20 - filled)}{reset}"
         per_step = self._time_per_step(current, now)
-        if finalize:
+        if finalize or self.target is None:
             clock = f"{now - self._start:.0f}s"
         else:
             eta = per_step * (self.target - current)
@@ -159,6 +159,12 @@ class Progbar:
             self._write(message + ("\n" if finalize else ""))
         else:
             self._write(bar + info + "\n")
+
+    def _count(self, current: int) -> str:
+        if self.target is None:  # as Keras: "12/Unknown"
+            return f"{current}/Unknown"
+        digits = int(math.log10(self.target)) + 1 if self.target > 0 else 1
+        return f"{current:{digits}d}/{self.target}"
 
     def close_line(self) -> None:
         """End a live bar left mid-line (before printing a message after an interruption)."""

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from cyneuron import config as _config
+from cyneuron._data import BatchSource, is_batch_source
 from cyneuron._progbar import Progbar, check_verbose
 from cyneuron.utils import _as_array, _check_int
 
@@ -58,28 +59,44 @@ class TrainingMixin:
             or a dict ``{name: value}`` with ``return_dict=True``.
         """
         self._require_compiled("evaluate")
-        _must_be_none(sample_weight=sample_weight, steps=steps)
+        _must_be_none(sample_weight=sample_weight)
+        if steps is not None:
+            steps = _check_int(steps, "steps", 1)
         batch_size = _batch_size(batch_size)
         verbose = check_verbose(verbose)
         if not isinstance(return_dict, (bool, np.bool_)):
             raise TypeError(f"return_dict: expected a bool, got {type(return_dict).__name__}")
+        source = None
+        if is_batch_source(x):
+            if y is not None:
+                raise ValueError("y: not accepted when x is a dataset, generator or PyDataset")
+            source = BatchSource(x, steps, "x")
+        elif steps is not None:
+            raise ValueError("steps: only supported when x is a dataset, generator or PyDataset")
         self._acquire("evaluate")
         try:
-            inputs, targets, y_shape = self._prepare_xy(x, y)
+            if source is not None:
+                first = source.peek()
+                inputs, targets, y_shape = self._prepare_xy(first[0], first[1], "x batch x", "x batch y")
+            else:
+                inputs, targets, y_shape = self._prepare_xy(x, y)
             pairs = self._resolve_metrics(y_shape)
             network = self._get_network()
             self._ensure_prepared(network, tuple(c for _, c in pairs), None)
-            steps_total = math.ceil(inputs.shape[0] / batch_size)
+            steps_total = math.ceil(inputs.shape[0] / batch_size) if source is None else source.steps
             cbs = _callback_list(callbacks, self, add_history=False)
             cbs.set_params({"verbose": verbose, "epochs": 1, "steps": steps_total})
             bar = Progbar(steps_total, verbose) if verbose else None
             cbs.on_test_begin(None)
             keys = ["loss", *self._metric_names]
-            values = self._run_test(network, inputs, targets, batch_size, cbs, bar, keys)
+            if source is not None:
+                values = self._run_test_source(network, source, cbs, bar, keys)
+            else:
+                values = self._run_test(network, inputs, targets, batch_size, cbs, bar, keys)
             logs = {key: values[i] for key, i in sorted(zip(keys, range(len(keys))))}
             cbs.on_test_end(logs)
             if bar is not None:
-                bar.update(steps_total, logs, finalize=True)
+                bar.update(steps_total or 0, logs, finalize=True)
         finally:
             self._lock.release()
         if return_dict:
@@ -165,7 +182,11 @@ class TrainingMixin:
                 with ``shuffle=False`` batches are taken in order.
             validation_batch_size: batch size of the validation pass (default ``batch_size``).
             validation_freq: validate every this many epochs.
-            class_weight, sample_weight, steps_per_epoch, validation_steps: must be None (not supported).
+            steps_per_epoch: batches per epoch when x is a generator or dataset (default: all it yields).
+            class_weight, sample_weight, validation_steps: must be None (not supported yet).
+
+        ``x`` may also be a batch source — a generator or iterable of ``(x, y)`` batches, a ``PyDataset``,
+        or a dataset from ``cyneuron.utils`` — with ``y`` None; ``validation_data`` likewise.
 
         Logs hold the loss and each metric averaged over the epoch's samples (measured before each update,
         as Keras), then ``val_`` entries. If a step produces a non-finite loss or gradient, training stops
@@ -181,12 +202,9 @@ class TrainingMixin:
         for that predict to finish.
         """
         self._require_compiled("fit")
-        _must_be_none(
-            class_weight=class_weight,
-            sample_weight=sample_weight,
-            steps_per_epoch=steps_per_epoch,
-            validation_steps=validation_steps,
-        )
+        _must_be_none(class_weight=class_weight, sample_weight=sample_weight, validation_steps=validation_steps)
+        if steps_per_epoch is not None:
+            steps_per_epoch = _check_int(steps_per_epoch, "steps_per_epoch", 1)
         batch_size = _batch_size(batch_size)
         epochs = _check_int(epochs, "epochs", 0)
         initial_epoch = _check_int(initial_epoch, "initial_epoch", 0)
@@ -220,25 +238,15 @@ class TrainingMixin:
                 initial_epoch,
                 validation_batch_size,
                 validation_freq,
+                steps_per_epoch,
             )
         finally:
             self._lock.release()
 
     def _fit_data(self, x, y, validation_split, validation_data):
         inputs, targets, y_shape = self._prepare_xy(x, y)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError(
-                    f"validation_data: expected a tuple (x_val, y_val), got {type(validation_data).__name__}"
-                )
-            if len(validation_data) == 3 and validation_data[2] is not None:
-                raise ValueError("validation_data: validation sample weights are not supported")
-            val_x, val_y, _ = self._prepare_xy(
-                validation_data[0], validation_data[1], "validation_data[0]", "validation_data[1]"
-            )
-            val = (val_x, val_y)
-        elif validation_split > 0:
+        val = self._validation(validation_data)
+        if val is None and validation_split > 0:
             n = inputs.shape[0]
             split_at = int(math.floor(n * (1.0 - validation_split)))
             if split_at == 0 or split_at == n:
@@ -249,6 +257,44 @@ class TrainingMixin:
             val = (inputs[split_at:], targets[split_at:])
             inputs, targets = inputs[:split_at], targets[:split_at]
         return inputs, targets, y_shape, val
+
+    def _validation(self, validation_data):
+        """``validation_data`` as arrays ``(x, y)`` or a ``BatchSource``; None when not given."""
+        if validation_data is None:
+            return None
+        if is_batch_source(validation_data):
+            return BatchSource(validation_data, None, "validation_data")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(f"validation_data: expected a tuple (x_val, y_val), got {type(validation_data).__name__}")
+        if len(validation_data) == 3 and validation_data[2] is not None:
+            raise ValueError("validation_data: validation sample weights are not supported")
+        val_x, val_y, _ = self._prepare_xy(
+            validation_data[0], validation_data[1], "validation_data[0]", "validation_data[1]"
+        )
+        return val_x, val_y
+
+    def _source_batch(self, batch, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
+        """One (x, y, sample_weight) batch of a batch source, validated and converted."""
+        bx, by, weights = batch
+        if weights is not None:
+            raise ValueError(f"{name}: sample weights in the batches are not supported by cyneuron yet")
+        if by is None:
+            raise ValueError(f"{name}: expected batches (x, y) with targets, got batches without y")
+        inputs, targets, _ = self._prepare_xy(bx, by, f"{name} batch x", f"{name} batch y")
+        return inputs, targets
+
+    def _fit_source(self, x, y, validation_split, validation_data, steps_per_epoch):
+        if y is not None:
+            raise ValueError("y: not accepted when x is a dataset, generator or PyDataset (batches hold the targets)")
+        if validation_split:
+            raise ValueError("validation_split: only supported for NumPy arrays; pass validation_data instead")
+        source = BatchSource(x, steps_per_epoch, "x")
+        first = source.peek()
+        if first[1] is None:
+            raise ValueError("x: expected batches (x, y) with targets, got batches without y")
+        inputs, targets, y_shape = self._prepare_xy(first[0], first[1], "x batch x", "x batch y")
+        val = self._validation(validation_data)
+        return source, inputs, targets, y_shape, val
 
     def _fit(
         self,
@@ -264,8 +310,17 @@ class TrainingMixin:
         initial_epoch,
         validation_batch_size,
         validation_freq,
+        steps_per_epoch=None,
     ):
-        inputs, targets, y_shape, val = self._fit_data(x, y, validation_split, validation_data)
+        source = None
+        if is_batch_source(x):
+            source, inputs, targets, y_shape, val = self._fit_source(
+                x, y, validation_split, validation_data, steps_per_epoch
+            )
+        else:
+            if steps_per_epoch is not None:
+                raise ValueError("steps_per_epoch: only supported when x is a dataset, generator or PyDataset")
+            inputs, targets, y_shape, val = self._fit_data(x, y, validation_split, validation_data)
         pairs = self._resolve_metrics(y_shape)
         canonical = tuple(c for _, c in pairs)
         self._refresh_trainable()
@@ -282,8 +337,13 @@ class TrainingMixin:
             network.seed = _dropout_seed(fit_seed)
         rng = np.random.default_rng(fit_seed)
 
-        steps = math.ceil(n / batch_size)
+        steps = math.ceil(n / batch_size) if source is None else source.steps
         bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+
+        def train_source(batch) -> tuple[bool, int]:
+            bx, by = self._source_batch(batch)
+            return network.train_arrays(bx, by, finite_checked=True), bx.shape[0]
+
         keys = ["loss", *self._metric_names]
         ordered = sorted(zip(keys, range(len(keys))))
 
@@ -319,7 +379,19 @@ class TrainingMixin:
                 live = bar is not None and verbose == 1 and bar._dynamic
                 done = 0  # batches that ran
                 failed = False
-                if not hooks and not live:
+                if source is not None:
+                    done, seen, failed = self._source_epoch(source, train_source, cbs, hooks, live, bar, logs_at)
+                    if source.exhausted:
+                        warnings.warn(
+                            "Your input ran out of data; interrupting training. Make sure that your dataset or "
+                            "generator can generate at least `steps_per_epoch * epochs` batches.",
+                            UserWarning,
+                            stacklevel=3,
+                        )
+                        self.stop_training = True
+                        optimizer.iterations = network.iterations
+                        break
+                elif not hooks and not live:
                     # No Python code of the user's runs in this loop: hold the network for the whole epoch.
                     with net_lock:
                         for start, stop in bounds:
@@ -371,13 +443,16 @@ class TrainingMixin:
                 self._batch_seen = seen  # train_on_batch after fit keeps averaging on this epoch, as Keras
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     cbs.on_test_begin(None)
-                    values = self._run_test(network, val[0], val[1], validation_batch_size, cbs, None, keys)
+                    if isinstance(val, BatchSource):
+                        values = self._run_test_source(network, val, cbs, None, keys)
+                    else:
+                        values = self._run_test(network, val[0], val[1], validation_batch_size, cbs, None, keys)
                     val_logs = {key: values[i] for key, i in ordered}
                     cbs.on_test_end(val_logs)
                     epoch_logs.update({f"val_{key}": value for key, value in val_logs.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
                 if bar is not None:
-                    bar.update(steps, epoch_logs, finalize=True)
+                    bar.update(steps if steps is not None else done, epoch_logs, finalize=True)
                 training_logs = epoch_logs
                 if self.stop_training:
                     break
@@ -388,6 +463,66 @@ class TrainingMixin:
             self.history = cbs.history
             raise
         return cbs.history
+
+    def _source_epoch(self, source, train_source, cbs, hooks, live, bar, logs_at) -> tuple[int, int, bool]:
+        """One epoch of a batch source; returns (batches that ran, samples seen, whether a step failed)."""
+        net_lock, optimizer, network = self._net_lock, self.optimizer, self._network
+        version = optimizer._version
+        interval = bar.interval if live else 0.0
+        next_draw, done, seen = 0.0, 0, 0
+        for step, batch in enumerate(source.epoch()):
+            if hooks:
+                cbs.on_train_batch_begin(step, None)
+                if optimizer._version != version:
+                    with net_lock:
+                        network.set_optimizer(optimizer.spec)
+                    version = optimizer._version
+            with net_lock:
+                ok, rows = train_source(batch)
+            seen += rows
+            if hooks:
+                cbs.on_train_batch_end(step, logs_at(seen))
+                if optimizer._version != version:
+                    with net_lock:
+                        network.set_optimizer(optimizer.spec)
+                    version = optimizer._version
+            if not ok:
+                return done, seen, True
+            done += 1
+            if live:
+                now = _now()
+                if step == 0:
+                    bar.first_step_done(now)
+                if now >= next_draw:
+                    bar.update(step + 1, logs_at(seen))
+                    next_draw = now + interval
+            if self.stop_training:
+                break
+        return done, seen, False
+
+    def _run_test_source(self, network, source: BatchSource, cbs, bar, keys) -> list[float]:
+        """Mean loss and metrics over every batch of a batch source (weighted by the batch sizes)."""
+        hooks = cbs.needs_test_batch_hooks
+        sums, seen = np.zeros(len(keys)), 0
+        for step, batch in enumerate(source.epoch()):
+            if hooks:
+                cbs.on_test_batch_begin(step, None)
+            bx, by = self._source_batch(batch, source._name)
+            with self._net_lock:
+                values = network.evaluate(bx, by, bx.shape[0], finite_checked=True)
+            sums += values * bx.shape[0]
+            seen += bx.shape[0]
+            if hooks or bar is not None:
+                logs = {key: float(sums[i] / seen) for key, i in sorted(zip(keys, range(len(keys))))}
+                if hooks:
+                    cbs.on_test_batch_end(step, logs)
+                if bar is not None:
+                    if step == 0:
+                        bar.first_step_done()
+                    bar.update(step + 1, logs)
+        if seen == 0:
+            raise ValueError(f"{source._name}: the data yielded no batch")
+        return [float(v) for v in sums / seen]
 
     def _report_divergence(self, epoch, epochs, done, steps, logs, verbose, bar) -> None:
         message = (

@@ -21,6 +21,7 @@ from cyneuron import config as _config
 from cyneuron import losses as _losses
 from cyneuron import metrics as _metrics
 from cyneuron import optimizers as _optimizers
+from cyneuron._data import BatchSource, is_batch_source
 from cyneuron._progbar import Progbar, check_verbose
 from cyneuron._summary import summary_text
 from cyneuron._training import _DEFAULT_BATCH_SIZE, TrainingMixin, _batch_size, _callback_list
@@ -585,6 +586,8 @@ class Sequential(TrainingMixin):
     def _predict(self, x, batch_size, verbose, callbacks) -> np.ndarray:
         batch_size = _batch_size(batch_size)
         verbose = check_verbose(verbose)
+        if is_batch_source(x):
+            return self._predict_source(x, verbose, callbacks)
         if (
             type(x) is np.ndarray
             and x.dtype.kind in "biuf"
@@ -627,6 +630,28 @@ class Sequential(TrainingMixin):
         if bar is not None:
             bar.update(steps, None, finalize=True)
         return out
+
+    def _predict_source(self, data, verbose, callbacks) -> np.ndarray:
+        """Outputs for every batch of a batch source, concatenated; batches may be x or (x, y[, w])."""
+        source = BatchSource(data, None, "x")
+        cbs = _callback_list(callbacks, self, add_history=False)
+        cbs.set_params({"verbose": verbose, "epochs": 1, "steps": source.steps})
+        bar = Progbar(source.steps, verbose) if verbose else None
+        cbs.on_predict_begin(None)
+        outputs = []
+        for step, (bx, _, _) in enumerate(source.epoch()):
+            cbs.on_predict_batch_begin(step, None)
+            inputs = self._prepare_x(bx, "x batch", check_finite=False)
+            outputs.append(self._network_predict(self._get_network(), inputs, inputs.shape[0]))
+            cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
+            if bar is not None:
+                bar.update(step + 1)
+        cbs.on_predict_end(None)
+        if not outputs:
+            raise ValueError("x: the data yielded no batch")
+        if bar is not None:
+            bar.update(len(outputs), None, finalize=True)
+        return np.concatenate(outputs)
 
     def predict_on_batch(self, x) -> np.ndarray:
         """Outputs for one batch ``x`` (as ``keras.Model.predict_on_batch``)."""

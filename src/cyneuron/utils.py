@@ -1,4 +1,6 @@
-"""Utilities, as in ``keras.utils``: ``set_random_seed`` and ``to_categorical``.
+"""Utilities, as in ``keras.utils``: ``set_random_seed``, ``to_categorical``, ``clear_session``, the datasets
+(``image_dataset_from_directory``, ``timeseries_dataset_from_array``, ``PyDataset``) and the image helpers
+(``load_img``, ``img_to_array``, ``array_to_img``).
 
 Also the front end's shared input checks (private): they validate and convert
 user data once per public call, and name the offending argument.
@@ -11,9 +13,22 @@ import random as _random
 import numpy as np
 
 from cyneuron import config as _config
+from cyneuron._data import PyDataset
+from cyneuron._image_utils import array_to_img, image_dataset_from_directory, img_to_array, load_img
+from cyneuron._timeseries import timeseries_dataset_from_array
 from cyneuron.backend.validation import all_finite
 
-__all__ = ["set_random_seed", "to_categorical", "clear_session"]
+__all__ = [
+    "set_random_seed",
+    "to_categorical",
+    "clear_session",
+    "PyDataset",
+    "image_dataset_from_directory",
+    "timeseries_dataset_from_array",
+    "load_img",
+    "img_to_array",
+    "array_to_img",
+]
 
 
 def set_random_seed(seed: int) -> None:

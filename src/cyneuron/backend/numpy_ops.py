@@ -331,7 +331,16 @@ class NumpyNetwork(Network):
         # the caller shuffles ``order`` in place between batches: a bad index must not wrap around
         if rows.min() < 0 or rows.max() >= x.shape[0]:
             raise ValueError(f"order: indices must be in [0, {x.shape[0]})")
-        xb, yb = x[rows], y[rows]
+        return self._step(x[rows], y[rows])
+
+    def train_arrays(self, x, y, *, finite_checked: bool = False) -> bool:
+        self._require_training()
+        x, y = check_network_data(
+            x, y, self._input_dim, self._widths[-1], self._dtype, self._loss, finite_checked=finite_checked
+        )
+        return self._step(x, y)
+
+    def _step(self, xb: np.ndarray, yb: np.ndarray) -> bool:
         trace = self._forward(xb, True)
         activation, z, a, backprop = self._head(trace)
         grad = np.empty_like(z)
