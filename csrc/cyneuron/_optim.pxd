@@ -13,6 +13,17 @@
 
 from cython cimport floating
 from libc.math cimport ceil, cos, fabs, floor, fmin, isfinite, log, pow, sqrt, trunc, INFINITY, M_PI, NAN
+
+cdef extern from "math.h" nogil:
+    float sqrtf(float x)
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    # sqrtf for float (the same correctly rounded result as sqrt through double, but it vectorises)
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
 from libc.stdlib cimport free, malloc
 
 # Same order as reference.optimizers.OPTIMIZER_KINDS (opt_fill maps the name by its index).
@@ -241,15 +252,14 @@ cdef inline void _step_sgd(ParamC* p, const OptC* opt, floating lr) noexcept nog
             w[k] = w[k] + m[k]
 
 
-cdef inline void _step_adam(ParamC* p, const OptC* opt, floating lr, double t) noexcept nogil:
+cdef inline void _step_adam(ParamC* p, const OptC* opt, floating alpha) noexcept nogil:
+    """``alpha`` = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), computed once per step by ``opt_apply``."""
     cdef floating* w = <floating*>p.w
     cdef const floating* g = <const floating*>p.g
     cdef floating* m = <floating*>p.slot[0]
     cdef floating* v = <floating*>p.slot[1]
     cdef floating* v_hat = <floating*>p.slot[2]
-    cdef double b1 = opt.hyper[0], b2 = opt.hyper[1]
-    cdef floating alpha = <floating>(<double>lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)))
-    cdef floating c1 = <floating>(1.0 - b1), c2 = <floating>(1.0 - b2), eps = <floating>opt.hyper[2]
+    cdef floating c1 = <floating>(1.0 - opt.hyper[0]), c2 = <floating>(1.0 - opt.hyper[1]), eps = <floating>opt.hyper[2]
     cdef floating vk
     cdef bint amsgrad = opt.hyper[3] != 0
     cdef Py_ssize_t k
@@ -260,7 +270,7 @@ cdef inline void _step_adam(ParamC* p, const OptC* opt, floating lr, double t) n
         if amsgrad:
             v_hat[k] = _max_nan(v_hat[k], vk)
             vk = v_hat[k]
-        w[k] = w[k] - (m[k] * alpha) / (<floating>sqrt(vk) + eps)
+        w[k] = w[k] - (m[k] * alpha) / (_sqrt(vk) + eps)
 
 
 cdef inline void _step_rmsprop(ParamC* p, const OptC* opt, floating lr) noexcept nogil:
@@ -281,7 +291,7 @@ cdef inline void _step_rmsprop(ParamC* p, const OptC* opt, floating lr) noexcept
             denominator = (velocity[k] - average[k] * average[k]) + eps
         else:
             denominator = velocity[k] + eps
-        increment = (lr * g[k]) / <floating>sqrt(denominator)
+        increment = (lr * g[k]) / _sqrt(denominator)
         if has_momentum:
             m[k] = momentum * m[k] + increment
             w[k] = w[k] - m[k]
@@ -297,7 +307,7 @@ cdef inline void _step_adagrad(ParamC* p, const OptC* opt, floating lr) noexcept
     cdef Py_ssize_t k
     for k in range(p.n):
         acc[k] = acc[k] + g[k] * g[k]
-        w[k] = w[k] - (lr * g[k]) / <floating>sqrt(acc[k] + eps)
+        w[k] = w[k] - (lr * g[k]) / _sqrt(acc[k] + eps)
 
 
 cdef inline void _step_adadelta(ParamC* p, const OptC* opt, floating lr) noexcept nogil:
@@ -310,18 +320,18 @@ cdef inline void _step_adadelta(ParamC* p, const OptC* opt, floating lr) noexcep
     cdef Py_ssize_t k
     for k in range(p.n):
         acc_grad[k] = rho * acc_grad[k] + one_minus_rho * (g[k] * g[k])
-        delta = -((<floating>sqrt(acc_delta[k] + eps) * g[k]) / <floating>sqrt(acc_grad[k] + eps))
+        delta = -((_sqrt(acc_delta[k] + eps) * g[k]) / _sqrt(acc_grad[k] + eps))
         acc_delta[k] = rho * acc_delta[k] + one_minus_rho * (delta * delta)
         w[k] = w[k] + lr * delta
 
 
-cdef inline void _step_adamax(ParamC* p, const OptC* opt, floating lr, double t) noexcept nogil:
+cdef inline void _step_adamax(ParamC* p, const OptC* opt, floating lr, floating correction) noexcept nogil:
+    """``correction`` = 1 - beta_1^t, computed once per step."""
     cdef floating* w = <floating*>p.w
     cdef const floating* g = <const floating*>p.g
     cdef floating* m = <floating*>p.slot[0]
     cdef floating* u = <floating*>p.slot[1]
     cdef floating c1 = <floating>(1.0 - opt.hyper[0]), b2 = <floating>opt.hyper[1], eps = <floating>opt.hyper[2]
-    cdef floating correction = <floating>(1.0 - pow(opt.hyper[0], t))
     cdef Py_ssize_t k
     for k in range(p.n):
         m[k] = m[k] + (g[k] - m[k]) * c1
@@ -329,26 +339,25 @@ cdef inline void _step_adamax(ParamC* p, const OptC* opt, floating lr, double t)
         w[k] = w[k] - (lr * m[k]) / (correction * (u[k] + eps))
 
 
-cdef inline void _step_nadam(ParamC* p, const OptC* opt, floating lr, double t) noexcept nogil:
-    # opt.scalars[0] (u_product) has already been advanced for this step
+cdef inline void _step_nadam(ParamC* p, const OptC* opt, floating lr, const double* c) noexcept nogil:
+    """``c``: the step's constants u_t_1, 1 - u_product * u_t_1, 1 - u_t, 1 - u_product, 1 - beta_2^t
+    (u_product already advanced for this step), computed once per step."""
     cdef floating* w = <floating*>p.w
     cdef const floating* g = <const floating*>p.g
     cdef floating* m = <floating*>p.slot[0]
     cdef floating* v = <floating*>p.slot[1]
-    cdef double b1 = opt.hyper[0], u_product = opt.scalars[0]
-    cdef double u_t = b1 * (1.0 - 0.5 * pow(0.96, t)), u_t_1 = b1 * (1.0 - 0.5 * pow(0.96, t + 1.0))
     cdef floating one = 1
-    cdef floating c1 = one - <floating>b1, c2 = one - <floating>opt.hyper[1], eps = <floating>opt.hyper[2]
-    cdef floating a = <floating>u_t_1, d1 = <floating>(1.0 - u_product * u_t_1)
-    cdef floating b = <floating>(1.0 - u_t), d2 = <floating>(1.0 - u_product)
-    cdef floating d3 = <floating>(1.0 - pow(opt.hyper[1], t))
+    cdef floating c1 = one - <floating>opt.hyper[0], c2 = one - <floating>opt.hyper[1], eps = <floating>opt.hyper[2]
+    cdef floating a = <floating>c[0], d1 = <floating>c[1]
+    cdef floating b = <floating>c[2], d2 = <floating>c[3]
+    cdef floating d3 = <floating>c[4]
     cdef floating m_hat
     cdef Py_ssize_t k
     for k in range(p.n):
         m[k] = m[k] + (g[k] - m[k]) * c1
         v[k] = v[k] + (g[k] * g[k] - v[k]) * c2
         m_hat = (a * m[k]) / d1 + (b * g[k]) / d2
-        w[k] = w[k] - (m_hat * lr) / (<floating>sqrt(v[k] / d3) + eps)
+        w[k] = w[k] - (m_hat * lr) / (_sqrt(v[k] / d3) + eps)
 
 
 cdef inline void _step_lion(ParamC* p, const OptC* opt, floating lr) noexcept nogil:
@@ -380,10 +389,24 @@ cdef inline void opt_apply(floating* tag, OptC* opt, ParamC* params, int n_param
     cdef ParamC* p
     cdef int i
     cdef Py_ssize_t k
+    cdef double c[5]
+    cdef double u_t, u_t_1
+    cdef floating alpha = 0
     _clip(tag, opt, params, n_params)
-    if opt.kind == OPT_NADAM:
-        # once per step, before any update
-        opt.scalars[0] = opt.scalars[0] * opt.hyper[0] * (1.0 - 0.5 * pow(0.96, t))
+    # the per-step constants (bias corrections) in double, once per step
+    if opt.kind == OPT_ADAM:
+        alpha = <floating>(<double>lr * sqrt(1.0 - pow(opt.hyper[1], t)) / (1.0 - pow(opt.hyper[0], t)))
+    elif opt.kind == OPT_ADAMAX:
+        alpha = <floating>(1.0 - pow(opt.hyper[0], t))
+    elif opt.kind == OPT_NADAM:
+        u_t = opt.hyper[0] * (1.0 - 0.5 * pow(0.96, t))
+        u_t_1 = opt.hyper[0] * (1.0 - 0.5 * pow(0.96, t + 1.0))
+        opt.scalars[0] = opt.scalars[0] * u_t  # u_product, once per step before any update
+        c[0] = u_t_1
+        c[1] = 1.0 - opt.scalars[0] * u_t_1
+        c[2] = 1.0 - u_t
+        c[3] = 1.0 - opt.scalars[0]
+        c[4] = 1.0 - pow(opt.hyper[1], t)
     for i in range(n_params):
         p = &params[i]
         if opt.weight_decay != 0:
@@ -393,7 +416,7 @@ cdef inline void opt_apply(floating* tag, OptC* opt, ParamC* params, int n_param
         if opt.kind == OPT_SGD:
             _step_sgd(p, opt, lr)
         elif opt.kind == OPT_ADAM:
-            _step_adam(p, opt, lr, t)
+            _step_adam(p, opt, alpha)
         elif opt.kind == OPT_RMSPROP:
             _step_rmsprop(p, opt, lr)
         elif opt.kind == OPT_ADAGRAD:
@@ -401,8 +424,8 @@ cdef inline void opt_apply(floating* tag, OptC* opt, ParamC* params, int n_param
         elif opt.kind == OPT_ADADELTA:
             _step_adadelta(p, opt, lr)
         elif opt.kind == OPT_ADAMAX:
-            _step_adamax(p, opt, lr, t)
+            _step_adamax(p, opt, lr, alpha)
         elif opt.kind == OPT_NADAM:
-            _step_nadam(p, opt, lr, t)
+            _step_nadam(p, opt, lr, c)
         elif opt.kind == OPT_LION:
             _step_lion(p, opt, lr)

@@ -19,6 +19,11 @@ cdef inline uint64_t stage_key(uint64_t seed, uint64_t step, uint64_t stage) noe
     return cyn_mix(cyn_mix(cyn_mix(seed) ^ (step + 1)) ^ (stage + 1))
 
 
+cdef inline uint64_t top53(uint64_t key, uint64_t counter) noexcept nogil:
+    """The 53 bits ``uniform`` scales to [0, 1)."""
+    return cyn_mix(key + (counter + 1) * CYN_GOLDEN) >> 11
+
+
 cdef inline double uniform(uint64_t key, uint64_t counter) noexcept nogil:
     """A float64 uniform in [0, 1) from the top 53 bits of mix(key + (counter + 1) * golden)."""
     return <double>(cyn_mix(key + (counter + 1) * CYN_GOLDEN) >> 11) * (1.0 / 9007199254740992.0)

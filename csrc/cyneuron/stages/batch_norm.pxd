@@ -8,9 +8,10 @@ from libc.math cimport sqrt
 
 from cyneuron.stages.stage cimport StageC
 
-# floating scratch per channel that forward and backward need (the network allocates it)
+# scratch per channel that forward and backward need (the network allocates it): 6 floating values,
+# then 2 double accumulators (at a multiple of 8 bytes)
 cdef enum:
-    WORK_PER_CHANNEL = 6
+    WORK_BYTES_PER_CHANNEL = 64
 
 
 cdef inline Py_ssize_t _channel(StageC* s, Py_ssize_t i) noexcept nogil:
@@ -32,7 +33,7 @@ cdef inline void _scale_shift(floating* tag, StageC* s, const floating* mean, co
 
 cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* y, Py_ssize_t rows,
                          bint training, floating* work) noexcept nogil:
-    """``work``: WORK_PER_CHANNEL * channels floating scratch; in training the mean and rstd are kept
+    """``work``: WORK_BYTES_PER_CHANNEL * channels bytes of scratch; in training the mean and rstd are kept
     in ``saved`` for backward and the next moving statistics go to ``pending``."""
     cdef Py_ssize_t i, c, n = rows * s.n_in, C = s.units
     cdef bint batch = training and s.trainable
@@ -44,23 +45,17 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
     cdef floating* mm
     cdef floating* mv
     cdef floating m
-    cdef double acc
+    cdef double* acc = <double*>(<char*>work + 6 * C * sizeof(floating))
+    cdef Py_ssize_t count
     if batch:
         # float64 sums rounded once: the reference computes the same
+        count = n // C
+        _sums(x, NULL, acc, n, C, s.inner)
         for c in range(C):
-            acc = 0
-            i = c * s.inner
-            while i < n:  # every block of this channel
-                acc += _row_sum(x + i, s.inner)
-                i += C * s.inner
-            mean[c] = <floating>(acc / <double>(n // C))
+            mean[c] = <floating>(acc[c] / <double>count)
+        _sums(x, mean, acc, n, C, s.inner)
         for c in range(C):
-            acc = 0
-            i = c * s.inner
-            while i < n:
-                acc += _row_sq(x + i, mean[c], s.inner)
-                i += C * s.inner
-            var[c] = <floating>(acc / <double>(n // C))
+            var[c] = <floating>(acc[c] / <double>count)
         _scale_shift(tag, s, mean, var, inv, shift, saved + C)
         for c in range(C):
             saved[c] = mean[c]
@@ -72,27 +67,58 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
             mv[c] = (<const floating*>s.state[1])[c] * m + var[c] * (<floating>1 - m)
     else:
         _scale_shift(tag, s, <const floating*>s.state[0], <const floating*>s.state[1], inv, shift, var)
-    for i in range(n):
-        c = _channel(s, i)
-        y[i] = x[i] * inv[c] + shift[c]
+    _affine(x, y, inv, shift, n, C, s.inner)
 
 
-cdef inline double _row_sum(const floating* x, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t k
-    cdef double acc = 0
-    for k in range(n):
-        acc += x[k]
-    return acc
+cdef inline void _affine(const floating* x, floating* y, const floating* scale, const floating* shift,
+                         Py_ssize_t n, Py_ssize_t C, Py_ssize_t inner) noexcept nogil:
+    """y = x * scale[c] + shift[c] over blocks (outer, C, inner): no per-element channel division."""
+    cdef Py_ssize_t b, c, k, i = 0
+    cdef floating a, d
+    for b in range(n // (C * inner)):
+        for c in range(C):
+            a = scale[c]
+            d = shift[c]
+            for k in range(inner):
+                y[i + k] = x[i + k] * a + d
+            i += inner
 
 
-cdef inline double _row_sq(const floating* x, floating mean, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t k
-    cdef double acc = 0
+cdef inline void _sums(const floating* x, const floating* mean, double* acc, Py_ssize_t n, Py_ssize_t C,
+                       Py_ssize_t inner) noexcept nogil:
+    """Per channel, in block order, float64 sums of x (``mean`` NULL) or of (x - mean)^2."""
+    cdef Py_ssize_t b, c, k, i = 0
     cdef floating d
-    for k in range(n):
-        d = x[k] - mean
-        acc += <double>d * <double>d
-    return acc
+    for c in range(C):
+        acc[c] = 0
+    for b in range(n // (C * inner)):
+        for c in range(C):
+            if mean == NULL:
+                for k in range(inner):
+                    acc[c] += x[i + k]
+            else:
+                for k in range(inner):
+                    d = x[i + k] - mean[c]
+                    acc[c] += <double>d * <double>d
+            i += inner
+
+
+cdef inline void _grad_sums(const floating* x, const floating* dy, const floating* mean, const floating* rstd,
+                            double* acc_dy, double* acc_dyx, Py_ssize_t n, Py_ssize_t C,
+                            Py_ssize_t inner) noexcept nogil:
+    """Per channel float64 sums of dy and of dy * xhat, xhat = (x - mean) * rstd."""
+    cdef Py_ssize_t b, c, k, i = 0
+    cdef floating xhat
+    for c in range(C):
+        acc_dy[c] = 0
+        acc_dyx[c] = 0
+    for b in range(n // (C * inner)):
+        for c in range(C):
+            for k in range(inner):
+                xhat = (x[i + k] - mean[c]) * rstd[c]
+                acc_dy[c] += dy[i + k]
+                acc_dyx[c] += <double>dy[i + k] * <double>xhat
+            i += inner
 
 
 cdef inline void backward(floating* tag, StageC* s, const floating* x, const floating* dy, floating* dx,
@@ -101,39 +127,31 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
 
     A trainable layer trained on batch statistics; a frozen one normalised with the moving ones.
     """
-    cdef Py_ssize_t i, c, k, n = rows * s.n_in, C = s.units
+    cdef Py_ssize_t i, b, c, k, n = rows * s.n_in, C = s.units
     cdef floating* mean = work
     cdef floating* rstd = work + C
     cdef floating* inv = work + 2 * C
     cdef floating* sum_dy = work + 3 * C
     cdef floating* sum_dy_xhat = work + 4 * C
     cdef floating xhat, count
-    cdef double a_dy, a_dyx
+    cdef double* acc = <double*>(<char*>work + 6 * C * sizeof(floating))
     cdef const floating* saved = <const floating*>s.saved
     if not s.trainable:
         for c in range(C):
             rstd[c] = <floating>1 / <floating>sqrt(<double>((<const floating*>s.state[1])[c] + <floating>s.f[1]))
             inv[c] = rstd[c] * (<const floating*>s.param[0])[c] if s.flag else rstd[c]
+            sum_dy[c] = 0
         if s.need_dx:
-            for i in range(n):
-                dx[i] = dy[i] * inv[_channel(s, i)]
+            _affine(dy, dx, inv, sum_dy, n, C, s.inner)  # dx = dy * inv (+ 0)
         return
     for c in range(C):
         mean[c] = saved[c]
         rstd[c] = saved[C + c]
         inv[c] = rstd[c] * (<const floating*>s.param[0])[c] if s.flag else rstd[c]
+    _grad_sums(x, dy, mean, rstd, acc, acc + C, n, C, s.inner)
     for c in range(C):
-        a_dy = 0
-        a_dyx = 0
-        i = c * s.inner
-        while i < n:
-            for k in range(s.inner):
-                xhat = (x[i + k] - mean[c]) * rstd[c]
-                a_dy += dy[i + k]
-                a_dyx += <double>dy[i + k] * <double>xhat
-            i += C * s.inner
-        sum_dy[c] = <floating>a_dy
-        sum_dy_xhat[c] = <floating>a_dyx
+        sum_dy[c] = <floating>acc[c]
+        sum_dy_xhat[c] = <floating>acc[C + c]
     if s.flag:
         for c in range(C):
             (<floating*>s.grad[0])[c] = sum_dy_xhat[c]
@@ -143,7 +161,10 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
     if not s.need_dx:
         return
     count = <floating>(n // C)
-    for i in range(n):
-        c = _channel(s, i)
-        xhat = (x[i] - mean[c]) * rstd[c]
-        dx[i] = inv[c] / count * (count * dy[i] - sum_dy[c] - xhat * sum_dy_xhat[c])
+    i = 0
+    for b in range(n // (C * s.inner)):
+        for c in range(C):
+            for k in range(s.inner):
+                xhat = (x[i] - mean[c]) * rstd[c]
+                dx[i] = inv[c] / count * (count * dy[i] - sum_dy[c] - xhat * sum_dy_xhat[c])
+                i += 1
