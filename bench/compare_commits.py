@@ -45,7 +45,12 @@ EXTRA = {
     # digits-like: Dense(32) -> BatchNormalization() -> Dropout(0.2) -> Dense(10)
     "digits-bn-dropout": (
         "digits",
-        [("Dense", {"units": 32}), ("BatchNormalization", {}), ("Dropout", {"rate": 0.2}), ("Dense", {"units": 10, "activation": "softmax"})],
+        [
+            ("Dense", {"units": 32}),
+            ("BatchNormalization", {}),
+            ("Dropout", {"rate": 0.2}),
+            ("Dense", {"units": 10, "activation": "softmax"}),
+        ],
     ),
     # the same without the two new layers, linear first Dense (its like-for-like baseline)
     "digits-linear": (
@@ -63,9 +68,8 @@ def log(message: str) -> None:
 # ============================================================================================ worker
 class Case:
     def __init__(self, spec: str) -> None:
-        import numpy as np
-
         import common
+        import numpy as np
 
         self.spec = spec
         name, self.mode, self.opt = spec.split(":")
@@ -100,7 +104,9 @@ class Case:
         if name not in EXTRA:
             self.model.set_weights(common.initial_weights(w))
         warm_rows = min(self.x.shape[0], 30 * w.batch_size)
-        self.model.fit(self.x[:warm_rows], self.y[:warm_rows], batch_size=w.batch_size, epochs=1, shuffle=True, verbose=0)
+        self.model.fit(
+            self.x[:warm_rows], self.y[:warm_rows], batch_size=w.batch_size, epochs=1, shuffle=True, verbose=0
+        )
         self.weights0 = [a.copy() for a in self.model.get_weights()]
         self.steps = w.steps
         if self.mode == "bare":
@@ -155,7 +161,9 @@ class Worker:
         try:
             from threadpoolctl import threadpool_info
 
-            info["blas"] = [(i.get("internal_api"), i.get("architecture"), i.get("num_threads")) for i in threadpool_info()]
+            info["blas"] = [
+                (i.get("internal_api"), i.get("architecture"), i.get("num_threads")) for i in threadpool_info()
+            ]
         except ImportError:
             pass
         return info
@@ -203,7 +211,9 @@ class Worker:
             w = c.workload
 
             def fit(rows, epochs=1):
-                return lambda: c.model.fit(c.x[:rows], c.y[:rows], batch_size=w.batch_size, epochs=epochs, shuffle=True, verbose=0)
+                return lambda: c.model.fit(
+                    c.x[:rows], c.y[:rows], batch_size=w.batch_size, epochs=epochs, shuffle=True, verbose=0
+                )
 
             small, large = 10 * w.batch_size, min(c.x.shape[0], 50 * w.batch_size)
             for rows in (small, large):
@@ -255,7 +265,12 @@ class Proc:
         env["PYTHONPATH"] = os.path.join(tree, "src")
         self.p = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env, text=True, cwd=HERE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+            text=True,
+            cwd=HERE,
         )
 
     def call(self, op: str, **kw) -> dict:
@@ -302,7 +317,12 @@ def main(argv: list[str]) -> None:
     env = dict(os.environ)
     removed = {k: env.pop(k) for k in OPENBLAS_VARS if k in env and not args.keep_openblas_env}
     log(f"nproc={os.cpu_count()}; removed from workers' env: {removed or 'nothing'}")
-    stderr = open(os.path.join(HERE, "results", "compare_workers.log") if os.path.isdir(os.path.join(HERE, "results")) else os.devnull, "w")
+    stderr = open(
+        os.path.join(HERE, "results", "compare_workers.log")
+        if os.path.isdir(os.path.join(HERE, "results"))
+        else os.devnull,
+        "w",
+    )
     procs = [Proc(t, env, stderr) for t in args.trees]
     probe = Proc(args.trees[0], env, stderr)
     try:
@@ -326,7 +346,7 @@ def main(argv: list[str]) -> None:
             before = probe.call("probe")["gflops"]
             time.sleep(PAUSE)
             values = {}
-            order = procs[r % len(procs):] + procs[: r % len(procs)]
+            order = procs[r % len(procs) :] + procs[: r % len(procs)]
             for case in cases:
                 for p in order:
                     if not avail[(case, p.tree)]:
@@ -354,9 +374,11 @@ def main(argv: list[str]) -> None:
             p.close()
 
     base = args.trees[0]
-    print(f"\nTrees: " + "; ".join(f"`{t}` = {git_describe(t)}" for t in args.trees))
-    print(f"Machine: nproc={os.cpu_count()}, OPENBLAS vars removed for workers: {sorted(removed) or 'none'}; "
-          f"rounds kept {len(keep)}/{len(rounds)}{note}; probe best {best:.0f} GFLOP/s\n")
+    print("\nTrees: " + "; ".join(f"`{t}` = {git_describe(t)}" for t in args.trees))
+    print(
+        f"Machine: nproc={os.cpu_count()}, OPENBLAS vars removed for workers: {sorted(removed) or 'none'}; "
+        f"rounds kept {len(keep)}/{len(rounds)}{note}; probe best {best:.0f} GFLOP/s\n"
+    )
     head = "| case | " + " | ".join(f"{os.path.basename(t)} µs/step" for t in args.trees)
     head += " | " + " | ".join(f"{os.path.basename(t)}/{os.path.basename(base)}" for t in args.trees[1:]) + " |"
     print(head)
@@ -369,8 +391,11 @@ def main(argv: list[str]) -> None:
             cells.append(f"{statistics.median(vals):.2f} (n={len(vals)})" if vals else "n/a")
             summary[f"{case}|{t}"] = vals
         for t in args.trees[1:]:
-            paired = [x["values"][f"{case}|{t}"] / x["values"][f"{case}|{base}"] for x in keep
-                      if f"{case}|{t}" in x["values"] and f"{case}|{base}" in x["values"]]
+            paired = [
+                x["values"][f"{case}|{t}"] / x["values"][f"{case}|{base}"]
+                for x in keep
+                if f"{case}|{t}" in x["values"] and f"{case}|{base}" in x["values"]
+            ]
             ratios.append(f"{statistics.median(paired):.3f} [{min(paired):.2f}–{max(paired):.2f}]" if paired else "n/a")
         print(f"| {case} | " + " | ".join(cells) + (" | " + " | ".join(ratios) if ratios else "") + " |")
     if allocs:
@@ -379,7 +404,9 @@ def main(argv: list[str]) -> None:
             print(f"- {key}: {json.dumps(value)}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"trees": args.trees, "rounds": rounds, "kept": len(keep), "allocs": allocs, "info": info}, f, indent=1)
+            json.dump(
+                {"trees": args.trees, "rounds": rounds, "kept": len(keep), "allocs": allocs, "info": info}, f, indent=1
+            )
 
 
 if __name__ == "__main__":
