@@ -222,8 +222,8 @@ class Worker:
             one_large = alloc.count_allocations(fit(large), 1)[0]
             steps_small, steps_large = -(-small // w.batch_size), -(-large // w.batch_size)
             result["fit"] = {
-                "allocs 1 fit x %d steps" % steps_small: one_small,
-                "allocs 1 fit x %d steps" % steps_large: one_large,
+                f"allocs 1 fit x {steps_small} steps": one_small,
+                f"allocs 1 fit x {steps_large} steps": one_large,
                 "per_step": (one_large - one_small) / (steps_large - steps_small),
             }
         return result
@@ -317,7 +317,7 @@ def main(argv: list[str]) -> None:
     env = dict(os.environ)
     removed = {k: env.pop(k) for k in OPENBLAS_VARS if k in env and not args.keep_openblas_env}
     log(f"nproc={os.cpu_count()}; removed from workers' env: {removed or 'nothing'}")
-    stderr = open(
+    stderr = open(  # noqa: SIM115 (the workers write to it for the whole run)
         os.path.join(HERE, "results", "compare_workers.log")
         if os.path.isdir(os.path.join(HERE, "results"))
         else os.devnull,
