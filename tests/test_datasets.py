@@ -137,3 +137,15 @@ def test_side_effects_deterministic_and_shuffled():
 def test_side_effects_rejects_bad_n(n, error):
     with pytest.raises(error, match="n must"):
         side_effects(n=n)
+
+
+def test_sunspots_is_the_shipped_yearly_series():
+    from cyneuron.datasets import sunspots
+    from cyneuron.datasets._sunspots import SOURCE
+
+    years, values = sunspots()
+    assert years[0] == 1700 and years[-1] == 2008 and len(years) == 309
+    np.testing.assert_array_equal(np.diff(years), 1)
+    assert values.dtype == np.float64 and (values >= 0).all() and values.max() > 150
+    assert values[0] == 5.0 and values[-1] == 2.9
+    assert "public domain" in SOURCE

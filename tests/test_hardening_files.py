@@ -202,6 +202,7 @@ else:
 """
 
 
+@pytest.mark.skipif(hs.SANITIZED, reason="needs an address-space limit, which AddressSanitizer cannot run under")
 @pytest.mark.parametrize(
     ("key", "value"),
     [
