@@ -98,7 +98,7 @@ class TrainingMixin:
             if bar is not None:
                 bar.update(steps_total or 0, logs, finalize=True)
         finally:
-            self._lock.release()
+            self._release()
         if return_dict:
             return logs
         ordered = [values[i] for i in range(len(keys))]
@@ -241,7 +241,7 @@ class TrainingMixin:
                 steps_per_epoch,
             )
         finally:
-            self._lock.release()
+            self._release()
 
     def _fit_data(self, x, y, validation_split, validation_data):
         inputs, targets, y_shape = self._prepare_xy(x, y)
@@ -570,7 +570,7 @@ class TrainingMixin:
                     stacklevel=2,
                 )
         finally:
-            self._lock.release()
+            self._release()
         if return_dict:
             return {key: values[i] for key, i in sorted(zip(keys, range(len(keys))))}
         return values[0] if len(values) == 1 else values

@@ -88,6 +88,7 @@ class Sequential(TrainingMixin):
         # delays a training step instead of aborting it; predict never waits: it is refused while a step runs.
         self._net_lock = threading.Lock()
         self._build_lock = threading.Lock()
+        self._calls: list[str] = []  # fit / evaluate / train_on_batch in progress (a callback may nest them)
         if layers is not None:
             if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
                 raise TypeError(f"layers: expected a list of layers, got {type(layers).__name__}")
@@ -427,6 +428,37 @@ class Sequential(TrainingMixin):
                 f"{method}: this model is being trained or evaluated by another thread; "
                 "use one model per thread (or wait for the other call to finish)"
             )
+        if self._calls and method in ("fit", "train_on_batch"):
+            # a callback of this model's own fit: a nested training call would replace the outer fit's data
+            outer = self._calls[-1]
+            self._lock.release()
+            raise RuntimeError(
+                f"{method}: called from inside this model's own {outer}() (e.g. from a callback); training the "
+                f"same model from its own training loop is not supported: use another model, or call {method} "
+                f"after {outer}() returns"
+            )
+        self._calls.append(method)
+
+    def _release(self) -> None:
+        self._calls.pop()
+        self._lock.release()
+
+    # ================================================================ pickling
+    def __reduce__(self):
+        """Pickling and ``copy.deepcopy`` go through the safe model file format, as bytes (Keras pickles
+        through its ``.keras`` format the same way): weights, config, compile state, optimizer state."""
+        from cyneuron.saving import model_to_bytes
+
+        if self._calls:
+            raise RuntimeError(
+                f"cannot pickle or copy model {self.name!r} during its {self._calls[-1]}(); do it before or after"
+            )
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError(f"cannot pickle or copy model {self.name!r} while another thread trains it")
+        try:
+            return (_model_from_bytes, (model_to_bytes(self),))
+        finally:
+            self._lock.release()
 
     # ================================================================ compile
     def compile(self, optimizer="sgd", loss=None, metrics=None) -> None:
@@ -745,3 +777,10 @@ class Sequential(TrainingMixin):
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name}, built={self.built}>"
+
+
+def _model_from_bytes(data: bytes) -> Sequential:
+    """Unpickling: the model ``Sequential.__reduce__`` encoded (the safe file format, never pickle inside)."""
+    from cyneuron.saving import model_from_bytes
+
+    return model_from_bytes(data)

@@ -51,7 +51,7 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights"]
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_to_bytes", "model_from_bytes"]
 
 MODEL_FORMAT = "cyneuron.model"
 WEIGHTS_FORMAT = "cyneuron.weights"
@@ -93,6 +93,41 @@ def save_model(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
     _check_model(model, _SAVE_MODEL_API)
     path = _check_path(filepath, "filepath")
     _check_bool(overwrite, "overwrite")
+    manifest, weights, optimizer_state = _model_contents(model)
+    _atomic_write(path, overwrite, lambda f: _write_archive(f, manifest, weights, optimizer_state))
+
+
+def model_to_bytes(model: Any) -> bytes:
+    """The bytes ``save_model`` would write (pickling and copying go through this safe format)."""
+    _check_model(model, _SAVE_MODEL_API)
+    manifest, weights, optimizer_state = _model_contents(model)
+    buffer = io.BytesIO()
+    _write_archive(buffer, manifest, weights, optimizer_state)
+    return buffer.getvalue()
+
+
+def model_from_bytes(data: bytes, compile: bool = True) -> Any:
+    """The model ``model_to_bytes`` encoded, read with every check ``load_model`` applies to a file."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data: expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    label = "<model bytes>"
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (*_ZIP_ERRORS, OSError) as exc:
+        raise ValueError(f"{label} is not a cyneuron model (not a zip archive, or truncated): {exc}") from exc
+    with zf:
+        try:
+            archive = _read_entries(label, zf, len(data), True)
+        except _FileError as exc:
+            raise ValueError(f"{label}: {exc}") from exc.__cause__
+        except (*_ZIP_ERRORS, OSError) as exc:
+            raise ValueError(f"{label} is corrupted: {exc}") from exc
+    return _model_from_archive(label, archive, compile)
+
+
+def _model_contents(model: Any) -> tuple[dict, list, list]:
+    """The manifest, weights and optimizer slots of a model file."""
     model_config = model.get_config()
     compile_config = model.get_compile_config()
     weights = _check_arrays(model.get_weights(), "model.get_weights()") if model.built else []
@@ -127,7 +162,7 @@ def save_model(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
     if isinstance(iterations, (int, np.integer)) and not isinstance(iterations, bool):
         # Keras saves the step counter with the optimizer's variables; so do we.
         manifest["optimizer_iterations"] = int(iterations)
-    _atomic_write(path, overwrite, lambda f: _write_archive(f, manifest, weights, optimizer_state))
+    return manifest, weights, optimizer_state
 
 
 def load_model(filepath: PathLike, custom_objects: None = None, compile: bool = True, safe_mode: bool = True) -> Any:
@@ -155,7 +190,11 @@ def load_model(filepath: PathLike, custom_objects: None = None, compile: bool = 
     if custom_objects:
         raise ValueError("load_model(custom_objects=...) is not supported: cyneuron models have no custom objects")
     _check_bool(compile, "compile")
-    archive = _read_archive(path, expect_model=True)
+    return _model_from_archive(path, _read_archive(path, expect_model=True), compile)
+
+
+def _model_from_archive(path: str, archive: _Archive, compile: bool) -> Any:
+    """Build, fill and compile the model an archive describes; ``path`` names the source in errors."""
     manifest = archive.manifest
     _guard_model_size(path, manifest["model_config"], archive.weights)
 
