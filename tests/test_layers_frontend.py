@@ -13,6 +13,18 @@ import cyneuron
 from cyneuron import layers
 from cyneuron.layers import (
     ELU,
+    AveragePooling1D,
+    AvgPool2D,
+    Conv1D,
+    Conv2D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool1D,
+    GlobalMaxPool1D,
+    GlobalMaxPooling2D,
+    MaxPool2D,
+    MaxPooling1D,
+    Normalization,
+    Rescaling,
     Activation,
     BatchNormalization,
     Dense,
@@ -41,6 +53,18 @@ LAYER_EXAMPLES = {
     "LeakyReLU": lambda: ((4,), [LeakyReLU(0.2)]),
     "ELU": lambda: ((4,), [ELU(0.5)]),
     "Softmax": lambda: ((4,), [Softmax()]),
+    "Conv2D": lambda: ((6, 5, 2), [Conv2D(3, (3, 2), strides=(2, 1), padding="same", activation="relu"), Flatten()]),
+    "Conv1D": lambda: ((7, 2), [Conv1D(3, 3, padding="causal", dilation_rate=2, activation="tanh"), Flatten()]),
+    "MaxPooling2D": lambda: ((5, 5, 2), [MaxPool2D(pool_size=(2, 2), strides=2, padding="same"), Flatten()]),
+    "AveragePooling2D": lambda: ((5, 4, 2), [AvgPool2D((3, 3), strides=(2, 1), padding="same"), Flatten()]),
+    "MaxPooling1D": lambda: ((7, 2), [MaxPooling1D(2), Flatten()]),
+    "AveragePooling1D": lambda: ((7, 2), [AveragePooling1D(3, strides=2, padding="same"), Flatten()]),
+    "GlobalAveragePooling2D": lambda: ((3, 3, 2), [GlobalAveragePooling2D()]),
+    "GlobalMaxPooling2D": lambda: ((3, 3, 2), [GlobalMaxPooling2D(keepdims=True), Flatten()]),
+    "GlobalAveragePooling1D": lambda: ((4, 3), [GlobalAvgPool1D()]),
+    "GlobalMaxPooling1D": lambda: ((4, 3), [GlobalMaxPool1D()]),
+    "Rescaling": lambda: ((2, 3), [Rescaling(1 / 255, offset=-0.5), Flatten()]),
+    "Normalization": lambda: ((4,), [Normalization(mean=[0.5, 0.0, -1.0, 2.0], variance=[1.0, 4.0, 0.25, 0.0])]),
 }
 
 
