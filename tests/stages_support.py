@@ -137,7 +137,12 @@ def tied_dense(rng, dtype, n_in, shape, block):
     exact ties for the max-pooling kinds (a wrongly routed tie changes which kernel column trains)."""
     h, w, c = shape
     base = _array(rng, dtype, n_in, (h // block[0]) * (w // block[1]) * c)
-    index = [((i // block[0]) * (w // block[1]) + j // block[1]) * c + k for i in range(h) for j in range(w) for k in range(c)]
+    index = [
+        ((i // block[0]) * (w // block[1]) + j // block[1]) * c + k
+        for i in range(h)
+        for j in range(w)
+        for k in range(c)
+    ]
     kernel = np.ascontiguousarray(base[:, index])
     bias = np.ascontiguousarray(_array(rng, dtype, (h // block[0]) * (w // block[1]) * c, scale=0.1)[index])
     return StageSpec("dense", (n_in,), (h * w * c,), {"activation": "linear"}, (kernel, bias))

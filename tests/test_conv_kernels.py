@@ -72,9 +72,11 @@ def test_conv2d_matches_brute_force_and_keras_shapes(case):
     shape, k, s, d, padding = case
     rng = np.random.default_rng(0)
     f = 3
-    layer = Conv2D(f, k, strides=s, padding=padding, dilation_rate=d, dtype="float64") if max(s) == 1 or max(
-        d
-    ) == 1 else None
+    layer = (
+        Conv2D(f, k, strides=s, padding=padding, dilation_rate=d, dtype="float64")
+        if max(s) == 1 or max(d) == 1
+        else None
+    )
     out_shape = tuple(_keras_out(n, kk, ss, dd, padding) for n, kk, ss, dd in zip(shape[:2], k, s, d)) + (f,)
     if layer is not None:
         assert layer.compute_output_shape((None, *shape)) == (None, *out_shape)
@@ -212,7 +214,13 @@ def test_layer_shapes_and_refusals():
 )
 def test_malformed_conv_specs_refused(change):
     rng = np.random.default_rng(0)
-    attrs = {"kernel_size": (3, 3), "strides": (1, 1), "padding": "valid", "dilation_rate": (1, 1), "activation": "relu"}
+    attrs = {
+        "kernel_size": (3, 3),
+        "strides": (1, 1),
+        "padding": "valid",
+        "dilation_rate": (1, 1),
+        "activation": "relu",
+    }
     in_shape, out_shape = (5, 5, 2), (3, 3, 4)
     for key in ("in_shape", "out_shape"):
         if key in change:

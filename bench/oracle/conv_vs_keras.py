@@ -65,46 +65,109 @@ def main() -> None:
         return [L.Flatten(), L.Dense(3, activation="softmax")]
 
     for padding in ("valid", "same"):
-        for k, s, d in (((3, 3), (1, 1), (1, 1)), ((2, 2), (2, 2), (1, 1)), ((3, 2), (2, 1), (1, 1)),
-                        ((2, 3), (1, 1), (2, 2)), ((4, 4), (3, 3), (1, 1)), ((1, 1), (1, 1), (1, 1))):
-            rows.append(run(
-                f"Conv2D k={k} s={s} d={d} {padding}",
-                lambda L, k=k, s=s, d=d, p=padding: [
-                    L.Conv2D(4, k, strides=s, padding=p, dilation_rate=d, activation="relu"), *head(L)],
-                (7, 6, 2), img, y))
+        for k, s, d in (
+            ((3, 3), (1, 1), (1, 1)),
+            ((2, 2), (2, 2), (1, 1)),
+            ((3, 2), (2, 1), (1, 1)),
+            ((2, 3), (1, 1), (2, 2)),
+            ((4, 4), (3, 3), (1, 1)),
+            ((1, 1), (1, 1), (1, 1)),
+        ):
+            rows.append(
+                run(
+                    f"Conv2D k={k} s={s} d={d} {padding}",
+                    lambda L, k=k, s=s, d=d, p=padding: [
+                        L.Conv2D(4, k, strides=s, padding=p, dilation_rate=d, activation="relu"),
+                        *head(L),
+                    ],
+                    (7, 6, 2),
+                    img,
+                    y,
+                )
+            )
     for padding in ("valid", "same", "causal"):
         for k, s, d in ((3, 1, 1), (2, 2, 1), (3, 1, 2)):
-            rows.append(run(
-                f"Conv1D k={k} s={s} d={d} {padding}",
-                lambda L, k=k, s=s, d=d, p=padding: [
-                    L.Conv1D(4, k, strides=s, padding=p, dilation_rate=d, activation="tanh"), *head(L)],
-                (9, 3), seq, y))
+            rows.append(
+                run(
+                    f"Conv1D k={k} s={s} d={d} {padding}",
+                    lambda L, k=k, s=s, d=d, p=padding: [
+                        L.Conv1D(4, k, strides=s, padding=p, dilation_rate=d, activation="tanh"),
+                        *head(L),
+                    ],
+                    (9, 3),
+                    seq,
+                    y,
+                )
+            )
     for cls in ("MaxPooling2D", "AveragePooling2D"):
-        for size, s, padding in (((2, 2), None, "valid"), ((2, 2), (1, 1), "valid"), ((3, 3), (2, 2), "same"),
-                                 ((2, 2), None, "same"), ((3, 2), (1, 2), "same")):
-            rows.append(run(
-                f"{cls} {size} s={s} {padding} (ties)",
-                lambda L, c=cls, size=size, s=s, p=padding: [
-                    L.Conv2D(3, 1, use_bias=False), getattr(L, c)(size, strides=s, padding=p), *head(L)],
-                (6, 6, 2), ties, y))
+        for size, s, padding in (
+            ((2, 2), None, "valid"),
+            ((2, 2), (1, 1), "valid"),
+            ((3, 3), (2, 2), "same"),
+            ((2, 2), None, "same"),
+            ((3, 2), (1, 2), "same"),
+        ):
+            rows.append(
+                run(
+                    f"{cls} {size} s={s} {padding} (ties)",
+                    lambda L, c=cls, size=size, s=s, p=padding: [
+                        L.Conv2D(3, 1, use_bias=False),
+                        getattr(L, c)(size, strides=s, padding=p),
+                        *head(L),
+                    ],
+                    (6, 6, 2),
+                    ties,
+                    y,
+                )
+            )
     for cls in ("MaxPooling1D", "AveragePooling1D"):
         for size, s, padding in ((2, None, "valid"), (3, 2, "same")):
-            rows.append(run(
-                f"{cls} {size} s={s} {padding}",
-                lambda L, c=cls, size=size, s=s, p=padding: [L.Conv1D(3, 2), getattr(L, c)(size, s, p), *head(L)],
-                (9, 3), seq, y))
-    for cls, shape, data in (("GlobalMaxPooling2D", (6, 6, 2), ties), ("GlobalAveragePooling2D", (6, 6, 2), ties),
-                             ("GlobalMaxPooling1D", (9, 3), seq), ("GlobalAveragePooling1D", (9, 3), seq)):
-        rows.append(run(
-            f"{cls}" + (" (ties)" if data is ties else ""),
-            lambda L, c=cls: [getattr(L, "Conv2D" if "2D" in c else "Conv1D")(4, 1, use_bias=False), getattr(L, c)(),
-                              L.Dense(3, activation="softmax")],
-            shape, data, y))
-    rows.append(run("Rescaling(1/255, -0.5) -> Conv2D", lambda L: [
-        L.Rescaling(1 / 255, offset=-0.5), L.Conv2D(3, 3, padding="same", activation="relu"), *head(L)],
-        (6, 6, 2), ties * 80, y))
-    rows.append(run("Normalization.adapt -> Conv2D", lambda L: [
-        L.Normalization(), L.Conv2D(3, 3, activation="relu"), *head(L)], (7, 6, 2), img * 3 + 1, y))
+            rows.append(
+                run(
+                    f"{cls} {size} s={s} {padding}",
+                    lambda L, c=cls, size=size, s=s, p=padding: [L.Conv1D(3, 2), getattr(L, c)(size, s, p), *head(L)],
+                    (9, 3),
+                    seq,
+                    y,
+                )
+            )
+    for cls, shape, data in (
+        ("GlobalMaxPooling2D", (6, 6, 2), ties),
+        ("GlobalAveragePooling2D", (6, 6, 2), ties),
+        ("GlobalMaxPooling1D", (9, 3), seq),
+        ("GlobalAveragePooling1D", (9, 3), seq),
+    ):
+        rows.append(
+            run(
+                f"{cls}" + (" (ties)" if data is ties else ""),
+                lambda L, c=cls: [
+                    getattr(L, "Conv2D" if "2D" in c else "Conv1D")(4, 1, use_bias=False),
+                    getattr(L, c)(),
+                    L.Dense(3, activation="softmax"),
+                ],
+                shape,
+                data,
+                y,
+            )
+        )
+    rows.append(
+        run(
+            "Rescaling(1/255, -0.5) -> Conv2D",
+            lambda L: [L.Rescaling(1 / 255, offset=-0.5), L.Conv2D(3, 3, padding="same", activation="relu"), *head(L)],
+            (6, 6, 2),
+            ties * 80,
+            y,
+        )
+    )
+    rows.append(
+        run(
+            "Normalization.adapt -> Conv2D",
+            lambda L: [L.Normalization(), L.Conv2D(3, 3, activation="relu"), *head(L)],
+            (7, 6, 2),
+            img * 3 + 1,
+            y,
+        )
+    )
 
     # the course CNN, Adam, small images
     course_x = rng.uniform(0, 1, (32, 16, 16, 3)).astype("float32")
@@ -120,8 +183,16 @@ def main() -> None:
             L.Dense(2, activation="softmax"),
         ]
 
-    rows.append(run("course CNN (Adam 1e-3)", course, (16, 16, 3), course_x, course_y,
-                    optimizer=("Adam", {"learning_rate": 0.001})))
+    rows.append(
+        run(
+            "course CNN (Adam 1e-3)",
+            course,
+            (16, 16, 3),
+            course_x,
+            course_y,
+            optimizer=("Adam", {"learning_rate": 0.001}),
+        )
+    )
 
     print(f"{'case':52s} {'weights':>10s} {'predict':>10s} {'loss':>10s}")
     worst = 0.0

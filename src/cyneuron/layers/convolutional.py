@@ -131,7 +131,13 @@ class _Conv(Layer):
             params = [self.kernel]
         if self.bias is not None:
             params.append(self.bias)
-        attrs = {"kernel_size": k, "strides": s, "padding": pad, "dilation_rate": d, "activation": self._activation_name}
+        attrs = {
+            "kernel_size": k,
+            "strides": s,
+            "padding": pad,
+            "dilation_rate": d,
+            "activation": self._activation_name,
+        }
         return StageSpec("conv2d", in_shape, out, attrs, tuple(params), (), self._trainable, self.name)
 
     def get_config(self) -> dict:
