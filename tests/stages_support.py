@@ -97,11 +97,184 @@ def _batch_norm_examples(rng, dtype):
     ]
 
 
+def conv(rng, dtype, in_shape, filters, kernel, strides=(1, 1), padding="valid", dilation=(1, 1), **kw):
+    from cyneuron.backend.reference import _window
+
+    h, w, c = in_shape
+    oh = _window.geometry(h, kernel[0], strides[0], dilation[0], "valid" if padding == "causal" else padding)[0]
+    ow = _window.geometry(w, kernel[1], strides[1], dilation[1], padding)[0]
+    params = (_array(rng, dtype, kernel[0], kernel[1], c, filters),)
+    if kw.get("bias", True):
+        params += (_array(rng, dtype, filters, scale=0.1),)
+    attrs = {
+        "kernel_size": kernel,
+        "strides": strides,
+        "padding": padding,
+        "dilation_rate": dilation,
+        "activation": kw.get("activation", "relu"),
+    }
+    return StageSpec("conv2d", in_shape, (oh, ow, filters), attrs, params, trainable=kw.get("trainable", True))
+
+
+def pool(kind, in_shape, size, strides=None, padding="valid"):
+    from cyneuron.backend.reference import _window
+
+    strides = strides or size
+    h, w, c = in_shape
+    oh = _window.geometry(h, size[0], strides[0], 1, padding)[0]
+    ow = _window.geometry(w, size[1], strides[1], 1, padding)[0]
+    return StageSpec(kind, in_shape, (oh, ow, c), {"pool_size": size, "strides": strides, "padding": padding})
+
+
+def global_pool(kind, in_shape, keepdims=False):
+    c = in_shape[-1]
+    out = (1,) * (len(in_shape) - 1) + (c,) if keepdims else (c,)
+    return StageSpec(kind, in_shape, out, {"channels": c})
+
+
+def tied_dense(rng, dtype, n_in, shape, block):
+    """A dense stage whose output, seen as ``shape`` (H, W, C), is constant over ``block`` (bh, bw) tiles:
+    exact ties for the max-pooling kinds (a wrongly routed tie changes which kernel column trains)."""
+    h, w, c = shape
+    base = _array(rng, dtype, n_in, (h // block[0]) * (w // block[1]) * c)
+    index = [
+        ((i // block[0]) * (w // block[1]) + j // block[1]) * c + k
+        for i in range(h)
+        for j in range(w)
+        for k in range(c)
+    ]
+    kernel = np.ascontiguousarray(base[:, index])
+    bias = np.ascontiguousarray(_array(rng, dtype, (h // block[0]) * (w // block[1]) * c, scale=0.1)[index])
+    return StageSpec("dense", (n_in,), (h * w * c,), {"activation": "linear"}, (kernel, bias))
+
+
+# Examples whose values tie exactly on purpose: the derivative does not exist there, so the
+# finite-difference test skips them (the other examples of the same kinds have distinct values).
+TIED = set()
+
+
+def _tied(kind, stacks, stack):
+    TIED.add((kind, len(stacks)))
+    stacks.append(stack)
+
+
+def _conv2d_examples(rng, dtype):
+    def around(stage, head="softmax"):
+        return _around(rng, dtype, 4, [stage], head=head)
+
+    stacks = [
+        around(conv(rng, dtype, (5, 5, 2), 3, (3, 3))),
+        around(conv(rng, dtype, (5, 5, 2), 3, (3, 3), padding="same", activation="tanh")),
+        around(conv(rng, dtype, (6, 5, 2), 2, (2, 2), (2, 2), "same", activation="linear")),  # even kernel
+        around(conv(rng, dtype, (7, 7, 1), 2, (4, 4), (2, 2), "same", activation="sigmoid")),  # pads 1 / 2
+        around(conv(rng, dtype, (7, 7, 1), 3, (3, 3), (2, 2), "valid", (2, 2))),  # dilation
+        around(conv(rng, dtype, (6, 6, 2), 2, (2, 3), (1, 2), "same", (2, 1), bias=False)),
+        around(conv(rng, dtype, (1, 8, 2), 3, (1, 3), (1, 2), "causal")),  # Conv1D, causal
+        around(conv(rng, dtype, (1, 9, 2), 2, (1, 4), (1, 3), "same", activation="tanh")),  # Conv1D, same
+        around(conv(rng, dtype, (3, 3, 4), 2, (1, 1), activation="linear")),  # 1x1: the direct product
+        around(conv(rng, dtype, (4, 4, 2), 3, (3, 3), padding="same", activation="softmax")),  # over filters
+        around(conv(rng, dtype, (5, 5, 2), 3, (3, 3), trainable=False)),
+        ((50,), [conv(rng, dtype, (5, 5, 2), 3, (3, 3), (2, 2)), dense(rng, dtype, 12, 3, "softmax")]),  # first
+        ((18,), [conv(rng, dtype, (3, 3, 2), 3, (3, 3), activation="softmax")]),  # last: the head fuses it
+        ((18,), [conv(rng, dtype, (3, 3, 2), 2, (2, 2), activation="sigmoid")]),  # last, 8 outputs
+        (
+            (48,),
+            [
+                conv(rng, dtype, (4, 4, 3), 4, (3, 3), padding="same"),
+                conv(rng, dtype, (4, 4, 4), 2, (2, 2), (2, 2), activation="tanh"),
+                dense(rng, dtype, 8, 3, "softmax"),
+            ],
+        ),
+    ]
+    return stacks
+
+
+def _pool_examples(kind):
+    def make(rng, dtype):
+        def around(*middle):
+            return _around(rng, dtype, 4, list(middle))
+
+        stacks = [
+            around(pool(kind, (4, 4, 2), (2, 2))),
+            around(pool(kind, (5, 5, 2), (2, 2), (1, 1))),  # overlapping windows
+            around(pool(kind, (5, 5, 2), (2, 2), padding="same")),
+            around(pool(kind, (5, 4, 1), (3, 3), (2, 2), "same")),
+            around(pool(kind, (6, 6, 1), (3, 2), (2, 1), "same")),
+            around(pool(kind, (1, 7, 3), (1, 2))),  # 1-D
+            around(pool(kind, (1, 7, 3), (1, 3), (1, 2), "same")),
+            ((32,), [pool(kind, (4, 4, 2), (2, 2)), dense(rng, dtype, 8, 3, "softmax")]),  # first stage
+            (
+                (50,),
+                [
+                    conv(rng, dtype, (5, 5, 2), 3, (3, 3), padding="same"),
+                    pool(kind, (5, 5, 3), (2, 2), padding="same"),
+                    dense(rng, dtype, 27, 3, "softmax"),
+                ],
+            ),
+        ]
+        for block, size, strides in (((2, 2), (2, 2), None), ((2, 2), (3, 3), (1, 1)), ((1, 2), (2, 2), (2, 1))):
+            middle = pool(kind, (4, 4, 2), size, strides, "same" if size == (3, 3) else "valid")
+            stack = [tied_dense(rng, dtype, 4, (4, 4, 2), block), middle]
+            stack.append(dense(rng, dtype, int(np.prod(middle.out_shape)), 3, "softmax"))
+            _tied(kind, stacks, ((4,), stack)) if kind == "max_pool2d" else stacks.append(((4,), stack))
+        return stacks
+
+    return make
+
+
+def _global_pool_examples(kind):
+    def make(rng, dtype):
+        stacks = [
+            _around(rng, dtype, 4, [global_pool(kind, (3, 3, 2))]),
+            _around(rng, dtype, 4, [global_pool(kind, (5, 3))]),  # 1-D
+            _around(rng, dtype, 4, [global_pool(kind, (2, 3, 2), keepdims=True)]),
+            ((12,), [global_pool(kind, (2, 2, 3)), dense(rng, dtype, 3, 2, "softmax")]),  # first stage
+        ]
+        for block in ((2, 2), (4, 1)):
+            stack = [tied_dense(rng, dtype, 4, (4, 4, 2), block), global_pool(kind, (4, 4, 2))]
+            stack.append(dense(rng, dtype, 2, 3, "softmax"))
+            _tied(kind, stacks, ((4,), stack)) if kind == "global_max_pool" else stacks.append(((4,), stack))
+        return stacks
+
+    return make
+
+
+def _affine_examples(rng, dtype):
+    def rescale(shape, scale, offset):
+        return StageSpec("affine", shape, shape, {"mode": "rescale", "scale": scale, "offset": offset})
+
+    def normalize(shape, channels, inner, mode="normalize", zero_var=False):
+        mean = _array(rng, dtype, channels)
+        var = np.abs(_array(rng, dtype, channels)) + dtype(0.3)
+        if zero_var:
+            var[0] = 0  # max(sqrt(0), 1e-7)
+        attrs = {"mode": mode, "channels": channels, "inner": inner}
+        return StageSpec("affine", shape, shape, attrs, state=(mean, var))
+
+    return [
+        ((6,), [rescale((6,), 1.0 / 255, 0.0), dense(rng, dtype, 6, 3, "softmax")]),  # first layer
+        ((6,), [rescale((2, 3), 2.0, -1.0), dense(rng, dtype, 6, 3, "softmax")]),
+        _around(rng, dtype, 4, [rescale((6,), 0.5, 0.25)]),
+        ((6,), [normalize((2, 3), 3, 1), dense(rng, dtype, 6, 3, "softmax")]),
+        ((6,), [normalize((3, 2), 3, 2), dense(rng, dtype, 6, 3, "softmax")]),  # axis 1 of 2
+        ((6,), [normalize((6,), 1, 6), dense(rng, dtype, 6, 3, "softmax")]),  # axis=None
+        _around(rng, dtype, 4, [normalize((2, 3), 3, 1)]),
+        _around(rng, dtype, 4, [normalize((2, 3), 3, 1, "denormalize")]),
+        _around(rng, dtype, 4, [normalize((6,), 6, 1, zero_var=True)]),
+    ]
+
+
 EXAMPLES = {
     "dense": _dense_examples,
     "activation": _activation_examples,
     "dropout": _dropout_examples,
     "batch_norm": _batch_norm_examples,
+    "conv2d": _conv2d_examples,
+    "max_pool2d": _pool_examples("max_pool2d"),
+    "avg_pool2d": _pool_examples("avg_pool2d"),
+    "global_avg_pool": _global_pool_examples("global_avg_pool"),
+    "global_max_pool": _global_pool_examples("global_max_pool"),
+    "affine": _affine_examples,
 }
 
 

@@ -182,8 +182,8 @@ def test_deserialize_accepts_keras_configs_and_rejects_unknown():
     }
     dense = layers.deserialize(keras_dense)
     assert dense.units == 2 and dense.activation is activations.softmax
-    with pytest.raises(ValueError, match="Conv2D.*Dense"):
-        layers.deserialize({"class_name": "Conv2D", "config": {}})
+    with pytest.raises(ValueError, match="Conv3D.*Dense"):
+        layers.deserialize({"class_name": "Conv3D", "config": {}})
     with pytest.raises(ValueError, match="kernel_regularizer"):
         layers.deserialize({"class_name": "Dense", "config": {"units": 2, "kernel_regularizer": "l2"}})
 

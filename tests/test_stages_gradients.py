@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cyneuron.backend.reference import KINDS, Context
-from tests.stages_support import all_stacks
+from tests.stages_support import TIED, all_stacks
 
 EPS = 1e-6
 
@@ -51,6 +51,8 @@ def _relative_error(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize("case", all_stacks("float64", seed=5), ids=lambda c: f"{c[0]}-{c[1]}")
 def test_backward_matches_finite_differences(case):
     kind, index, input_shape, stages = case
+    if (kind, index) in TIED:
+        pytest.skip("exact ties on purpose (max pooling's routing): not differentiable there")
     rng = np.random.default_rng(index + 100)
     x = rng.standard_normal((6, int(np.prod(input_shape))))
     trace = _forward(stages, x)

@@ -22,12 +22,32 @@ from libc.string cimport memcpy, memset
 from cyneuron cimport _core as core
 from cyneuron cimport _optim as optim
 from cyneuron cimport _rng as rng
-from cyneuron.stages cimport activation, batch_norm, dense, dropout
+from cyneuron.stages cimport (
+    activation,
+    affine,
+    avg_pool2d,
+    batch_norm,
+    conv2d,
+    dense,
+    dropout,
+    global_avg_pool,
+    global_max_pool,
+    max_pool2d,
+)
+from cyneuron.stages._window cimport (
+    D_C, D_DH, D_DW, D_H, D_KH, D_KW, D_LEFT, D_OC, D_OH, D_OW, D_SH, D_SW, D_TOP, D_W,
+)
 from cyneuron.stages.stage cimport (
     KIND_ACTIVATION,
+    KIND_AFFINE,
+    KIND_AVG_POOL2D,
     KIND_BATCH_NORM,
+    KIND_CONV2D,
     KIND_DENSE,
     KIND_DROPOUT,
+    KIND_GLOBAL_AVG_POOL,
+    KIND_GLOBAL_MAX_POOL,
+    KIND_MAX_POOL2D,
     StageC,
 )
 
@@ -35,6 +55,7 @@ import math
 
 import numpy as np
 
+from cyneuron.backend.reference import _window as reference_window
 from cyneuron.backend.reference import dropout as reference_dropout
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.validation import (
@@ -90,6 +111,11 @@ cdef dict _ACTIVATION_CODES = {
 }
 cdef dict _KIND_CODES = {
     "dense": KIND_DENSE, "activation": KIND_ACTIVATION, "dropout": KIND_DROPOUT, "batch_norm": KIND_BATCH_NORM,
+    "conv2d": KIND_CONV2D, "max_pool2d": KIND_MAX_POOL2D, "avg_pool2d": KIND_AVG_POOL2D,
+    "global_avg_pool": KIND_GLOBAL_AVG_POOL, "global_max_pool": KIND_GLOBAL_MAX_POOL, "affine": KIND_AFFINE,
+}
+cdef dict _AFFINE_MODES = {
+    "rescale": affine.AFFINE_RESCALE, "normalize": affine.AFFINE_NORMALIZE, "denormalize": affine.AFFINE_DENORMALIZE,
 }
 cdef dict _LOSS_CODES = {
     "mean_squared_error": core.LOSS_MSE, "mean_absolute_error": core.LOSS_MAE,
@@ -222,6 +248,18 @@ cdef void _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t ro
             dropout.forward(tag, stage, inp, y, rows, training, _dropout_key(st, s))
         elif stage.kind == KIND_BATCH_NORM:
             batch_norm.forward(tag, stage, inp, y, rows, training, work)
+        elif stage.kind == KIND_CONV2D:
+            conv2d.forward(tag, stage, inp, y, z_last if s == last else NULL, rows, training)
+        elif stage.kind == KIND_MAX_POOL2D:
+            max_pool2d.forward(tag, stage, inp, y, rows, training)
+        elif stage.kind == KIND_AVG_POOL2D:
+            avg_pool2d.forward(tag, stage, inp, y, rows)
+        elif stage.kind == KIND_GLOBAL_AVG_POOL:
+            global_avg_pool.forward(tag, stage, inp, y, rows, <double*>work)
+        elif stage.kind == KIND_GLOBAL_MAX_POOL:
+            global_max_pool.forward(tag, stage, inp, y, rows)
+        elif stage.kind == KIND_AFFINE:
+            affine.forward(tag, stage, inp, y, rows, work)
         inp = y
 
 
@@ -246,6 +284,18 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
             dropout.backward(tag, stage, g, h, rows)
         elif stage.kind == KIND_BATCH_NORM:
             batch_norm.backward(tag, stage, inp, g, h, rows, work)
+        elif stage.kind == KIND_CONV2D:
+            conv2d.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
+        elif stage.kind == KIND_MAX_POOL2D:
+            max_pool2d.backward(tag, stage, g, h, rows)
+        elif stage.kind == KIND_AVG_POOL2D:
+            avg_pool2d.backward(tag, stage, g, h, rows)
+        elif stage.kind == KIND_GLOBAL_AVG_POOL:
+            global_avg_pool.backward(tag, stage, g, h, rows)
+        elif stage.kind == KIND_GLOBAL_MAX_POOL:
+            global_max_pool.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows, work)
+        elif stage.kind == KIND_AFFINE:
+            affine.backward(tag, stage, g, h, rows, work)
         t = g
         g = h
         h = t
@@ -298,7 +348,7 @@ cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, co
     cdef const floating* a = <const floating*>(stage.out_train if training else stage.out_infer)
     cdef const floating* z = a
     cdef double loss
-    if stage.kind == KIND_DENSE:
+    if stage.kind == KIND_DENSE or (stage.kind == KIND_CONV2D and stage.head):
         z = <const floating*>(st.z_train if training else st.z_infer)
     elif stage.head:
         z = _stage_input(tag, st, last, x, training)
@@ -522,6 +572,51 @@ cdef class NetworkCore:
             stage.flag2 = bool(attrs["center"])
             self.st.max_channels = max(self.st.max_channels, stage.units)
             self._macs_per_row += 4 * stage.n_in
+        elif stage.kind == KIND_CONV2D or stage.kind == KIND_MAX_POOL2D or stage.kind == KIND_AVG_POOL2D:
+            self._describe_window(stage, spec, last)
+        elif stage.kind == KIND_GLOBAL_AVG_POOL or stage.kind == KIND_GLOBAL_MAX_POOL:
+            stage.units = attrs["channels"]
+            stage.inner = stage.n_in // stage.units
+            self.st.max_channels = max(self.st.max_channels, stage.units)
+            self._macs_per_row += 2 * stage.n_in
+        elif stage.kind == KIND_AFFINE:
+            stage.dims[0] = _AFFINE_MODES[attrs["mode"]]
+            if attrs["mode"] == "rescale":
+                stage.f[0] = attrs["scale"]
+                stage.f[1] = attrs["offset"]
+                stage.units = 1
+                stage.inner = 1
+            else:
+                stage.units = attrs["channels"]
+                stage.inner = attrs["inner"]
+            self.st.max_channels = max(self.st.max_channels, stage.units)
+            self._macs_per_row += 2 * stage.n_in
+
+    cdef _describe_window(self, StageC* stage, spec, bint last):
+        """conv2d and the 2-D pooling kinds: stages/_window.pxd's dims."""
+        attrs = spec.attrs
+        conv = stage.kind == KIND_CONV2D
+        k = tuple(attrs["kernel_size" if conv else "pool_size"])
+        strides = tuple(attrs["strides"])
+        dilation = tuple(attrs.get("dilation_rate", (1, 1))) if conv else (1, 1)
+        padding = attrs["padding"]
+        h, w, c = spec.in_shape
+        oh, top = reference_window.geometry(h, k[0], strides[0], dilation[0], "valid" if padding == "causal" else padding)
+        ow, left = reference_window.geometry(w, k[1], strides[1], dilation[1], padding)
+        for index, value in (
+            (D_H, h), (D_W, w), (D_C, c), (D_OH, oh), (D_OW, ow), (D_OC, spec.out_shape[2]),
+            (D_KH, k[0]), (D_KW, k[1]), (D_SH, strides[0]), (D_SW, strides[1]),
+            (D_DH, dilation[0]), (D_DW, dilation[1]), (D_TOP, top), (D_LEFT, left),
+        ):
+            stage.dims[index] = value
+        if conv:
+            stage.act = _ACTIVATION_CODES[attrs["activation"]]
+            # the loss head fuses softmax only when it spans the whole row (a single position)
+            stage.head = last and (stage.act != core.ACT_SOFTMAX or oh * ow == 1)
+            stage.flag = k == (1, 1) and strides == (1, 1) and top == 0 and left == 0
+            self._macs_per_row += oh * ow * k[0] * k[1] * c * spec.out_shape[2] + 2 * stage.n_in
+        else:
+            self._macs_per_row += k[0] * k[1] * stage.n_out + stage.n_in
 
     def __dealloc__(self):
         free(self.st.stages)
@@ -538,16 +633,28 @@ cdef class NetworkCore:
         return 0
 
     # ---------------------------------------------------------- workspaces
+    cdef Py_ssize_t _stage_infer_bytes(self, StageC* stage, Py_ssize_t rows, bint take, _Arena arena):
+        """The inference workspace a stage needs beyond its output (one branch per kind); with ``take``,
+        carves it from ``arena`` and points the stage at it."""
+        cdef Py_ssize_t nbytes = 0
+        if stage.kind == KIND_CONV2D and not stage.flag:
+            nbytes = rows * conv2d.positions(stage) * conv2d.col_width(stage) * self.st.itemsize
+            if take:
+                stage.saved2 = arena.take(nbytes)
+        return _round_up(nbytes)
+
     cdef _alloc_infer(self, Py_ssize_t rows):
         cdef int s
         cdef Py_ssize_t item = self.st.itemsize, nbytes = 0
         cdef Py_ssize_t work = batch_norm.WORK_BYTES_PER_CHANNEL * self.st.max_channels
         for s in range(self.st.n_stages):
             nbytes += _round_up(rows * self.st.stages[s].n_out * item)
+            nbytes += self._stage_infer_bytes(&self.st.stages[s], rows, False, None)
         nbytes += 2 * _round_up(rows * self.st.out_dim * item) + _round_up(work)
         arena = _Arena(nbytes)
         for s in range(self.st.n_stages):
             self.st.stages[s].out_infer = arena.take(rows * self.st.stages[s].n_out * item)
+            self._stage_infer_bytes(&self.st.stages[s], rows, True, arena)
         self.st.z_infer = arena.take(rows * self.st.out_dim * item)
         self.st.g_infer = arena.take(rows * self.st.out_dim * item)
         self.st.work_infer = arena.take(work)
@@ -567,6 +674,15 @@ cdef class NetworkCore:
             sizes = [("saved", 2 * stage.units * item), ("pending", stage.units * item), ("pending", stage.units * item)]
             if stage.trainable:
                 sizes += [("grad", stage.units * item)] * stage.n_params
+        elif stage.kind == KIND_CONV2D:
+            cols = rows * conv2d.positions(stage) * conv2d.col_width(stage) * item
+            if not stage.flag:
+                sizes = [("saved", cols)] + ([("scratch", cols)] if stage.need_dx else [])
+            if stage.trainable:
+                sizes += [("grad", conv2d.col_width(stage) * stage.dims[D_OC] * item)]
+                sizes += [("grad", stage.dims[D_OC] * item)] * (stage.n_params - 1)
+        elif stage.kind == KIND_MAX_POOL2D:
+            sizes = [("saved", rows * stage.n_out * 4)]  # int32 winners
         grads = pendings = 0
         for what, nbytes in sizes:
             total += _round_up(nbytes)
@@ -578,6 +694,8 @@ cdef class NetworkCore:
             elif what == "pending":
                 stage.pending[pendings] = arena.take(nbytes)
                 pendings += 1
+            elif what == "scratch":
+                stage.scratch = arena.take(nbytes)
             else:
                 stage.saved = arena.take(nbytes)
         return total

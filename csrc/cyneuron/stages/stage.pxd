@@ -8,6 +8,12 @@ cdef enum:
     KIND_ACTIVATION = 1
     KIND_DROPOUT = 2
     KIND_BATCH_NORM = 3
+    KIND_CONV2D = 4
+    KIND_MAX_POOL2D = 5
+    KIND_AVG_POOL2D = 6
+    KIND_GLOBAL_AVG_POOL = 7
+    KIND_GLOBAL_MAX_POOL = 8
+    KIND_AFFINE = 9
 
 ctypedef struct StageC:
     int kind

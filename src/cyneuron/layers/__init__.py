@@ -19,9 +19,29 @@ from cyneuron.layers.base import (
     strip_neutral,
     unique_name,
 )
+from cyneuron.layers.convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from cyneuron.layers.core import Activation, Dense, Flatten, Input, InputLayer, Reshape
 from cyneuron.layers.dropout import Dropout
 from cyneuron.layers.normalization import BatchNormalization
+from cyneuron.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AvgPool1D,
+    AvgPool2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
+from cyneuron.layers.preprocessing import Normalization, Rescaling
 
 __all__ = [
     "Layer",
@@ -37,6 +57,28 @@ __all__ = [
     "LeakyReLU",
     "ELU",
     "Softmax",
+    "Conv1D",
+    "Conv2D",
+    "Convolution1D",
+    "Convolution2D",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "MaxPool1D",
+    "MaxPool2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "Rescaling",
+    "Normalization",
     "serialize",
     "deserialize",
 ]
@@ -55,7 +97,33 @@ _CLASSES = {
         LeakyReLU,
         ELU,
         Softmax,
+        Conv1D,
+        Conv2D,
+        MaxPooling1D,
+        MaxPooling2D,
+        AveragePooling1D,
+        AveragePooling2D,
+        GlobalAveragePooling1D,
+        GlobalAveragePooling2D,
+        GlobalMaxPooling1D,
+        GlobalMaxPooling2D,
+        Rescaling,
+        Normalization,
     )
+}
+
+# Keras' other names for the same classes (a layer serializes under its class' own name)
+_ALIASES = {
+    "Convolution1D": "Conv1D",
+    "Convolution2D": "Conv2D",
+    "MaxPool1D": "MaxPooling1D",
+    "MaxPool2D": "MaxPooling2D",
+    "AvgPool1D": "AveragePooling1D",
+    "AvgPool2D": "AveragePooling2D",
+    "GlobalAvgPool1D": "GlobalAveragePooling1D",
+    "GlobalAvgPool2D": "GlobalAveragePooling2D",
+    "GlobalMaxPool1D": "GlobalMaxPooling1D",
+    "GlobalMaxPool2D": "GlobalMaxPooling2D",
 }
 
 
@@ -69,7 +137,7 @@ def deserialize(config: dict) -> Layer:
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"layer: expected a dict with 'class_name' and 'config', got {config!r}")
     name = config["class_name"]
-    cls = _CLASSES.get(name)
+    cls = _CLASSES.get(_ALIASES.get(name, name))
     if cls is None:
         raise ValueError(f"layer: unknown layer class {name!r}; expected one of {', '.join(_CLASSES)}")
     return cls.from_config(config.get("config") or {})

@@ -14,7 +14,18 @@ Each stage kind is one module with the same three functions, registered in ``KIN
 
 from __future__ import annotations
 
-from cyneuron.backend.reference import activation, batch_norm, dense, dropout
+from cyneuron.backend.reference import (
+    activation,
+    affine,
+    avg_pool2d,
+    batch_norm,
+    conv2d,
+    dense,
+    dropout,
+    global_avg_pool,
+    global_max_pool,
+    max_pool2d,
+)
 from cyneuron.backend.reference._stage import Context, Forward
 
 KINDS = {
@@ -22,6 +33,12 @@ KINDS = {
     "activation": activation,
     "dropout": dropout,
     "batch_norm": batch_norm,
+    "conv2d": conv2d,
+    "max_pool2d": max_pool2d,
+    "avg_pool2d": avg_pool2d,
+    "global_avg_pool": global_avg_pool,
+    "global_max_pool": global_max_pool,
+    "affine": affine,
 }
 
 __all__ = ["KINDS", "Context", "Forward"]

@@ -1,0 +1,113 @@
+# Kind "conv2d" (reference/conv2d.py): im2col + one product over the whole batch.
+# dims: stages/_window.pxd's layout (dims[5] = F); act one of _core's five (softmax over F);
+# param[0] kernel (kh, kw, C, F) = a (kh*kw*C, F) matrix, param[1] bias (F) or NULL.
+# flag: "direct" (1x1 kernel, unit strides, no padding): the input already is the column matrix.
+# Workspaces: saved = training columns (train_rows * OH*OW, kh*kw*C), scratch = their gradient
+# (need_dx and not direct), saved2 = inference columns (infer_rows * ...).
+from cython cimport floating
+from libc.string cimport memcpy, memset
+
+from cyneuron cimport _core as core
+from cyneuron.stages._window cimport (
+    D_C, D_DH, D_DW, D_H, D_KH, D_KW, D_LEFT, D_OC, D_OH, D_OW, D_SH, D_SW, D_TOP, D_W,
+)
+from cyneuron.stages.stage cimport StageC
+
+
+cdef inline Py_ssize_t col_width(StageC* s) noexcept nogil:
+    return s.dims[D_KH] * s.dims[D_KW] * s.dims[D_C]
+
+
+cdef inline Py_ssize_t positions(StageC* s) noexcept nogil:
+    return s.dims[D_OH] * s.dims[D_OW]
+
+
+cdef inline void im2col(floating* tag, StageC* s, const floating* x, floating* cols, Py_ssize_t rows) noexcept nogil:
+    """cols (rows * OH * OW, kh * kw * C): each output position's window, zeros for padding."""
+    cdef Py_ssize_t H = s.dims[D_H], W = s.dims[D_W], C = s.dims[D_C]
+    cdef Py_ssize_t OH = s.dims[D_OH], OW = s.dims[D_OW], KH = s.dims[D_KH], KW = s.dims[D_KW]
+    cdef Py_ssize_t r, oh, ow, i, j, c, ih, iw, n_in = H * W * C
+    cdef const floating* xr
+    cdef const floating* src
+    cdef floating* dst = cols
+    for r in range(rows):
+        xr = x + r * n_in
+        for oh in range(OH):
+            for ow in range(OW):
+                for i in range(KH):
+                    ih = oh * s.dims[D_SH] - s.dims[D_TOP] + i * s.dims[D_DH]
+                    if ih < 0 or ih >= H:
+                        memset(dst, 0, KW * C * sizeof(floating))
+                        dst += KW * C
+                        continue
+                    for j in range(KW):
+                        iw = ow * s.dims[D_SW] - s.dims[D_LEFT] + j * s.dims[D_DW]
+                        if iw < 0 or iw >= W:
+                            for c in range(C):
+                                dst[c] = 0
+                        else:
+                            src = xr + (ih * W + iw) * C
+                            for c in range(C):
+                                dst[c] = src[c]
+                        dst += C
+
+
+cdef inline void col2im(floating* tag, StageC* s, const floating* dcols, floating* dx, Py_ssize_t rows) noexcept nogil:
+    """dx (rows, H*W*C) = the scatter-add of dcols back to the elements each column entry read."""
+    cdef Py_ssize_t H = s.dims[D_H], W = s.dims[D_W], C = s.dims[D_C]
+    cdef Py_ssize_t OH = s.dims[D_OH], OW = s.dims[D_OW], KH = s.dims[D_KH], KW = s.dims[D_KW]
+    cdef Py_ssize_t r, oh, ow, i, j, c, ih, iw, n_in = H * W * C
+    cdef floating* xr
+    cdef floating* dst
+    cdef const floating* src = dcols
+    memset(dx, 0, rows * n_in * sizeof(floating))
+    for r in range(rows):
+        xr = dx + r * n_in
+        for oh in range(OH):
+            for ow in range(OW):
+                for i in range(KH):
+                    ih = oh * s.dims[D_SH] - s.dims[D_TOP] + i * s.dims[D_DH]
+                    if ih < 0 or ih >= H:
+                        src += KW * C
+                        continue
+                    for j in range(KW):
+                        iw = ow * s.dims[D_SW] - s.dims[D_LEFT] + j * s.dims[D_DW]
+                        if iw >= 0 and iw < W:
+                            dst = xr + (ih * W + iw) * C
+                            for c in range(C):
+                                dst[c] = dst[c] + src[c]
+                        src += C
+
+
+cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* y, floating* z,
+                         Py_ssize_t rows, bint training) noexcept nogil:
+    """y (rows, OH*OW*F) = act(im2col(x) @ K + b); ``z`` receives the pre-activation (NULL: in place)."""
+    cdef floating* cols = <floating*>(s.saved if training else s.saved2)
+    if s.flag:
+        cols = <floating*>x
+    else:
+        im2col(tag, s, x, cols, rows)
+    core.dense_forward(<const floating*>cols, <const floating*>s.param[0], <const floating*>s.param[1], s.act,
+                       z if z != NULL else y, y, rows * positions(s), col_width(s), s.dims[D_OC])
+
+
+cdef inline void backward(floating* tag, StageC* s, const floating* x, const floating* y, floating* dy,
+                          floating* dx, Py_ssize_t rows) noexcept nogil:
+    """dy is dL/dA (dL/dZ when ``s.head``), overwritten with dL/dZ; kernel/bias gradients from the
+    forward's columns (trainable), dx through the column gradient and col2im (need_dx)."""
+    cdef Py_ssize_t m = rows * positions(s), kk = col_width(s), f = s.dims[D_OC]
+    cdef const floating* cols = <const floating*>s.saved
+    if s.flag:
+        cols = x
+    if not s.head:
+        core.activation_backward(s.act, y, y, dy, dy, m, f)
+    if s.trainable:
+        core.matmul_xt_g(cols, dy, <floating*>s.grad[0], m, kk, f)
+        if s.param[1] != NULL:
+            core.column_sums(dy, <floating*>s.grad[1], m, f)
+    if s.need_dx:
+        if s.flag:
+            core.matmul_g_wt(dy, <const floating*>s.param[0], dx, m, kk, f)
+        else:
+            core.matmul_g_wt(dy, <const floating*>s.param[0], <floating*>s.scratch, m, kk, f)
+            col2im(tag, s, <const floating*>s.scratch, dx, rows)
