@@ -22,12 +22,15 @@ from libc.string cimport memcpy, memset
 from cyneuron cimport _core as core
 from cyneuron cimport _optim as optim
 from cyneuron cimport _rng as rng
-from cyneuron.stages cimport activation, batch_norm, dense, dropout
+from cyneuron.stages cimport activation, batch_norm, dense, dropout, recurrent
 from cyneuron.stages.stage cimport (
     KIND_ACTIVATION,
     KIND_BATCH_NORM,
     KIND_DENSE,
     KIND_DROPOUT,
+    KIND_GRU,
+    KIND_LSTM,
+    KIND_SIMPLE_RNN,
     StageC,
 )
 
@@ -70,6 +73,7 @@ cdef dict _ACTIVATION_CODES = {
 }
 cdef dict _KIND_CODES = {
     "dense": KIND_DENSE, "activation": KIND_ACTIVATION, "dropout": KIND_DROPOUT, "batch_norm": KIND_BATCH_NORM,
+    "simple_rnn": KIND_SIMPLE_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU,
 }
 cdef dict _LOSS_CODES = {
     "mean_squared_error": core.LOSS_MSE, "mean_absolute_error": core.LOSS_MAE,
@@ -202,6 +206,8 @@ cdef void _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t ro
             dropout.forward(tag, stage, inp, y, rows, training, _dropout_key(st, s))
         elif stage.kind == KIND_BATCH_NORM:
             batch_norm.forward(tag, stage, inp, y, rows, training, work)
+        elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
+            recurrent.forward(tag, stage, inp, y, rows, training)
         inp = y
 
 
@@ -226,6 +232,8 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
             dropout.backward(tag, stage, g, h, rows)
         elif stage.kind == KIND_BATCH_NORM:
             batch_norm.backward(tag, stage, inp, g, h, rows, work)
+        elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
+            recurrent.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
         t = g
         g = h
         h = t
@@ -496,6 +504,19 @@ cdef class NetworkCore:
             stage.flag2 = bool(attrs["center"])
             self.st.max_channels = max(self.st.max_channels, stage.units)
             self._macs_per_row += 4 * stage.n_in
+        elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
+            steps, features = spec.in_shape
+            units = attrs["units"]
+            stage.dims[0] = steps
+            stage.dims[1] = features
+            stage.dims[2] = units
+            stage.dims[3] = {"simple_rnn": 1, "lstm": 4, "gru": 3}[spec.kind] * units
+            stage.dims[4] = bool(attrs["go_backwards"])
+            stage.dims[5] = bool(attrs["return_sequences"])
+            stage.dims[6] = bool(attrs.get("reset_after", False))
+            stage.dims[7] = _ACTIVATION_CODES[attrs.get("recurrent_activation", "linear")]
+            stage.act = _ACTIVATION_CODES[attrs["activation"]]
+            self._macs_per_row += steps * (features + units) * stage.dims[3]
 
     def __dealloc__(self):
         free(self.st.stages)
@@ -517,16 +538,24 @@ cdef class NetworkCore:
         cdef Py_ssize_t item = self.st.itemsize, nbytes = 0
         cdef Py_ssize_t work = batch_norm.WORK_PER_CHANNEL * self.st.max_channels * item
         for s in range(self.st.n_stages):
-            nbytes += _round_up(rows * self.st.stages[s].n_out * item)
+            nbytes += _round_up(rows * self.st.stages[s].n_out * item) + _round_up(self._stage_infer_bytes(&self.st.stages[s], rows))
         nbytes += 2 * _round_up(rows * self.st.out_dim * item) + _round_up(work)
         arena = _Arena(nbytes)
         for s in range(self.st.n_stages):
             self.st.stages[s].out_infer = arena.take(rows * self.st.stages[s].n_out * item)
+            self.st.stages[s].scratch_infer = arena.take(self._stage_infer_bytes(&self.st.stages[s], rows))
         self.st.z_infer = arena.take(rows * self.st.out_dim * item)
         self.st.g_infer = arena.take(rows * self.st.out_dim * item)
         self.st.work_infer = arena.take(work)
         self._infer_arena = arena
         self.st.infer_rows = rows
+
+    cdef Py_ssize_t _stage_infer_bytes(self, StageC* stage, Py_ssize_t rows):
+        """The inference workspace a stage needs beyond its output (one branch per kind)."""
+        cdef Py_ssize_t item = self.st.itemsize
+        if KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
+            return (rows * stage.dims[0] * stage.dims[3] + recurrent.scratch_elems(rows, stage.dims[2], stage.dims[3])) * item
+        return 0
 
     cdef Py_ssize_t _stage_train_bytes(self, StageC* stage, Py_ssize_t rows, bint take, _Arena arena):
         """The training workspace a stage needs beyond its output (one branch per kind); with ``take``,
@@ -541,6 +570,17 @@ cdef class NetworkCore:
             sizes = [("saved", 2 * stage.units * item), ("pending", stage.units * item), ("pending", stage.units * item)]
             if stage.trainable:
                 sizes += [("grad", stage.units * item)] * stage.n_params
+        elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
+            n, u, g = rows * stage.dims[0], stage.dims[2], stage.dims[3]
+            sizes = [
+                ("saved", n * g * item),
+                ("saved2", recurrent.saved2_elems(stage.kind, stage.dims[6] != 0, n, u, g) * item),
+                ("scratch", recurrent.scratch_elems(rows, u, g) * item),
+            ]
+            if stage.trainable:
+                sizes += [("grad", stage.dims[1] * g * item), ("grad", u * g * item)]
+                if stage.n_params > 2:
+                    sizes += [("grad", (2 if stage.dims[6] else 1) * g * item)]
         grads = pendings = 0
         for what, nbytes in sizes:
             total += _round_up(nbytes)
@@ -552,6 +592,10 @@ cdef class NetworkCore:
             elif what == "pending":
                 stage.pending[pendings] = arena.take(nbytes)
                 pendings += 1
+            elif what == "saved2":
+                stage.saved2 = arena.take(nbytes)
+            elif what == "scratch":
+                stage.scratch = arena.take(nbytes)
             else:
                 stage.saved = arena.take(nbytes)
         return total

@@ -8,6 +8,9 @@ cdef enum:
     KIND_ACTIVATION = 1
     KIND_DROPOUT = 2
     KIND_BATCH_NORM = 3
+    KIND_SIMPLE_RNN = 10
+    KIND_LSTM = 11
+    KIND_GRU = 12
 
 ctypedef struct StageC:
     int kind
@@ -36,3 +39,4 @@ ctypedef struct StageC:
     Py_ssize_t noise_width   # dropout: mask elements per sample
     uint64_t seed            # dropout: the layer's own seed (when ``flag2``), else the network's
     bint flag2
+    void* scratch_infer      # kind-specific inference workspace (inference arena; recurrent kinds)

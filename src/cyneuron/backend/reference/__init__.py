@@ -14,7 +14,7 @@ Each stage kind is one module with the same three functions, registered in ``KIN
 
 from __future__ import annotations
 
-from cyneuron.backend.reference import activation, batch_norm, dense, dropout
+from cyneuron.backend.reference import activation, batch_norm, dense, dropout, recurrent
 from cyneuron.backend.reference._stage import Context, Forward
 
 KINDS = {
@@ -22,6 +22,9 @@ KINDS = {
     "activation": activation,
     "dropout": dropout,
     "batch_norm": batch_norm,
+    "simple_rnn": recurrent,
+    "lstm": recurrent,
+    "gru": recurrent,
 }
 
 __all__ = ["KINDS", "Context", "Forward"]
