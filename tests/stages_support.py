@@ -97,8 +97,22 @@ def _batch_norm_examples(rng, dtype):
     ]
 
 
-def rnn(rng, dtype, kind, steps, features, units, *, seq=False, back=False, bias=True, after=True, act="tanh",
-        ract="sigmoid", trainable=True):
+def rnn(
+    rng,
+    dtype,
+    kind,
+    steps,
+    features,
+    units,
+    *,
+    seq=False,
+    back=False,
+    bias=True,
+    after=True,
+    act="tanh",
+    ract="sigmoid",
+    trainable=True,
+):
     width = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind] * units
     attrs = {"units": units, "activation": act, "return_sequences": seq, "go_backwards": back}
     if kind != "simple_rnn":

@@ -13,6 +13,8 @@ import cyneuron
 from cyneuron import layers
 from cyneuron.layers import (
     ELU,
+    GRU,
+    LSTM,
     Activation,
     BatchNormalization,
     Dense,
@@ -23,6 +25,7 @@ from cyneuron.layers import (
     LeakyReLU,
     ReLU,
     Reshape,
+    SimpleRNN,
     Softmax,
 )
 from cyneuron.models import Sequential, load_model
@@ -41,6 +44,9 @@ LAYER_EXAMPLES = {
     "LeakyReLU": lambda: ((4,), [LeakyReLU(0.2)]),
     "ELU": lambda: ((4,), [ELU(0.5)]),
     "Softmax": lambda: ((4,), [Softmax()]),
+    "SimpleRNN": lambda: ((5, 3), [SimpleRNN(4, return_sequences=True), Flatten()]),
+    "LSTM": lambda: ((5, 3), [LSTM(4, go_backwards=True)]),
+    "GRU": lambda: ((5, 3), [GRU(4, return_sequences=True, reset_after=False), GRU(3)]),
 }
 
 

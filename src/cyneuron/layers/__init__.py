@@ -22,6 +22,7 @@ from cyneuron.layers.base import (
 from cyneuron.layers.core import Activation, Dense, Flatten, Input, InputLayer, Reshape
 from cyneuron.layers.dropout import Dropout
 from cyneuron.layers.normalization import BatchNormalization
+from cyneuron.layers.recurrent import GRU, LSTM, SimpleRNN
 
 __all__ = [
     "Layer",
@@ -37,6 +38,9 @@ __all__ = [
     "LeakyReLU",
     "ELU",
     "Softmax",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
     "serialize",
     "deserialize",
 ]
@@ -55,6 +59,9 @@ _CLASSES = {
         LeakyReLU,
         ELU,
         Softmax,
+        SimpleRNN,
+        LSTM,
+        GRU,
     )
 }
 
