@@ -222,6 +222,67 @@ def _pool_examples(kind):
     return make
 
 
+def rnn(
+    rng,
+    dtype,
+    kind,
+    steps,
+    features,
+    units,
+    *,
+    seq=False,
+    back=False,
+    bias=True,
+    after=True,
+    act="tanh",
+    ract="sigmoid",
+    trainable=True,
+):
+    width = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind] * units
+    attrs = {"units": units, "activation": act, "return_sequences": seq, "go_backwards": back}
+    if kind != "simple_rnn":
+        attrs["recurrent_activation"] = ract
+    if kind == "gru":
+        attrs["reset_after"] = after
+    params = (_array(rng, dtype, features, width), _array(rng, dtype, units, width))
+    if bias:
+        params += (_array(rng, dtype, *((2, width) if kind == "gru" and after else (width,)), scale=0.1),)
+    out = (steps, units) if seq else (units,)
+    return StageSpec(kind, (steps, features), out, attrs, params, trainable=trainable)
+
+
+def _recurrent_examples(kind):
+    def make(rng, dtype):
+        def r(*args, **kwargs):
+            return rnn(rng, dtype, kind, *args, **kwargs)
+
+        stacks = [
+            _around(rng, dtype, 4, [r(3, 2, 4)]),
+            _around(rng, dtype, 4, [r(4, 2, 3, seq=True)]),
+            _around(rng, dtype, 4, [r(3, 2, 3, back=True)]),
+            _around(rng, dtype, 4, [r(4, 2, 3, seq=True, back=True)]),
+            _around(rng, dtype, 4, [r(1, 3, 2)]),  # T = 1
+            _around(rng, dtype, 4, [r(1, 2, 3, seq=True)]),
+            _around(rng, dtype, 4, [r(3, 2, 3, bias=False)]),
+            _around(rng, dtype, 4, [r(3, 2, 3, seq=True), r(3, 3, 2)]),  # stacked
+            _around(rng, dtype, 4, [r(3, 2, 3, act="relu", ract="tanh")]),
+            _around(rng, dtype, 4, [r(3, 2, 3, act="sigmoid", ract="linear", seq=True)]),
+            _around(rng, dtype, 4, [r(2, 2, 3, act="softmax", ract="softmax")]),
+            _around(rng, dtype, 4, [r(3, 2, 3, trainable=False)]),  # frozen: still passes dx
+            ((3, 2), [r(3, 2, 4), dense(rng, dtype, 4, 3, "softmax")]),  # first stage: no dx needed
+        ]
+        if kind == "gru":
+            stacks += [
+                _around(rng, dtype, 4, [r(3, 2, 3, after=False)]),
+                _around(rng, dtype, 4, [r(4, 2, 3, after=False, seq=True, back=True)]),
+                _around(rng, dtype, 4, [r(3, 2, 3, after=False, bias=False)]),
+                _around(rng, dtype, 4, [r(2, 2, 3, after=False, act="relu", ract="softmax")]),
+            ]
+        return stacks
+
+    return make
+
+
 def _global_pool_examples(kind):
     def make(rng, dtype):
         stacks = [
@@ -275,6 +336,9 @@ EXAMPLES = {
     "global_avg_pool": _global_pool_examples("global_avg_pool"),
     "global_max_pool": _global_pool_examples("global_max_pool"),
     "affine": _affine_examples,
+    "simple_rnn": _recurrent_examples("simple_rnn"),
+    "lstm": _recurrent_examples("lstm"),
+    "gru": _recurrent_examples("gru"),
 }
 
 

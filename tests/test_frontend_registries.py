@@ -365,8 +365,9 @@ def test_initializer_registry_and_config():
     config = initializers.serialize(init)
     assert config == {"class_name": "RandomNormal", "config": {"mean": 1.0, "stddev": 2.0, "seed": 5}}
     np.testing.assert_array_equal(initializers.deserialize(config)((3,)), init((3,)))
-    with pytest.raises(ValueError, match="orthogonal.*glorot_uniform"):
-        initializers.get("orthogonal")
+    with pytest.raises(ValueError, match="identity.*glorot_uniform"):
+        initializers.get("identity")
+    assert type(initializers.get("orthogonal")) is initializers.Orthogonal
     with pytest.raises(ValueError, match="dtype"):
         initializers.Zeros()((2,), dtype="int32")
 

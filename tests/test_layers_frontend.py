@@ -13,6 +13,8 @@ import cyneuron
 from cyneuron import layers
 from cyneuron.layers import (
     ELU,
+    GRU,
+    LSTM,
     Activation,
     AveragePooling1D,
     AvgPool2D,
@@ -35,6 +37,7 @@ from cyneuron.layers import (
     ReLU,
     Rescaling,
     Reshape,
+    SimpleRNN,
     Softmax,
 )
 from cyneuron.models import Sequential, load_model
@@ -65,6 +68,9 @@ LAYER_EXAMPLES = {
     "GlobalMaxPooling1D": lambda: ((4, 3), [GlobalMaxPool1D()]),
     "Rescaling": lambda: ((2, 3), [Rescaling(1 / 255, offset=-0.5), Flatten()]),
     "Normalization": lambda: ((4,), [Normalization(mean=[0.5, 0.0, -1.0, 2.0], variance=[1.0, 4.0, 0.25, 0.0])]),
+    "SimpleRNN": lambda: ((5, 3), [SimpleRNN(4, return_sequences=True), Flatten()]),
+    "LSTM": lambda: ((5, 3), [LSTM(4, go_backwards=True)]),
+    "GRU": lambda: ((5, 3), [GRU(4, return_sequences=True, reset_after=False), GRU(3)]),
 }
 
 

@@ -33,6 +33,7 @@ from cyneuron.stages cimport (
     global_avg_pool,
     global_max_pool,
     max_pool2d,
+    recurrent,
 )
 from cyneuron.stages._window cimport (
     D_C, D_DH, D_DW, D_H, D_KH, D_KW, D_LEFT, D_OC, D_OH, D_OW, D_SH, D_SW, D_TOP, D_W,
@@ -48,6 +49,9 @@ from cyneuron.stages.stage cimport (
     KIND_GLOBAL_AVG_POOL,
     KIND_GLOBAL_MAX_POOL,
     KIND_MAX_POOL2D,
+    KIND_GRU,
+    KIND_LSTM,
+    KIND_SIMPLE_RNN,
     StageC,
 )
 
@@ -113,6 +117,7 @@ cdef dict _KIND_CODES = {
     "dense": KIND_DENSE, "activation": KIND_ACTIVATION, "dropout": KIND_DROPOUT, "batch_norm": KIND_BATCH_NORM,
     "conv2d": KIND_CONV2D, "max_pool2d": KIND_MAX_POOL2D, "avg_pool2d": KIND_AVG_POOL2D,
     "global_avg_pool": KIND_GLOBAL_AVG_POOL, "global_max_pool": KIND_GLOBAL_MAX_POOL, "affine": KIND_AFFINE,
+    "simple_rnn": KIND_SIMPLE_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU,
 }
 cdef dict _AFFINE_MODES = {
     "rescale": affine.AFFINE_RESCALE, "normalize": affine.AFFINE_NORMALIZE, "denormalize": affine.AFFINE_DENORMALIZE,
@@ -260,6 +265,8 @@ cdef void _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t ro
             global_max_pool.forward(tag, stage, inp, y, rows)
         elif stage.kind == KIND_AFFINE:
             affine.forward(tag, stage, inp, y, rows, work)
+        elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
+            recurrent.forward(tag, stage, inp, y, rows, training)
         inp = y
 
 
@@ -296,6 +303,8 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
             global_max_pool.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows, work)
         elif stage.kind == KIND_AFFINE:
             affine.backward(tag, stage, g, h, rows, work)
+        elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
+            recurrent.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
         t = g
         g = h
         h = t
@@ -592,6 +601,20 @@ cdef class NetworkCore:
             self.st.max_channels = max(self.st.max_channels, stage.units)
             self._macs_per_row += 2 * stage.n_in
 
+        elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
+            steps, features = spec.in_shape
+            units = attrs["units"]
+            stage.dims[0] = steps
+            stage.dims[1] = features
+            stage.dims[2] = units
+            stage.dims[3] = {"simple_rnn": 1, "lstm": 4, "gru": 3}[spec.kind] * units
+            stage.dims[4] = bool(attrs["go_backwards"])
+            stage.dims[5] = bool(attrs["return_sequences"])
+            stage.dims[6] = bool(attrs.get("reset_after", False))
+            stage.dims[7] = _ACTIVATION_CODES[attrs.get("recurrent_activation", "linear")]
+            stage.act = _ACTIVATION_CODES[attrs["activation"]]
+            self._macs_per_row += steps * (features + units) * stage.dims[3]
+
     cdef _describe_window(self, StageC* stage, spec, bint last):
         """conv2d and the 2-D pooling kinds: stages/_window.pxd's dims."""
         attrs = spec.attrs
@@ -641,6 +664,11 @@ cdef class NetworkCore:
             nbytes = rows * conv2d.positions(stage) * conv2d.col_width(stage) * self.st.itemsize
             if take:
                 stage.saved2 = arena.take(nbytes)
+        elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
+            nbytes = rows * stage.dims[0] * stage.dims[3] + recurrent.scratch_elems(rows, stage.dims[2], stage.dims[3])
+            nbytes *= self.st.itemsize
+            if take:
+                stage.scratch_infer = arena.take(nbytes)
         return _round_up(nbytes)
 
     cdef _alloc_infer(self, Py_ssize_t rows):
@@ -683,6 +711,17 @@ cdef class NetworkCore:
                 sizes += [("grad", stage.dims[D_OC] * item)] * (stage.n_params - 1)
         elif stage.kind == KIND_MAX_POOL2D:
             sizes = [("saved", rows * stage.n_out * 4)]  # int32 winners
+        elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
+            n, u, g = rows * stage.dims[0], stage.dims[2], stage.dims[3]
+            sizes = [
+                ("saved", n * g * item),
+                ("saved2", recurrent.saved2_elems(stage.kind, stage.dims[6] != 0, n, u, g) * item),
+                ("scratch", recurrent.scratch_elems(rows, u, g) * item),
+            ]
+            if stage.trainable:
+                sizes += [("grad", stage.dims[1] * g * item), ("grad", u * g * item)]
+                if stage.n_params > 2:
+                    sizes += [("grad", (2 if stage.dims[6] else 1) * g * item)]
         grads = pendings = 0
         for what, nbytes in sizes:
             total += _round_up(nbytes)
@@ -694,6 +733,8 @@ cdef class NetworkCore:
             elif what == "pending":
                 stage.pending[pendings] = arena.take(nbytes)
                 pendings += 1
+            elif what == "saved2":
+                stage.saved2 = arena.take(nbytes)
             elif what == "scratch":
                 stage.scratch = arena.take(nbytes)
             else:

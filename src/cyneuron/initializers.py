@@ -35,6 +35,7 @@ __all__ = [
     "HeNormal",
     "LecunUniform",
     "LecunNormal",
+    "Orthogonal",
     "get",
     "serialize",
     "deserialize",
@@ -313,6 +314,41 @@ class LecunNormal(_FixedVarianceScaling):
     """Truncated normal with stddev ``sqrt(1 / fan_in) / .87962566103423978``."""
 
 
+class Orthogonal(RandomInitializer):
+    """An orthogonal matrix (Keras' recurrent kernel default), times ``gain``.
+
+    As Keras: a normal draw of shape ``(max(rows, cols), min(rows, cols))`` (rows: the product of all but
+    the last dimension), its QR factorisation, Q with each column's sign made that of R's diagonal,
+    transposed when rows < cols, reshaped to ``shape``. Shapes of rank < 2 raise ValueError.
+    """
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
+        gain = float(gain)
+        if not math.isfinite(gain):
+            raise ValueError(f"gain: expected a finite number, got {gain}")
+        self.gain = gain
+        super().__init__(seed)
+
+    def __call__(self, shape, dtype=None) -> np.ndarray:
+        shape = _check_shape(shape)
+        dtype = _check_dtype(dtype)
+        if len(shape) < 2:
+            raise ValueError(
+                f"The tensor to initialize must be at least two-dimensional. Received: shape={shape} of rank "
+                f"{len(shape)}."
+            )
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = self._generator().standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q.reshape(shape)).astype(dtype)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "gain": self.gain}
+
+
 _CLASSES = {
     cls.__name__: cls
     for cls in (
@@ -329,6 +365,7 @@ _CLASSES = {
         HeNormal,
         LecunUniform,
         LecunNormal,
+        Orthogonal,
     )
 }
 _ALIASES = {
@@ -349,6 +386,8 @@ _ALIASES = {
     "he_normal": HeNormal,
     "lecun_uniform": LecunUniform,
     "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal,
+    "OrthogonalInitializer": Orthogonal,
 }
 
 
@@ -405,3 +444,4 @@ he_uniform = HeUniform
 he_normal = HeNormal
 lecun_uniform = LecunUniform
 lecun_normal = LecunNormal
+orthogonal = Orthogonal

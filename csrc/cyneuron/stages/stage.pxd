@@ -14,6 +14,9 @@ cdef enum:
     KIND_GLOBAL_AVG_POOL = 7
     KIND_GLOBAL_MAX_POOL = 8
     KIND_AFFINE = 9
+    KIND_SIMPLE_RNN = 10
+    KIND_LSTM = 11
+    KIND_GRU = 12
 
 ctypedef struct StageC:
     int kind
@@ -42,3 +45,4 @@ ctypedef struct StageC:
     Py_ssize_t noise_width   # dropout: mask elements per sample
     uint64_t seed            # dropout: the layer's own seed (when ``flag2``), else the network's
     bint flag2
+    void* scratch_infer      # kind-specific inference workspace (inference arena; recurrent kinds)

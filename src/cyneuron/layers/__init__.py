@@ -42,6 +42,7 @@ from cyneuron.layers.pooling import (
     MaxPooling2D,
 )
 from cyneuron.layers.preprocessing import Normalization, Rescaling
+from cyneuron.layers.recurrent import GRU, LSTM, SimpleRNN
 
 __all__ = [
     "Layer",
@@ -79,6 +80,9 @@ __all__ = [
     "GlobalMaxPool2D",
     "Rescaling",
     "Normalization",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
     "serialize",
     "deserialize",
 ]
@@ -109,6 +113,9 @@ _CLASSES = {
         GlobalMaxPooling2D,
         Rescaling,
         Normalization,
+        SimpleRNN,
+        LSTM,
+        GRU,
     )
 }
 

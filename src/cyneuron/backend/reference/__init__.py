@@ -25,6 +25,7 @@ from cyneuron.backend.reference import (
     global_avg_pool,
     global_max_pool,
     max_pool2d,
+    recurrent,
 )
 from cyneuron.backend.reference._stage import Context, Forward
 
@@ -39,6 +40,9 @@ KINDS = {
     "global_avg_pool": global_avg_pool,
     "global_max_pool": global_max_pool,
     "affine": affine,
+    "simple_rnn": recurrent,
+    "lstm": recurrent,
+    "gru": recurrent,
 }
 
 __all__ = ["KINDS", "Context", "Forward"]

@@ -1,0 +1,532 @@
+# Kinds "simple_rnn", "lstm", "gru" (reference/recurrent.py): the whole time loop, forward and
+# backpropagation through time, in one nogil call per pass.
+#
+# dims: [0] T, [1] F, [2] units u, [3] G = gates * u, [4] go_backwards, [5] return_sequences,
+# [6] gru reset_after, [7] recurrent_activation code; act = activation code (_core's five).
+# param[0] kernel (F, G), param[1] recurrent_kernel (u, G), param[2] bias (G,) / (2, G) or NULL.
+#
+# The design: the input projection of every time step is one product over rows * T before the
+# loop, written into the gate buffer; each step is one product h_prev . U (two for a gru with
+# reset_after=False) plus element-wise gate math. Backward stores dL/d(xW) per (sample, time) in
+# that same buffer (overwriting the activations once read), so the kernel, recurrent kernel and
+# input gradients are again single products over rows * T after the loop; per step only
+# dL/dh_prev = dZ . U^T remains. Per-time buffers are indexed by the *input* time (go_backwards
+# reads it reversed), the output sequence by the step.
+#
+# Workspaces (elements of floating, N = rows * T):
+#   saved   gates         N * G        (training; inference takes it from scratch_infer)
+#   saved2  H_prev        N * u        h_{t-1} of every step
+#           lstm          C            N * u   the cell state c_t
+#           gru after     HR N * u (h_prev U_h + b_rec_h), dHU N * G (dL/d(h_prev U))
+#           gru before    RH N * u (r * h_prev), dZR N * 2u, dPH N * u
+#   scratch h, c, dh, dc, t1, t2 (rows * u each), hu, dz (rows * G each), U_zr, U_h, dU (u * G each)
+from cython cimport floating
+from libc.math cimport exp, expf
+from libc.string cimport memcpy, memset
+
+from cyneuron cimport _core as core
+from cyneuron.stages.stage cimport KIND_GRU, KIND_LSTM, KIND_SIMPLE_RNN, StageC
+
+
+cdef inline Py_ssize_t saved2_elems(int kind, bint after, Py_ssize_t n, Py_ssize_t u, Py_ssize_t g) noexcept nogil:
+    if kind == KIND_LSTM:
+        return 2 * n * u
+    if kind == KIND_GRU:
+        return 2 * n * u + n * g if after else 5 * n * u
+    return n * u
+
+
+cdef inline Py_ssize_t scratch_elems(Py_ssize_t rows, Py_ssize_t u, Py_ssize_t g) noexcept nogil:
+    return rows * (6 * u + 2 * g) + 3 * u * g
+
+
+# ------------------------------------------------------------ activations over one gate block
+# libm's expf/tanhf are scalar calls (~5-20 ns each) and dominated the step (an LSTM(64) on 50 steps
+# evaluates ~0.5 M of them per forward pass). These are branch-free arithmetic that gcc vectorises
+# without fast-math: exp by Cody-Waite reduction to |r| <= ln2/2, a Taylor polynomial (degree 7 in
+# float, 12 in double: below an ulp) and 2**n from the exponent bits; tanh = em / (em + 2) with
+# em = expm1(2|x|) (a series below 0.3466, exp - 1 above: no cancellation either way).
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* gcc if-converts the selects below (and so vectorises the block loops) only when comparisons are
+       assumed not to trap; no value changes (this is not fast-math: no reassociation, no contraction). */
+    #pragma GCC push_options
+    #pragma GCC optimize ("no-trapping-math")
+    static inline float cyn_vexpf(float x) {
+        x = x < -87.0f ? -87.0f : x;
+        x = x > 88.0f ? 88.0f : x;
+        float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+        float r = x - n * 0.693145751953125f;
+        r = r - n * 1.42860682030941723212e-6f;
+        float p = 1.0f / 5040.0f;
+        p = p * r + 1.0f / 720.0f;
+        p = p * r + 1.0f / 120.0f;
+        p = p * r + 1.0f / 24.0f;
+        p = p * r + 1.0f / 6.0f;
+        p = p * r + 0.5f;
+        p = p * r + 1.0f;
+        p = p * r + 1.0f;
+        int32_t e = ((int32_t)n + 127) << 23;
+        float scale;
+        memcpy(&scale, &e, sizeof scale);
+        return p * scale;
+    }
+    static inline double cyn_vexp(double x) {
+        x = x < -708.0 ? -708.0 : x;
+        x = x > 709.0 ? 709.0 : x;
+        double n = (x * 1.44269504088896338700 + 6755399441055744.0) - 6755399441055744.0;
+        double r = x - n * 6.93147180369123816490e-01;
+        r = r - n * 1.90821492927058770002e-10;
+        double p = 1.0 / 479001600.0;
+        p = p * r + 1.0 / 39916800.0;
+        p = p * r + 1.0 / 3628800.0;
+        p = p * r + 1.0 / 362880.0;
+        p = p * r + 1.0 / 40320.0;
+        p = p * r + 1.0 / 5040.0;
+        p = p * r + 1.0 / 720.0;
+        p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0;
+        p = p * r + 1.0 / 6.0;
+        p = p * r + 0.5;
+        p = p * r + 1.0;
+        p = p * r + 1.0;
+        int64_t e = ((int64_t)(int32_t)n + 1023) << 52;
+        double scale;
+        memcpy(&scale, &e, sizeof scale);
+        return p * scale;
+    }
+    static inline float cyn_vtanhf(float x) {
+        float y = 2.0f * (x < 0.0f ? -x : x);
+        y = y > 18.0f ? 18.0f : y;
+        float q = 1.0f / 40320.0f;
+        q = q * y + 1.0f / 5040.0f;
+        q = q * y + 1.0f / 720.0f;
+        q = q * y + 1.0f / 120.0f;
+        q = q * y + 1.0f / 24.0f;
+        q = q * y + 1.0f / 6.0f;
+        q = q * y + 0.5f;
+        q = q * y + 1.0f;
+        float small = q * y;
+        float big = cyn_vexpf(y) - 1.0f;
+        float em = y < 0.3466f ? small : big;
+        float t = em / (em + 2.0f);
+        return x < 0.0f ? -t : t;
+    }
+    static inline double cyn_vtanh(double x) {
+        double y = 2.0 * (x < 0.0 ? -x : x);
+        y = y > 40.0 ? 40.0 : y;
+        double q = 1.0 / 6227020800.0;
+        q = q * y + 1.0 / 479001600.0;
+        q = q * y + 1.0 / 39916800.0;
+        q = q * y + 1.0 / 3628800.0;
+        q = q * y + 1.0 / 362880.0;
+        q = q * y + 1.0 / 40320.0;
+        q = q * y + 1.0 / 5040.0;
+        q = q * y + 1.0 / 720.0;
+        q = q * y + 1.0 / 120.0;
+        q = q * y + 1.0 / 24.0;
+        q = q * y + 1.0 / 6.0;
+        q = q * y + 0.5;
+        q = q * y + 1.0;
+        double small = q * y;
+        double big = cyn_vexp(y) - 1.0;
+        double em = y < 0.3466 ? small : big;
+        double t = em / (em + 2.0);
+        return x < 0.0 ? -t : t;
+    }
+    static inline float cyn_vsigmoidf(float z) {
+        float e = cyn_vexpf(z >= 0.0f ? -z : z);
+        return (z >= 0.0f ? 1.0f : e) / (1.0f + e);
+    }
+    static inline double cyn_vsigmoid(double z) {
+        double e = cyn_vexp(z >= 0.0 ? -z : z);
+        return (z >= 0.0 ? 1.0 : e) / (1.0 + e);
+    }
+    static void cyn_tanh_block_f(float* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vtanhf(p[j]); }
+    static void cyn_tanh_block_d(double* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vtanh(p[j]); }
+    static void cyn_sigmoid_block_f(float* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vsigmoidf(p[j]); }
+    static void cyn_sigmoid_block_d(double* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vsigmoid(p[j]); }
+    #pragma GCC pop_options
+    """
+    void cyn_tanh_block_f(float* p, Py_ssize_t n) noexcept nogil
+    void cyn_tanh_block_d(double* p, Py_ssize_t n) noexcept nogil
+    void cyn_sigmoid_block_f(float* p, Py_ssize_t n) noexcept nogil
+    void cyn_sigmoid_block_d(double* p, Py_ssize_t n) noexcept nogil
+
+
+cdef inline void _act_block(int act, floating* p, Py_ssize_t n) noexcept nogil:
+    """p (n,) = act(p) in place; softmax over the block."""
+    cdef Py_ssize_t j
+    cdef floating m, v, zero = 0
+    cdef double s
+    if act == core.ACT_TANH:
+        if floating is float:
+            cyn_tanh_block_f(p, n)
+        else:
+            cyn_tanh_block_d(p, n)
+    elif act == core.ACT_SIGMOID:
+        if floating is float:
+            cyn_sigmoid_block_f(p, n)
+        else:
+            cyn_sigmoid_block_d(p, n)
+    elif act == core.ACT_RELU:
+        for j in range(n):
+            v = p[j]
+            p[j] = zero if v < zero else v
+    elif act == core.ACT_SOFTMAX:
+        m = p[0]
+        for j in range(1, n):
+            if p[j] > m:
+                m = p[j]
+        s = 0
+        for j in range(n):
+            if floating is float:
+                p[j] = expf(p[j] - m)
+            else:
+                p[j] = exp(p[j] - m)
+            s += p[j]
+        m = <floating>s
+        for j in range(n):
+            p[j] = p[j] / m
+
+
+cdef inline void _dact_block(int act, const floating* a, floating* g, Py_ssize_t n) noexcept nogil:
+    """g (n,) = dL/dZ from g = dL/dA and the activation's output a, in place."""
+    cdef Py_ssize_t j
+    cdef floating v, zero = 0, one = 1
+    cdef double s
+    if act == core.ACT_TANH:
+        for j in range(n):
+            v = a[j]
+            g[j] = g[j] * (1 - v * v)
+    elif act == core.ACT_SIGMOID:
+        for j in range(n):
+            v = a[j]
+            g[j] = g[j] * v * (1 - v)
+    elif act == core.ACT_RELU:
+        for j in range(n):
+            g[j] = g[j] * (one if a[j] > zero else zero)
+    elif act == core.ACT_SOFTMAX:
+        s = 0
+        for j in range(n):
+            s += g[j] * a[j]
+        v = <floating>s
+        for j in range(n):
+            g[j] = a[j] * (g[j] - v)
+
+
+# ------------------------------------------------------------------------- forward
+cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* y, Py_ssize_t rows,
+                         bint training) noexcept nogil:
+    """y = the layer's output (rows, T*u or u) for x (rows, T*F); training saves what backward needs."""
+    cdef Py_ssize_t T = s.dims[0], F = s.dims[1], u = s.dims[2], G = s.dims[3]
+    cdef bint back = s.dims[4] != 0, seq = s.dims[5] != 0, after = s.dims[6] != 0
+    cdef int ra = <int>s.dims[7], ac = s.act, kind = s.kind
+    cdef Py_ssize_t n = rows * T, r, t, tx, j, p
+    cdef const floating* W = <const floating*>s.param[0]
+    cdef const floating* U = <const floating*>s.param[1]
+    cdef const floating* b = <const floating*>s.param[2] if s.n_params > 2 else NULL
+    cdef floating* gates
+    cdef floating* work
+    cdef floating* Hp = NULL
+    cdef floating* X2 = NULL
+    cdef floating *h, *c, *dh, *dc, *t1, *t2, *hu, *dz, *Uzr, *Uh
+    cdef floating *g, *hr, *cr, *hp
+    cdef floating one = 1
+    if training:
+        gates = <floating*>s.saved
+        work = <floating*>s.scratch
+        Hp = <floating*>s.saved2
+        X2 = Hp + n * u
+    else:
+        gates = <floating*>s.scratch_infer
+        work = gates + n * G
+    h = work
+    c = h + rows * u
+    dh = c + rows * u
+    dc = dh + rows * u
+    t1 = dc + rows * u
+    t2 = t1 + rows * u
+    hu = t2 + rows * u
+    dz = hu + rows * G
+    Uzr = dz + rows * G
+    Uh = Uzr + u * G
+
+    # the input projection of every time step: one product over rows * T
+    core.matmul_xw(x, W, gates, n, F, G)
+    if b != NULL:
+        for p in range(n):
+            g = gates + p * G
+            for j in range(G):
+                g[j] = g[j] + b[j]
+    memset(h, 0, rows * u * sizeof(floating))
+    memset(c, 0, rows * u * sizeof(floating))
+    if kind == KIND_GRU and not after:
+        for p in range(u):
+            memcpy(Uzr + p * 2 * u, U + p * G, 2 * u * sizeof(floating))
+            memcpy(Uh + p * u, U + p * G + 2 * u, u * sizeof(floating))
+
+    for t in range(T):
+        tx = T - 1 - t if back else t
+        if training:
+            for r in range(rows):
+                memcpy(Hp + (r * T + tx) * u, h + r * u, u * sizeof(floating))
+        # the recurrent product (h_prev = 0 at the first step)
+        if kind == KIND_GRU and not after:
+            if t > 0:
+                core.matmul_xw(h, Uzr, hu, rows, u, 2 * u)
+            else:
+                memset(hu, 0, rows * 2 * u * sizeof(floating))
+        elif t > 0:
+            core.matmul_xw(h, U, hu, rows, u, G)
+        else:
+            memset(hu, 0, rows * G * sizeof(floating))
+
+        if kind == KIND_SIMPLE_RNN:
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                hr = hu + r * G
+                for j in range(G):
+                    g[j] = g[j] + hr[j]
+                _act_block(ac, g, u)
+                memcpy(h + r * u, g, u * sizeof(floating))
+        elif kind == KIND_LSTM:
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                hr = hu + r * G
+                for j in range(G):
+                    g[j] = g[j] + hr[j]
+                _act_block(ra, g, u)
+                _act_block(ra, g + u, u)
+                _act_block(ac, g + 2 * u, u)
+                _act_block(ra, g + 3 * u, u)
+                cr = c + r * u
+                for j in range(u):
+                    cr[j] = g[u + j] * cr[j] + g[j] * g[2 * u + j]
+                if training:
+                    memcpy(X2 + (r * T + tx) * u, cr, u * sizeof(floating))
+                hp = t1 + r * u
+                memcpy(hp, cr, u * sizeof(floating))
+                _act_block(ac, hp, u)
+                hr = h + r * u
+                for j in range(u):
+                    hr[j] = g[3 * u + j] * hp[j]
+        elif after:
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                hr = hu + r * G
+                if b != NULL:
+                    for j in range(G):
+                        hr[j] = hr[j] + b[G + j]
+                for j in range(2 * u):
+                    g[j] = g[j] + hr[j]
+                _act_block(ra, g, u)
+                _act_block(ra, g + u, u)
+                if training:
+                    memcpy(X2 + (r * T + tx) * u, hr + 2 * u, u * sizeof(floating))
+                for j in range(u):
+                    g[2 * u + j] = g[2 * u + j] + g[u + j] * hr[2 * u + j]
+                _act_block(ac, g + 2 * u, u)
+                hp = h + r * u
+                for j in range(u):
+                    hp[j] = g[j] * hp[j] + (one - g[j]) * g[2 * u + j]
+        else:
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                hr = hu + r * 2 * u
+                for j in range(2 * u):
+                    g[j] = g[j] + hr[j]
+                _act_block(ra, g, u)
+                _act_block(ra, g + u, u)
+                hp = h + r * u
+                cr = t1 + r * u
+                for j in range(u):
+                    cr[j] = g[u + j] * hp[j]
+                if training:
+                    memcpy(X2 + (r * T + tx) * u, cr, u * sizeof(floating))
+            core.matmul_xw(t1, Uh, t2, rows, u, u)
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                hr = t2 + r * u
+                for j in range(u):
+                    g[2 * u + j] = g[2 * u + j] + hr[j]
+                _act_block(ac, g + 2 * u, u)
+                hp = h + r * u
+                for j in range(u):
+                    hp[j] = g[j] * hp[j] + (one - g[j]) * g[2 * u + j]
+        if seq:
+            for r in range(rows):
+                memcpy(y + (r * T + t) * u, h + r * u, u * sizeof(floating))
+    if not seq:
+        memcpy(y, h, rows * u * sizeof(floating))
+
+
+# ------------------------------------------------------------------------ backward
+cdef inline void backward(floating* tag, StageC* s, const floating* x, const floating* y, const floating* dy,
+                          floating* dx, Py_ssize_t rows) noexcept nogil:
+    """Backpropagation through time from dy (rows, T*u or u): grad[0..2] (trainable), dx (need_dx)."""
+    cdef Py_ssize_t T = s.dims[0], F = s.dims[1], u = s.dims[2], G = s.dims[3]
+    cdef bint back = s.dims[4] != 0, seq = s.dims[5] != 0, after = s.dims[6] != 0
+    cdef int ra = <int>s.dims[7], ac = s.act, kind = s.kind
+    cdef Py_ssize_t n = rows * T, r, t, tx, txp, j, p
+    cdef const floating* W = <const floating*>s.param[0]
+    cdef const floating* U = <const floating*>s.param[1]
+    cdef bint has_bias = s.n_params > 2
+    cdef floating* gates = <floating*>s.saved
+    cdef floating* Hp = <floating*>s.saved2
+    cdef floating* X2 = Hp + n * u
+    cdef floating* X3 = X2 + n * u
+    cdef floating* X4 = NULL
+    cdef floating* work = <floating*>s.scratch
+    cdef floating *h, *c, *dh, *dc, *t1, *t2, *hu, *dz, *Uzr, *Uh, *dU
+    cdef floating *g, *d, *hp, *cr, *cp, *dhr, *e
+    cdef floating one = 1, zero = 0, dhj, dcj
+    cdef floating* gw
+    h = work
+    c = h + rows * u
+    dh = c + rows * u
+    dc = dh + rows * u
+    t1 = dc + rows * u
+    t2 = t1 + rows * u
+    hu = t2 + rows * u
+    dz = hu + rows * G
+    Uzr = dz + rows * G
+    Uh = Uzr + u * G
+    dU = Uh + u * G
+    if kind == KIND_GRU and not after:
+        X4 = X3 + n * 2 * u
+    memset(dh, 0, rows * u * sizeof(floating))
+    memset(dc, 0, rows * u * sizeof(floating))
+
+    t = T - 1
+    while t >= 0:
+        tx = T - 1 - t if back else t
+        txp = tx + 1 if back else tx - 1  # the input time of the step before (t > 0)
+        if seq:
+            for r in range(rows):
+                dhr = dh + r * u
+                for j in range(u):
+                    dhr[j] = dhr[j] + dy[(r * T + t) * u + j]
+        elif t == T - 1:
+            memcpy(dh, dy, rows * u * sizeof(floating))
+
+        if kind == KIND_SIMPLE_RNN:
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                d = dz + r * G
+                memcpy(d, dh + r * u, u * sizeof(floating))
+                _dact_block(ac, g, d, u)
+                memcpy(g, d, u * sizeof(floating))
+        elif kind == KIND_LSTM:
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                d = dz + r * G
+                cr = X2 + (r * T + tx) * u
+                hp = t1 + r * u
+                e = t2 + r * u
+                dhr = dh + r * u
+                memcpy(hp, cr, u * sizeof(floating))
+                _act_block(ac, hp, u)                      # act(c_t)
+                for j in range(u):
+                    e[j] = dhr[j] * g[3 * u + j]
+                _dact_block(ac, hp, e, u)                  # dL/dc_t through h
+                for j in range(u):
+                    dcj = dc[r * u + j] + e[j]
+                    d[j] = dcj * g[2 * u + j]              # di
+                    d[2 * u + j] = dcj * g[j]              # dg
+                    d[u + j] = dcj * (X2[(r * T + txp) * u + j] if t > 0 else zero)  # df
+                    d[3 * u + j] = dhr[j] * hp[j]          # do
+                    dc[r * u + j] = dcj * g[u + j]
+                _dact_block(ra, g, d, u)
+                _dact_block(ra, g + u, d + u, u)
+                _dact_block(ac, g + 2 * u, d + 2 * u, u)
+                _dact_block(ra, g + 3 * u, d + 3 * u, u)
+                memcpy(g, d, G * sizeof(floating))
+        elif after:
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                d = dz + r * G
+                hp = Hp + (r * T + tx) * u
+                dhr = dh + r * u
+                cr = X2 + (r * T + tx) * u
+                for j in range(u):
+                    dhj = dhr[j]
+                    d[j] = dhj * (hp[j] - g[2 * u + j])
+                    d[2 * u + j] = dhj * (one - g[j])
+                    dhr[j] = dhj * g[j]
+                _dact_block(ra, g, d, u)                   # dpz
+                _dact_block(ac, g + 2 * u, d + 2 * u, u)   # dph
+                for j in range(u):
+                    d[u + j] = d[2 * u + j] * cr[j]
+                _dact_block(ra, g + u, d + u, u)           # dpr
+                e = X3 + (r * T + tx) * G                  # dHU row
+                for j in range(2 * u):
+                    e[j] = d[j]
+                for j in range(u):
+                    e[2 * u + j] = d[2 * u + j] * g[u + j]
+                memcpy(g, d, G * sizeof(floating))
+                memcpy(d, e, G * sizeof(floating))
+        else:
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                d = dz + r * 2 * u
+                hp = Hp + (r * T + tx) * u
+                dhr = dh + r * u
+                e = t1 + r * u
+                for j in range(u):
+                    dhj = dhr[j]
+                    d[j] = dhj * (hp[j] - g[2 * u + j])
+                    e[j] = dhj * (one - g[j])
+                    dhr[j] = dhj * g[j]
+                _dact_block(ra, g, d, u)                   # dpz
+                _dact_block(ac, g + 2 * u, e, u)           # dph
+                memcpy(X4 + (r * T + tx) * u, e, u * sizeof(floating))
+            core.matmul_g_wt(t1, Uh, t2, rows, u, u)       # dL/d(r h_prev)
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                d = dz + r * 2 * u
+                hp = Hp + (r * T + tx) * u
+                dhr = dh + r * u
+                e = t2 + r * u
+                for j in range(u):
+                    d[u + j] = e[j] * hp[j]
+                    dhr[j] = dhr[j] + e[j] * g[u + j]
+                _dact_block(ra, g + u, d + u, u)           # dpr
+                memcpy(X3 + (r * T + tx) * 2 * u, d, 2 * u * sizeof(floating))
+                memcpy(g, d, 2 * u * sizeof(floating))
+                memcpy(g + 2 * u, t1 + r * u, u * sizeof(floating))
+
+        # dL/dh_prev += dZ . U^T (not needed before the first step)
+        if t > 0:
+            if kind == KIND_GRU and not after:
+                core.matmul_g_wt(dz, Uzr, t2, rows, u, 2 * u)
+            else:
+                core.matmul_g_wt(dz, U, t2, rows, u, G)
+            if kind == KIND_GRU:
+                for p in range(rows * u):
+                    dh[p] = dh[p] + t2[p]
+            else:
+                memcpy(dh, t2, rows * u * sizeof(floating))
+        t -= 1
+
+    if s.trainable:
+        core.matmul_xt_g(x, gates, <floating*>s.grad[0], n, F, G)
+        gw = <floating*>s.grad[1]
+        if kind == KIND_GRU and after:
+            core.matmul_xt_g(Hp, X3, gw, n, u, G)
+        elif kind == KIND_GRU:
+            core.matmul_xt_g(Hp, X3, dU, n, u, 2 * u)
+            core.matmul_xt_g(X2, X4, dU + u * 2 * u, n, u, u)
+            for p in range(u):
+                memcpy(gw + p * G, dU + p * 2 * u, 2 * u * sizeof(floating))
+                memcpy(gw + p * G + 2 * u, dU + u * 2 * u + p * u, u * sizeof(floating))
+        else:
+            core.matmul_xt_g(Hp, gates, gw, n, u, G)
+        if has_bias:
+            core.column_sums(gates, <floating*>s.grad[2], n, G)
+            if kind == KIND_GRU and after:
+                core.column_sums(X3, <floating*>s.grad[2] + G, n, G)
+    if s.need_dx:
+        core.matmul_g_wt(gates, W, dx, n, F, G)

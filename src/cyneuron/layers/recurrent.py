@@ -1,0 +1,497 @@
+"""Recurrent layers, as ``keras.layers.SimpleRNN``, ``LSTM`` and ``GRU`` (Keras 3's arguments and weights).
+
+Each layer is one backend stage (kinds ``simple_rnn``, ``lstm``, ``gru``; see
+``cyneuron.backend.reference.recurrent``) that runs the whole time loop, forward and backpropagation
+through time, in one compiled call. Inputs are ``(batch, timesteps, features)``; the output is the last
+step's ``(batch, units)``, or every step's ``(batch, timesteps, units)`` with ``return_sequences=True``.
+Weights have Keras' shapes and gate orders, so ``get_weights``/``set_weights`` move them between
+Keras and cyneuron unchanged: ``kernel (features, G)``, ``recurrent_kernel (units, G)``, ``bias`` with
+G = units (SimpleRNN), 4 * units (LSTM: i, f, c, o) or 3 * units (GRU: z, r, h; bias ``(2, G)`` with
+``reset_after=True``, Keras 3's default).
+
+Not implemented (refused with ValueError naming the argument): ``dropout`` / ``recurrent_dropout``
+other than 0, ``return_state=True``, ``stateful=True``, masking; regularizers and constraints other
+than None. ``unroll`` is accepted and changes nothing (the loop is compiled either way).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cyneuron import activations as _activations
+from cyneuron import initializers as _initializers
+from cyneuron.backend.specs import StageSpec
+from cyneuron.layers.base import MAX_WIDTH, Layer, _named
+
+__all__ = ["SimpleRNN", "LSTM", "GRU"]
+
+
+class _UnitForgetBias(_initializers.Initializer):
+    """Keras' LSTM bias with ``unit_forget_bias``: ``[init((u,)), ones((u,)), init((2u,))]``."""
+
+    def __init__(self, base: _initializers.Initializer, units: int) -> None:
+        self.base = base
+        self.units = units
+
+    def __call__(self, shape, dtype=None) -> np.ndarray:
+        u = self.units
+        parts = [self.base((u,), dtype=dtype), np.ones((u,), dtype=dtype), self.base((2 * u,), dtype=dtype)]
+        return np.concatenate(parts)
+
+
+def _check_units(units) -> int:
+    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+        raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, got {units}.")
+    if units > MAX_WIDTH // 4:
+        raise ValueError(f"units: expected at most (2**31 - 1) // 4 (BLAS' 32-bit dimensions), got {units}")
+    return int(units)
+
+
+def _check_flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def _check_rate(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a float, got {type(value).__name__}")
+    rate = min(1.0, max(0.0, float(value)))  # Keras clips the rate to [0, 1]
+    if rate != 0.0:
+        raise ValueError(
+            f"{name}={value!r} is not supported: cyneuron's recurrent layers implement no dropout yet "
+            f"(use {name}=0.0, or a Dropout layer between layers)"
+        )
+    return rate
+
+
+class _RNN(Layer):
+    """What SimpleRNN, LSTM and GRU share: the sequence options, weights and stage."""
+
+    _KIND = ""
+    _GATES = 1
+
+    def __init__(
+        self,
+        units,
+        activation,
+        recurrent_activation,
+        use_bias,
+        kernel_initializer,
+        recurrent_initializer,
+        bias_initializer,
+        regularizers_and_constraints: dict,
+        dropout,
+        recurrent_dropout,
+        seed,
+        return_sequences,
+        return_state,
+        go_backwards,
+        stateful,
+        unroll,
+        zero_output_for_mask=False,
+        **kwargs,
+    ) -> None:
+        self.units = _check_units(units)
+        self.activation = _activations.get(activation)
+        self._activation_name = _activations.name_of(activation)
+        self.recurrent_activation = _activations.get(recurrent_activation)
+        self._recurrent_activation_name = _activations.name_of(recurrent_activation)
+        self.use_bias = _check_flag(use_bias, "use_bias")
+        self.kernel_initializer = _named(_initializers.get, kernel_initializer, "kernel_initializer")
+        self.recurrent_initializer = _named(_initializers.get, recurrent_initializer, "recurrent_initializer")
+        self.bias_initializer = _named(_initializers.get, bias_initializer, "bias_initializer")
+        for key, value in regularizers_and_constraints.items():
+            if value is not None:
+                raise ValueError(f"{type(self).__name__}: {key}={value!r} is not supported")
+        self.dropout = _check_rate(dropout, "dropout")
+        self.recurrent_dropout = _check_rate(recurrent_dropout, "recurrent_dropout")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ValueError(f"seed: expected an int or None, got {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self.return_sequences = _check_flag(return_sequences, "return_sequences")
+        if _check_flag(return_state, "return_state"):
+            raise ValueError(
+                "return_state=True is not supported: a Sequential layer has one output (use return_sequences)"
+            )
+        self.return_state = False
+        self.go_backwards = _check_flag(go_backwards, "go_backwards")
+        if _check_flag(stateful, "stateful"):
+            raise ValueError("stateful=True is not supported: every batch starts from a zero state")
+        self.stateful = False
+        self.unroll = _check_flag(unroll, "unroll")  # no effect: the time loop is compiled
+        if _check_flag(zero_output_for_mask, "zero_output_for_mask"):
+            raise ValueError("zero_output_for_mask=True is not supported: there is no masking")
+        super().__init__(**kwargs)
+
+    # ---------------------------------------------------------------- shapes
+    def _validate_input(self, features: tuple[int, ...]) -> None:
+        if len(features) != 2:
+            shape = (None, *features)
+            raise ValueError(
+                f"Input 0 of layer '{self.name}' is incompatible with the layer: expected ndim=3, "
+                f"found ndim={len(shape)}. Full shape received: {shape}"
+            )
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        shape = tuple(input_shape)
+        if len(shape) != 3:
+            raise ValueError(
+                f"Input 0 of layer '{self.name}' is incompatible with the layer: expected ndim=3, "
+                f"found ndim={len(shape)}. Full shape received: {shape}"
+            )
+        if self.return_sequences:
+            return (shape[0], shape[1], self.units)
+        return (shape[0], self.units)
+
+    # --------------------------------------------------------------- weights
+    def _bias_shape(self) -> tuple[int, ...]:
+        return (self._GATES * self.units,)
+
+    def _bias_initializer(self):
+        return self.bias_initializer
+
+    def build(self, input_shape) -> None:
+        shape = tuple(input_shape)
+        features = int(shape[-1])
+        width = self._GATES * self.units
+        self.kernel = self.add_weight((features, width), self.kernel_initializer, name="kernel")
+        self.recurrent_kernel = self.add_weight(
+            (self.units, width), self.recurrent_initializer, name="recurrent_kernel"
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(self._bias_shape(), self._bias_initializer(), name="bias")
+        self.built = True
+
+    def _attrs(self) -> dict:
+        return {
+            "units": self.units,
+            "activation": self._activation_name,
+            "return_sequences": self.return_sequences,
+            "go_backwards": self.go_backwards,
+        }
+
+    def stage_spec(self) -> StageSpec:
+        return self._spec(self._KIND, self._attrs(), self.weights)
+
+    # ---------------------------------------------------------------- config
+    def _sequence_config(self) -> dict:
+        return {
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": False,
+        }
+
+    def _cell_config(self) -> dict:
+        return {
+            "units": self.units,
+            "activation": self._activation_name,
+        }
+
+    def _weights_config(self) -> dict:
+        return {
+            "use_bias": self.use_bias,
+            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": _initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": _initializers.serialize(self.bias_initializer),
+        }
+
+    @staticmethod
+    def _none_config() -> dict:
+        keys = ("kernel", "recurrent", "bias", "activity")
+        config = {f"{k}_regularizer": None for k in keys}
+        config.update({f"{k}_constraint": None for k in keys if k != "activity"})
+        return config
+
+    def _dropout_config(self) -> dict:
+        return {"dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
+
+
+def _regularizers(**values) -> dict:
+    return values
+
+
+class SimpleRNN(_RNN):
+    """Fully-connected RNN: ``h_t = activation(x_t @ kernel + bias + h_{t-1} @ recurrent_kernel)``.
+
+    Args as ``keras.layers.SimpleRNN``: ``units``, ``activation="tanh"``, ``use_bias=True``,
+    ``kernel_initializer="glorot_uniform"``, ``recurrent_initializer="orthogonal"``,
+    ``bias_initializer="zeros"``, ``return_sequences=False``, ``go_backwards=False``, ``unroll``, ``seed``;
+    regularizers/constraints only None, ``dropout``/``recurrent_dropout`` only 0, ``return_state`` and
+    ``stateful`` only False.
+    """
+
+    _KIND = "simple_rnn"
+    _GATES = 1
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        seed=None,
+        **kwargs,
+    ) -> None:
+        others = _regularizers(
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+        )
+        super().__init__(
+            units,
+            activation,
+            None,
+            use_bias,
+            kernel_initializer,
+            recurrent_initializer,
+            bias_initializer,
+            others,
+            dropout,
+            recurrent_dropout,
+            seed,
+            return_sequences,
+            return_state,
+            go_backwards,
+            stateful,
+            unroll,
+            **kwargs,
+        )
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            **self._sequence_config(),
+            **self._cell_config(),
+            **self._weights_config(),
+            **self._none_config(),
+            **self._dropout_config(),
+        }
+
+
+class LSTM(_RNN):
+    """Long Short-Term Memory (Hochreiter 1997), Keras 3's formulation and weight layout (gates i, f, c, o):
+    ``i, f, o = recurrent_activation(...)``, ``c_t = f * c_{t-1} + i * activation(...)``,
+    ``h_t = o * activation(c_t)``.
+
+    Args as ``keras.layers.LSTM`` (``recurrent_activation="sigmoid"``, ``unit_forget_bias=True``: the forget
+    gate's bias starts at 1); see ``SimpleRNN`` for what is not supported. ``use_cudnn`` is accepted
+    ("auto", True, False) and changes nothing.
+    """
+
+    _KIND = "lstm"
+    _GATES = 4
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        use_cudnn="auto",
+        **kwargs,
+    ) -> None:
+        self.unit_forget_bias = _check_flag(unit_forget_bias, "unit_forget_bias")
+        _check_cudnn(use_cudnn)
+        self.use_cudnn = use_cudnn
+        others = _regularizers(
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+        )
+        super().__init__(
+            units,
+            activation,
+            recurrent_activation,
+            use_bias,
+            kernel_initializer,
+            recurrent_initializer,
+            bias_initializer,
+            others,
+            dropout,
+            recurrent_dropout,
+            seed,
+            return_sequences,
+            return_state,
+            go_backwards,
+            stateful,
+            unroll,
+            **kwargs,
+        )
+
+    def _bias_initializer(self):
+        if self.unit_forget_bias:
+            return _UnitForgetBias(self.bias_initializer, self.units)
+        return self.bias_initializer
+
+    def _attrs(self) -> dict:
+        return {**super()._attrs(), "recurrent_activation": self._recurrent_activation_name}
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            **self._sequence_config(),
+            **self._cell_config(),
+            "recurrent_activation": self._recurrent_activation_name,
+            **self._weights_config(),
+            "unit_forget_bias": self.unit_forget_bias,
+            **self._none_config(),
+            **self._dropout_config(),
+            "seed": self.seed,
+        }
+
+
+class GRU(_RNN):
+    """Gated Recurrent Unit (Cho et al. 2014), Keras 3's formulation and weight layout (gates z, r, h):
+    ``h_t = z * h_{t-1} + (1 - z) * activation(x_h + r * (h_{t-1} @ U_h + b_rh))`` with ``reset_after=True``
+    (Keras 3's default, bias ``(2, 3 * units)``: input and recurrent biases), or
+    ``activation(x_h + (r * h_{t-1}) @ U_h)`` with ``reset_after=False`` (bias ``(3 * units,)``).
+
+    Args as ``keras.layers.GRU``; see ``SimpleRNN`` for what is not supported.
+    """
+
+    _KIND = "gru"
+    _GATES = 3
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        reset_after=True,
+        use_cudnn="auto",
+        **kwargs,
+    ) -> None:
+        self.reset_after = _check_flag(reset_after, "reset_after")
+        _check_cudnn(use_cudnn)
+        self.use_cudnn = use_cudnn
+        others = _regularizers(
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+        )
+        super().__init__(
+            units,
+            activation,
+            recurrent_activation,
+            use_bias,
+            kernel_initializer,
+            recurrent_initializer,
+            bias_initializer,
+            others,
+            dropout,
+            recurrent_dropout,
+            seed,
+            return_sequences,
+            return_state,
+            go_backwards,
+            stateful,
+            unroll,
+            **kwargs,
+        )
+
+    def _bias_shape(self) -> tuple[int, ...]:
+        width = 3 * self.units
+        return (2, width) if self.reset_after else (width,)
+
+    def _attrs(self) -> dict:
+        return {
+            **super()._attrs(),
+            "recurrent_activation": self._recurrent_activation_name,
+            "reset_after": self.reset_after,
+        }
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            **self._sequence_config(),
+            **self._cell_config(),
+            "recurrent_activation": self._recurrent_activation_name,
+            **self._weights_config(),
+            **self._none_config(),
+            **self._dropout_config(),
+            "reset_after": self.reset_after,
+            "seed": self.seed,
+        }
+
+
+def _check_cudnn(use_cudnn) -> None:
+    if (
+        use_cudnn not in ("auto", True, False)
+        or isinstance(use_cudnn, (int, float))
+        and not isinstance(use_cudnn, bool)
+    ):
+        raise ValueError(
+            "Invalid valid received for argument `use_cudnn`. Expected one of {'auto', True, False}. "
+            f"Received: use_cudnn={use_cudnn}"
+        )
