@@ -59,21 +59,60 @@ def test_cats_vs_dogs_script_without_matplotlib_still_trains(cats_example, tmp_p
     assert not (tmp_path / "training.png").exists()
 
 
-def test_cats_vs_dogs_script_on_a_photo_folder(cats_example, tmp_path, capsys):
+def _photos(tmp_path, n=40, size=48, seed=1):
     image = pytest.importorskip("PIL.Image")
-    x, y, names = cats_vs_dogs(n=40, size=48, seed=1)
+    x, y, names = cats_vs_dogs(n=n, size=size, seed=seed)
+    return image, x, y, names
+
+
+def test_cats_vs_dogs_script_on_a_kaggle_folder(cats_example, tmp_path, capsys):
+    image, x, y, names = _photos(tmp_path)
+    folder = tmp_path / "kaggle"
+    folder.mkdir()
     for i, (pixels, label) in enumerate(zip(x, y)):
-        folder = tmp_path / "photos" / "train" / f"{names[label]}s"
-        folder.mkdir(parents=True, exist_ok=True)
-        image.fromarray(pixels).save(folder / f"{i}.jpg")
-    (tmp_path / "photos" / "train" / "cats" / "broken.jpg").write_bytes(b"junk")
+        image.fromarray(pixels).save(folder / f"{names[label]}.{i}.jpg")
+    (folder / "cat.999.jpg").write_bytes(b"junk")
     with pytest.warns(UserWarning, match="skipped 1"):
         result = cats_example.main(
-            ["--data", str(tmp_path / "photos"), "--size", "16", "--epochs", "1", "--out", str(tmp_path / "out")]
-            + ["--verbose", "0"]
+            ["--data", str(folder), "--size", "16", "--epochs", "1", "--out", str(tmp_path / "out"), "--verbose", "0"]
         )
     assert "Skipped 1 unreadable file" in capsys.readouterr().out
     assert result["confusion"].sum() == 8  # 20 % of the 40 readable photos
+
+
+def test_cats_vs_dogs_script_on_the_course_layout(cats_example, tmp_path, capsys):
+    image, x, y, names = _photos(tmp_path)
+    for i, (pixels, label) in enumerate(zip(x, y)):
+        part = "valid" if i < 10 else "train"
+        folder = tmp_path / "photos" / part / f"{names[label]}s"
+        folder.mkdir(parents=True, exist_ok=True)
+        image.fromarray(pixels).save(folder / f"{i}.jpg")
+    result = cats_example.main(
+        ["--data", str(tmp_path / "photos"), "--size", "16", "--epochs", "2", "--out", str(tmp_path / "out")]
+        + ["--verbose", "0", "--batch-size", "8"]
+    )
+    out = capsys.readouterr().out
+    assert "30 training and 10 validation images" in out
+    assert result["confusion"].sum() == 10 and len(result["history"]["val_loss"]) == 2
+    # a class-folder tree without valid/ is split 80/20 as Keras splits it
+    result = cats_example.main(
+        ["--data", str(tmp_path / "photos" / "train"), "--size", "16", "--epochs", "1", "--out", str(tmp_path / "o2")]
+        + ["--verbose", "0", "--model", "mlp"]
+    )
+    assert result["confusion"].sum() == 6
+
+
+def test_an_unreadable_image_in_a_class_folder_is_named(tmp_path):
+    image, x, y, names = _photos(tmp_path, n=4)
+    for name in ("cats", "dogs"):
+        (tmp_path / name).mkdir()
+        image.fromarray(x[0]).save(tmp_path / name / "ok.png")
+    (tmp_path / "dogs" / "broken.jpg").write_bytes(b"junk")
+    from cyneuron.utils import image_dataset_from_directory
+
+    data = image_dataset_from_directory(tmp_path, image_size=(8, 8), shuffle=False, verbose=False)
+    with pytest.raises(ValueError, match="broken.jpg: cannot read"):
+        list(data)
 
 
 def test_cats_vs_dogs_script_rejects_bad_flags(cats_example, tmp_path, capsys):

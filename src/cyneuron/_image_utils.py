@@ -207,20 +207,14 @@ class ImageDirectoryDataset:
         return labels
 
     def _images(self, index: np.ndarray) -> np.ndarray:
-        return np.stack(
-            [
-                img_to_array(
-                    load_img(
-                        self.file_paths[i],
-                        self._color_mode,
-                        self._image_size,
-                        self._interpolation,
-                        keep_aspect_ratio=self._crop,
-                    )
-                )
-                for i in index
-            ]
-        )
+        return np.stack([self._read(self.file_paths[i]) for i in index])
+
+    def _read(self, path: str) -> np.ndarray:
+        try:
+            img = load_img(path, self._color_mode, self._image_size, self._interpolation, self._crop)
+        except (OSError, ValueError, SyntaxError) as error:  # what Pillow raises for truncated or foreign files
+            raise ValueError(f"{path}: cannot read this image ({error}); remove it from the folder") from None
+        return img_to_array(img)
 
     def __iter__(self):
         order = np.arange(len(self.file_paths))
