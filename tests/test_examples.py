@@ -130,3 +130,14 @@ def test_side_effects_example_reaches_90_percent(capsys, backend):
     assert result["test_accuracy"] >= 0.90
     assert result["confusion"].sum() == 420
     assert "Confusion matrix" in out
+
+
+@pytest.mark.parametrize("model", ["lstm", "rnn"])
+def test_time_series_example_beats_the_naive_forecast(model, tmp_path, capsys, backend):
+    result = _load_example("time_series").main(
+        ["--model", model, "--epochs", "30", "--verbose", "0", "--out", str(tmp_path), "--backend", backend]
+    )
+    out = capsys.readouterr().out
+    assert result["mae"] < result["naive_mae"]
+    assert "beats the naive forecast" in out and (tmp_path / f"sunspots_{model}.model").is_file()
+    assert len(result["forecast"]) == 2008 - 1947 + 1
