@@ -90,3 +90,64 @@ def test_keras_guide_dropout_mlp(backend):
     model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(), metrics=["accuracy"])
     history = model.fit(x_train, y_train, batch_size=32, epochs=5, validation_split=0.1, verbose=0)
     assert history.history["val_accuracy"][-1] > 0.9
+
+
+def test_course_cnn_on_an_image_folder(tmp_path, backend):
+    """The course's CNN, fed from train/ and valid/ class folders (smaller images to stay fast)."""
+    pytest.importorskip("PIL")
+    from PIL import Image
+
+    from cyneuron.datasets import cats_vs_dogs
+
+    x, y, names = cats_vs_dogs(n=400, size=32, seed=3)
+    for i, (pixels, label) in enumerate(zip(x, y)):
+        folder = tmp_path / ("valid" if i < 60 else "train") / names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(folder / f"{i}.png")
+    set_random_seed(4)
+    # --- the course's script, imports renamed ---
+    from cyneuron.layers import Conv2D, Dense, Flatten, MaxPool2D, Rescaling
+    from cyneuron.models import Sequential
+    from cyneuron.optimizers import Adam
+    from cyneuron.utils import image_dataset_from_directory
+
+    train_batches = image_dataset_from_directory(tmp_path / "train", image_size=(32, 32), batch_size=10, verbose=False)
+    valid_batches = image_dataset_from_directory(tmp_path / "valid", image_size=(32, 32), batch_size=10, verbose=False)
+    model = Sequential(
+        [
+            # the course scales pixels with vgg16.preprocess_input in its data generator; a layer does it here
+            Rescaling(1 / 127.5, offset=-1, input_shape=(32, 32, 3)),
+            Conv2D(filters=32, kernel_size=(3, 3), activation="relu", padding="same"),
+            MaxPool2D(pool_size=(2, 2), strides=2),
+            Conv2D(filters=64, kernel_size=(3, 3), activation="relu", padding="same"),
+            MaxPool2D(pool_size=(2, 2), strides=2),
+            Flatten(),
+            Dense(units=2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=Adam(learning_rate=0.0001), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x=train_batches, validation_data=valid_batches, epochs=6, verbose=0)
+    # --- end of script ---
+    assert train_batches.class_names == ["cat", "dog"]
+    # Adam at 1e-4 for a few hundred steps: learning, well above chance, not finished
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert history.history["val_accuracy"][-1] > 0.6
+
+
+def test_course_simple_rnn_and_stacked_lstm(backend):
+    set_random_seed(5)
+    from cyneuron.layers import LSTM, Dense, SimpleRNN
+    from cyneuron.models import Sequential
+
+    t = np.arange(400, dtype="float32")
+    series = np.sin(t / 8) + 0.1 * np.sin(t / 3)
+    x = np.stack([series[i : i + 10] for i in range(380)])[..., None]
+    y = series[10:390]
+
+    rnn = Sequential([SimpleRNN(16, input_shape=(10, 1)), Dense(1)])
+    rnn.compile(optimizer="adam", loss="mse")
+    stacked = Sequential([LSTM(50, return_sequences=True, input_shape=(10, 1)), LSTM(50), Dense(1)])
+    stacked.compile(optimizer="adam", loss="mse")
+    for model in (rnn, stacked):
+        history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+        assert history.history["loss"][-1] < 0.1 * history.history["loss"][0]
