@@ -17,6 +17,7 @@ from cyneuron.backend.reference.activation import log_softmax as _log_softmax
 from cyneuron.backend.reference.activation import sigmoid as _sigmoid
 from cyneuron.backend.validation import (
     check_batch_bounds,
+    check_labels,
     check_dtype,
     check_loss,
     check_metrics,
@@ -335,10 +336,13 @@ class NumpyNetwork(Network):
         # the caller shuffles ``order`` in place between batches: a bad index must not wrap around
         if rows.min() < 0 or rows.max() >= x.shape[0]:
             raise ValueError(f"order: indices must be in [0, {x.shape[0]})")
-        xb = x[rows]
-        if self._indices:  # the caller may change x after bind: embedding indices address rows
+        xb, yb = x[rows], y[rows]
+        # the caller may change x and y after bind: embedding indices and labels address rows
+        if self._indices:
             check_indices("x", xb, self._indices)
-        return self._step(xb, y[rows])
+        if self._loss.name == "sparse_categorical_crossentropy":
+            check_labels("y", yb, yb.shape[0], self._widths[-1])
+        return self._step(xb, yb)
 
     def train_arrays(self, x, y, *, finite_checked: bool = False) -> bool:
         self._require_training()
