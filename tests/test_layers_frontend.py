@@ -44,6 +44,7 @@ from cyneuron.layers import (
 from cyneuron.models import Sequential, load_model
 from cyneuron.utils import set_random_seed
 
+
 def _indices(vocabulary: int, dtype: str = "int32"):
     """Data for an example whose model takes integer indices: x (n, *shape) in [0, vocabulary)."""
 

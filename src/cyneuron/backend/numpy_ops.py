@@ -15,10 +15,11 @@ from cyneuron.backend.reference import KINDS, Context, Forward
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.reference.activation import log_softmax as _log_softmax
 from cyneuron.backend.reference.activation import sigmoid as _sigmoid
+from cyneuron.backend.reference.embedding import check_indices
 from cyneuron.backend.validation import (
     check_batch_bounds,
-    check_labels,
     check_dtype,
+    check_labels,
     check_loss,
     check_metrics,
     check_network_data,
@@ -28,7 +29,6 @@ from cyneuron.backend.validation import (
     check_stages,
     input_indices,
 )
-from cyneuron.backend.reference.embedding import check_indices
 
 _FUSED_PAIRS = {
     ("softmax", "categorical_crossentropy"),
@@ -315,7 +315,14 @@ class NumpyNetwork(Network):
     def bind_training_data(self, x, y, order, *, finite_checked: bool = False) -> None:
         self._require_training()
         self._data = check_network_data(
-            x, y, self._input_dim, self._widths[-1], self._dtype, self._loss, order, finite_checked=finite_checked,
+            x,
+            y,
+            self._input_dim,
+            self._widths[-1],
+            self._dtype,
+            self._loss,
+            order,
+            finite_checked=finite_checked,
             indices=self._indices,
         )
 

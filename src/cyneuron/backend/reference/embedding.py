@@ -36,9 +36,7 @@ def check(spec, dtype) -> None:
 def check_indices(name: str, x: np.ndarray, input_dim: int) -> None:
     """Every value of the int array x in [0, input_dim)."""
     if x.size and (x.min() < 0 or x.max() >= input_dim):
-        raise ValueError(
-            f"{name}: embedding indices must be in [0, {input_dim}), got values in [{x.min()}, {x.max()}]"
-        )
+        raise ValueError(f"{name}: embedding indices must be in [0, {input_dim}), got values in [{x.min()}, {x.max()}]")
 
 
 def forward(spec, x, ctx) -> Forward:
