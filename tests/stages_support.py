@@ -2,7 +2,8 @@
 
 ``EXAMPLES[kind](rng, dtype)`` returns a list of ``(input_shape, stages)`` stacks that exercise
 the kind (each its options) between dense stages, so the kind sees a gradient from above and must
-pass one below. A kind registered in ``cyneuron.backend.reference.KINDS`` without an entry here
+pass one below (``embedding``, which takes the network's integer input, is always first: draw x
+with ``input_data``). A kind registered in ``cyneuron.backend.reference.KINDS`` without an entry here
 fails ``test_every_kind_has_examples``.
 """
 
@@ -325,6 +326,29 @@ def _affine_examples(rng, dtype):
     ]
 
 
+def embedding(rng, dtype, in_shape, input_dim, output_dim, trainable=True):
+    params = (_array(rng, dtype, input_dim, output_dim),)
+    attrs = {"input_dim": input_dim, "output_dim": output_dim}
+    return StageSpec("embedding", in_shape, (*in_shape, output_dim), attrs, params, trainable=trainable)
+
+
+def _embedding_examples(rng, dtype):
+    # always the first stage: its input is the network's int64 x (``input_data``)
+    def e(*args, **kwargs):
+        return embedding(rng, dtype, *args, **kwargs)
+
+    return [
+        ((4,), [e((4,), 7, 3), dense(rng, dtype, 12, 3, "softmax")]),  # -> Flatten -> Dense
+        ((5,), [e((5,), 9, 2), rnn(rng, dtype, "lstm", 5, 2, 3), dense(rng, dtype, 3, 3, "softmax")]),
+        ((4,), [e((4,), 6, 3), rnn(rng, dtype, "gru", 4, 3, 2, seq=True), dense(rng, dtype, 8, 3, "softmax")]),
+        ((2, 3), [e((2, 3), 5, 2), dense(rng, dtype, 12, 3, "softmax")]),  # any per-sample shape
+        ((6,), [e((6,), 3, 2), dense(rng, dtype, 12, 3, "tanh"), dense(rng, dtype, 3, 3, "softmax")]),  # repeats
+        ((4,), [e((4,), 7, 3, trainable=False), dense(rng, dtype, 12, 3, "softmax")]),  # frozen
+        ((4,), [e((4,), 7, 3), global_pool("global_avg_pool", (4, 3)), dense(rng, dtype, 3, 3, "softmax")]),
+        ((3,), [e((3,), 4, 1)]),  # the only stage: the output is the embeddings
+    ]
+
+
 EXAMPLES = {
     "dense": _dense_examples,
     "activation": _activation_examples,
@@ -339,7 +363,17 @@ EXAMPLES = {
     "simple_rnn": _recurrent_examples("simple_rnn"),
     "lstm": _recurrent_examples("lstm"),
     "gru": _recurrent_examples("gru"),
+    "embedding": _embedding_examples,
 }
+
+
+def input_data(rng, input_shape, stages, n, dtype, scale=1.0):
+    """x (n, prod(input_shape)) for a stack: normal rows of the dtype, or int64 indices over the whole
+    vocabulary when the first stage is an embedding."""
+    width = int(np.prod(input_shape))
+    if stages[0].kind == "embedding":
+        return rng.integers(0, stages[0].attrs["input_dim"], (n, width)).astype(np.int64)
+    return (rng.standard_normal((n, width)) * scale).astype(dtype)
 
 
 def copy_stack(stages: list[StageSpec]) -> list[StageSpec]:

@@ -23,6 +23,7 @@ from cyneuron.layers import (
     Conv2D,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     GlobalAveragePooling2D,
     GlobalAvgPool1D,
@@ -43,7 +44,18 @@ from cyneuron.layers import (
 from cyneuron.models import Sequential, load_model
 from cyneuron.utils import set_random_seed
 
-# A model around each layer class: (input shape, layers)
+
+def _indices(vocabulary: int, dtype: str = "int32"):
+    """Data for an example whose model takes integer indices: x (n, *shape) in [0, vocabulary)."""
+
+    def make(shape, n, rng):
+        return rng.integers(0, vocabulary, (n, *shape)).astype(dtype)
+
+    return make
+
+
+# A model around each layer class: (input shape, layers) or (input shape, layers, make_x) when the model
+# takes other data than float normal rows (make_x(shape, n, rng) -> x)
 LAYER_EXAMPLES = {
     "Dense": lambda: ((4,), [Dense(3, activation="relu")]),
     "Activation": lambda: ((4,), [Activation("tanh")]),
@@ -71,6 +83,7 @@ LAYER_EXAMPLES = {
     "SimpleRNN": lambda: ((5, 3), [SimpleRNN(4, return_sequences=True), Flatten()]),
     "LSTM": lambda: ((5, 3), [LSTM(4, go_backwards=True)]),
     "GRU": lambda: ((5, 3), [GRU(4, return_sequences=True, reset_after=False), GRU(3)]),
+    "Embedding": lambda: ((6,), [Embedding(12, 3), LSTM(4)], _indices(12)),
 }
 
 
@@ -79,14 +92,19 @@ def test_every_layer_class_has_an_example():
 
 
 def _model(name: str) -> Sequential:
-    shape, stack = LAYER_EXAMPLES[name]()
+    shape, stack = LAYER_EXAMPLES[name]()[:2]
     return Sequential([Input(shape), *stack, Dense(2, activation="softmax")])
 
 
-def _data(shape, n=32, seed=0):
+def _data(shape, n=32, seed=0, make_x=None):
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, *shape)).astype("float32")
+    x = make_x(shape, n, rng) if make_x is not None else rng.standard_normal((n, *shape)).astype("float32")
     return x, rng.integers(0, 2, n)
+
+
+def _example_data(name: str, n=32, seed=0):
+    example = LAYER_EXAMPLES[name]()
+    return _data(example[0], n, seed, example[2] if len(example) > 2 else None)
 
 
 @pytest.mark.parametrize("name", sorted(LAYER_EXAMPLES))
@@ -105,7 +123,7 @@ def test_save_load_continues_training_identically(name, tmp_path, backend):
     set_random_seed(1)
     model = _model(name)
     model.compile(optimizer=cyneuron.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy")
-    x, y = _data(model.input_shape[1:])
+    x, y = _example_data(name)
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     model.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")

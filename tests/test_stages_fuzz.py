@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from cyneuron.backend.numpy_ops import NumpyOps
 from cyneuron.backend.specs import LossSpec, OptimizerSpec, ScheduleSpec, StageSpec
 from tests.conftest import cython_available
-from tests.stages_support import EXAMPLES, all_stacks, copy_stack, dense
+from tests.stages_support import EXAMPLES, all_stacks, copy_stack, dense, embedding, input_data
 
 pytestmark = pytest.mark.skipif(not cython_available(), reason="compiled kernels not built")
 
@@ -42,7 +42,7 @@ def _ops():
 def test_random_stacks_agree_and_never_crash(case, n, batch, seed, steps):
     _, _, input_shape, stages = case
     rng = np.random.default_rng(seed % 1000)
-    x = rng.standard_normal((n, int(np.prod(input_shape)))) * 3
+    x = input_data(rng, input_shape, stages, n, np.float64, scale=3)
     units = int(np.prod(stages[-1].out_shape))
     y = rng.integers(0, units, n).astype(np.int64)
     order = rng.permutation(n).astype(np.int64)
@@ -113,6 +113,21 @@ def _malformed():
         "zero width": _replace_stage(stages, 1, in_shape=(0,), out_shape=(0,)),
         "negative dim": _replace_stage(stages, 1, in_shape=(-6,), out_shape=(-6,)),
         "empty": [],
+        "embedding not first": [stages[0], embedding(np.random.default_rng(0), f32, (6,), 4, 1), stages[2]],
+        "embedding out_shape": [
+            dataclasses.replace(embedding(np.random.default_rng(0), f32, (4,), 5, 2), out_shape=(4, 3)),
+            dense(np.random.default_rng(0), f32, 12, 2),
+        ],
+        "embedding matrix shape": [
+            dataclasses.replace(embedding(np.random.default_rng(0), f32, (4,), 5, 2), params=(np.ones((4, 2), f32),)),
+            dense(np.random.default_rng(0), f32, 8, 2),
+        ],
+        "embedding input_dim": [
+            dataclasses.replace(
+                embedding(np.random.default_rng(0), f32, (4,), 5, 2), attrs={"input_dim": 0, "output_dim": 2}
+            ),
+            dense(np.random.default_rng(0), f32, 8, 2),
+        ],
     }
     return input_shape, cases
 

@@ -15,7 +15,7 @@ from cyneuron.backend.numpy_ops import NumpyOps
 from cyneuron.backend.reference import KINDS
 from cyneuron.backend.specs import LossSpec, OptimizerSpec, ScheduleSpec
 from tests.conftest import cython_available
-from tests.stages_support import EXAMPLES, all_stacks, copy_stack
+from tests.stages_support import EXAMPLES, all_stacks, copy_stack, input_data
 
 pytestmark = pytest.mark.skipif(not cython_available(), reason="compiled kernels not built")
 
@@ -39,8 +39,11 @@ def _train(ops, input_shape, stages, dtype, x, y):
     return network
 
 
-def _data(rng, input_shape, units, dtype, n=21):
-    x = rng.standard_normal((n, int(np.prod(input_shape)))).astype(dtype)
+def _data(rng, input_shape, units, dtype, n=21, stages=None):
+    if stages is not None:
+        x = input_data(rng, input_shape, stages, n, dtype)
+    else:
+        x = rng.standard_normal((n, int(np.prod(input_shape)))).astype(dtype)
     y = np.eye(units, dtype=dtype)[rng.integers(0, units, n)]
     return x, y
 
@@ -53,7 +56,7 @@ def test_compiled_network_matches_reference(case, dtype):
     kind, index, input_shape, _ = case
     stages = [s for k, i, _, s in all_stacks(dtype) if (k, i) == (kind, index)][0]
     units = int(np.prod(stages[-1].out_shape))
-    x, y = _data(np.random.default_rng(index), input_shape, units, dtype)
+    x, y = _data(np.random.default_rng(index), input_shape, units, dtype, stages=stages)
     ref_stages, cy_stages = copy_stack(stages), copy_stack(stages)
     ref = _train(NumpyOps(), input_shape, ref_stages, dtype, x, y)
     cy = _train(CythonOps(), input_shape, cy_stages, dtype, x, y)

@@ -30,6 +30,7 @@ from cyneuron.stages cimport (
     conv2d,
     dense,
     dropout,
+    embedding,
     global_avg_pool,
     global_max_pool,
     max_pool2d,
@@ -46,6 +47,7 @@ from cyneuron.stages.stage cimport (
     KIND_CONV2D,
     KIND_DENSE,
     KIND_DROPOUT,
+    KIND_EMBEDDING,
     KIND_GLOBAL_AVG_POOL,
     KIND_GLOBAL_MAX_POOL,
     KIND_MAX_POOL2D,
@@ -69,6 +71,7 @@ from cyneuron.backend.validation import (
     check_optimizer,
     check_optimizer_state,
     check_stages,
+    input_indices,
 )
 
 cdef extern from "Python.h":
@@ -117,7 +120,7 @@ cdef dict _KIND_CODES = {
     "dense": KIND_DENSE, "activation": KIND_ACTIVATION, "dropout": KIND_DROPOUT, "batch_norm": KIND_BATCH_NORM,
     "conv2d": KIND_CONV2D, "max_pool2d": KIND_MAX_POOL2D, "avg_pool2d": KIND_AVG_POOL2D,
     "global_avg_pool": KIND_GLOBAL_AVG_POOL, "global_max_pool": KIND_GLOBAL_MAX_POOL, "affine": KIND_AFFINE,
-    "simple_rnn": KIND_SIMPLE_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU,
+    "simple_rnn": KIND_SIMPLE_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU, "embedding": KIND_EMBEDDING,
 }
 cdef dict _AFFINE_MODES = {
     "rescale": affine.AFFINE_RESCALE, "normalize": affine.AFFINE_NORMALIZE, "denormalize": affine.AFFINE_DENORMALIZE,
@@ -143,6 +146,7 @@ cdef enum:
     STEP_OK = 1
     STEP_BAD_ORDER = 2
     STEP_BAD_LABEL = 3
+    STEP_BAD_INDEX = 4
 
 
 
@@ -151,6 +155,9 @@ ctypedef struct NetState:
     int n_stages
     int first_trained        # the first stage with parameters to train; n_stages if none
     Py_ssize_t in_dim, out_dim, max_width, itemsize, max_channels
+    # x: rows of the float dtype (index_limit 0), or int64 indices in [0, index_limit) (a first embedding
+    # stage); x_itemsize is its element size. Pointers typed ``floating*`` to x then address int64 data.
+    Py_ssize_t index_limit, x_itemsize
     StageC* stages
     int head_act             # the activation the loss head fuses (ACT_LINEAR: none)
     # training configuration
@@ -230,12 +237,15 @@ cdef inline uint64_t _dropout_key(NetState* st, int s) noexcept nogil:
     return rng.stage_key(stage.seed if stage.flag2 else st.seed, <uint64_t>st.iterations, <uint64_t>s)
 
 
-cdef void _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t rows, bint training,
+cdef bint _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t rows, bint training,
                    floating* z_last, floating* final_out) noexcept nogil:
     """Every stage on x (rows, in_dim). Stages write their output into the training or inference
     workspace; the last writes to ``final_out`` when given. ``z_last`` receives a last dense stage's
-    pre-activation (NULL: in place)."""
+    pre-activation (NULL: in place). False when an embedding index was out of range (x changed by
+    another thread while the GIL was released): the outputs are then meaningless but nothing was read
+    out of bounds."""
     cdef int s, last = st.n_stages - 1
+    cdef bint ok = True
     cdef StageC* stage
     cdef const floating* inp = x
     cdef floating* y
@@ -267,7 +277,10 @@ cdef void _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t ro
             affine.forward(tag, stage, inp, y, rows, work)
         elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
             recurrent.forward(tag, stage, inp, y, rows, training)
+        elif stage.kind == KIND_EMBEDDING:
+            ok = embedding.forward(tag, stage, <const int64_t*>inp, y, rows) and ok
         inp = y
+    return ok
 
 
 cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t rows) noexcept nogil:
@@ -305,6 +318,8 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
             affine.backward(tag, stage, g, h, rows, work)
         elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
             recurrent.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
+        elif stage.kind == KIND_EMBEDDING:
+            embedding.backward(tag, stage, <const int64_t*>inp, g, rows)
         t = g
         g = h
         h = t
@@ -368,6 +383,18 @@ cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, co
     return loss
 
 
+cdef inline bint _gather_indices(const int64_t* src, int64_t* dst, Py_ssize_t n, Py_ssize_t limit) noexcept nogil:
+    """Copy n indices, each checked to lie in [0, limit)."""
+    cdef Py_ssize_t j
+    cdef int64_t k
+    for j in range(n):
+        k = src[j]
+        if k < 0 or k >= limit:
+            return False
+        dst[j] = k
+    return True
+
+
 cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     cdef Py_ssize_t rows = stop - start, r, idx, n_in = st.in_dim, n_out = st.out_dim
     cdef const floating* xs = <const floating*>st.x_data
@@ -381,7 +408,13 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
         idx = st.order[start + r]
         if idx < 0 or idx >= st.n:
             return STEP_BAD_ORDER
-        memcpy(xb + r * n_in, xs + idx * n_in, n_in * sizeof(floating))
+        if st.index_limit:
+            # embedding indices address rows of the embeddings, and the caller may change x after bind
+            if not _gather_indices(<const int64_t*>st.x_data + idx * n_in, <int64_t*>st.x_batch + r * n_in,
+                                   n_in, st.index_limit):
+                return STEP_BAD_INDEX
+        else:
+            memcpy(xb + r * n_in, xs + idx * n_in, n_in * sizeof(floating))
         if st.sparse:
             # the caller may change its label array after bind: a label indexes rows, so check it
             if st.label_data[idx] < 0 or st.label_data[idx] >= n_out:
@@ -390,7 +423,8 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
         else:
             memcpy(yb + r * n_out, ys + idx * n_out, n_out * sizeof(floating))
 
-    _forward(tag, st, xb, rows, True, <floating*>st.z_train, NULL)
+    if not _forward(tag, st, xb, rows, True, <floating*>st.z_train, NULL):
+        return STEP_BAD_INDEX  # not reached: the gather checked the private copy
     loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, rows, True, <floating*>st.g0, st.stats)
     _backward(tag, st, xb, rows)
     if not _step_finite(tag, st, loss):
@@ -399,29 +433,40 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
     return STEP_OK
 
 
-cdef void _predict(floating* tag, NetState* st, const floating* x, Py_ssize_t n, Py_ssize_t chunk,
+cdef inline const floating* _x_rows(floating* tag, NetState* st, const floating* x, Py_ssize_t start) noexcept nogil:
+    """Row ``start`` of x, whose elements are the dtype's or int64 indices (``x_itemsize`` bytes)."""
+    return <const floating*>(<const char*>x + start * st.in_dim * st.x_itemsize)
+
+
+cdef bint _predict(floating* tag, NetState* st, const floating* x, Py_ssize_t n, Py_ssize_t chunk,
                    floating* out) noexcept nogil:
+    """False when an embedding index was out of range (see ``_forward``)."""
     cdef Py_ssize_t start, rows
+    cdef bint ok = True
     start = 0
     while start < n:
         rows = chunk if n - start > chunk else n - start
-        _forward(tag, st, x + start * st.in_dim, rows, False, NULL, out + start * st.out_dim)
+        ok = _forward(tag, st, _x_rows(tag, st, x, start), rows, False, NULL, out + start * st.out_dim) and ok
         start += rows
+    return ok
 
 
-cdef void _evaluate(floating* tag, NetState* st, const floating* x, const floating* y, const int64_t* labels,
+cdef bint _evaluate(floating* tag, NetState* st, const floating* x, const floating* y, const int64_t* labels,
                     Py_ssize_t n, Py_ssize_t chunk, double* sums) noexcept nogil:
+    """False when an embedding index was out of range (see ``_forward``)."""
     cdef Py_ssize_t start, rows
     cdef const floating* xr
     cdef floating* grad = <floating*>st.g_infer
+    cdef bint ok = True
     start = 0
     while start < n:
         rows = chunk if n - start > chunk else n - start
-        xr = x + start * st.in_dim
-        _forward(tag, st, xr, rows, False, <floating*>st.z_infer, NULL)
+        xr = _x_rows(tag, st, x, start)
+        ok = _forward(tag, st, xr, rows, False, <floating*>st.z_infer, NULL) and ok
         _loss_and_metrics(tag, st, xr, y + start * st.out_dim if y != NULL else NULL,
                           labels + start if labels != NULL else NULL, rows, False, grad, sums)
         start += rows
+    return ok
 
 
 # ------------------------------------------------------------ the Python class
@@ -459,6 +504,7 @@ cdef class NetworkCore:
     cdef readonly object stats
     cdef readonly object dtype
     cdef int _typenum
+    cdef int _x_typenum           # x's element type: the dtype's, or int64 (a first embedding stage)
     cdef tuple _stages
     cdef list _keep               # arrays the StageC pointers address (noise maps)
     cdef list _params             # the trainable arrays, ParamC order
@@ -491,6 +537,9 @@ cdef class NetworkCore:
         self._typenum = cnp.NPY_DOUBLE if self.dtype == np.float64 else cnp.NPY_FLOAT
         self.st.double = self.dtype == np.float64
         self.st.itemsize = self.dtype.itemsize
+        self.st.index_limit = input_indices(stages)
+        self.st.x_itemsize = 8 if self.st.index_limit else self.st.itemsize
+        self._x_typenum = cnp.NPY_INT64 if self.st.index_limit else self._typenum
         self._stages = stages
         self._keep = []
         self.st.n_stages = len(stages)
@@ -614,6 +663,11 @@ cdef class NetworkCore:
             stage.dims[7] = _ACTIVATION_CODES[attrs.get("recurrent_activation", "linear")]
             stage.act = _ACTIVATION_CODES[attrs["activation"]]
             self._macs_per_row += steps * (features + units) * stage.dims[3]
+        elif stage.kind == KIND_EMBEDDING:
+            stage.dims[0] = attrs["input_dim"]
+            stage.dims[1] = attrs["output_dim"]
+            stage.dims[2] = stage.n_in
+            self._macs_per_row += stage.n_out
 
     cdef _describe_window(self, StageC* stage, spec, bint last):
         """conv2d and the 2-D pooling kinds: stages/_window.pxd's dims."""
@@ -722,6 +776,8 @@ cdef class NetworkCore:
                 sizes += [("grad", stage.dims[1] * g * item), ("grad", u * g * item)]
                 if stage.n_params > 2:
                     sizes += [("grad", (2 if stage.dims[6] else 1) * g * item)]
+        elif stage.kind == KIND_EMBEDDING and stage.trainable:
+            sizes = [("grad", stage.dims[0] * stage.dims[1] * item)]
         grads = pendings = 0
         for what, nbytes in sizes:
             total += _round_up(nbytes)
@@ -746,7 +802,7 @@ cdef class NetworkCore:
         cdef StageC* stage
         cdef Py_ssize_t item = self.st.itemsize, nbytes = 0
         cdef Py_ssize_t work = batch_norm.WORK_BYTES_PER_CHANNEL * self.st.max_channels
-        nbytes += _round_up(rows * self.st.in_dim * item)
+        nbytes += _round_up(rows * self.st.in_dim * self.st.x_itemsize)
         nbytes += _round_up(rows * self.st.out_dim * item) + _round_up(rows * 8)
         nbytes += _round_up(rows * self.st.out_dim * item)
         nbytes += 2 * _round_up(rows * self.st.max_width * item) + _round_up(work)
@@ -754,7 +810,7 @@ cdef class NetworkCore:
             stage = &self.st.stages[s]
             nbytes += _round_up(rows * stage.n_out * item) + self._stage_train_bytes(stage, rows, False, None)
         arena = _Arena(nbytes)
-        self.st.x_batch = arena.take(rows * self.st.in_dim * item)
+        self.st.x_batch = arena.take(rows * self.st.in_dim * self.st.x_itemsize)
         self.st.y_batch = arena.take(rows * self.st.out_dim * item)
         self.st.label_batch = <int64_t*>arena.take(rows * 8)
         self.st.z_train = arena.take(rows * self.st.out_dim * item)
@@ -779,16 +835,18 @@ cdef class NetworkCore:
         cdef Py_ssize_t n, chunk
         cdef cnp.npy_intp dims[2]
         cdef cnp.ndarray xa, out
-        cdef bint ok, big
+        cdef bint ok, in_range = True, big
         cdef PyThreadState* gil_state
         if not (cnp.PyArray_CheckExact(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == 2
                 and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)
-                and cnp.PyArray_TYPE(<cnp.ndarray>x) == self._typenum
+                and cnp.PyArray_TYPE(<cnp.ndarray>x) == self._x_typenum
                 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)
                 and cnp.PyArray_DIM(<cnp.ndarray>x, 1) == self.st.in_dim
                 and cnp.PyArray_DIM(<cnp.ndarray>x, 0) > 0):
             # slow path: raises the boundary's error for anything the fast path refuses
-            x = check_network_data(x, None, self.st.in_dim, self.st.out_dim, self.dtype, None)[0]
+            x = check_network_data(
+                x, None, self.st.in_dim, self.st.out_dim, self.dtype, None, indices=self.st.index_limit
+            )[0]
         xa = <cnp.ndarray>x
         chunk = _positive(batch_size, "batch_size")
         n = cnp.PyArray_DIM(xa, 0)
@@ -802,25 +860,33 @@ cdef class NetworkCore:
             dims[1] = self.st.out_dim
             out = cnp.PyArray_EMPTY(2, dims, self._typenum, 0)
             big = n * self._macs_per_row >= _NOGIL_MIN_WORK
+            # index rows have no NaN; each index is checked where the embedding reads it
             if self.st.double:
                 gil_state = _release_gil(big)
-                ok = core.all_finite(<const double*>cnp.PyArray_DATA(xa), n * self.st.in_dim)
+                ok = self.st.index_limit != 0 or core.all_finite(<const double*>cnp.PyArray_DATA(xa), n * self.st.in_dim)
                 if ok:
-                    _predict(<double*>NULL, &self.st, <const double*>cnp.PyArray_DATA(xa), n, chunk,
-                             <double*>cnp.PyArray_DATA(out))
+                    in_range = _predict(<double*>NULL, &self.st, <const double*>cnp.PyArray_DATA(xa), n, chunk,
+                                        <double*>cnp.PyArray_DATA(out))
                 _restore_gil(gil_state)
             else:
                 gil_state = _release_gil(big)
-                ok = core.all_finite(<const float*>cnp.PyArray_DATA(xa), n * self.st.in_dim)
+                ok = self.st.index_limit != 0 or core.all_finite(<const float*>cnp.PyArray_DATA(xa), n * self.st.in_dim)
                 if ok:
-                    _predict(<float*>NULL, &self.st, <const float*>cnp.PyArray_DATA(xa), n, chunk,
-                             <float*>cnp.PyArray_DATA(out))
+                    in_range = _predict(<float*>NULL, &self.st, <const float*>cnp.PyArray_DATA(xa), n, chunk,
+                                        <float*>cnp.PyArray_DATA(out))
                 _restore_gil(gil_state)
             if not ok:
                 raise ValueError("x: contains NaN or inf")
+            if not in_range:
+                raise self._bad_index_error()
             return out
         finally:
             self._busy = False
+
+    cdef _bad_index_error(self):
+        return ValueError(
+            f"x: embedding indices must be in [0, {self.st.index_limit}), got an index outside that range"
+        )
 
     # ------------------------------------------------------------ training
     def prepare_training(self, loss, metrics, optimizer, batch_size):
@@ -922,7 +988,8 @@ cdef class NetworkCore:
         """Hold x (n, input_dim), y (labels (n,) int64 or targets (n, units)) and order (n,) int64."""
         self._require_training()
         x, y, order = check_network_data(
-            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, order, finite_checked=finite_checked
+            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, order, finite_checked=finite_checked,
+            indices=self.st.index_limit,
         )
         self._enter()
         try:
@@ -980,6 +1047,10 @@ cdef class NetworkCore:
             raise ValueError(f"order: indices must be in [0, {self.st.n})")
         if result == STEP_BAD_LABEL:
             raise ValueError(f"y: class labels must be in [0, {self.st.out_dim}) (changed after bind_training_data?)")
+        if result == STEP_BAD_INDEX:
+            raise ValueError(
+                f"x: embedding indices must be in [0, {self.st.index_limit}) (changed after bind_training_data?)"
+            )
         return result == STEP_OK
 
     def train_arrays(self, x, y, *, finite_checked=False):
@@ -988,7 +1059,8 @@ cdef class NetworkCore:
         cdef Py_ssize_t rows
         self._require_training()
         x, y = check_network_data(
-            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked
+            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked,
+            indices=self.st.index_limit,
         )
         rows = x.shape[0]
         if self._identity is None or self._identity.shape[0] < rows:
@@ -1021,11 +1093,12 @@ cdef class NetworkCore:
         cdef cnp.ndarray xa, ya, sums
         cdef const void* yp = NULL
         cdef const int64_t* lp = NULL
-        cdef bint big
+        cdef bint big, in_range = True
         cdef PyThreadState* gil_state
         self._require_training()
         xa, ya = check_network_data(
-            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked
+            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked,
+            indices=self.st.index_limit,
         )
         chunk = _positive(batch_size, "batch_size")
         n = cnp.PyArray_DIM(xa, 0)
@@ -1045,16 +1118,18 @@ cdef class NetworkCore:
             big = n * self._macs_per_row >= _NOGIL_MIN_WORK
             if self.st.double:
                 gil_state = _release_gil(big)
-                _evaluate(<double*>NULL, &self.st, <const double*>cnp.PyArray_DATA(xa), <const double*>yp, lp,
-                          n, chunk, <double*>cnp.PyArray_DATA(sums))
+                in_range = _evaluate(<double*>NULL, &self.st, <const double*>cnp.PyArray_DATA(xa),
+                                     <const double*>yp, lp, n, chunk, <double*>cnp.PyArray_DATA(sums))
                 _restore_gil(gil_state)
             else:
                 gil_state = _release_gil(big)
-                _evaluate(<float*>NULL, &self.st, <const float*>cnp.PyArray_DATA(xa), <const float*>yp, lp,
-                          n, chunk, <double*>cnp.PyArray_DATA(sums))
+                in_range = _evaluate(<float*>NULL, &self.st, <const float*>cnp.PyArray_DATA(xa),
+                                     <const float*>yp, lp, n, chunk, <double*>cnp.PyArray_DATA(sums))
                 _restore_gil(gil_state)
         finally:
             self._busy = False
+        if not in_range:
+            raise self._bad_index_error()
         return sums / n
 
     # ----------------------------------------------------- optimizer state

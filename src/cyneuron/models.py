@@ -29,7 +29,7 @@ from cyneuron.backend.specs import StageSpec
 from cyneuron.layers import InputLayer, Layer, _feature_shape, unique_name
 from cyneuron.layers import deserialize as _deserialize_layer
 from cyneuron.layers import serialize as _serialize_layer
-from cyneuron.utils import _as_array, _float_array
+from cyneuron.utils import _as_array, _float_array, _index_array
 
 __all__ = ["Sequential", "load_model"]
 
@@ -63,6 +63,9 @@ class Sequential(TrainingMixin):
         self._features: tuple[int, ...] | None = None  # per-sample input shape
         self.built = False
         self._dtype: np.dtype | None = None
+        # x: rows of the float dtype, or (a first Embedding) int64 indices in [0, _indices); _x_dtype is x's type
+        self._indices = 0
+        self._x_dtype: np.dtype | None = None
         self._input_dim = 0
         self._fast_dim = -1  # input width when x can go straight to the network (rank-1 input), else -1
         self._units = 0
@@ -174,9 +177,26 @@ class Sequential(TrainingMixin):
             shape = layer.compute_output_shape(shape)
         self._dtype = dtype
         self._input_dim = math.prod(features)
+        self._indices = self._check_integer_input()
+        self._x_dtype = np.dtype(np.int64) if self._indices else dtype
         self._fast_dim = features[0] if len(features) == 1 else -1
         self._units = shape[-1] if len(shape) == 2 else 0
         self.built = True
+
+    def _check_integer_input(self) -> int:
+        """The input's kind, as the network will derive it from its first stage (``input_indices``): 0 for
+        floats, else the vocabulary of the first layer with computation, an Embedding; an Embedding anywhere
+        after that is refused now (it takes integer indices), naming the layer."""
+        from cyneuron.backend.validation import input_indices
+
+        specs = self._stage_specs()
+        for spec in specs[1:]:
+            if input_indices([spec]):
+                raise ValueError(
+                    f"{spec.name}: an {spec.kind} layer takes integer indices, so it must be the model's first "
+                    "layer with computation (only Flatten / Reshape may come before it)"
+                )
+        return input_indices(specs)
 
     def build(self, input_shape=None) -> None:
         """Build for inputs of ``input_shape`` ``(None, features...)`` (as ``keras.Model.build``)."""
@@ -342,7 +362,8 @@ class Sequential(TrainingMixin):
 
     # ================================================================ data
     def _prepare_x(self, x, name: str = "x", check_finite: bool = True) -> np.ndarray:
-        """Validate and convert inputs once: a C-contiguous ``(n, input_dim)`` array of the model dtype.
+        """Validate and convert inputs once: a C-contiguous ``(n, input_dim)`` array of the model dtype, or
+        of int64 indices (each checked) when the first layer is an Embedding.
 
         ``check_finite=False`` leaves the NaN / infinity check to the network (``predict`` does, to stay cheap).
         """
@@ -379,6 +400,8 @@ class Sequential(TrainingMixin):
             raise ValueError(f"{name}: expected at least one sample, got 0")
         if array.ndim != 2:
             array = array.reshape(array.shape[0], -1)
+        if self._indices:
+            return _index_array(array, self._indices, name)
         if not check_finite:
             return np.ascontiguousarray(array, dtype=self._dtype)
         return _float_array(array, self._dtype, name)
@@ -585,7 +608,7 @@ class Sequential(TrainingMixin):
             and type(x) is np.ndarray
             and x.ndim == 2
             and x.shape[1] == self._fast_dim
-            and x.dtype == self._dtype
+            and x.dtype == self._x_dtype
             and x.shape[0]
             and x.flags.c_contiguous
         ):
@@ -627,6 +650,7 @@ class Sequential(TrainingMixin):
             and x.shape[1] == self._fast_dim
             and x.shape[0]
             and self._network is not None
+            and not self._indices
         ):
             # Right shape, other dtype or layout (e.g. float64 rows): one conversion; the network checks the values.
             inputs = np.ascontiguousarray(x, dtype=self._dtype)
@@ -703,7 +727,7 @@ class Sequential(TrainingMixin):
             return self.predict(x)
         inputs = self._prepare_x(x)
         self._get_network()  # the model can run
-        return _run_stages(self._stage_specs(), self._features, inputs, True)
+        return _run_stages(self._stage_specs(), self._features, inputs, True, self._dtype)
 
     # ================================================================ summary
     def summary(self, print_fn=None) -> None:

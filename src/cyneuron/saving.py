@@ -727,9 +727,10 @@ def _guard_model_size(path: str, model_config: dict, weights: list) -> None:
             if u > elements:
                 raise ValueError(f"{path}: a layer declares units={u} but the file holds only {elements} weight values")
         # Convolution and pooling layers shrink the data before any kernel sees it (a 3x3 kernel
-        # serves any image size): there only the dry-run count below bounds what loading builds.
+        # serves any image size), and an Embedding's rows serve sequences of any length (a recurrent
+        # layer after it too): there only the dry-run count below bounds what loading builds.
         windowed = any(
-            isinstance(name, str) and ("Conv" in name or "Pool" in name)
+            isinstance(name, str) and ("Conv" in name or "Pool" in name or name == "Embedding")
             for name in _find_values(model_config.get("layers"), ("class_name",))
         )
         for shape in [] if windowed else shapes:

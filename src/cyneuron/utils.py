@@ -143,3 +143,19 @@ def _check_bool(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
     return bool(value)
+
+
+def _index_array(value, input_dim: int, name: str) -> np.ndarray:
+    """Embedding indices as a C-contiguous int64 array: integers (or bools), or floats that are whole
+    numbers (as Keras casts them), each in [0, input_dim). Anything else is a ValueError naming ``name``."""
+    array = _as_array(value, name)
+    if array.dtype.kind == "f":
+        if not all_finite(array):
+            raise ValueError(f"{name}: embedding indices must be whole numbers, got NaN or infinity")
+        if array.size and not np.array_equal(array, np.trunc(array)):
+            raise ValueError(f"{name}: embedding indices must be whole numbers, got non-integer values")
+    if array.size:
+        low, high = array.min(), array.max()
+        if low < 0 or high >= input_dim:
+            raise ValueError(f"{name}: embedding indices must be in [0, {input_dim}), got values in [{low}, {high}]")
+    return np.ascontiguousarray(array, dtype=np.int64)

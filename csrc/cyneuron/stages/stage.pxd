@@ -17,6 +17,7 @@ cdef enum:
     KIND_SIMPLE_RNN = 10
     KIND_LSTM = 11
     KIND_GRU = 12
+    KIND_EMBEDDING = 13
 
 ctypedef struct StageC:
     int kind

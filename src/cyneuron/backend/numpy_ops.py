@@ -15,9 +15,11 @@ from cyneuron.backend.reference import KINDS, Context, Forward
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.reference.activation import log_softmax as _log_softmax
 from cyneuron.backend.reference.activation import sigmoid as _sigmoid
+from cyneuron.backend.reference.embedding import check_indices
 from cyneuron.backend.validation import (
     check_batch_bounds,
     check_dtype,
+    check_labels,
     check_loss,
     check_metrics,
     check_network_data,
@@ -25,6 +27,7 @@ from cyneuron.backend.validation import (
     check_optimizer_state,
     check_positive_int,
     check_stages,
+    input_indices,
 )
 
 _FUSED_PAIRS = {
@@ -207,6 +210,7 @@ class NumpyNetwork(Network):
         self._modules = tuple(KINDS[stage.kind] for stage in self._stages)
         self._dtype = check_dtype(dtype)
         self._input_dim = self._widths[0]
+        self._indices = input_indices(self._stages)  # > 0: x is int64 indices below it (a first embedding)
         self._params = [p for stage in self._stages if stage.trainable for p in stage.params]
         # backward stops at the first stage with something to train: nothing before it needs a gradient
         self._first_trained = next(
@@ -264,7 +268,7 @@ class NumpyNetwork(Network):
         return "linear", last.y, last.y, last.backprop
 
     def predict(self, x, batch_size: int) -> np.ndarray:
-        x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None)[0]
+        x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None, indices=self._indices)[0]
         batch_size = check_positive_int("batch_size", batch_size)
         out = np.empty((x.shape[0], self._widths[-1]), dtype=self._dtype)
         for start in range(0, x.shape[0], batch_size):
@@ -274,7 +278,7 @@ class NumpyNetwork(Network):
     def forward_training(self, x) -> np.ndarray:
         """One training-mode pass over all of x (batch statistics, dropout); commits the stages' new state
         (moving statistics) as a Keras layer called with ``training=True`` does; no gradient, no update."""
-        x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None)[0]
+        x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None, indices=self._indices)[0]
         trace = self._forward(x, True)
         self._commit_state(trace)
         return trace[-1].y
@@ -311,7 +315,15 @@ class NumpyNetwork(Network):
     def bind_training_data(self, x, y, order, *, finite_checked: bool = False) -> None:
         self._require_training()
         self._data = check_network_data(
-            x, y, self._input_dim, self._widths[-1], self._dtype, self._loss, order, finite_checked=finite_checked
+            x,
+            y,
+            self._input_dim,
+            self._widths[-1],
+            self._dtype,
+            self._loss,
+            order,
+            finite_checked=finite_checked,
+            indices=self._indices,
         )
 
     def reset_stats(self) -> None:
@@ -331,12 +343,25 @@ class NumpyNetwork(Network):
         # the caller shuffles ``order`` in place between batches: a bad index must not wrap around
         if rows.min() < 0 or rows.max() >= x.shape[0]:
             raise ValueError(f"order: indices must be in [0, {x.shape[0]})")
-        return self._step(x[rows], y[rows])
+        xb, yb = x[rows], y[rows]
+        # the caller may change x and y after bind: embedding indices and labels address rows
+        if self._indices:
+            check_indices("x", xb, self._indices)
+        if self._loss.name == "sparse_categorical_crossentropy":
+            check_labels("y", yb, yb.shape[0], self._widths[-1])
+        return self._step(xb, yb)
 
     def train_arrays(self, x, y, *, finite_checked: bool = False) -> bool:
         self._require_training()
         x, y = check_network_data(
-            x, y, self._input_dim, self._widths[-1], self._dtype, self._loss, finite_checked=finite_checked
+            x,
+            y,
+            self._input_dim,
+            self._widths[-1],
+            self._dtype,
+            self._loss,
+            finite_checked=finite_checked,
+            indices=self._indices,
         )
         return self._step(x, y)
 
@@ -380,7 +405,14 @@ class NumpyNetwork(Network):
     def evaluate(self, x, y, batch_size: int, *, finite_checked: bool = False) -> np.ndarray:
         self._require_training()
         x, y = check_network_data(
-            x, y, self._input_dim, self._widths[-1], self._dtype, self._loss, finite_checked=finite_checked
+            x,
+            y,
+            self._input_dim,
+            self._widths[-1],
+            self._dtype,
+            self._loss,
+            finite_checked=finite_checked,
+            indices=self._indices,
         )
         batch_size = check_positive_int("batch_size", batch_size)
         totals = np.zeros(1 + len(self._metrics))

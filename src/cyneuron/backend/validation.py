@@ -140,6 +140,10 @@ def check_stages(stages: Sequence[StageSpec], input_shape: object, dtype: np.dty
         module = KINDS.get(stage.kind)
         if module is None:
             raise ValueError(f"stages[{index}]: unknown kind {stage.kind!r}; expected one of {', '.join(KINDS)}")
+        if index > 0 and getattr(module, "INTEGER_INPUT", False):
+            raise ValueError(
+                f"stages[{index}]: a {stage.kind} stage reads integer indices, so it can only be the first stage"
+            )
         if _width(f"stages[{index}].in_shape", stage.in_shape) != widths[-1]:
             raise ValueError(
                 f"stages[{index}]: in_shape {stage.in_shape} does not take the previous output's {widths[-1]} features"
@@ -150,6 +154,16 @@ def check_stages(stages: Sequence[StageSpec], input_shape: object, dtype: np.dty
             raise type(error)(f"stages[{index}] ({stage.kind}): {error}") from None
         widths.append(_width(f"stages[{index}].out_shape", stage.out_shape))
     return widths
+
+
+def input_indices(stages: Sequence[StageSpec]) -> int:
+    """What a network's x holds, from its (checked) first stage: 0 for rows of the float dtype; V > 0 for
+    int64 indices in [0, V) when the first stage's kind reads indices (``INTEGER_INPUT``: ``embedding``,
+    attr ``input_dim`` = V). The one place that decides; both networks ask it."""
+    from cyneuron.backend.reference import KINDS
+
+    first = stages[0]
+    return int(first.attrs["input_dim"]) if getattr(KINDS[first.kind], "INTEGER_INPUT", False) else 0
 
 
 def _width(name: str, shape: object) -> int:
@@ -192,21 +206,28 @@ def check_network_data(
     order=_NO_ORDER,
     *,
     finite_checked: bool = False,
+    indices: int = 0,
 ) -> tuple:
     """Validate x (n, input_dim), y and order for a network call; returns them as a tuple.
 
+    x holds rows of the dtype, or with ``indices`` > 0 (``input_indices``: the first stage is an
+    embedding) int64 indices, each in [0, indices), checked whatever ``finite_checked`` says.
     y is int64 labels (n,) in [0, units) for the sparse loss, else targets
     (n, units) of the dtype; y None (prediction) skips it. order, when given, is
     int64 (n,) with every value in [0, n). ``finite_checked=True`` skips the
     NaN/inf scan of x and y: for a caller that has just made that scan itself.
     """
-    x = check_array("x", x, (None, input_dim), dtype)
+    x = check_array("x", x, (None, input_dim), np.dtype(np.int64) if indices else dtype)
     n = x.shape[0]
     if y is None and loss is not None:
         raise TypeError("y: expected the targets as a numpy.ndarray, got None")
     if n == 0:
         raise ValueError("x: expected at least one sample, got 0")
-    if not finite_checked:
+    if indices:
+        from cyneuron.backend.reference.embedding import check_indices
+
+        check_indices("x", x, indices)
+    elif not finite_checked:
         _check_finite("x", x)
     checked = [x]
     if y is not None:

@@ -22,6 +22,7 @@ from cyneuron.layers.base import (
 from cyneuron.layers.convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from cyneuron.layers.core import Activation, Dense, Flatten, Input, InputLayer, Reshape
 from cyneuron.layers.dropout import Dropout
+from cyneuron.layers.embedding import Embedding
 from cyneuron.layers.normalization import BatchNormalization
 from cyneuron.layers.pooling import (
     AveragePooling1D,
@@ -83,6 +84,7 @@ __all__ = [
     "SimpleRNN",
     "LSTM",
     "GRU",
+    "Embedding",
     "serialize",
     "deserialize",
 ]
@@ -116,6 +118,7 @@ _CLASSES = {
         SimpleRNN,
         LSTM,
         GRU,
+        Embedding,
     )
 }
 

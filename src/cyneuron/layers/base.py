@@ -334,7 +334,7 @@ class Layer:
         out_shape = self.compute_output_shape(array.shape)
         if spec is None:
             return x.reshape(out_shape)
-        return _run_stages([spec], self._build_shape, x, training).reshape(out_shape)
+        return _run_stages([spec], self._build_shape, x, training, x.dtype).reshape(out_shape)
 
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict:
@@ -379,16 +379,17 @@ def _per_sample_shape(input_shape) -> tuple[int, ...]:
     return _feature_shape(shape, "input_shape")
 
 
-def _run_stages(stages, input_shape, x: np.ndarray, training: bool) -> np.ndarray:
-    """A forward pass of flat rows x through stages: inference on the active backend; training mode
-    (batch statistics, dropout, moving-statistic updates) through the reference network."""
+def _run_stages(stages, input_shape, x: np.ndarray, training: bool, dtype: np.dtype) -> np.ndarray:
+    """A forward pass of flat rows x (of ``dtype``, or int64 indices for a first embedding stage) through
+    stages of ``dtype``: inference on the active backend; training mode (batch statistics, dropout,
+    moving-statistic updates) through the reference network."""
     if training:
         from cyneuron.backend.numpy_ops import NumpyOps
 
-        network = NumpyOps().build_network(stages, input_shape, x.dtype)
+        network = NumpyOps().build_network(stages, input_shape, dtype)
         network.seed = int(_config.random_generator().integers(2**63))
         return network.forward_training(x)
-    return _backend.ops().build_network(stages, input_shape, x.dtype).predict(x, max(1, x.shape[0]))
+    return _backend.ops().build_network(stages, input_shape, dtype).predict(x, max(1, x.shape[0]))
 
 
 def _assign(targets: list[np.ndarray], values, what: str) -> None:

@@ -195,8 +195,30 @@ class Reshape(Layer):
         return {**super().get_config(), "target_shape": list(self.target_shape)}
 
 
+_INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+def _integer_dtype_name(dtype) -> str | None:
+    """The name of an integer dtype (``"int32"``, ``np.int64`` ..., or Keras' DTypePolicy config of one),
+    else None."""
+    if isinstance(dtype, dict):
+        dtype = (dtype.get("config") or {}).get("name")
+    if dtype is None:
+        return None
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        return None
+    return name if name in _INTEGER_DTYPES else None
+
+
 class InputLayer(Layer):
-    """The input of a ``Sequential`` model: its per-sample ``shape`` (and dtype). ``Input(shape)`` makes one."""
+    """The input of a ``Sequential`` model: its per-sample ``shape`` (and dtype). ``Input(shape)`` makes one.
+
+    ``dtype`` is a float type (the model's, as any layer's) or an integer type (``"int32"``, ``"int64"``,
+    ``"uint8"`` ...), which declares integer inputs, such as an ``Embedding``'s indices: the model's float
+    type then comes from its other layers.
+    """
 
     def __init__(self, shape=None, dtype=None, batch_shape=None, name: str | None = None, input_shape=None) -> None:
         given = [s is not None for s in (shape, batch_shape, input_shape)]
@@ -206,11 +228,18 @@ class InputLayer(Layer):
             features = _batch_shape_to_features(batch_shape, "batch_shape")
         else:
             features = _feature_shape(shape if shape is not None else input_shape, "shape")
+        self._integer_dtype = _integer_dtype_name(dtype)
+        if self._integer_dtype is not None:
+            dtype = None  # integer inputs: no float type is asked of the model
         super().__init__(name=name if name is not None else unique_name("input_layer"), dtype=dtype)
         self.shape = (None, *features)
         self._input_shape_arg = features
         self._build_shape = features
         self.built = True
+
+    @property
+    def dtype(self) -> str:
+        return self._integer_dtype or super().dtype
 
     def get_config(self) -> dict:
         return {"batch_shape": list(self.shape), "dtype": self.dtype, "name": self.name}

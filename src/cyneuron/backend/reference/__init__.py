@@ -9,6 +9,9 @@ Each stage kind is one module with the same three functions, registered in ``KIN
   training step, the stage's new non-trainable state (committed only if the step is);
 * ``train_bytes`` is the compiled side's business; the reference allocates freely.
 
+A kind whose module sets ``INTEGER_INPUT = True`` (``embedding``) reads int64 indices: it can only be
+a network's first stage, and that network's x is int64 rows (``validation.input_indices``).
+
 ``ctx`` is a ``Context``: whether this pass trains, the RNG seed and step, the stage index.
 """
 
@@ -22,6 +25,7 @@ from cyneuron.backend.reference import (
     conv2d,
     dense,
     dropout,
+    embedding,
     global_avg_pool,
     global_max_pool,
     max_pool2d,
@@ -43,6 +47,7 @@ KINDS = {
     "simple_rnn": recurrent,
     "lstm": recurrent,
     "gru": recurrent,
+    "embedding": embedding,
 }
 
 __all__ = ["KINDS", "Context", "Forward"]
