@@ -35,6 +35,7 @@ from cyneuron.stages cimport (
     global_max_pool,
     max_pool2d,
     recurrent,
+    transpose,
 )
 from cyneuron.stages._window cimport (
     D_C, D_DH, D_DW, D_H, D_KH, D_KW, D_LEFT, D_OC, D_OH, D_OW, D_SH, D_SW, D_TOP, D_W,
@@ -48,6 +49,7 @@ from cyneuron.stages.stage cimport (
     KIND_DENSE,
     KIND_DROPOUT,
     KIND_EMBEDDING,
+    KIND_TRANSPOSE,
     KIND_GLOBAL_AVG_POOL,
     KIND_GLOBAL_MAX_POOL,
     KIND_MAX_POOL2D,
@@ -63,6 +65,7 @@ import numpy as np
 
 from cyneuron.backend.reference import _window as reference_window
 from cyneuron.backend.reference import dropout as reference_dropout
+from cyneuron.backend.reference import transpose as reference_transpose
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.validation import (
     check_loss,
@@ -121,6 +124,7 @@ cdef dict _KIND_CODES = {
     "conv2d": KIND_CONV2D, "max_pool2d": KIND_MAX_POOL2D, "avg_pool2d": KIND_AVG_POOL2D,
     "global_avg_pool": KIND_GLOBAL_AVG_POOL, "global_max_pool": KIND_GLOBAL_MAX_POOL, "affine": KIND_AFFINE,
     "simple_rnn": KIND_SIMPLE_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU, "embedding": KIND_EMBEDDING,
+    "transpose": KIND_TRANSPOSE,
 }
 cdef dict _AFFINE_MODES = {
     "rescale": affine.AFFINE_RESCALE, "normalize": affine.AFFINE_NORMALIZE, "denormalize": affine.AFFINE_DENORMALIZE,
@@ -279,6 +283,8 @@ cdef bint _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t ro
             recurrent.forward(tag, stage, inp, y, rows, training)
         elif stage.kind == KIND_EMBEDDING:
             ok = embedding.forward(tag, stage, <const int64_t*>inp, y, rows) and ok
+        elif stage.kind == KIND_TRANSPOSE:
+            transpose.forward(tag, stage, inp, y, rows)
         inp = y
     return ok
 
@@ -320,6 +326,8 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
             recurrent.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
         elif stage.kind == KIND_EMBEDDING:
             embedding.backward(tag, stage, <const int64_t*>inp, g, rows)
+        elif stage.kind == KIND_TRANSPOSE:
+            transpose.backward(tag, stage, g, h, rows)
         t = g
         g = h
         h = t
@@ -668,6 +676,11 @@ cdef class NetworkCore:
             stage.dims[1] = attrs["output_dim"]
             stage.dims[2] = stage.n_in
             self._macs_per_row += stage.n_out
+        elif stage.kind == KIND_TRANSPOSE:
+            index_map = reference_transpose.index_map(spec)
+            self._keep.append(index_map)
+            stage.index_map = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>index_map)
+            self._macs_per_row += stage.n_in
 
     cdef _describe_window(self, StageC* stage, spec, bint last):
         """conv2d and the 2-D pooling kinds: stages/_window.pxd's dims."""

@@ -27,6 +27,7 @@ from cyneuron._summary import summary_text
 from cyneuron._training import _DEFAULT_BATCH_SIZE, TrainingMixin, _batch_size, _callback_list
 from cyneuron.backend.specs import StageSpec
 from cyneuron.layers import InputLayer, Layer, _feature_shape, unique_name
+from cyneuron.layers.base import stage_list
 from cyneuron.layers import deserialize as _deserialize_layer
 from cyneuron.layers import serialize as _serialize_layer
 from cyneuron.utils import _as_array, _float_array, _index_array
@@ -243,7 +244,7 @@ class Sequential(TrainingMixin):
             return self._network
 
     def _stage_specs(self) -> list[StageSpec]:
-        stages = [stage for stage in (layer.stage_spec() for layer in self._layers) if stage is not None]
+        stages = [stage for layer in self._layers for stage in stage_list(layer.stage_spec())]
         if not stages:  # only reshapes: the network still has to copy its input through
             width = (self._input_dim,)
             stages = [StageSpec("activation", width, width, {"activation": "linear"})]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cyneuron.backend.specs import StageSpec
+
 import numpy as np
 
 from cyneuron.backend.reference import _window
@@ -33,19 +35,53 @@ def standardize_padding(value, allow_causal: bool = False) -> str:
 
 
 def standardize_data_format(value) -> str:
-    """None or "channels_last"; "channels_first" is refused (cyneuron computes channels-last only)."""
+    """None (Keras' default, channels-last) or ``"channels_last"`` / ``"channels_first"``."""
     if value is None:
         return "channels_last"
     if not isinstance(value, str) or value.lower() not in ("channels_last", "channels_first"):
         raise ValueError(
             f"The `data_format` argument must be one of {{'channels_first', 'channels_last'}}. Received: {value!r}"
         )
-    if value.lower() == "channels_first":
-        raise ValueError(
-            "data_format='channels_first' is not supported by cyneuron: its kernels are channels-last; "
-            "transpose the data to (batch, ..., channels) and use data_format='channels_last'"
+    return value.lower()
+
+
+def to_channels_last(shape: tuple, data_format: str) -> tuple:
+    """A per-sample shape ``(C, *spatial)`` as ``(*spatial, C)`` when channels-first (else unchanged)."""
+    shape = tuple(shape)
+    return (*shape[1:], shape[0]) if data_format == "channels_first" else shape
+
+
+def from_channels_last(shape: tuple, data_format: str) -> tuple:
+    """The inverse of ``to_channels_last``."""
+    shape = tuple(shape)
+    return (shape[-1], *shape[:-1]) if data_format == "channels_first" else shape
+
+
+def channels_first_stages(layer, spec: StageSpec, in_shape: tuple, out_shape: tuple) -> list[StageSpec]:
+    """``spec`` (computed channels-last) between the transposes a channels-first layer needs: the kernels
+    are channels-last, so the layer converts at its boundary, as Keras' TensorFlow backend does on CPU."""
+    rank = len(in_shape)
+    to_last = StageSpec(
+        "transpose",
+        tuple(in_shape),
+        to_channels_last(in_shape, "channels_first"),
+        {"perm": (*range(1, rank), 0)},
+        name=f"{layer.name}/to_channels_last",
+    )
+    stages = [to_last, spec]
+    if len(out_shape) > 1:
+        out_rank = len(out_shape)
+        last = to_channels_last(out_shape, "channels_first")
+        stages.append(
+            StageSpec(
+                "transpose",
+                last,
+                tuple(out_shape),
+                {"perm": (out_rank - 1, *range(out_rank - 1))},
+                name=f"{layer.name}/to_channels_first",
+            )
         )
-    return "channels_last"
+    return stages
 
 
 def output_size(size: int, k: int, s: int, d: int, padding: str, what: str) -> int:

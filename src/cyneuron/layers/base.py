@@ -303,9 +303,13 @@ class Layer:
             self.built = False
         return shapes
 
-    def stage_spec(self) -> StageSpec | None:
-        """The backend stage this built layer contributes (None for pure reshapes)."""
+    def stage_spec(self) -> StageSpec | list[StageSpec] | None:
+        """The backend stage(s) this built layer contributes (None for pure reshapes; a list when the layer
+        is several stages, e.g. a channels-first convolution between two transposes)."""
         return None
+
+    def _spec_shapes(self, kind: str, in_shape: tuple, out_shape: tuple, attrs: dict) -> StageSpec:
+        return StageSpec(kind, tuple(in_shape), tuple(out_shape), attrs, (), (), self._trainable, self.name)
 
     def _spec(self, kind: str, attrs: dict, params=(), state=()) -> StageSpec:
         shape = self._build_shape
@@ -330,11 +334,11 @@ class Layer:
         if array.shape[1:] != self._build_shape:
             raise ValueError(f"inputs: expected shape {(None, *self._build_shape)}, got {array.shape}")
         x = _float_array(array, np.dtype(self.dtype), "inputs").reshape(array.shape[0], -1)
-        spec = self.stage_spec()
+        stages = stage_list(self.stage_spec())
         out_shape = self.compute_output_shape(array.shape)
-        if spec is None:
+        if not stages:
             return x.reshape(out_shape)
-        return _run_stages([spec], self._build_shape, x, training, x.dtype).reshape(out_shape)
+        return _run_stages(stages, self._build_shape, x, training, x.dtype).reshape(out_shape)
 
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict:
@@ -351,6 +355,13 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def stage_list(specs) -> list[StageSpec]:
+    """A layer's ``stage_spec()`` as a list: None (a pure reshape), one stage, or several."""
+    if specs is None:
+        return []
+    return [specs] if isinstance(specs, StageSpec) else list(specs)
 
 
 def _recording_build(build):

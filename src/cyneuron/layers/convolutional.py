@@ -11,7 +11,15 @@ import numpy as np
 from cyneuron import activations as _activations
 from cyneuron import initializers as _initializers
 from cyneuron.backend.specs import StageSpec
-from cyneuron.layers._conv_utils import output_size, standardize_data_format, standardize_padding, standardize_tuple
+from cyneuron.layers._conv_utils import (
+    channels_first_stages,
+    from_channels_last,
+    output_size,
+    standardize_data_format,
+    standardize_padding,
+    standardize_tuple,
+    to_channels_last,
+)
 from cyneuron.layers.base import MAX_WIDTH, Layer, _named
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
@@ -103,24 +111,27 @@ class _Conv(Layer):
                 f"{self.name}: {type(self).__name__} takes inputs of shape (batch, {self._dims_doc}), "
                 f"got per-sample shape {features}"
             )
-        self._spatial_out(features[:-1])
+        self._spatial_out(to_channels_last(features, self.data_format)[:-1])
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         shape = tuple(input_shape)
         self._validate_input(tuple(shape[1:]))
-        return (shape[0], *self._spatial_out(tuple(shape[1:-1])), self.filters)
+        last = to_channels_last(shape[1:], self.data_format)
+        return (shape[0], *from_channels_last((*self._spatial_out(last[:-1]), self.filters), self.data_format))
 
     def build(self, input_shape) -> None:
-        channels = int(tuple(input_shape)[-1])
+        channels = int(to_channels_last(tuple(input_shape)[1:], self.data_format)[-1])
         shape = (*self.kernel_size, channels, self.filters)
         self.kernel = self.add_weight(shape, self.kernel_initializer, name="kernel")
         if self.use_bias:
             self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias")
         self.built = True
 
-    def stage_spec(self) -> StageSpec:
-        features = self._build_shape
-        out = tuple(self.compute_output_shape((None, *features))[1:])
+    def stage_spec(self) -> StageSpec | list[StageSpec]:
+        cf_in = self._build_shape
+        cf_out = tuple(self.compute_output_shape((None, *cf_in))[1:])
+        features = to_channels_last(cf_in, self.data_format)
+        out = to_channels_last(cf_out, self.data_format)
         pad = self.padding
         if self.rank == 1:  # a conv2d over height-1 images: views of the same arrays
             in_shape, out = (1, *features), (1, *out)
@@ -138,7 +149,11 @@ class _Conv(Layer):
             "dilation_rate": d,
             "activation": self._activation_name,
         }
-        return StageSpec("conv2d", in_shape, out, attrs, tuple(params), (), self._trainable, self.name)
+        spec = StageSpec("conv2d", in_shape, out, attrs, tuple(params), (), self._trainable, self.name)
+        if self.data_format == "channels_first":
+            # the stage's (1, L, C) rows of Conv1D are the same flat data as the transposes' (L, C)
+            return channels_first_stages(self, spec, cf_in, cf_out)
+        return spec
 
     def get_config(self) -> dict:
         return {
@@ -167,7 +182,8 @@ class Conv2D(_Conv):
 
     Args (Keras' order and defaults): ``filters``, ``kernel_size`` (int or pair), ``strides=(1, 1)``,
     ``padding="valid"`` (or ``"same"``: Keras' arithmetic, extra padding after for odd totals),
-    ``data_format=None`` (channels-last; ``"channels_first"`` raises ValueError), ``dilation_rate=(1, 1)``,
+    ``data_format=None`` (channels-last; ``"channels_first"`` transposes at the layer's boundary),
+    ``dilation_rate=(1, 1)``,
     ``groups=1`` (other values raise ValueError), ``activation=None``, ``use_bias=True``,
     ``kernel_initializer="glorot_uniform"``, ``bias_initializer="zeros"``; regularizers and constraints
     only None.

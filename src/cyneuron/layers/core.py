@@ -141,9 +141,24 @@ class Flatten(Layer):
         input_shape=None,
         input_dim=None,
     ) -> None:
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"data_format: only 'channels_last' is supported, got {data_format!r}")
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(
+                f"The `data_format` argument must be one of {{'channels_first', 'channels_last'}}. "
+                f"Received: {data_format!r}"
+            )
+        self.data_format = data_format or "channels_last"
         super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+
+    def stage_spec(self) -> StageSpec | None:
+        """Nothing for channels-last data (a reshape); channels-first data move their channels last first."""
+        shape = self._build_shape
+        if self.data_format != "channels_first" or len(shape) < 2:
+            return None
+        perm = (*range(1, len(shape)), 0)
+        return self._spec_shapes("transpose", shape, tuple(shape[p] for p in perm), {"perm": perm})
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format}
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         shape = tuple(input_shape)

@@ -12,7 +12,15 @@ from __future__ import annotations
 import math
 
 from cyneuron.backend.specs import StageSpec
-from cyneuron.layers._conv_utils import output_size, standardize_data_format, standardize_padding, standardize_tuple
+from cyneuron.layers._conv_utils import (
+    channels_first_stages,
+    from_channels_last,
+    output_size,
+    standardize_data_format,
+    standardize_padding,
+    standardize_tuple,
+    to_channels_last,
+)
 from cyneuron.layers.base import Layer
 from cyneuron.utils import _check_bool
 
@@ -58,21 +66,26 @@ class _Pooling(Layer):
                 f"{self.name}: {type(self).__name__} takes inputs of {self.rank + 2} dimensions "
                 f"(batch, {'steps' if self.rank == 1 else 'height, width'}, channels), got per-sample shape {features}"
             )
-        self._spatial_out(features[:-1])
+        self._spatial_out(to_channels_last(features, self.data_format)[:-1])
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         shape = tuple(input_shape)
         self._validate_input(tuple(shape[1:]))
-        return (shape[0], *self._spatial_out(tuple(shape[1:-1])), shape[-1])
+        last = to_channels_last(shape[1:], self.data_format)
+        return (shape[0], *from_channels_last((*self._spatial_out(last[:-1]), last[-1]), self.data_format))
 
-    def stage_spec(self) -> StageSpec:
-        features = self._build_shape
-        out = tuple(self.compute_output_shape((None, *features))[1:])
+    def stage_spec(self) -> StageSpec | list[StageSpec]:
+        cf_in = self._build_shape
+        cf_out = tuple(self.compute_output_shape((None, *cf_in))[1:])
+        features, out = to_channels_last(cf_in, self.data_format), to_channels_last(cf_out, self.data_format)
         k, s = self.pool_size, self.strides
         if self.rank == 1:
             features, out, k, s = (1, *features), (1, *out), (1, *k), (1, *s)
         attrs = {"pool_size": k, "strides": s, "padding": self.padding}
-        return StageSpec(self.kind, features, out, attrs, (), (), self._trainable, self.name)
+        spec = StageSpec(self.kind, features, out, attrs, (), (), self._trainable, self.name)
+        if self.data_format == "channels_first":
+            return channels_first_stages(self, spec, cf_in, cf_out)
+        return spec
 
     def get_config(self) -> dict:
         return {
@@ -140,12 +153,20 @@ class _GlobalPooling(Layer):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         shape = tuple(input_shape)
         self._validate_input(tuple(shape[1:]))
+        channels = to_channels_last(shape[1:], self.data_format)[-1]
         if self.keepdims:
-            return (shape[0], *([1] * self.rank), shape[-1])
-        return (shape[0], shape[-1])
+            return (shape[0], *from_channels_last((*([1] * self.rank), channels), self.data_format))
+        return (shape[0], channels)
 
-    def stage_spec(self) -> StageSpec:
-        return self._spec(self.kind, {"channels": self._build_shape[-1]})
+    def stage_spec(self) -> StageSpec | list[StageSpec]:
+        cf_in = self._build_shape
+        cf_out = tuple(self.compute_output_shape((None, *cf_in))[1:])
+        features = to_channels_last(cf_in, self.data_format)
+        out = to_channels_last(cf_out, self.data_format)
+        spec = StageSpec(self.kind, features, out, {"channels": features[-1]}, (), (), self._trainable, self.name)
+        if self.data_format == "channels_first":
+            return channels_first_stages(self, spec, cf_in, cf_out)
+        return spec
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}

@@ -30,6 +30,7 @@ from cyneuron.backend.reference import (
     global_max_pool,
     max_pool2d,
     recurrent,
+    transpose,
 )
 from cyneuron.backend.reference._stage import Context, Forward
 
@@ -48,6 +49,7 @@ KINDS = {
     "lstm": recurrent,
     "gru": recurrent,
     "embedding": embedding,
+    "transpose": transpose,
 }
 
 __all__ = ["KINDS", "Context", "Forward"]
