@@ -144,10 +144,17 @@ cdef extern from *:
         double e = cyn_vexp(z >= 0.0 ? -z : z);
         return (z >= 0.0 ? 1.0 : e) / (1.0 + e);
     }
-    static void cyn_tanh_block_f(float* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vtanhf(p[j]); }
-    static void cyn_tanh_block_d(double* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vtanh(p[j]); }
-    static void cyn_sigmoid_block_f(float* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vsigmoidf(p[j]); }
-    static void cyn_sigmoid_block_d(double* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vsigmoid(p[j]); }
+    /* One source, three instruction sets chosen at load time (ifunc): the wider vectors change no
+       value (the same IEEE operations per element, no fused multiply-add: -ffp-contract=off). */
+    #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__AVX2__)
+    #define CYN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define CYN_CLONES
+    #endif
+    CYN_CLONES static void cyn_tanh_block_f(float* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vtanhf(p[j]); }
+    CYN_CLONES static void cyn_tanh_block_d(double* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vtanh(p[j]); }
+    CYN_CLONES static void cyn_sigmoid_block_f(float* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vsigmoidf(p[j]); }
+    CYN_CLONES static void cyn_sigmoid_block_d(double* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vsigmoid(p[j]); }
     #pragma GCC pop_options
     """
     void cyn_tanh_block_f(float* p, Py_ssize_t n) noexcept nogil
