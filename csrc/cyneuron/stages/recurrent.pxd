@@ -16,7 +16,7 @@
 # Workspaces (elements of floating, N = rows * T):
 #   saved   gates         N * G        (training; inference takes it from scratch_infer)
 #   saved2  H_prev        N * u        h_{t-1} of every step
-#           lstm          C            N * u   the cell state c_t
+#           lstm          C, AC        N * u each: the cell state c_t and act(c_t)
 #           gru after     HR N * u (h_prev U_h + b_rec_h), dHU N * G (dL/d(h_prev U))
 #           gru before    RH N * u (r * h_prev), dZR N * 2u, dPH N * u
 #   scratch h, c, dh, dc, t1, t2 (rows * u each), hu, dz (rows * G each), U_zr, U_h, dU (u * G each)
@@ -30,7 +30,7 @@ from cyneuron.stages.stage cimport KIND_GRU, KIND_LSTM, KIND_SIMPLE_RNN, StageC
 
 cdef inline Py_ssize_t saved2_elems(int kind, bint after, Py_ssize_t n, Py_ssize_t u, Py_ssize_t g) noexcept nogil:
     if kind == KIND_LSTM:
-        return 2 * n * u
+        return 3 * n * u
     if kind == KIND_GRU:
         return 2 * n * u + n * g if after else 5 * n * u
     return n * u
@@ -464,7 +464,9 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
                     cr[j] = g[u + j] * cr[j] + g[j] * g[2 * u + j]
                 if training:
                     memcpy(X2 + (r * T + tx) * u, cr, u * sizeof(floating))
-                hp = t1 + r * u
+                    hp = X2 + n * u + (r * T + tx) * u  # act(c_t), kept for backward
+                else:
+                    hp = t1 + r * u
                 memcpy(hp, cr, u * sizeof(floating))
                 _act_block(ac, hp, u)
                 hr = h + r * u
@@ -515,6 +517,41 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
 
 
 # ------------------------------------------------------------------------ backward
+cdef inline void _lstm_step_back(floating* g, floating* d, const floating* hp, const floating* cp,
+                                 const floating* dh, floating* dc, Py_ssize_t u) noexcept nogil:
+    """One row of an lstm step with sigmoid gates and tanh, the general path's expressions fused: g (4u)
+    the gates' activations in, dL/dZ out (also into d); hp act(c_t); cp c_{t-1} (zeros at the first
+    step); dh dL/dh_t; dc dL/dc_t in, dL/dc_{t-1} out."""
+    cdef Py_ssize_t j
+    cdef floating gi, gf, gg, go, a, e, dcj, v
+    for j in range(u):
+        gi = g[j]
+        gf = g[u + j]
+        gg = g[2 * u + j]
+        go = g[3 * u + j]
+        a = hp[j]
+        e = dh[j] * go
+        e = e * (1 - a * a)
+        dcj = dc[j] + e
+        v = dcj * gg
+        v = v * gi * (1 - gi)
+        d[j] = v
+        g[j] = v
+        v = dcj * cp[j]
+        v = v * gf * (1 - gf)
+        d[u + j] = v
+        g[u + j] = v
+        v = dcj * gi
+        v = v * (1 - gg * gg)
+        d[2 * u + j] = v
+        g[2 * u + j] = v
+        v = dh[j] * a
+        v = v * go * (1 - go)
+        d[3 * u + j] = v
+        g[3 * u + j] = v
+        dc[j] = dcj * gf
+
+
 cdef inline void backward(floating* tag, StageC* s, const floating* x, const floating* y, const floating* dy,
                           floating* dx, Py_ssize_t rows) noexcept nogil:
     """Backpropagation through time from dy (rows, T*u or u): grad[0..2] (trainable), dx (need_dx)."""
@@ -562,6 +599,7 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                 Ut[j * u + p] = U[p * G + j]
     memset(dh, 0, rows * u * sizeof(floating))
     memset(dc, 0, rows * u * sizeof(floating))
+    memset(c, 0, rows * u * sizeof(floating))
 
     t = T - 1
     while t >= 0:
@@ -582,16 +620,25 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                 memcpy(d, dh + r * u, u * sizeof(floating))
                 _dact_block(ac, g, d, u)
                 memcpy(g, d, u * sizeof(floating))
+        elif kind == KIND_LSTM and ra == core.ACT_SIGMOID and ac == core.ACT_TANH:
+            # the default activations in one pass per row, the same expressions as the general path
+            # below: dL/dZ written over the gates (and into dz for the product)
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                d = dz + r * G
+                hp = X2 + n * u + (r * T + tx) * u          # act(c_t)
+                cp = X2 + (r * T + txp) * u if t > 0 else c + r * u  # c: zeros here
+                dhr = dh + r * u
+                cr = dc + r * u
+                _lstm_step_back(g, d, hp, cp, dhr, cr, u)
         elif kind == KIND_LSTM:
             for r in range(rows):
                 g = gates + (r * T + tx) * G
                 d = dz + r * G
                 cr = X2 + (r * T + tx) * u
-                hp = t1 + r * u
+                hp = X2 + n * u + (r * T + tx) * u         # act(c_t)
                 e = t2 + r * u
                 dhr = dh + r * u
-                memcpy(hp, cr, u * sizeof(floating))
-                _act_block(ac, hp, u)                      # act(c_t)
                 for j in range(u):
                     e[j] = dhr[j] * g[3 * u + j]
                 _dact_block(ac, hp, e, u)                  # dL/dc_t through h
