@@ -517,39 +517,53 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
 
 
 # ------------------------------------------------------------------------ backward
+# One row of an lstm step with sigmoid gates and tanh, the general path's expressions fused (as Cython
+# writes them: the literal 1 is a double, so 1 - v*v and what it multiplies are double, then rounded):
+# g (4u) the gates' activations in, dL/dZ out (also into d); hp act(c_t); cp c_{t-1} (zeros at the first
+# step); dh dL/dh_t; dc dL/dc_t in, dL/dc_{t-1} out. C with restrict so that it vectorises.
+cdef extern from *:
+    """
+    #define CYN_LSTM_BACK(NAME, T) \
+    CYN_CLONES static void NAME(T* restrict g, T* restrict d, const T* restrict hp, const T* restrict cp, \
+                                const T* restrict dh, T* restrict dc, Py_ssize_t u) { \
+        for (Py_ssize_t j = 0; j < u; j++) { \
+            T gi = g[j], gf = g[u + j], gg = g[2 * u + j], go = g[3 * u + j], a = hp[j], e, dcj, v; \
+            e = dh[j] * go; \
+            e = e * (1.0 - a * a); \
+            dcj = dc[j] + e; \
+            v = dcj * gg; \
+            v = (v * gi) * (1.0 - gi); \
+            d[j] = v; g[j] = v; \
+            v = dcj * cp[j]; \
+            v = (v * gf) * (1.0 - gf); \
+            d[u + j] = v; g[u + j] = v; \
+            v = dcj * gi; \
+            v = v * (1.0 - gg * gg); \
+            d[2 * u + j] = v; g[2 * u + j] = v; \
+            v = dh[j] * a; \
+            v = (v * go) * (1.0 - go); \
+            d[3 * u + j] = v; g[3 * u + j] = v; \
+            dc[j] = dcj * gf; \
+        } \
+    }
+    #pragma GCC push_options
+    #pragma GCC optimize ("no-trapping-math")
+    CYN_LSTM_BACK(cyn_lstm_back_f, float)
+    CYN_LSTM_BACK(cyn_lstm_back_d, double)
+    #pragma GCC pop_options
+    """
+    void cyn_lstm_back_f(float* g, float* d, const float* hp, const float* cp, const float* dh, float* dc,
+                         Py_ssize_t u) noexcept nogil
+    void cyn_lstm_back_d(double* g, double* d, const double* hp, const double* cp, const double* dh,
+                         double* dc, Py_ssize_t u) noexcept nogil
+
+
 cdef inline void _lstm_step_back(floating* g, floating* d, const floating* hp, const floating* cp,
                                  const floating* dh, floating* dc, Py_ssize_t u) noexcept nogil:
-    """One row of an lstm step with sigmoid gates and tanh, the general path's expressions fused: g (4u)
-    the gates' activations in, dL/dZ out (also into d); hp act(c_t); cp c_{t-1} (zeros at the first
-    step); dh dL/dh_t; dc dL/dc_t in, dL/dc_{t-1} out."""
-    cdef Py_ssize_t j
-    cdef floating gi, gf, gg, go, a, e, dcj, v
-    for j in range(u):
-        gi = g[j]
-        gf = g[u + j]
-        gg = g[2 * u + j]
-        go = g[3 * u + j]
-        a = hp[j]
-        e = dh[j] * go
-        e = e * (1 - a * a)
-        dcj = dc[j] + e
-        v = dcj * gg
-        v = v * gi * (1 - gi)
-        d[j] = v
-        g[j] = v
-        v = dcj * cp[j]
-        v = v * gf * (1 - gf)
-        d[u + j] = v
-        g[u + j] = v
-        v = dcj * gi
-        v = v * (1 - gg * gg)
-        d[2 * u + j] = v
-        g[2 * u + j] = v
-        v = dh[j] * a
-        v = v * go * (1 - go)
-        d[3 * u + j] = v
-        g[3 * u + j] = v
-        dc[j] = dcj * gf
+    if floating is float:
+        cyn_lstm_back_f(g, d, hp, cp, dh, dc, u)
+    else:
+        cyn_lstm_back_d(g, d, hp, cp, dh, dc, u)
 
 
 cdef inline void backward(floating* tag, StageC* s, const floating* x, const floating* y, const floating* dy,
