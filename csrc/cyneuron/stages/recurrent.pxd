@@ -523,28 +523,33 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
 # step); dh dL/dh_t; dc dL/dc_t in, dL/dc_{t-1} out. C with restrict so that it vectorises.
 cdef extern from *:
     """
-    #define CYN_LSTM_BACK(NAME, T) \
-    CYN_CLONES static void NAME(T* restrict g, T* restrict d, const T* restrict hp, const T* restrict cp, \
-                                const T* restrict dh, T* restrict dc, Py_ssize_t u) { \
-        for (Py_ssize_t j = 0; j < u; j++) { \
-            T gi = g[j], gf = g[u + j], gg = g[2 * u + j], go = g[3 * u + j], a = hp[j], e, dcj, v; \
-            e = dh[j] * go; \
-            e = e * (1.0 - a * a); \
-            dcj = dc[j] + e; \
-            v = dcj * gg; \
-            v = (v * gi) * (1.0 - gi); \
-            d[j] = v; g[j] = v; \
-            v = dcj * cp[j]; \
-            v = (v * gf) * (1.0 - gf); \
-            d[u + j] = v; g[u + j] = v; \
-            v = dcj * gi; \
-            v = v * (1.0 - gg * gg); \
-            d[2 * u + j] = v; g[2 * u + j] = v; \
-            v = dh[j] * a; \
-            v = (v * go) * (1.0 - go); \
-            d[3 * u + j] = v; g[3 * u + j] = v; \
-            dc[j] = dcj * gf; \
-        } \
+    /* one pointer per gate block: gcc (12) does not vectorise the loop over g[j], g[u + j], ... */
+    #define CYN_LSTM_BACK(NAME, T) \\
+    CYN_CLONES static void NAME##_rows(T* restrict gI, T* restrict gF, T* restrict gG, T* restrict gO, \\
+            T* restrict dI, T* restrict dF, T* restrict dG, T* restrict dO, const T* restrict hp, \\
+            const T* restrict cp, const T* restrict dh, T* restrict dc, Py_ssize_t u) { \\
+        for (Py_ssize_t j = 0; j < u; j++) { \\
+            T gi = gI[j], gf = gF[j], gg = gG[j], go = gO[j], a = hp[j], e, dcj, v; \\
+            e = dh[j] * go; \\
+            e = e * (1.0 - a * a); \\
+            dcj = dc[j] + e; \\
+            v = dcj * gg; \\
+            v = (v * gi) * (1.0 - gi); \\
+            dI[j] = v; gI[j] = v; \\
+            v = dcj * cp[j]; \\
+            v = (v * gf) * (1.0 - gf); \\
+            dF[j] = v; gF[j] = v; \\
+            v = dcj * gi; \\
+            v = v * (1.0 - gg * gg); \\
+            dG[j] = v; gG[j] = v; \\
+            v = dh[j] * a; \\
+            v = (v * go) * (1.0 - go); \\
+            dO[j] = v; gO[j] = v; \\
+            dc[j] = dcj * gf; \\
+        } \\
+    } \\
+    static inline void NAME(T* g, T* d, const T* hp, const T* cp, const T* dh, T* dc, Py_ssize_t u) { \\
+        NAME##_rows(g, g + u, g + 2 * u, g + 3 * u, d, d + u, d + 2 * u, d + 3 * u, hp, cp, dh, dc, u); \\
     }
     #pragma GCC push_options
     #pragma GCC optimize ("no-trapping-math")
