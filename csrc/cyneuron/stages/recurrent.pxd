@@ -551,12 +551,44 @@ cdef extern from *:
     static inline void NAME(T* g, T* d, const T* hp, const T* cp, const T* dh, T* dc, Py_ssize_t u) { \\
         NAME##_rows(g, g + u, g + 2 * u, g + 3 * u, d, d + u, d + 2 * u, d + 3 * u, hp, cp, dh, dc, u); \\
     }
+    /* a gru with reset_after, sigmoid gates and tanh: the general path's expressions (one is a T, the
+       literal 1 a double). In: g (3u) activations, hp h_prev, cr h_prev U_h + b, dh. Out: g = dL/dZ_x
+       (the input side), d and x3 = dL/d(h_prev U), dh = the direct part of dL/dh_prev. */
+    #define CYN_GRU_BACK(NAME, T) \\
+    CYN_CLONES static void NAME##_rows(T* restrict gZ, T* restrict gR, T* restrict gH, T* restrict dZ, \\
+            T* restrict dR, T* restrict dH, T* restrict xZ, T* restrict xR, T* restrict xH, \\
+            const T* restrict hp, const T* restrict cr, T* restrict dh, Py_ssize_t u) { \\
+        const T one = 1; \\
+        for (Py_ssize_t j = 0; j < u; j++) { \\
+            T z = gZ[j], r = gR[j], hh = gH[j], dhj = dh[j], vz, vr, vh; \\
+            vz = dhj * (hp[j] - hh); \\
+            vh = dhj * (one - z); \\
+            dh[j] = dhj * z; \\
+            vz = (vz * z) * (1.0 - z); \\
+            vh = vh * (1.0 - hh * hh); \\
+            vr = vh * cr[j]; \\
+            vr = (vr * r) * (1.0 - r); \\
+            gZ[j] = vz; gR[j] = vr; gH[j] = vh; \\
+            dZ[j] = vz; dR[j] = vr; xZ[j] = vz; xR[j] = vr; \\
+            vh = vh * r; \\
+            dH[j] = vh; xH[j] = vh; \\
+        } \\
+    } \\
+    static inline void NAME(T* g, T* d, T* x3, const T* hp, const T* cr, T* dh, Py_ssize_t u) { \\
+        NAME##_rows(g, g + u, g + 2 * u, d, d + u, d + 2 * u, x3, x3 + u, x3 + 2 * u, hp, cr, dh, u); \\
+    }
     #pragma GCC push_options
     #pragma GCC optimize ("no-trapping-math")
     CYN_LSTM_BACK(cyn_lstm_back_f, float)
     CYN_LSTM_BACK(cyn_lstm_back_d, double)
+    CYN_GRU_BACK(cyn_gru_back_f, float)
+    CYN_GRU_BACK(cyn_gru_back_d, double)
     #pragma GCC pop_options
     """
+    void cyn_gru_back_f(float* g, float* d, float* x3, const float* hp, const float* cr, float* dh,
+                        Py_ssize_t u) noexcept nogil
+    void cyn_gru_back_d(double* g, double* d, double* x3, const double* hp, const double* cr, double* dh,
+                        Py_ssize_t u) noexcept nogil
     void cyn_lstm_back_f(float* g, float* d, const float* hp, const float* cp, const float* dh, float* dc,
                          Py_ssize_t u) noexcept nogil
     void cyn_lstm_back_d(double* g, double* d, const double* hp, const double* cp, const double* dh,
@@ -673,6 +705,15 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                 _dact_block(ac, g + 2 * u, d + 2 * u, u)
                 _dact_block(ra, g + 3 * u, d + 3 * u, u)
                 memcpy(g, d, G * sizeof(floating))
+        elif after and ra == core.ACT_SIGMOID and ac == core.ACT_TANH:
+            for r in range(rows):  # the general path below in one pass per row (the same expressions)
+                g = gates + (r * T + tx) * G
+                if floating is float:
+                    cyn_gru_back_f(g, dz + r * G, X3 + (r * T + tx) * G, Hp + (r * T + tx) * u,
+                                   X2 + (r * T + tx) * u, dh + r * u, u)
+                else:
+                    cyn_gru_back_d(g, dz + r * G, X3 + (r * T + tx) * G, Hp + (r * T + tx) * u,
+                                   X2 + (r * T + tx) * u, dh + r * u, u)
         elif after:
             for r in range(rows):
                 g = gates + (r * T + tx) * G
