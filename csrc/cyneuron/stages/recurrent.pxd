@@ -16,7 +16,7 @@
 # Workspaces (elements of floating, N = rows * T):
 #   saved   gates         N * G        (training; inference takes it from scratch_infer)
 #   saved2  H_prev        N * u        h_{t-1} of every step
-#           lstm          C            N * u   the cell state c_t
+#           lstm          C, AC        N * u each: the cell state c_t and act(c_t)
 #           gru after     HR N * u (h_prev U_h + b_rec_h), dHU N * G (dL/d(h_prev U))
 #           gru before    RH N * u (r * h_prev), dZR N * 2u, dPH N * u
 #   scratch h, c, dh, dc, t1, t2 (rows * u each), hu, dz (rows * G each), U_zr, U_h, dU (u * G each)
@@ -30,7 +30,7 @@ from cyneuron.stages.stage cimport KIND_GRU, KIND_LSTM, KIND_SIMPLE_RNN, StageC
 
 cdef inline Py_ssize_t saved2_elems(int kind, bint after, Py_ssize_t n, Py_ssize_t u, Py_ssize_t g) noexcept nogil:
     if kind == KIND_LSTM:
-        return 2 * n * u
+        return 3 * n * u
     if kind == KIND_GRU:
         return 2 * n * u + n * g if after else 5 * n * u
     return n * u
@@ -144,16 +144,170 @@ cdef extern from *:
         double e = cyn_vexp(z >= 0.0 ? -z : z);
         return (z >= 0.0 ? 1.0 : e) / (1.0 + e);
     }
-    static void cyn_tanh_block_f(float* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vtanhf(p[j]); }
-    static void cyn_tanh_block_d(double* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vtanh(p[j]); }
-    static void cyn_sigmoid_block_f(float* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vsigmoidf(p[j]); }
-    static void cyn_sigmoid_block_d(double* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vsigmoid(p[j]); }
+    /* One source, three instruction sets chosen at load time (ifunc): the wider vectors change no
+       value (the same IEEE operations per element, no fused multiply-add: -ffp-contract=off). */
+    #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__AVX2__)
+    #define CYN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define CYN_CLONES
+    #endif
+    CYN_CLONES static void cyn_tanh_block_f(float* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vtanhf(p[j]); }
+    CYN_CLONES static void cyn_tanh_block_d(double* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vtanh(p[j]); }
+    CYN_CLONES static void cyn_sigmoid_block_f(float* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vsigmoidf(p[j]); }
+    CYN_CLONES static void cyn_sigmoid_block_d(double* p, Py_ssize_t n) { for (Py_ssize_t j = 0; j < n; j++) p[j] = cyn_vsigmoid(p[j]); }
     #pragma GCC pop_options
     """
     void cyn_tanh_block_f(float* p, Py_ssize_t n) noexcept nogil
     void cyn_tanh_block_d(double* p, Py_ssize_t n) noexcept nogil
     void cyn_sigmoid_block_f(float* p, Py_ssize_t n) noexcept nogil
     void cyn_sigmoid_block_d(double* p, Py_ssize_t n) noexcept nogil
+
+
+# ------------------------------------------------------------ the per-step products (float32)
+# Each step's h_prev . U (32 x 64 . 64 x 256 in the benchmark) and dZ . U^T are too small for sgemm:
+# OpenBLAS packs the whole of U again on every call (its copy routines took ~1/3 of its time) and the
+# call has a fixed cost. This kernel reads B (U, or U^T transposed once per pass) in place: column
+# panels of 16 * NV floats, row blocks of MR rows accumulated in registers over the whole of K, so a
+# panel (K * 64 bytes) stays in L1 across the row blocks. Every output element is the sum over k in
+# order from 0 (then stored, or added to C): the same value at every vector width, so the SSE2, AVX2
+# and AVX-512 versions (chosen once at run time) agree bitwise. A's elements are at A[i*sai + k*sak].
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    /* CYN_GEMM_DEFINE(SUF, ATTR, VW, MR, NV): the kernels for vectors of VW floats (a native register
+       of the target ATTR), register blocks of MR rows x NV vectors. */
+    #define CYN_GEMM_DEFINE(SUF, ATTR, VW, MR, NV) \\
+    typedef float cyn_v_##SUF __attribute__((vector_size(4 * VW))); \\
+    static inline __attribute__((always_inline)) ATTR void cyn_mk_##SUF( \\
+            const int R, const int nv, Py_ssize_t K, const float* A, Py_ssize_t sai, Py_ssize_t sak, \\
+            const float* B, Py_ssize_t ldb, float* C, Py_ssize_t ldc, int add) { \\
+        cyn_v_##SUF acc[MR][NV]; \\
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) \\
+            _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++) acc[r][v] = (cyn_v_##SUF){0}; \\
+        for (Py_ssize_t k = 0; k < K; k++) { \\
+            cyn_v_##SUF b[NV]; \\
+            _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++) memcpy(&b[v], B + k * ldb + VW * v, sizeof b[v]); \\
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) { \\
+                float a = A[r * sai + k * sak]; \\
+                _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++) acc[r][v] = acc[r][v] + a * b[v]; \\
+            } \\
+        } \\
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) \\
+            _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++) { \\
+                float* c = C + r * ldc + VW * v; \\
+                cyn_v_##SUF out = acc[r][v]; \\
+                if (add) { cyn_v_##SUF old; memcpy(&old, c, sizeof old); out = old + out; } \\
+                memcpy(c, &out, sizeof out); \\
+            } \\
+    } \\
+    static inline __attribute__((always_inline)) ATTR void cyn_rows_##SUF( \\
+            const int nv, Py_ssize_t M, Py_ssize_t K, const float* A, Py_ssize_t sai, Py_ssize_t sak, \\
+            const float* B, Py_ssize_t ldb, float* C, Py_ssize_t ldc, int add) { \\
+        Py_ssize_t i = 0; \\
+        for (; i + MR <= M; i += MR) cyn_mk_##SUF(MR, nv, K, A + i * sai, sai, sak, B, ldb, C + i * ldc, ldc, add); \\
+        A += i * sai; C += i * ldc; \\
+        switch (M - i) { \\
+            case 1: cyn_mk_##SUF(1, nv, K, A, sai, sak, B, ldb, C, ldc, add); break; \\
+            case 2: if (MR > 2) cyn_mk_##SUF(2, nv, K, A, sai, sak, B, ldb, C, ldc, add); break; \\
+            case 3: if (MR > 3) cyn_mk_##SUF(3, nv, K, A, sai, sak, B, ldb, C, ldc, add); break; \\
+            case 4: if (MR > 4) cyn_mk_##SUF(4, nv, K, A, sai, sak, B, ldb, C, ldc, add); break; \\
+            case 5: if (MR > 5) cyn_mk_##SUF(5, nv, K, A, sai, sak, B, ldb, C, ldc, add); break; \\
+            case 6: if (MR > 6) cyn_mk_##SUF(6, nv, K, A, sai, sak, B, ldb, C, ldc, add); break; \\
+            case 7: if (MR > 7) cyn_mk_##SUF(7, nv, K, A, sai, sak, B, ldb, C, ldc, add); break; \\
+            default: break; \\
+        } \\
+    } \\
+    static ATTR void cyn_gemm_##SUF(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float* A, Py_ssize_t sai, \\
+            Py_ssize_t sak, const float* B, Py_ssize_t ldb, float* C, Py_ssize_t ldc, int add) { \\
+        Py_ssize_t j = 0; \\
+        for (; j + VW * NV <= N; j += VW * NV) cyn_rows_##SUF(NV, M, K, A, sai, sak, B + j, ldb, C + j, ldc, add); \\
+        for (; j + VW <= N; j += VW) cyn_rows_##SUF(1, M, K, A, sai, sak, B + j, ldb, C + j, ldc, add); \\
+        for (; j < N; j++) \\
+            for (Py_ssize_t i = 0; i < M; i++) { \\
+                float s = 0.0f; \\
+                for (Py_ssize_t k = 0; k < K; k++) s = s + A[i * sai + k * sak] * B[k * ldb + j]; \\
+                float* c = C + i * ldc + j; \\
+                *c = add ? *c + s : s; \\
+            } \\
+    }
+    /* every output element: s = 0; s = s + a_k * b_k for k = 0 .. K-1; then C = s or C = C + s */
+    CYN_GEMM_DEFINE(sse2, , 4, 6, 2)
+    #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    CYN_GEMM_DEFINE(avx2, __attribute__((target("avx2"))), 8, 6, 2)
+    CYN_GEMM_DEFINE(avx512, __attribute__((target("avx512f"))), 16, 8, 2)
+    #define CYN_HAVE_X86_DISPATCH 1
+    #endif
+    typedef void (*cyn_gemm_fn)(Py_ssize_t, Py_ssize_t, Py_ssize_t, const float*, Py_ssize_t, Py_ssize_t,
+                                const float*, Py_ssize_t, float*, Py_ssize_t, int);
+    static cyn_gemm_fn cyn_gemm_impl = NULL;
+    /* The widest the CPU (and OS) supports; CYNEURON_RNN_ISA=sse2|avx2|avx512 caps it (tests, benchmarks). */
+    static cyn_gemm_fn cyn_gemm_choose(void) {
+        cyn_gemm_fn f = cyn_gemm_sse2;
+    #ifdef CYN_HAVE_X86_DISPATCH
+        const char* cap = getenv("CYNEURON_RNN_ISA");
+        int level = 2;
+        if (cap != NULL) level = strcmp(cap, "sse2") == 0 ? 0 : strcmp(cap, "avx2") == 0 ? 1 : 2;
+        __builtin_cpu_init();
+        if (level >= 2 && __builtin_cpu_supports("avx512f")) f = cyn_gemm_avx512;
+        else if (level >= 1 && __builtin_cpu_supports("avx2")) f = cyn_gemm_avx2;
+    #endif
+        return f;
+    }
+    /* C (M, N) = A . B, or C += A . B with add; B (K, N) row-major with row stride ldb, C with ldc. */
+    static void cyn_gemm(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float* A, Py_ssize_t sai, Py_ssize_t sak,
+                         const float* B, Py_ssize_t ldb, float* C, Py_ssize_t ldc, int add) {
+        cyn_gemm_fn f = cyn_gemm_impl;
+        if (f == NULL) cyn_gemm_impl = f = cyn_gemm_choose();
+        f(M, N, K, A, sai, sak, B, ldb, C, ldc, add);
+    }
+    """
+    void cyn_gemm(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float* A, Py_ssize_t sai, Py_ssize_t sak,
+                  const float* B, Py_ssize_t ldb, float* C, Py_ssize_t ldc, int add) noexcept nogil
+
+
+cdef inline void _xt_g(const floating* x, const floating* g, floating* gw, Py_ssize_t n, Py_ssize_t n_in,
+                       Py_ssize_t n_out) noexcept nogil:
+    """gw (n_in, n_out) = x.T . g over x (n, n_in), g (n, n_out): the weight gradients over rows * T.
+
+    float32: cyn_gemm over chunks of 256 rows of g (a chunk of the gates, <= 256 KB, stays in L2 for all
+    the row blocks), the first chunk stored and the others added: a fixed order of summation."""
+    cdef Py_ssize_t k0 = 0, kc
+    if floating is float:
+        while k0 < n:
+            kc = n - k0 if n - k0 < 256 else 256
+            cyn_gemm(n_in, n_out, kc, x + k0 * n_in, 1, n_in, g + k0 * n_out, n_out, gw, n_out, k0 > 0)
+            k0 += kc
+        if n == 0:
+            memset(gw, 0, n_in * n_out * sizeof(floating))
+    else:
+        core.matmul_xt_g(x, g, gw, n, n_in, n_out)
+
+
+cdef inline void _step_product(const floating* A, Py_ssize_t sai, const floating* B, Py_ssize_t ldb,
+                               floating* C, Py_ssize_t ldc, Py_ssize_t M, Py_ssize_t K, Py_ssize_t N,
+                               bint add, floating* tmp) noexcept nogil:
+    """C (M, N; row stride ldc) = or += A (M, K; row stride sai) . B (K, N; row stride ldb).
+
+    float32: cyn_gemm. float64: _core's products through tmp (M * N, contiguous) when a stride is not the
+    dense one (A and B must then be dense)."""
+    cdef Py_ssize_t i, j
+    cdef floating* cr
+    cdef const floating* tr
+    if floating is float:
+        cyn_gemm(M, N, K, A, sai, 1, B, ldb, C, ldc, add)
+    else:
+        if not add and ldc == N:
+            core.matmul_xw(A, B, C, M, K, N)
+            return
+        core.matmul_xw(A, B, tmp, M, K, N)
+        for i in range(M):
+            cr = C + i * ldc
+            tr = tmp + i * N
+            if add:
+                for j in range(N):
+                    cr[j] = cr[j] + tr[j]
+            else:
+                memcpy(cr, tr, N * sizeof(floating))
 
 
 cdef inline void _act_block(int act, floating* p, Py_ssize_t n) noexcept nogil:
@@ -255,12 +409,19 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
     Uh = Uzr + u * G
 
     # the input projection of every time step: one product over rows * T
-    core.matmul_xw(x, W, gates, n, F, G)
-    if b != NULL:
-        for p in range(n):
-            g = gates + p * G
-            for j in range(G):
-                g[j] = g[j] + b[j]
+    if floating is float:
+        # the bias rows first, then the product added to them (b + xW: the same sum as xW + b)
+        if b != NULL:
+            for p in range(n):
+                memcpy(gates + p * G, b, G * sizeof(floating))
+        cyn_gemm(n, G, F, x, F, 1, W, G, gates, G, b != NULL)
+    else:
+        core.matmul_xw(x, W, gates, n, F, G)
+        if b != NULL:
+            for p in range(n):
+                g = gates + p * G
+                for j in range(G):
+                    g[j] = g[j] + b[j]
     memset(h, 0, rows * u * sizeof(floating))
     memset(c, 0, rows * u * sizeof(floating))
     if kind == KIND_GRU and not after:
@@ -273,31 +434,27 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
         if training:
             for r in range(rows):
                 memcpy(Hp + (r * T + tx) * u, h + r * u, u * sizeof(floating))
-        # the recurrent product (h_prev = 0 at the first step)
-        if kind == KIND_GRU and not after:
+        # the recurrent product (h_prev = 0 at the first step), added to the step's gate rows in place
+        # (row stride T * G) except for a gru with reset_after (its h_prev . U_h stays apart)
+        if kind == KIND_GRU and after:
             if t > 0:
-                core.matmul_xw(h, Uzr, hu, rows, u, 2 * u)
+                _step_product(h, u, U, G, hu, G, rows, u, G, False, hu)
             else:
-                memset(hu, 0, rows * 2 * u * sizeof(floating))
+                memset(hu, 0, rows * G * sizeof(floating))
         elif t > 0:
-            core.matmul_xw(h, U, hu, rows, u, G)
-        else:
-            memset(hu, 0, rows * G * sizeof(floating))
+            if kind == KIND_GRU:
+                _step_product(h, u, Uzr, 2 * u, gates + tx * G, T * G, rows, u, 2 * u, True, hu)
+            else:
+                _step_product(h, u, U, G, gates + tx * G, T * G, rows, u, G, True, hu)
 
         if kind == KIND_SIMPLE_RNN:
             for r in range(rows):
                 g = gates + (r * T + tx) * G
-                hr = hu + r * G
-                for j in range(G):
-                    g[j] = g[j] + hr[j]
                 _act_block(ac, g, u)
                 memcpy(h + r * u, g, u * sizeof(floating))
         elif kind == KIND_LSTM:
             for r in range(rows):
                 g = gates + (r * T + tx) * G
-                hr = hu + r * G
-                for j in range(G):
-                    g[j] = g[j] + hr[j]
                 _act_block(ra, g, u)
                 _act_block(ra, g + u, u)
                 _act_block(ac, g + 2 * u, u)
@@ -307,7 +464,9 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
                     cr[j] = g[u + j] * cr[j] + g[j] * g[2 * u + j]
                 if training:
                     memcpy(X2 + (r * T + tx) * u, cr, u * sizeof(floating))
-                hp = t1 + r * u
+                    hp = X2 + n * u + (r * T + tx) * u  # act(c_t), kept for backward
+                else:
+                    hp = t1 + r * u
                 memcpy(hp, cr, u * sizeof(floating))
                 _act_block(ac, hp, u)
                 hr = h + r * u
@@ -335,9 +494,6 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
         else:
             for r in range(rows):
                 g = gates + (r * T + tx) * G
-                hr = hu + r * 2 * u
-                for j in range(2 * u):
-                    g[j] = g[j] + hr[j]
                 _act_block(ra, g, u)
                 _act_block(ra, g + u, u)
                 hp = h + r * u
@@ -346,12 +502,9 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
                     cr[j] = g[u + j] * hp[j]
                 if training:
                     memcpy(X2 + (r * T + tx) * u, cr, u * sizeof(floating))
-            core.matmul_xw(t1, Uh, t2, rows, u, u)
+            _step_product(t1, u, Uh, u, gates + tx * G + 2 * u, T * G, rows, u, u, True, hu)
             for r in range(rows):
                 g = gates + (r * T + tx) * G
-                hr = t2 + r * u
-                for j in range(u):
-                    g[2 * u + j] = g[2 * u + j] + hr[j]
                 _act_block(ac, g + 2 * u, u)
                 hp = h + r * u
                 for j in range(u):
@@ -364,6 +517,92 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
 
 
 # ------------------------------------------------------------------------ backward
+# One row of an lstm step with sigmoid gates and tanh, the general path's expressions fused (as Cython
+# writes them: the literal 1 is a double, so 1 - v*v and what it multiplies are double, then rounded):
+# g (4u) the gates' activations in, dL/dZ out (also into d); hp act(c_t); cp c_{t-1} (zeros at the first
+# step); dh dL/dh_t; dc dL/dc_t in, dL/dc_{t-1} out. C with restrict so that it vectorises.
+cdef extern from *:
+    """
+    /* one pointer per gate block: gcc (12) does not vectorise the loop over g[j], g[u + j], ... */
+    #define CYN_LSTM_BACK(NAME, T) \\
+    CYN_CLONES static void NAME##_rows(T* restrict gI, T* restrict gF, T* restrict gG, T* restrict gO, \\
+            T* restrict dI, T* restrict dF, T* restrict dG, T* restrict dO, const T* restrict hp, \\
+            const T* restrict cp, const T* restrict dh, T* restrict dc, Py_ssize_t u) { \\
+        for (Py_ssize_t j = 0; j < u; j++) { \\
+            T gi = gI[j], gf = gF[j], gg = gG[j], go = gO[j], a = hp[j], e, dcj, v; \\
+            e = dh[j] * go; \\
+            e = e * (1.0 - a * a); \\
+            dcj = dc[j] + e; \\
+            v = dcj * gg; \\
+            v = (v * gi) * (1.0 - gi); \\
+            dI[j] = v; gI[j] = v; \\
+            v = dcj * cp[j]; \\
+            v = (v * gf) * (1.0 - gf); \\
+            dF[j] = v; gF[j] = v; \\
+            v = dcj * gi; \\
+            v = v * (1.0 - gg * gg); \\
+            dG[j] = v; gG[j] = v; \\
+            v = dh[j] * a; \\
+            v = (v * go) * (1.0 - go); \\
+            dO[j] = v; gO[j] = v; \\
+            dc[j] = dcj * gf; \\
+        } \\
+    } \\
+    static inline void NAME(T* g, T* d, const T* hp, const T* cp, const T* dh, T* dc, Py_ssize_t u) { \\
+        NAME##_rows(g, g + u, g + 2 * u, g + 3 * u, d, d + u, d + 2 * u, d + 3 * u, hp, cp, dh, dc, u); \\
+    }
+    /* a gru with reset_after, sigmoid gates and tanh: the general path's expressions (one is a T, the
+       literal 1 a double). In: g (3u) activations, hp h_prev, cr h_prev U_h + b, dh. Out: g = dL/dZ_x
+       (the input side), d and x3 = dL/d(h_prev U), dh = the direct part of dL/dh_prev. */
+    #define CYN_GRU_BACK(NAME, T) \\
+    CYN_CLONES static void NAME##_rows(T* restrict gZ, T* restrict gR, T* restrict gH, T* restrict dZ, \\
+            T* restrict dR, T* restrict dH, T* restrict xZ, T* restrict xR, T* restrict xH, \\
+            const T* restrict hp, const T* restrict cr, T* restrict dh, Py_ssize_t u) { \\
+        const T one = 1; \\
+        for (Py_ssize_t j = 0; j < u; j++) { \\
+            T z = gZ[j], r = gR[j], hh = gH[j], dhj = dh[j], vz, vr, vh; \\
+            vz = dhj * (hp[j] - hh); \\
+            vh = dhj * (one - z); \\
+            dh[j] = dhj * z; \\
+            vz = (vz * z) * (1.0 - z); \\
+            vh = vh * (1.0 - hh * hh); \\
+            vr = vh * cr[j]; \\
+            vr = (vr * r) * (1.0 - r); \\
+            gZ[j] = vz; gR[j] = vr; gH[j] = vh; \\
+            dZ[j] = vz; dR[j] = vr; xZ[j] = vz; xR[j] = vr; \\
+            vh = vh * r; \\
+            dH[j] = vh; xH[j] = vh; \\
+        } \\
+    } \\
+    static inline void NAME(T* g, T* d, T* x3, const T* hp, const T* cr, T* dh, Py_ssize_t u) { \\
+        NAME##_rows(g, g + u, g + 2 * u, d, d + u, d + 2 * u, x3, x3 + u, x3 + 2 * u, hp, cr, dh, u); \\
+    }
+    #pragma GCC push_options
+    #pragma GCC optimize ("no-trapping-math")
+    CYN_LSTM_BACK(cyn_lstm_back_f, float)
+    CYN_LSTM_BACK(cyn_lstm_back_d, double)
+    CYN_GRU_BACK(cyn_gru_back_f, float)
+    CYN_GRU_BACK(cyn_gru_back_d, double)
+    #pragma GCC pop_options
+    """
+    void cyn_gru_back_f(float* g, float* d, float* x3, const float* hp, const float* cr, float* dh,
+                        Py_ssize_t u) noexcept nogil
+    void cyn_gru_back_d(double* g, double* d, double* x3, const double* hp, const double* cr, double* dh,
+                        Py_ssize_t u) noexcept nogil
+    void cyn_lstm_back_f(float* g, float* d, const float* hp, const float* cp, const float* dh, float* dc,
+                         Py_ssize_t u) noexcept nogil
+    void cyn_lstm_back_d(double* g, double* d, const double* hp, const double* cp, const double* dh,
+                         double* dc, Py_ssize_t u) noexcept nogil
+
+
+cdef inline void _lstm_step_back(floating* g, floating* d, const floating* hp, const floating* cp,
+                                 const floating* dh, floating* dc, Py_ssize_t u) noexcept nogil:
+    if floating is float:
+        cyn_lstm_back_f(g, d, hp, cp, dh, dc, u)
+    else:
+        cyn_lstm_back_d(g, d, hp, cp, dh, dc, u)
+
+
 cdef inline void backward(floating* tag, StageC* s, const floating* x, const floating* y, const floating* dy,
                           floating* dx, Py_ssize_t rows) noexcept nogil:
     """Backpropagation through time from dy (rows, T*u or u): grad[0..2] (trainable), dx (need_dx)."""
@@ -395,10 +634,23 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
     Uzr = dz + rows * G
     Uh = Uzr + u * G
     dU = Uh + u * G
+    cdef floating* Ut = dU  # U^T (G, u) during the loop; a gru without reset_after: U_zr^T (2u, u), U_h^T (u, u)
+    cdef floating* UhT = dU + 2 * u * u
+    cdef Py_ssize_t K = 2 * u if kind == KIND_GRU and not after else G
     if kind == KIND_GRU and not after:
         X4 = X3 + n * 2 * u
+        for p in range(u):
+            for j in range(2 * u):
+                Ut[j * u + p] = U[p * G + j]
+            for j in range(u):
+                UhT[j * u + p] = U[p * G + 2 * u + j]
+    else:
+        for p in range(u):
+            for j in range(G):
+                Ut[j * u + p] = U[p * G + j]
     memset(dh, 0, rows * u * sizeof(floating))
     memset(dc, 0, rows * u * sizeof(floating))
+    memset(c, 0, rows * u * sizeof(floating))
 
     t = T - 1
     while t >= 0:
@@ -419,16 +671,25 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                 memcpy(d, dh + r * u, u * sizeof(floating))
                 _dact_block(ac, g, d, u)
                 memcpy(g, d, u * sizeof(floating))
+        elif kind == KIND_LSTM and ra == core.ACT_SIGMOID and ac == core.ACT_TANH:
+            # the default activations in one pass per row, the same expressions as the general path
+            # below: dL/dZ written over the gates (and into dz for the product)
+            for r in range(rows):
+                g = gates + (r * T + tx) * G
+                d = dz + r * G
+                hp = X2 + n * u + (r * T + tx) * u          # act(c_t)
+                cp = X2 + (r * T + txp) * u if t > 0 else c + r * u  # c: zeros here
+                dhr = dh + r * u
+                cr = dc + r * u
+                _lstm_step_back(g, d, hp, cp, dhr, cr, u)
         elif kind == KIND_LSTM:
             for r in range(rows):
                 g = gates + (r * T + tx) * G
                 d = dz + r * G
                 cr = X2 + (r * T + tx) * u
-                hp = t1 + r * u
+                hp = X2 + n * u + (r * T + tx) * u         # act(c_t)
                 e = t2 + r * u
                 dhr = dh + r * u
-                memcpy(hp, cr, u * sizeof(floating))
-                _act_block(ac, hp, u)                      # act(c_t)
                 for j in range(u):
                     e[j] = dhr[j] * g[3 * u + j]
                 _dact_block(ac, hp, e, u)                  # dL/dc_t through h
@@ -444,6 +705,15 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                 _dact_block(ac, g + 2 * u, d + 2 * u, u)
                 _dact_block(ra, g + 3 * u, d + 3 * u, u)
                 memcpy(g, d, G * sizeof(floating))
+        elif after and ra == core.ACT_SIGMOID and ac == core.ACT_TANH:
+            for r in range(rows):  # the general path below in one pass per row (the same expressions)
+                g = gates + (r * T + tx) * G
+                if floating is float:
+                    cyn_gru_back_f(g, dz + r * G, X3 + (r * T + tx) * G, Hp + (r * T + tx) * u,
+                                   X2 + (r * T + tx) * u, dh + r * u, u)
+                else:
+                    cyn_gru_back_d(g, dz + r * G, X3 + (r * T + tx) * G, Hp + (r * T + tx) * u,
+                                   X2 + (r * T + tx) * u, dh + r * u, u)
         elif after:
             for r in range(rows):
                 g = gates + (r * T + tx) * G
@@ -483,7 +753,7 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                 _dact_block(ra, g, d, u)                   # dpz
                 _dact_block(ac, g + 2 * u, e, u)           # dph
                 memcpy(X4 + (r * T + tx) * u, e, u * sizeof(floating))
-            core.matmul_g_wt(t1, Uh, t2, rows, u, u)       # dL/d(r h_prev)
+            _step_product(t1, u, UhT, u, t2, u, rows, u, u, False, hu)  # dL/d(r h_prev)
             for r in range(rows):
                 g = gates + (r * T + tx) * G
                 d = dz + r * 2 * u
@@ -500,30 +770,22 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
 
         # dL/dh_prev += dZ . U^T (not needed before the first step)
         if t > 0:
-            if kind == KIND_GRU and not after:
-                core.matmul_g_wt(dz, Uzr, t2, rows, u, 2 * u)
-            else:
-                core.matmul_g_wt(dz, U, t2, rows, u, G)
-            if kind == KIND_GRU:
-                for p in range(rows * u):
-                    dh[p] = dh[p] + t2[p]
-            else:
-                memcpy(dh, t2, rows * u * sizeof(floating))
+            _step_product(dz, K, Ut, u, dh, u, rows, K, u, kind == KIND_GRU, t2)
         t -= 1
 
     if s.trainable:
-        core.matmul_xt_g(x, gates, <floating*>s.grad[0], n, F, G)
+        _xt_g(x, gates, <floating*>s.grad[0], n, F, G)
         gw = <floating*>s.grad[1]
         if kind == KIND_GRU and after:
-            core.matmul_xt_g(Hp, X3, gw, n, u, G)
+            _xt_g(Hp, X3, gw, n, u, G)
         elif kind == KIND_GRU:
-            core.matmul_xt_g(Hp, X3, dU, n, u, 2 * u)
-            core.matmul_xt_g(X2, X4, dU + u * 2 * u, n, u, u)
+            _xt_g(Hp, X3, dU, n, u, 2 * u)
+            _xt_g(X2, X4, dU + u * 2 * u, n, u, u)
             for p in range(u):
                 memcpy(gw + p * G, dU + p * 2 * u, 2 * u * sizeof(floating))
                 memcpy(gw + p * G + 2 * u, dU + u * 2 * u + p * u, u * sizeof(floating))
         else:
-            core.matmul_xt_g(Hp, gates, gw, n, u, G)
+            _xt_g(Hp, gates, gw, n, u, G)
         if has_bias:
             core.column_sums(gates, <floating*>s.grad[2], n, G)
             if kind == KIND_GRU and after:
