@@ -349,7 +349,29 @@ def _embedding_examples(rng, dtype):
     ]
 
 
+def _transpose_examples(rng, dtype):
+    def tr(shape, perm):
+        return StageSpec("transpose", shape, tuple(shape[p] for p in perm), {"perm": perm})
+
+    return [
+        _around(rng, dtype, 4, [tr((2, 3), (1, 0))]),
+        _around(rng, dtype, 4, [tr((2, 3, 4), (1, 2, 0)), tr((3, 4, 2), (2, 0, 1))]),
+        _around(rng, dtype, 4, [tr((2, 3, 4), (2, 0, 1))]),
+        _around(rng, dtype, 4, [tr((5,), (0,))]),
+        (  # channels-first convolution as the layers build it: transpose, conv2d, transpose back
+            (2, 4, 4),
+            [
+                tr((2, 4, 4), (1, 2, 0)),
+                conv(rng, dtype, (4, 4, 2), 3, (3, 3), padding="same"),
+                tr((4, 4, 3), (2, 0, 1)),
+                dense(rng, dtype, 48, 3, "softmax"),
+            ],
+        ),
+    ]
+
+
 EXAMPLES = {
+    "transpose": _transpose_examples,
     "dense": _dense_examples,
     "activation": _activation_examples,
     "dropout": _dropout_examples,

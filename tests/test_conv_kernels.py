@@ -190,7 +190,6 @@ def test_layer_shapes_and_refusals():
         lambda: Conv2D(2, 3, padding="causal"),
         lambda: Conv2D(2, 3, strides=2, dilation_rate=2),
         lambda: Conv2D(2, 3, groups=2),
-        lambda: Conv2D(2, 3, data_format="channels_first"),
         lambda: MaxPooling2D(0),
         lambda: MaxPooling2D(2, padding="full"),
     ):
@@ -230,3 +229,38 @@ def test_malformed_conv_specs_refused(change):
     for ops in _ops():
         with pytest.raises((ValueError, TypeError)):
             ops.build_network([spec], in_shape, "float64")
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+def test_channels_first_layers_equal_channels_last_on_transposed_data(rank, backend):
+    """Keras' channels_first: the same kernel on (C, *spatial) data gives the transposed outputs."""
+    from cyneuron.layers import Conv1D, Conv2D, Flatten, GlobalMaxPooling1D, Input, MaxPooling1D, MaxPooling2D
+    from cyneuron.models import Sequential
+
+    rng = np.random.default_rng(rank)
+    if rank == 2:
+        x_last = rng.standard_normal((6, 7, 5, 3)).astype("float32")
+
+        def layers(fmt):
+            return [
+                Conv2D(4, (3, 2), strides=(2, 1), padding="same", data_format=fmt),
+                MaxPooling2D(2, data_format=fmt),
+                Flatten(data_format=fmt),
+            ]
+    else:
+        x_last = rng.standard_normal((6, 9, 3)).astype("float32")
+
+        def layers(fmt):
+            return [
+                Conv1D(4, 3, padding="causal", data_format=fmt),
+                MaxPooling1D(2, data_format=fmt),
+                GlobalMaxPooling1D(data_format=fmt),
+            ]
+
+    x_first = np.moveaxis(x_last, -1, 1)
+    last = Sequential([Input(x_last.shape[1:]), *layers("channels_last")])
+    first = Sequential([Input(x_first.shape[1:]), *layers("channels_first")])
+    first.set_weights(last.get_weights())
+    assert first.layers[0].kernel.shape == last.layers[0].kernel.shape
+    np.testing.assert_allclose(first.predict(x_first), last.predict(x_last), rtol=1e-6, atol=1e-6)
+    assert first.layers[0].output_shape[1] == 4  # channels first

@@ -27,9 +27,9 @@ from cyneuron._summary import summary_text
 from cyneuron._training import _DEFAULT_BATCH_SIZE, TrainingMixin, _batch_size, _callback_list
 from cyneuron.backend.specs import StageSpec
 from cyneuron.layers import InputLayer, Layer, _feature_shape, unique_name
-from cyneuron.layers.base import stage_list
 from cyneuron.layers import deserialize as _deserialize_layer
 from cyneuron.layers import serialize as _serialize_layer
+from cyneuron.layers.base import stage_list
 from cyneuron.utils import _as_array, _float_array, _index_array
 
 __all__ = ["Sequential", "load_model"]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from cyneuron.backend.specs import StageSpec
-
 import numpy as np
 
 from cyneuron.backend.reference import _window
+from cyneuron.backend.specs import StageSpec
 
 
 def standardize_tuple(value, n: int, name: str) -> tuple[int, ...]:
