@@ -32,7 +32,31 @@ from cyneuron.layers import serialize as _serialize_layer
 from cyneuron.layers.base import stage_list
 from cyneuron.utils import _as_array, _float_array, _index_array
 
-__all__ = ["Sequential", "load_model"]
+__all__ = ["Sequential", "load_model", "model_from_json", "clone_model"]
+
+
+def model_from_json(json_string: str, custom_objects=None) -> Sequential:
+    """A new (unbuilt or freshly initialised) model from ``model.to_json()``'s output, as Keras'."""
+    import json
+
+    if custom_objects:
+        raise ValueError("custom_objects: cyneuron models have no custom objects")
+    if not isinstance(json_string, (str, bytes)):
+        raise TypeError(f"json_string: expected a str, got {type(json_string).__name__}")
+    try:
+        config = json.loads(json_string)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"json_string: not valid JSON ({error})") from None
+    if not isinstance(config, dict) or config.get("class_name") != "Sequential":
+        raise ValueError("json_string: expected a Sequential model's JSON (from model.to_json())")
+    return Sequential.from_config(config.get("config") or {})
+
+
+def clone_model(model: Sequential) -> Sequential:
+    """A new model with the same architecture and freshly initialised weights, as ``keras.models.clone_model``."""
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a cyneuron Sequential model, got {type(model).__name__}")
+    return Sequential.from_config(model.get_config())
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
@@ -485,14 +509,41 @@ class Sequential(TrainingMixin):
             self._lock.release()
 
     # ================================================================ compile
-    def compile(self, optimizer="sgd", loss=None, metrics=None) -> None:
-        """Configure training.
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly: bool = False,
+        steps_per_execution: int = 1,
+        jit_compile="auto",
+        auto_scale_loss: bool = True,
+    ) -> None:
+        """Configure training, with Keras 3's arguments.
 
         Args:
-            optimizer: ``"sgd"`` or an ``SGD`` instance.
+            optimizer: a name (``"rmsprop"``, Keras' default, ``"adam"``, ``"sgd"`` ...), a config or an instance.
             loss: a loss name (``"mse"``, ``"sparse_categorical_crossentropy"`` ...), class or instance.
+            loss_weights: None (a single-output model has nothing to weight).
             metrics: list of metric names (``"accuracy"`` ...), classes, instances or functions.
+            weighted_metrics: None (sample weights are not supported yet).
+            run_eagerly, jit_compile, auto_scale_loss: accepted for compatibility; every training step is one
+                compiled call whatever they say.
+            steps_per_execution: accepted (an int >= 1); each step is already a single compiled call.
         """
+        if loss_weights is not None:
+            raise ValueError("loss_weights: a cyneuron model has one output; leave loss_weights=None")
+        if weighted_metrics is not None:
+            raise ValueError("weighted_metrics: not supported by cyneuron yet (sample weights are not)")
+        from cyneuron.utils import _check_bool, _check_int
+
+        _check_bool(run_eagerly, "run_eagerly")
+        _check_bool(auto_scale_loss, "auto_scale_loss")
+        _check_int(steps_per_execution, "steps_per_execution", 1)
+        if jit_compile not in ("auto", True, False):
+            raise ValueError(f"jit_compile: expected 'auto', True or False, got {jit_compile!r}")
         new_optimizer = _optimizers.get(optimizer)
         spec = None if loss is None else _losses.to_spec(loss)
         metric_ids = _metrics.check_identifiers(metrics)
@@ -508,6 +559,23 @@ class Sequential(TrainingMixin):
             self._prepared = None
             self.compiled = True
             self.stop_training = False
+
+    def to_json(self, **kwargs) -> str:
+        """The model's architecture as a JSON string, as ``keras.Model.to_json`` (``json.dumps`` keyword
+        arguments pass through); ``cyneuron.models.model_from_json`` reads it back."""
+        import json
+
+        return json.dumps(
+            {"module": "keras", "class_name": "Sequential", "config": self.get_config(), "registered_name": None},
+            **kwargs,
+        )
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        """The output shape ``(None, ...)`` for inputs of ``input_shape`` ``(None, ...)``."""
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
 
     def get_compile_config(self) -> dict | None:
         """JSON-able compile arguments (None when not compiled), for saving."""

@@ -68,3 +68,10 @@ def ops() -> Ops:
                 )
                 _active = _load("numpy")
     return _active
+
+
+def clear_session(free_memory: bool = True) -> None:
+    """As ``keras.backend.clear_session``: reset automatic layer names (see ``cyneuron.utils.clear_session``)."""
+    from cyneuron.utils import clear_session as _clear_session
+
+    _clear_session(free_memory)

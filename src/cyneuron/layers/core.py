@@ -260,6 +260,28 @@ class InputLayer(Layer):
         return {"batch_shape": list(self.shape), "dtype": self.dtype, "name": self.name}
 
 
-def Input(shape=None, dtype=None, batch_shape=None, name: str | None = None) -> InputLayer:  # noqa: N802 (Keras name)
-    """Declare a model's per-sample input shape: ``Sequential([Input(shape=(10,)), Dense(2)])``."""
+def Input(  # noqa: N802 (Keras name)
+    shape=None,
+    batch_size=None,
+    dtype=None,
+    sparse=None,
+    batch_shape=None,
+    name: str | None = None,
+    tensor=None,
+    optional=False,
+) -> InputLayer:
+    """Declare a model's per-sample input shape: ``Sequential([Input(shape=(10,)), Dense(2)])``.
+
+    Keras 3's arguments; ``batch_size`` is accepted and not enforced (any batch size runs);
+    ``sparse``, ``tensor`` and ``optional`` only at their neutral values.
+    """
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size: expected a positive int or None, got {batch_size!r}")
+    for key, value, neutral in (
+        ("sparse", sparse, (None, False)),
+        ("tensor", tensor, (None,)),
+        ("optional", optional, (False,)),
+    ):
+        if value not in neutral:
+            raise ValueError(f"{key}={value!r} is not supported by cyneuron")
     return InputLayer(shape=shape, dtype=dtype, batch_shape=batch_shape, name=name)

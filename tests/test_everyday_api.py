@@ -1,0 +1,69 @@
+"""Everyday Keras calls: compile's full signature, to_json / model_from_json, clone_model,
+compute_output_shape, Input(batch_size=), backend.clear_session."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import cyneuron
+from cyneuron.layers import Conv2D, Dense, Flatten, Input
+from cyneuron.models import Sequential, clone_model, model_from_json
+
+
+def _model():
+    return Sequential([Input(shape=(4, 4, 1), batch_size=8), Conv2D(2, 3), Flatten(), Dense(3, activation="softmax")])
+
+
+def test_compile_takes_keras_arguments():
+    model = _model()
+    model.compile("adam", "sparse_categorical_crossentropy", None, ["accuracy"], None, True, 4, False, True)
+    assert type(model.optimizer).__name__ == "Adam" and model.metrics_names == ["loss"]
+    model.compile(loss="mse")
+    assert type(model.optimizer).__name__ == "RMSprop"  # Keras' default
+    with pytest.raises(ValueError, match="loss_weights"):
+        model.compile(loss="mse", loss_weights=[0.5])
+    with pytest.raises(ValueError, match="weighted_metrics"):
+        model.compile(loss="mse", weighted_metrics=["mae"])
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        model.compile(loss="mse", steps_per_execution=0)
+    with pytest.raises(TypeError, match="run_eagerly"):
+        model.compile(loss="mse", run_eagerly="yes")
+    with pytest.raises(ValueError, match="jit_compile"):
+        model.compile(loss="mse", jit_compile="xla")
+
+
+def test_json_round_trip_and_clone():
+    model = _model()
+    text = model.to_json(indent=1)
+    assert json.loads(text)["class_name"] == "Sequential"
+    again = model_from_json(text)
+    assert again.get_config()["layers"][1:] != [] and again.output_shape == model.output_shape
+    clone = clone_model(model)
+    assert [type(layer) for layer in clone.layers] == [type(layer) for layer in model.layers]
+    assert not np.array_equal(clone.layers[0].kernel, model.layers[0].kernel)  # fresh weights, as Keras
+    with pytest.raises(ValueError):
+        model_from_json("{not json")
+    with pytest.raises(ValueError):
+        model_from_json(json.dumps({"class_name": "Functional"}))
+    with pytest.raises(TypeError):
+        clone_model("model")
+
+
+def test_compute_output_shape_and_input_batch_size():
+    model = _model()
+    assert model.compute_output_shape((None, 4, 4, 1)) == (None, 3)
+    x = np.zeros((5, 4, 4, 1), dtype="float32")  # the declared batch size is not enforced
+    assert model.predict(x).shape == (5, 3)
+    with pytest.raises(ValueError, match="batch_size"):
+        Input(shape=(3,), batch_size=0)
+    with pytest.raises(ValueError, match="sparse"):
+        Input(shape=(3,), sparse=True)
+
+
+def test_backend_clear_session_resets_names():
+    cyneuron.backend.clear_session()
+    assert Dense(2).name == "dense"
+    assert Dense(2).name == "dense_1"
