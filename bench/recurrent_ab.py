@@ -60,7 +60,7 @@ def run_cyneuron(tree: str, reps: int) -> dict:
         model.compile(optimizer="adam", loss="mse")
         model.fit(x, y, epochs=1, batch_size=BATCH, shuffle=False, verbose=0)
 
-        def fit():
+        def fit(model=model, x=x, y=y):
             model.fit(x, y, epochs=1, batch_size=BATCH, shuffle=False, verbose=0)
 
         fit_us = _median_of(fit, reps) / BATCHES * 1e6
@@ -69,7 +69,7 @@ def run_cyneuron(tree: str, reps: int) -> dict:
             net = model._get_network()
             net.bind_training_data(x.reshape(x.shape[0], -1), y, np.arange(x.shape[0], dtype=np.int64))
 
-            def bare():
+            def bare(net=net):
                 for b in range(BATCHES):
                     net.train_batch(b * BATCH, (b + 1) * BATCH)
 
@@ -94,7 +94,7 @@ def run_torch(reps: int) -> dict:
         head = torch.nn.Linear(units, 1)
         opt = torch.optim.Adam(list(rnn.parameters()) + list(head.parameters()), lr=1e-3)
 
-        def epoch():
+        def epoch(x=x, y=y, rnn=rnn, head=head, opt=opt):
             for b in range(BATCHES):
                 xb, yb = x[b * BATCH : (b + 1) * BATCH], y[b * BATCH : (b + 1) * BATCH]
                 opt.zero_grad()

@@ -1,6 +1,6 @@
 """Digest of the weights after a few training steps of each recurrent case (bitwise comparisons of builds).
 
-    python bench/recurrent_digest.py TREE        # prints one sha256 per case and dtype, and the max |w|
+python bench/recurrent_digest.py TREE        # prints one sha256 per case and dtype, and the max |w|
 """
 
 import hashlib
@@ -16,8 +16,11 @@ import cyneuron  # noqa: E402
 from cyneuron import layers as cl  # noqa: E402
 
 CASES = [
-    ("LSTM", {}, (50, 8), 64), ("GRU", {}, (50, 8), 64), ("GRU", {"reset_after": False}, (12, 5), 24),
-    ("SimpleRNN", {}, (20, 1), 32), ("LSTM", {"return_sequences": True, "go_backwards": True}, (7, 3), 13),
+    ("LSTM", {}, (50, 8), 64),
+    ("GRU", {}, (50, 8), 64),
+    ("GRU", {"reset_after": False}, (12, 5), 24),
+    ("SimpleRNN", {}, (20, 1), 32),
+    ("LSTM", {"return_sequences": True, "go_backwards": True}, (7, 3), 13),
 ]
 cyneuron.backend.set_backend("cython")
 for dtype in ("float32", "float64"):
@@ -27,8 +30,12 @@ for dtype in ("float32", "float64"):
         model = cyneuron.models.Sequential([cl.Input(shape), getattr(cl, cls)(units, **kw), cl.Flatten(), cl.Dense(1)])
         model.compile(optimizer="adam", loss="mse")
         # identical initial weights in every tree
-        model.set_weights([np.random.default_rng(i).uniform(-0.3, 0.3, w.shape).astype(w.dtype)
-                           for i, w in enumerate(model.get_weights())])
+        model.set_weights(
+            [
+                np.random.default_rng(i).uniform(-0.3, 0.3, w.shape).astype(w.dtype)
+                for i, w in enumerate(model.get_weights())
+            ]
+        )
         y = x.mean(axis=(1, 2))[:, None].astype(dtype)
         model.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0)
         ws = model.get_weights()

@@ -1,6 +1,6 @@
 """A bare ``Network.train_batch`` loop of one recurrent case for a profiler (``perf record``).
 
-    OPENBLAS_NUM_THREADS=1 perf record -g python bench/recurrent_loop.py LSTM [seconds]
+OPENBLAS_NUM_THREADS=1 perf record -g python bench/recurrent_loop.py LSTM [seconds]
 """
 
 import os
