@@ -238,9 +238,13 @@ def rnn(
     act="tanh",
     ract="sigmoid",
     trainable=True,
+    dropout=None,
 ):
     width = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind] * units
     attrs = {"units": units, "activation": act, "return_sequences": seq, "go_backwards": back}
+    if dropout is not None:  # (dropout, recurrent_dropout, gate_masks, seed)
+        rate, recurrent_rate, gate_masks, seed = dropout
+        attrs.update(dropout=rate, recurrent_dropout=recurrent_rate, gate_masks=gate_masks, seed=seed)
     if kind != "simple_rnn":
         attrs["recurrent_activation"] = ract
     if kind == "gru":
@@ -253,6 +257,8 @@ def rnn(
 
 
 def _recurrent_examples(kind):
+    gated = kind != "simple_rnn"
+
     def make(rng, dtype):
         def r(*args, **kwargs):
             return rnn(rng, dtype, kind, *args, **kwargs)
@@ -271,6 +277,15 @@ def _recurrent_examples(kind):
             _around(rng, dtype, 4, [r(2, 2, 3, act="softmax", ract="softmax")]),
             _around(rng, dtype, 4, [r(3, 2, 3, trainable=False)]),  # frozen: still passes dx
             ((3, 2), [r(3, 2, 4), dense(rng, dtype, 4, 3, "softmax")]),  # first stage: no dx needed
+            # dropout: as the layers build it (gate masks whenever recurrent_dropout > 0 for lstm/gru)
+            _around(rng, dtype, 4, [r(3, 2, 4, dropout=(0.4, 0.0, False, None))]),
+            _around(rng, dtype, 4, [r(4, 2, 3, seq=True, dropout=(0.0, 0.3, gated, 7))]),
+            _around(rng, dtype, 4, [r(3, 2, 3, back=True, dropout=(0.3, 0.5, gated, None))]),
+            _around(rng, dtype, 4, [r(3, 2, 3, bias=False, act="relu", ract="tanh", dropout=(0.5, 0.4, True, 3))]),
+            _around(rng, dtype, 4, [r(3, 2, 3, dropout=(0.3, 0.3, False, None))]),  # shared masks
+            _around(rng, dtype, 4, [r(3, 2, 3, dropout=(1.0, 1.0, gated, None))]),  # everything dropped
+            _around(rng, dtype, 4, [r(3, 2, 3, trainable=False, dropout=(0.4, 0.4, gated, None))]),
+            ((3, 2), [r(3, 2, 4, dropout=(0.5, 0.5, gated, 1)), dense(rng, dtype, 4, 3, "softmax")]),
         ]
         if kind == "gru":
             stacks += [
@@ -278,6 +293,9 @@ def _recurrent_examples(kind):
                 _around(rng, dtype, 4, [r(4, 2, 3, after=False, seq=True, back=True)]),
                 _around(rng, dtype, 4, [r(3, 2, 3, after=False, bias=False)]),
                 _around(rng, dtype, 4, [r(2, 2, 3, after=False, act="relu", ract="softmax")]),
+                _around(rng, dtype, 4, [r(3, 2, 3, after=False, dropout=(0.4, 0.4, True, None))]),
+                _around(rng, dtype, 4, [r(4, 2, 3, after=False, seq=True, back=True, dropout=(0.3, 0.3, False, 5))]),
+                _around(rng, dtype, 4, [r(3, 2, 3, after=False, bias=False, dropout=(0.0, 0.5, True, None))]),
             ]
         return stacks
 

@@ -196,8 +196,8 @@ def test_a_2d_input_is_refused_with_keras_message(cls):
     [
         (lambda: LSTM(0), ValueError, "expected a positive integer, got 0"),
         (lambda: GRU(-2), ValueError, "expected a positive integer"),
-        (lambda: SimpleRNN(3, dropout=0.2), ValueError, "dropout=0.2 is not supported"),
-        (lambda: LSTM(3, recurrent_dropout=0.5), ValueError, "recurrent_dropout=0.5 is not supported"),
+        (lambda: SimpleRNN(3, dropout="0.2"), TypeError, "dropout"),
+        (lambda: LSTM(3, recurrent_dropout=None), TypeError, "recurrent_dropout"),
         (lambda: GRU(3, return_state=True), ValueError, "return_state"),
         (lambda: LSTM(3, stateful=True), ValueError, "stateful"),
         (lambda: LSTM(3, activation="nope"), ValueError, "unknown activation"),

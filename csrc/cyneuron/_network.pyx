@@ -280,7 +280,7 @@ cdef bint _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t ro
         elif stage.kind == KIND_AFFINE:
             affine.forward(tag, stage, inp, y, rows, work)
         elif KIND_SIMPLE_RNN <= stage.kind <= KIND_GRU:
-            recurrent.forward(tag, stage, inp, y, rows, training)
+            recurrent.forward(tag, stage, inp, y, rows, training, _dropout_key(st, s) if training else 0)
         elif stage.kind == KIND_EMBEDDING:
             ok = embedding.forward(tag, stage, <const int64_t*>inp, y, rows) and ok
         elif stage.kind == KIND_TRANSPOSE:
@@ -670,6 +670,11 @@ cdef class NetworkCore:
             stage.dims[6] = bool(attrs.get("reset_after", False))
             stage.dims[7] = _ACTIVATION_CODES[attrs.get("recurrent_activation", "linear")]
             stage.act = _ACTIVATION_CODES[attrs["activation"]]
+            stage.f[0] = attrs.get("dropout", 0.0)
+            stage.f[1] = attrs.get("recurrent_dropout", 0.0)
+            stage.flag = bool(attrs.get("gate_masks", False))
+            stage.flag2 = attrs.get("seed") is not None
+            stage.seed = (attrs["seed"] & 0xFFFFFFFFFFFFFFFF) if stage.flag2 else 0
             self._macs_per_row += steps * (features + units) * stage.dims[3]
         elif stage.kind == KIND_EMBEDDING:
             stage.dims[0] = attrs["input_dim"]
@@ -785,6 +790,8 @@ cdef class NetworkCore:
                 ("saved2", recurrent.saved2_elems(stage.kind, stage.dims[6] != 0, n, u, g) * item),
                 ("scratch", recurrent.scratch_elems(rows, u, g) * item),
             ]
+            if recurrent.mask_elems(stage, rows) > 0:
+                sizes += [("masks", recurrent.mask_elems(stage, rows) * item)]
             if stage.trainable:
                 sizes += [("grad", stage.dims[1] * g * item), ("grad", u * g * item)]
                 if stage.n_params > 2:
@@ -806,6 +813,8 @@ cdef class NetworkCore:
                 stage.saved2 = arena.take(nbytes)
             elif what == "scratch":
                 stage.scratch = arena.take(nbytes)
+            elif what == "masks":
+                stage.masks = arena.take(nbytes)
             else:
                 stage.saved = arena.take(nbytes)
         return total

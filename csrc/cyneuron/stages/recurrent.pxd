@@ -20,11 +20,22 @@
 #           gru after     HR N * u (h_prev U_h + b_rec_h), dHU N * G (dL/d(h_prev U))
 #           gru before    RH N * u (r * h_prev), dZR N * 2u, dPH N * u
 #   scratch h, c, dh, dc, t1, t2 (rows * u each), hu, dz (rows * G each), U_zr, U_h, dU (u * G each)
+#
+# Dropout (reference/recurrent.py): f[0] dropout, f[1] recurrent_dropout, flag gate_masks (mi = mr =
+# gates, else 1), seed/flag2 as the dropout kind; forward gets the key. Only in training with a rate
+# > 0 (otherwise none of this runs). ``masks`` (mask_elems) holds M_in (rows, mi, F) and M_rec
+# (rows, mr, u) as multipliers, XB (N * max(F, u): x or H_prev times a mask, rebuilt when needed) and,
+# for per-gate input masks, W^T (G, F). Forward: the input projection reads XB = x M_in (per gate:
+# one product per column block); each step's recurrent product reads h M_rec (built in dz, unused
+# in forward). Backward: dL/dh_prev through the product is (dZ U^T) M_rec, the kernel gradients
+# read XB, dx is (dZ W^T) M_in.
 from cython cimport floating
-from libc.math cimport exp, expf
+from libc.math cimport ceil, exp, expf
+from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 
 from cyneuron cimport _core as core
+from cyneuron cimport _rng as rng
 from cyneuron.stages.stage cimport KIND_GRU, KIND_LSTM, KIND_SIMPLE_RNN, StageC
 
 
@@ -38,6 +49,50 @@ cdef inline Py_ssize_t saved2_elems(int kind, bint after, Py_ssize_t n, Py_ssize
 
 cdef inline Py_ssize_t scratch_elems(Py_ssize_t rows, Py_ssize_t u, Py_ssize_t g) noexcept nogil:
     return rows * (6 * u + 2 * g) + 3 * u * g
+
+
+cdef inline Py_ssize_t _mask_count(StageC* s) noexcept nogil:
+    """Masks per sample and side: one per gate with gate_masks, else 1."""
+    return s.dims[3] // s.dims[2] if s.flag else 1
+
+
+cdef inline Py_ssize_t mask_elems(StageC* s, Py_ssize_t rows) noexcept nogil:
+    """The ``masks`` workspace (elements of floating): 0 when both rates are 0."""
+    cdef Py_ssize_t T = s.dims[0], F = s.dims[1], u = s.dims[2], G = s.dims[3], m = _mask_count(s), total = 0
+    if s.f[0] > 0:
+        total += rows * m * F + (G * F if m > 1 else 0)
+    if s.f[1] > 0:
+        total += rows * m * u
+    if total > 0:
+        total += rows * T * (F if F > u else u)
+    return total
+
+
+cdef inline void _draw_masks(floating* m, Py_ssize_t count, double rate, uint64_t key, uint64_t offset) noexcept nogil:
+    """m[c] = 1 / (1 - rate) where uniform(key, offset + c) < 1 - rate, else 0 (as reference.masks)."""
+    cdef Py_ssize_t c
+    cdef floating one = 1, zero = 0, keep_prob = <floating>(1.0 - rate)
+    cdef floating scale = zero if rate >= 1 else one / keep_prob
+    # uniform < 1 - rate  <=>  top53 < ceil((1 - rate) * 2**53), exactly (stages/dropout.pxd)
+    cdef uint64_t threshold = <uint64_t>ceil((1.0 - rate) * 9007199254740992.0)
+    for c in range(count):
+        m[c] = scale if rng.top53(key, offset + <uint64_t>c) < threshold else zero
+
+
+cdef inline void _times_mask(const floating* a, const floating* m, Py_ssize_t sm, floating* out, Py_ssize_t rows,
+                             Py_ssize_t T, Py_ssize_t w) noexcept nogil:
+    """out (rows * T, w) = a (rows * T, w) times sample r's mask row m + r * sm (the same at every step)."""
+    cdef Py_ssize_t r, t, j
+    cdef const floating* ar
+    cdef const floating* mr
+    cdef floating* o
+    for r in range(rows):
+        mr = m + r * sm
+        for t in range(T):
+            ar = a + (r * T + t) * w
+            o = out + (r * T + t) * w
+            for j in range(w):
+                o[j] = ar[j] * mr[j]
 
 
 # ------------------------------------------------------------ activations over one gate block
@@ -310,6 +365,59 @@ cdef inline void _step_product(const floating* A, Py_ssize_t sai, const floating
                 memcpy(cr, tr, N * sizeof(floating))
 
 
+cdef inline void _gemm_s(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating* A, Py_ssize_t sai, Py_ssize_t sak,
+                         const floating* B, Py_ssize_t ldb, floating* C, Py_ssize_t ldc, bint add) noexcept nogil:
+    """C (M, N; ldc) = or += A (M, K; strides sai, sak) . B (K, N; ldb), any strides (the dropout paths'
+    column blocks). float32: cyn_gemm; float64: a plain loop over k for each row (vectorises over j)."""
+    cdef Py_ssize_t i, j, k
+    cdef floating a
+    cdef floating* cr
+    cdef const floating* br
+    if floating is float:
+        cyn_gemm(M, N, K, A, sai, sak, B, ldb, C, ldc, add)
+    else:
+        for i in range(M):
+            cr = C + i * ldc
+            if not add:
+                memset(cr, 0, N * sizeof(floating))
+            for k in range(K):
+                a = A[i * sai + k * sak]
+                br = B + k * ldb
+                for j in range(N):
+                    cr[j] = cr[j] + a * br[j]
+
+
+cdef inline void _xt_g_block(const floating* x, const floating* g, Py_ssize_t ldg, floating* gw, Py_ssize_t ldw,
+                             Py_ssize_t n, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+    """gw (n_in, n_out; row stride ldw) = x.T . g over x (n, n_in) dense, g (n, n_out; row stride ldg)."""
+    cdef Py_ssize_t k0 = 0, kc, p
+    while k0 < n:
+        kc = n - k0 if n - k0 < 256 else 256
+        _gemm_s(n_in, n_out, kc, x + k0 * n_in, 1, n_in, g + k0 * ldg, ldg, gw, ldw, k0 > 0)
+        k0 += kc
+    if n == 0:
+        for p in range(n_in):
+            memset(gw + p * ldw, 0, n_out * sizeof(floating))
+
+
+cdef inline void _xt_g_masked(StageC* s, const floating* a, const floating* m, Py_ssize_t mc, Py_ssize_t w,
+                              floating* xb, const floating* g, Py_ssize_t ldg, floating* gw, Py_ssize_t ldw,
+                              Py_ssize_t rows, Py_ssize_t blocks) noexcept nogil:
+    """The kernel gradient of a masked product: gw (w, blocks * u) = (a M_k).T . g over column block k
+    (mc masks per sample: block k reads mask k, or mask 0 when mc == 1)."""
+    cdef Py_ssize_t T = s.dims[0], u = s.dims[2], k, n = rows * T
+    if mc == 1:
+        _times_mask(a, m, w, xb, rows, T, w)
+        if ldg == blocks * u and ldw == blocks * u:
+            _xt_g(xb, g, gw, n, w, blocks * u)
+        else:
+            _xt_g_block(xb, g, ldg, gw, ldw, n, w, blocks * u)
+        return
+    for k in range(blocks):
+        _times_mask(a, m + k * w, mc * w, xb, rows, T, w)
+        _xt_g_block(xb, g + k * u, ldg, gw + k * u, ldw, n, w, u)
+
+
 cdef inline void _act_block(int act, floating* p, Py_ssize_t n) noexcept nogil:
     """p (n,) = act(p) in place; softmax over the block."""
     cdef Py_ssize_t j
@@ -373,8 +481,9 @@ cdef inline void _dact_block(int act, const floating* a, floating* g, Py_ssize_t
 
 # ------------------------------------------------------------------------- forward
 cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* y, Py_ssize_t rows,
-                         bint training) noexcept nogil:
-    """y = the layer's output (rows, T*u or u) for x (rows, T*F); training saves what backward needs."""
+                         bint training, uint64_t key) noexcept nogil:
+    """y = the layer's output (rows, T*u or u) for x (rows, T*F); training saves what backward needs
+    (and, with a dropout rate > 0, draws the masks from ``key``)."""
     cdef Py_ssize_t T = s.dims[0], F = s.dims[1], u = s.dims[2], G = s.dims[3]
     cdef bint back = s.dims[4] != 0, seq = s.dims[5] != 0, after = s.dims[6] != 0
     cdef int ra = <int>s.dims[7], ac = s.act, kind = s.kind
@@ -389,6 +498,24 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
     cdef floating *h, *c, *dh, *dc, *t1, *t2, *hu, *dz, *Uzr, *Uh
     cdef floating *g, *hr, *cr, *hp
     cdef floating one = 1
+    # dropout (training with a rate > 0 only): masks, x times the input mask, h times the recurrent one
+    cdef bint drop_in = training and s.f[0] > 0, drop_rec = training and s.f[1] > 0
+    cdef Py_ssize_t mc = _mask_count(s), k, hs = u
+    cdef floating* Min = NULL
+    cdef floating* Mrec = NULL
+    cdef floating* XB = NULL
+    cdef floating* hm = NULL
+    cdef floating* mrow
+    cdef const floating* xin = x
+    cdef const floating* hin
+    if drop_in or drop_rec:
+        Min = <floating*>s.masks
+        Mrec = Min + (rows * mc * F + (G * F if mc > 1 else 0) if drop_in else 0)
+        XB = Mrec + (rows * mc * u if drop_rec else 0)
+        if drop_in:
+            _draw_masks(Min, rows * mc * F, s.f[0], key, 0)
+        if drop_rec:
+            _draw_masks(Mrec, rows * mc * u, s.f[1], key, <uint64_t>1 << 63)
     if training:
         gates = <floating*>s.saved
         work = <floating*>s.scratch
@@ -409,19 +536,36 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
     Uh = Uzr + u * G
 
     # the input projection of every time step: one product over rows * T
-    if floating is float:
-        # the bias rows first, then the product added to them (b + xW: the same sum as xW + b)
+    if drop_in and mc > 1:  # one input mask per gate: a product per column block
         if b != NULL:
             for p in range(n):
                 memcpy(gates + p * G, b, G * sizeof(floating))
-        cyn_gemm(n, G, F, x, F, 1, W, G, gates, G, b != NULL)
+        for k in range(mc):
+            _times_mask(x, Min + k * F, mc * F, XB, rows, T, F)
+            _gemm_s(n, u, F, XB, F, 1, W + k * u, G, gates + k * u, G, b != NULL)
     else:
-        core.matmul_xw(x, W, gates, n, F, G)
-        if b != NULL:
-            for p in range(n):
-                g = gates + p * G
-                for j in range(G):
-                    g[j] = g[j] + b[j]
+        if drop_in:
+            _times_mask(x, Min, F, XB, rows, T, F)
+            xin = XB
+        if floating is float:
+            # the bias rows first, then the product added to them (b + xW: the same sum as xW + b)
+            if b != NULL:
+                for p in range(n):
+                    memcpy(gates + p * G, b, G * sizeof(floating))
+            cyn_gemm(n, G, F, xin, F, 1, W, G, gates, G, b != NULL)
+        else:
+            core.matmul_xw(xin, W, gates, n, F, G)
+            if b != NULL:
+                for p in range(n):
+                    g = gates + p * G
+                    for j in range(G):
+                        g[j] = g[j] + b[j]
+    hin = h
+    if drop_rec:
+        hm = dz  # h times the recurrent mask(s): (rows, mc * u)
+        hs = mc * u
+        if mc == 1:
+            hin = hm
     memset(h, 0, rows * u * sizeof(floating))
     memset(c, 0, rows * u * sizeof(floating))
     if kind == KIND_GRU and not after:
@@ -434,18 +578,33 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
         if training:
             for r in range(rows):
                 memcpy(Hp + (r * T + tx) * u, h + r * u, u * sizeof(floating))
+        if drop_rec:
+            for r in range(rows):
+                for k in range(mc):
+                    mrow = Mrec + (r * mc + k) * u
+                    hr = hm + (r * mc + k) * u
+                    cr = h + r * u
+                    for j in range(u):
+                        hr[j] = cr[j] * mrow[j]
         # the recurrent product (h_prev = 0 at the first step), added to the step's gate rows in place
-        # (row stride T * G) except for a gru with reset_after (its h_prev . U_h stays apart)
+        # (row stride T * G) except for a gru with reset_after (its h_prev . U_h stays apart); with
+        # per-gate recurrent masks, one product per gate's column block
         if kind == KIND_GRU and after:
-            if t > 0:
-                _step_product(h, u, U, G, hu, G, rows, u, G, False, hu)
+            if t > 0 and drop_rec and mc > 1:
+                for k in range(3):
+                    _gemm_s(rows, u, u, hm + k * u, hs, 1, U + k * u, G, hu + k * u, G, False)
+            elif t > 0:
+                _step_product(hin, u, U, G, hu, G, rows, u, G, False, hu)
             else:
                 memset(hu, 0, rows * G * sizeof(floating))
+        elif t > 0 and drop_rec and mc > 1:
+            for k in range(2 if kind == KIND_GRU else mc):
+                _gemm_s(rows, u, u, hm + k * u, hs, 1, U + k * u, G, gates + tx * G + k * u, T * G, True)
         elif t > 0:
             if kind == KIND_GRU:
-                _step_product(h, u, Uzr, 2 * u, gates + tx * G, T * G, rows, u, 2 * u, True, hu)
+                _step_product(hin, u, Uzr, 2 * u, gates + tx * G, T * G, rows, u, 2 * u, True, hu)
             else:
-                _step_product(h, u, U, G, gates + tx * G, T * G, rows, u, G, True, hu)
+                _step_product(hin, u, U, G, gates + tx * G, T * G, rows, u, G, True, hu)
 
         if kind == KIND_SIMPLE_RNN:
             for r in range(rows):
@@ -496,7 +655,7 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
                 g = gates + (r * T + tx) * G
                 _act_block(ra, g, u)
                 _act_block(ra, g + u, u)
-                hp = h + r * u
+                hp = h + r * u if not drop_rec else hm + (r * mc + mc - 1) * u  # the candidate's h_prev
                 cr = t1 + r * u
                 for j in range(u):
                     cr[j] = g[u + j] * hp[j]
@@ -623,6 +782,18 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
     cdef floating *g, *d, *hp, *cr, *cp, *dhr, *e
     cdef floating one = 1, zero = 0, dhj, dcj
     cdef floating* gw
+    cdef bint drop_in = s.f[0] > 0, drop_rec = s.f[1] > 0
+    cdef Py_ssize_t mc = _mask_count(s), k, blocks
+    cdef floating* Min = NULL
+    cdef floating* Mrec = NULL
+    cdef floating* XB = NULL
+    cdef floating* WT = NULL
+    cdef floating* mrow
+    if drop_in or drop_rec:
+        Min = <floating*>s.masks
+        WT = Min + rows * mc * F
+        Mrec = Min + (rows * mc * F + (G * F if mc > 1 else 0) if drop_in else 0)
+        XB = Mrec + (rows * mc * u if drop_rec else 0)
     h = work
     c = h + rows * u
     dh = c + rows * u
@@ -760,35 +931,97 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                 hp = Hp + (r * T + tx) * u
                 dhr = dh + r * u
                 e = t2 + r * u
-                for j in range(u):
-                    d[u + j] = e[j] * hp[j]
-                    dhr[j] = dhr[j] + e[j] * g[u + j]
+                if drop_rec:  # the candidate's product read h_prev times its mask
+                    mrow = Mrec + (r * mc + mc - 1) * u
+                    for j in range(u):
+                        d[u + j] = e[j] * (hp[j] * mrow[j])
+                        dhr[j] = dhr[j] + (e[j] * g[u + j]) * mrow[j]
+                else:
+                    for j in range(u):
+                        d[u + j] = e[j] * hp[j]
+                        dhr[j] = dhr[j] + e[j] * g[u + j]
                 _dact_block(ra, g + u, d + u, u)           # dpr
                 memcpy(X3 + (r * T + tx) * 2 * u, d, 2 * u * sizeof(floating))
                 memcpy(g, d, 2 * u * sizeof(floating))
                 memcpy(g + 2 * u, t1 + r * u, u * sizeof(floating))
 
-        # dL/dh_prev += dZ . U^T (not needed before the first step)
-        if t > 0:
+        # dL/dh_prev += dZ . U^T (not needed before the first step); with recurrent dropout
+        # (dZ U^T) M_rec, or the sum over the gates' column blocks of (dZ_k U_k^T) M_rec_k
+        if t > 0 and drop_rec:
+            blocks = K // u if mc > 1 else 1
+            for k in range(blocks):
+                if mc > 1:
+                    _gemm_s(rows, u, u, dz + k * u, K, 1, Ut + k * u * u, u, t2, u, False)
+                else:
+                    _step_product(dz, K, Ut, u, t2, u, rows, K, u, False, hu)
+                for r in range(rows):
+                    mrow = Mrec + (r * mc + k) * u
+                    cr = t2 + r * u
+                    e = h + r * u  # the sum over the blocks (h is unused in backward)
+                    if k == 0:
+                        for j in range(u):
+                            e[j] = cr[j] * mrow[j]
+                    else:
+                        for j in range(u):
+                            e[j] = e[j] + cr[j] * mrow[j]
+            for r in range(rows):
+                e = h + r * u
+                dhr = dh + r * u
+                if kind == KIND_GRU:
+                    for j in range(u):
+                        dhr[j] = dhr[j] + e[j]
+                else:
+                    memcpy(dhr, e, u * sizeof(floating))
+        elif t > 0:
             _step_product(dz, K, Ut, u, dh, u, rows, K, u, kind == KIND_GRU, t2)
         t -= 1
 
     if s.trainable:
-        _xt_g(x, gates, <floating*>s.grad[0], n, F, G)
+        if drop_in:  # the product read x times the input mask(s)
+            _xt_g_masked(s, x, Min, mc, F, XB, gates, G, <floating*>s.grad[0], G, rows, G // u)
+        else:
+            _xt_g(x, gates, <floating*>s.grad[0], n, F, G)
         gw = <floating*>s.grad[1]
         if kind == KIND_GRU and after:
-            _xt_g(Hp, X3, gw, n, u, G)
+            if drop_rec:
+                _xt_g_masked(s, Hp, Mrec, mc, u, XB, X3, G, gw, G, rows, 3)
+            else:
+                _xt_g(Hp, X3, gw, n, u, G)
         elif kind == KIND_GRU:
-            _xt_g(Hp, X3, dU, n, u, 2 * u)
+            if drop_rec:
+                _xt_g_masked(s, Hp, Mrec, mc, u, XB, X3, 2 * u, dU, 2 * u, rows, 2)
+            else:
+                _xt_g(Hp, X3, dU, n, u, 2 * u)
             _xt_g(X2, X4, dU + u * 2 * u, n, u, u)
             for p in range(u):
                 memcpy(gw + p * G, dU + p * 2 * u, 2 * u * sizeof(floating))
                 memcpy(gw + p * G + 2 * u, dU + u * 2 * u + p * u, u * sizeof(floating))
+        elif drop_rec:
+            _xt_g_masked(s, Hp, Mrec, mc, u, XB, gates, G, gw, G, rows, G // u)
         else:
             _xt_g(Hp, gates, gw, n, u, G)
         if has_bias:
             core.column_sums(gates, <floating*>s.grad[2], n, G)
             if kind == KIND_GRU and after:
                 core.column_sums(X3, <floating*>s.grad[2] + G, n, G)
-    if s.need_dx:
+    if s.need_dx and drop_in and mc > 1:  # dx = the sum over the gates of (dZ_k W_k^T) M_in_k
+        for p in range(F):
+            for j in range(G):
+                WT[j * F + p] = W[p * G + j]
+        for k in range(mc):
+            _gemm_s(n, F, u, gates + k * u, G, 1, WT + k * u * F, F, XB, F, False)
+            for r in range(rows):
+                mrow = Min + (r * mc + k) * F
+                for t in range(T):
+                    e = XB + (r * T + t) * F
+                    d = dx + (r * T + t) * F
+                    if k == 0:
+                        for j in range(F):
+                            d[j] = e[j] * mrow[j]
+                    else:
+                        for j in range(F):
+                            d[j] = d[j] + e[j] * mrow[j]
+    elif s.need_dx:
         core.matmul_g_wt(gates, W, dx, n, F, G)
+        if drop_in:
+            _times_mask(dx, Min, F, dx, rows, T, F)

@@ -46,6 +46,7 @@ ctypedef struct StageC:
     const int64_t* noise_map # dropout: per-sample element -> its mask element (NULL: identity)
     const int64_t* index_map # transpose: output element -> the input element it copies
     Py_ssize_t noise_width   # dropout: mask elements per sample
-    uint64_t seed            # dropout: the layer's own seed (when ``flag2``), else the network's
+    uint64_t seed            # dropout, recurrent: the layer's own seed (when ``flag2``), else the network's
     bint flag2
     void* scratch_infer      # kind-specific inference workspace (inference arena; recurrent kinds)
+    void* masks              # recurrent kinds: the dropout masks and their scratch (training arena)

@@ -9,9 +9,18 @@ Keras and cyneuron unchanged: ``kernel (features, G)``, ``recurrent_kernel (unit
 G = units (SimpleRNN), 4 * units (LSTM: i, f, c, o) or 3 * units (GRU: z, r, h; bias ``(2, G)`` with
 ``reset_after=True``, Keras 3's default).
 
-Not implemented (refused with ValueError naming the argument): ``dropout`` / ``recurrent_dropout``
-other than 0, ``return_state=True``, ``stateful=True``, masking; regularizers and constraints other
-than None. ``unroll`` is accepted and changes nothing (the loop is compiled either way).
+``dropout`` / ``recurrent_dropout`` follow Keras 3 (``DropoutRNNCell``): a rate is clipped to [0, 1]
+(a non-number is a TypeError); in training one mask per batch is drawn and reused at every time step,
+the input mask multiplying the inputs before the kernel product and the recurrent mask the previous
+output before the recurrent-kernel product. SimpleRNN has one of each; LSTM and GRU one input mask
+shared by the gates when ``recurrent_dropout == 0`` (Keras' implementation 2) and one mask per gate
+on both sides otherwise (implementation 1), and ignore a rate of exactly 1 (Keras tests
+``0 < rate < 1``), where SimpleRNN zeroes everything. The masks come from cyneuron's counter-based
+generator keyed by ``seed`` (or the model's) and the step; inference uses none.
+
+Not implemented (refused with ValueError naming the argument): ``return_state=True``,
+``stateful=True``, masking; regularizers and constraints other than None. ``unroll`` is accepted and
+changes nothing (the loop is compiled either way).
 """
 
 from __future__ import annotations
@@ -56,13 +65,7 @@ def _check_flag(value, name: str) -> bool:
 def _check_rate(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a float, got {type(value).__name__}")
-    rate = min(1.0, max(0.0, float(value)))  # Keras clips the rate to [0, 1]
-    if rate != 0.0:
-        raise ValueError(
-            f"{name}={value!r} is not supported: cyneuron's recurrent layers implement no dropout yet "
-            f"(use {name}=0.0, or a Dropout layer between layers)"
-        )
-    return rate
+    return min(1.0, max(0.0, float(value)))  # Keras clips the rate to [0, 1] (NaN gives 0)
 
 
 class _RNN(Layer):
@@ -164,12 +167,25 @@ class _RNN(Layer):
             self.bias = self.add_weight(self._bias_shape(), self._bias_initializer(), name="bias")
         self.built = True
 
+    def _dropout_attrs(self) -> dict:
+        """The stage's rates and mask layout. LSTM/GRU (Keras' cells): per-gate masks whenever
+        recurrent_dropout != 0 (implementation 1), and a mask only for 0 < rate < 1."""
+        if self._GATES == 1:
+            return {"dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "gate_masks": False}
+        return {
+            "dropout": self.dropout if self.dropout < 1.0 else 0.0,
+            "recurrent_dropout": self.recurrent_dropout if self.recurrent_dropout < 1.0 else 0.0,
+            "gate_masks": self.recurrent_dropout != 0.0,
+        }
+
     def _attrs(self) -> dict:
         return {
             "units": self.units,
             "activation": self._activation_name,
             "return_sequences": self.return_sequences,
             "go_backwards": self.go_backwards,
+            **self._dropout_attrs(),
+            "seed": self.seed,
         }
 
     def stage_spec(self) -> StageSpec:
@@ -221,7 +237,7 @@ class SimpleRNN(_RNN):
     Args as ``keras.layers.SimpleRNN``: ``units``, ``activation="tanh"``, ``use_bias=True``,
     ``kernel_initializer="glorot_uniform"``, ``recurrent_initializer="orthogonal"``,
     ``bias_initializer="zeros"``, ``return_sequences=False``, ``go_backwards=False``, ``unroll``, ``seed``;
-    regularizers/constraints only None, ``dropout``/``recurrent_dropout`` only 0, ``return_state`` and
+    ``dropout``, ``recurrent_dropout``; regularizers/constraints only None, ``return_state`` and
     ``stateful`` only False.
     """
 
