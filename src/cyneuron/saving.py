@@ -99,8 +99,10 @@ def save_model(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
     if path.endswith(KERAS_SUFFIX):
         from cyneuron import saving_keras
 
-        saving_keras.save_keras_model(model, path, overwrite)
-        return
+        if saving_keras.available():
+            saving_keras.save_keras_model(model, path, overwrite)
+            return
+        saving_keras.warn_fallback(path)
     manifest, weights, optimizer_state = _model_contents(model)
     _atomic_write(path, overwrite, lambda f: _write_archive(f, manifest, weights, optimizer_state))
 
@@ -293,8 +295,10 @@ def save_weights(model: Any, filepath: PathLike, overwrite: bool = True) -> None
     if path.endswith(KERAS_WEIGHTS_SUFFIX):
         from cyneuron import saving_keras
 
-        saving_keras.save_keras_weights(model, path, overwrite)
-        return
+        if saving_keras.available():
+            saving_keras.save_keras_weights(model, path, overwrite)
+            return
+        saving_keras.warn_fallback(path)
     weights = _check_arrays(model.get_weights(), "model.get_weights()")
     manifest = {
         "format": WEIGHTS_FORMAT,

@@ -91,14 +91,41 @@ _SLOT_GROUPS = {
 }
 
 
-def _h5py():
+class H5pyMissingError(ImportError, ValueError):
+    """Reading a Keras file without h5py. An ImportError (the fix is an install), and a ValueError like every
+    other file cyneuron cannot read, so ``except ValueError`` around ``load_model`` keeps working."""
+
+
+def _h5py(path: str | None = None):
     try:
         import h5py
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            'Keras files (.keras, .weights.h5) need h5py: pip install "cyneuron[keras]" (or pip install h5py)'
+    except ImportError as exc:
+        where = f"{path}: " if path else ""
+        raise H5pyMissingError(
+            f'{where}Keras files (.keras, .weights.h5) need h5py: pip install "cyneuron[keras]" (or pip install h5py)'
         ) from exc
     return h5py
+
+
+def available() -> bool:
+    """True when h5py can be imported (Keras files can be written and read)."""
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def warn_fallback(path: str) -> None:
+    """Saving to a Keras name without h5py: cyneuron's own format is written instead, with this warning."""
+    import warnings
+
+    warnings.warn(
+        f"{path}: h5py is not installed, so this file is written in cyneuron's own format, which Keras cannot "
+        'open; pip install "cyneuron[keras]" to write Keras 3 files',
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 # --------------------------------------------------------------------------- sniffing
@@ -668,7 +695,7 @@ def _check_h5_size(path: str, h5_bytes: bytes, model_config: dict) -> None:
 
 def load_keras_model(path: str, compile: bool = True) -> Any:
     """A cyneuron model from a Keras 3 ``.keras`` archive (Sequential of layers cyneuron has)."""
-    h5py = _h5py()
+    h5py = _h5py(path)
     data = _read_regular(path, "Keras file")
     config, _metadata, h5_bytes = _open_keras_zip(path, data)
     model_config, compile_config = _model_config_from_keras(path, config)
@@ -755,7 +782,7 @@ def _restore_optimizer(path: str, h5: _H5, model: Any, schedule: bool) -> None:
 
 def load_keras_weights(model: Any, path: str) -> None:
     """Load a Keras ``.weights.h5`` (or the weights of a ``.keras`` archive) into a built model."""
-    h5py = _h5py()
+    h5py = _h5py(path)
     if not model.built:
         raise ValueError(f"load_weights({path}): the model is not built; build it (give an input shape) first")
     data = _read_regular(path, "Keras weights file")
