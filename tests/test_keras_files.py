@@ -224,9 +224,6 @@ def _refused(tmp_path, config, h5_bytes, match, name="bad.keras"):
         saving.load_model(path)
 
 
-GOOD = None
-
-
 def _good():
     return _dense_h5(np.zeros((4, 3), np.float32), np.zeros(3, np.float32))
 

@@ -143,7 +143,7 @@ def is_keras_archive(path: str) -> bool:
                 names = set(zf.namelist())
     except (OSError, *_saving._ZIP_ERRORS):
         return False
-    return {CONFIG_ENTRY, WEIGHTS_ENTRY} <= names and CONFIG_ENTRY in names and METADATA_ENTRY in names
+    return KERAS_ENTRIES <= names
 
 
 def is_hdf5_file(path: str) -> bool:
@@ -687,10 +687,6 @@ def _read_layer_weights(h5: _H5, model: Any) -> list[np.ndarray]:
 
 def _h5_layer_elements(h5: _H5) -> list[_Shape]:
     return [_Shape(tuple(ds.shape)) for k, ds in h5.datasets.items() if k.startswith("layers/")]
-
-
-def _check_h5_size(path: str, h5_bytes: bytes, model_config: dict) -> None:
-    """Cheap early refusal: nothing to do beyond the HDF5 parse, which is bounded by the file's size."""
 
 
 def load_keras_model(path: str, compile: bool = True) -> Any:
