@@ -74,6 +74,9 @@ _ENTRY_NAME = re.compile(r"(?:weights|optimizer)/[0-9]{3,}\.npy")
 _SHAPE_KEYS = ("batch_shape", "batch_input_shape", "input_shape", "build_input_shape", "shape")
 
 PathLike = str | os.PathLike
+# Names saved in Keras 3's own formats (cyneuron.saving_keras) instead of cyneuron's zip; loading goes by content.
+KERAS_SUFFIX = ".keras"
+KERAS_WEIGHTS_SUFFIX = ".weights.h5"
 
 
 # --------------------------------------------------------------------------- public API
@@ -93,6 +96,13 @@ def save_model(model: Any, filepath: PathLike, overwrite: bool = True) -> None:
     _check_model(model, _SAVE_MODEL_API)
     path = _check_path(filepath, "filepath")
     _check_bool(overwrite, "overwrite")
+    if path.endswith(KERAS_SUFFIX):
+        from cyneuron import saving_keras
+
+        if saving_keras.available():
+            saving_keras.save_keras_model(model, path, overwrite)
+            return
+        saving_keras.warn_fallback(path)
     manifest, weights, optimizer_state = _model_contents(model)
     _atomic_write(path, overwrite, lambda f: _write_archive(f, manifest, weights, optimizer_state))
 
@@ -190,6 +200,10 @@ def load_model(filepath: PathLike, custom_objects: None = None, compile: bool = 
     if custom_objects:
         raise ValueError("load_model(custom_objects=...) is not supported: cyneuron models have no custom objects")
     _check_bool(compile, "compile")
+    from cyneuron import saving_keras
+
+    if saving_keras.is_keras_archive(path):
+        return saving_keras.load_keras_model(path, compile)
     return _model_from_archive(path, _read_archive(path, expect_model=True), compile)
 
 
@@ -278,6 +292,13 @@ def save_weights(model: Any, filepath: PathLike, overwrite: bool = True) -> None
     _check_bool(overwrite, "overwrite")
     if not model.built:
         raise ValueError("save_weights: the model is not built yet, so it has no weights to save")
+    if path.endswith(KERAS_WEIGHTS_SUFFIX):
+        from cyneuron import saving_keras
+
+        if saving_keras.available():
+            saving_keras.save_keras_weights(model, path, overwrite)
+            return
+        saving_keras.warn_fallback(path)
     weights = _check_arrays(model.get_weights(), "model.get_weights()")
     manifest = {
         "format": WEIGHTS_FORMAT,
@@ -304,6 +325,11 @@ def load_weights(model: Any, filepath: PathLike) -> None:
     path = _check_path(filepath, "filepath")
     if not model.built:
         raise ValueError(f"load_weights({path}): the model is not built; build it (give an input shape) first")
+    from cyneuron import saving_keras
+
+    if saving_keras.is_hdf5_file(path) or saving_keras.is_keras_archive(path):
+        saving_keras.load_keras_weights(model, path)
+        return
     archive = _read_archive(path, expect_model=False)
     weights = _check_against_model(path, model, archive.weights, archive.manifest["dtype"], cast=True)
     _set_weights(path, model, weights)
