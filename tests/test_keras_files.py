@@ -35,11 +35,28 @@ def _data(shape, n=16):
 
 MODELS = {
     "dense": ((6,), lambda: [L.Dense(5, activation="relu"), L.LeakyReLU(), L.ELU(), L.Dense(3), L.Softmax()]),
-    "cnn": ((8, 8, 2), lambda: [L.Conv2D(3, 3), L.BatchNormalization(), L.ReLU(), L.MaxPooling2D(), L.Flatten(),
-                                L.Dropout(0.2), L.Dense(3, activation="softmax")]),
+    "cnn": (
+        (8, 8, 2),
+        lambda: [
+            L.Conv2D(3, 3),
+            L.BatchNormalization(),
+            L.ReLU(),
+            L.MaxPooling2D(),
+            L.Flatten(),
+            L.Dropout(0.2),
+            L.Dense(3, activation="softmax"),
+        ],
+    ),
     "conv1d": ((6, 3), lambda: [L.Conv1D(4, 2), L.GlobalMaxPooling1D(), L.Dense(3, activation="softmax")]),
-    "rnn": ((5, 3), lambda: [L.LSTM(4, return_sequences=True), L.GRU(3, return_sequences=True), L.SimpleRNN(3),
-                             L.Dense(3, activation="softmax")]),
+    "rnn": (
+        (5, 3),
+        lambda: [
+            L.LSTM(4, return_sequences=True),
+            L.GRU(3, return_sequences=True),
+            L.SimpleRNN(3),
+            L.Dense(3, activation="softmax"),
+        ],
+    ),
 }
 
 
@@ -121,18 +138,33 @@ def _keras_dense_config(units=3, inputs=4, **extra_layer):
         "config": {
             "name": "dense",
             "trainable": True,
-            "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
-                      "registered_name": None, "shared_object_id": 1},
+            "dtype": {
+                "module": "keras",
+                "class_name": "DTypePolicy",
+                "config": {"name": "float32"},
+                "registered_name": None,
+                "shared_object_id": 1,
+            },
             "units": units,
             "activation": "linear",
             "use_bias": True,
-            "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform",
-                                   "config": {"seed": None, "input_axes": None, "output_axes": None},
-                                   "registered_name": None},
-            "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {},
-                                 "registered_name": None},
-            "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
-            "bias_constraint": None, "quantization_config": None,
+            "kernel_initializer": {
+                "module": "keras.initializers",
+                "class_name": "GlorotUniform",
+                "config": {"seed": None, "input_axes": None, "output_axes": None},
+                "registered_name": None,
+            },
+            "bias_initializer": {
+                "module": "keras.initializers",
+                "class_name": "Zeros",
+                "config": {},
+                "registered_name": None,
+            },
+            "kernel_regularizer": None,
+            "bias_regularizer": None,
+            "kernel_constraint": None,
+            "bias_constraint": None,
+            "quantization_config": None,
         },
         "registered_name": None,
         "build_config": {"input_shape": [None, inputs]},
@@ -144,12 +176,26 @@ def _keras_dense_config(units=3, inputs=4, **extra_layer):
         "config": {
             "name": "sequential",
             "trainable": True,
-            "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
-                      "registered_name": None},
+            "dtype": {
+                "module": "keras",
+                "class_name": "DTypePolicy",
+                "config": {"name": "float32"},
+                "registered_name": None,
+            },
             "layers": [
-                {"module": "keras.layers", "class_name": "InputLayer",
-                 "config": {"batch_shape": [None, inputs], "dtype": "float32", "sparse": False, "ragged": False,
-                            "name": "input_layer", "optional": False}, "registered_name": None},
+                {
+                    "module": "keras.layers",
+                    "class_name": "InputLayer",
+                    "config": {
+                        "batch_shape": [None, inputs],
+                        "dtype": "float32",
+                        "sparse": False,
+                        "ragged": False,
+                        "name": "input_layer",
+                        "optional": False,
+                    },
+                    "registered_name": None,
+                },
                 layer,
             ],
             "build_input_shape": [None, inputs],
@@ -157,15 +203,33 @@ def _keras_dense_config(units=3, inputs=4, **extra_layer):
         "registered_name": None,
         "build_config": {"input_shape": [None, inputs]},
         "compile_config": {
-            "optimizer": {"module": "keras.optimizers", "class_name": "SGD",
-                          "config": {"name": "SGD", "learning_rate": 0.1, "weight_decay": None, "clipnorm": None,
-                                     "global_clipnorm": None, "clipvalue": None, "use_ema": False,
-                                     "ema_momentum": 0.99, "ema_overwrite_frequency": None,
-                                     "loss_scale_factor": None, "gradient_accumulation_steps": None,
-                                     "momentum": 0.9, "nesterov": False},
-                          "registered_name": None},
-            "loss": "mean_squared_error", "loss_weights": None, "metrics": ["mae"], "weighted_metrics": None,
-            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": True,
+            "optimizer": {
+                "module": "keras.optimizers",
+                "class_name": "SGD",
+                "config": {
+                    "name": "SGD",
+                    "learning_rate": 0.1,
+                    "weight_decay": None,
+                    "clipnorm": None,
+                    "global_clipnorm": None,
+                    "clipvalue": None,
+                    "use_ema": False,
+                    "ema_momentum": 0.99,
+                    "ema_overwrite_frequency": None,
+                    "loss_scale_factor": None,
+                    "gradient_accumulation_steps": None,
+                    "momentum": 0.9,
+                    "nesterov": False,
+                },
+                "registered_name": None,
+            },
+            "loss": "mean_squared_error",
+            "loss_weights": None,
+            "metrics": ["mae"],
+            "weighted_metrics": None,
+            "run_eagerly": False,
+            "steps_per_execution": 1,
+            "jit_compile": True,
         },
     }
 
@@ -248,8 +312,12 @@ def test_refuses_custom_and_unsupported_classes(tmp_path):
     config["compile_config"]["optimizer"]["class_name"] = "Ftrl"
     _refused(tmp_path, config, _good(), "Ftrl")
     config = _keras_dense_config()
-    config["compile_config"]["loss"] = {"module": "builtins", "class_name": "function", "config": "my_loss",
-                                        "registered_name": "function"}
+    config["compile_config"]["loss"] = {
+        "module": "builtins",
+        "class_name": "function",
+        "config": "my_loss",
+        "registered_name": "function",
+    }
     _refused(tmp_path, config, _good(), "function")
 
 
@@ -259,10 +327,8 @@ def test_refuses_forged_sizes_before_allocating(tmp_path):
 
 
 def test_refuses_wrong_datasets(tmp_path):
-    _refused(tmp_path, _keras_dense_config(), _dense_h5(np.zeros((5, 3), np.float32), np.zeros(3, np.float32)),
-             "shape")
-    _refused(tmp_path, _keras_dense_config(), _dense_h5(np.zeros((4, 3), np.int32), np.zeros(3, np.float32)),
-             "dtype")
+    _refused(tmp_path, _keras_dense_config(), _dense_h5(np.zeros((5, 3), np.float32), np.zeros(3, np.float32)), "shape")
+    _refused(tmp_path, _keras_dense_config(), _dense_h5(np.zeros((4, 3), np.int32), np.zeros(3, np.float32)), "dtype")
 
     def strings(f):
         g = f.create_group("layers").create_group("dense").create_group("vars")

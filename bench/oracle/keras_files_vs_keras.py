@@ -60,20 +60,50 @@ def vec_data(n=32):
 
 
 CASES = [
-    ("dense+activations", (10,), vec_data, lambda L: [L.Dense(8, activation="relu"), L.LeakyReLU(), L.Dense(6),
-                                                     L.ELU(), L.ReLU(), L.Activation("tanh"), L.Dense(3),
-                                                     L.Softmax()]),
-    ("conv2d+pool+bn", (8, 8, 3), image_data, lambda L: [L.Conv2D(4, 3, activation="relu"), L.BatchNormalization(),
-                                                         L.MaxPooling2D(), L.Conv2D(3, 2, padding="same"),
-                                                         L.AveragePooling2D(2), L.Flatten(),
-                                                         L.Dense(3, activation="softmax")]),
+    (
+        "dense+activations",
+        (10,),
+        vec_data,
+        lambda L: [
+            L.Dense(8, activation="relu"),
+            L.LeakyReLU(),
+            L.Dense(6),
+            L.ELU(),
+            L.ReLU(),
+            L.Activation("tanh"),
+            L.Dense(3),
+            L.Softmax(),
+        ],
+    ),
+    (
+        "conv2d+pool+bn",
+        (8, 8, 3),
+        image_data,
+        lambda L: [
+            L.Conv2D(4, 3, activation="relu"),
+            L.BatchNormalization(),
+            L.MaxPooling2D(),
+            L.Conv2D(3, 2, padding="same"),
+            L.AveragePooling2D(2),
+            L.Flatten(),
+            L.Dense(3, activation="softmax"),
+        ],
+    ),
     # Dropout's masks are random in both: predictions only (the weights after an epoch differ by design).
     ("dense+dropout", (10,), vec_data, lambda L: [L.Dense(8), L.Dropout(0.3), L.Dense(3, activation="softmax")]),
-    ("conv1d+globalpool", (6, 4), seq_data, lambda L: [L.Conv1D(5, 2), L.MaxPooling1D(), L.GlobalAveragePooling1D(),
-                                                       L.Dense(3, activation="softmax")]),
+    (
+        "conv1d+globalpool",
+        (6, 4),
+        seq_data,
+        lambda L: [L.Conv1D(5, 2), L.MaxPooling1D(), L.GlobalAveragePooling1D(), L.Dense(3, activation="softmax")],
+    ),
     ("lstm", (6, 4), seq_data, lambda L: [L.LSTM(5), L.Dense(3, activation="softmax")]),
-    ("gru", (6, 4), seq_data, lambda L: [L.GRU(5, return_sequences=True), L.GlobalMaxPooling1D(),
-                                         L.Dense(3, activation="softmax")]),
+    (
+        "gru",
+        (6, 4),
+        seq_data,
+        lambda L: [L.GRU(5, return_sequences=True), L.GlobalMaxPooling1D(), L.Dense(3, activation="softmax")],
+    ),
     ("simple_rnn", (6, 4), seq_data, lambda L: [L.SimpleRNN(5), L.Dense(3, activation="softmax")]),
     ("embedding+lstm", (7,), int_data, lambda L: [L.Embedding(20, 4), L.LSTM(3), L.Dense(3, activation="softmax")]),
 ]

@@ -143,7 +143,7 @@ def is_keras_archive(path: str) -> bool:
                 names = set(zf.namelist())
     except (OSError, *_saving._ZIP_ERRORS):
         return False
-    return KERAS_ENTRIES <= names
+    return names >= KERAS_ENTRIES
 
 
 def is_hdf5_file(path: str) -> bool:
@@ -282,7 +282,7 @@ def _optimizer_variables(model: Any) -> list[np.ndarray] | None:
     for name, i in _slot_order(model):
         # Slots are stored in the kernels' layout (Conv1D's has a leading 1); Keras' has the weight's shape.
         out.append(np.asarray(state["slots"][i][names.index(name)]).reshape(shapes[i]))
-    for name, value in zip((n for n, _ in model.optimizer_scalar_specs()), state["scalars"]):
+    for _, value in zip(model.optimizer_scalar_specs(), state["scalars"]):
         out.append(np.array(value, dtype=dtype))
     return out
 
@@ -311,7 +311,12 @@ def _keras_model_config(model: Any) -> dict:
             item["build_config"] = {"input_shape": [None, *features]}
             features = tuple(layer.compute_output_shape((None, *features))[1:])
         layers_out.append(item)
-    inner = {"name": model.name, "trainable": bool(model.trainable), "dtype": _dtype_policy(dtype), "layers": layers_out}
+    inner = {
+        "name": model.name,
+        "trainable": bool(model.trainable),
+        "dtype": _dtype_policy(dtype),
+        "layers": layers_out,
+    }
     out = {"module": "keras", "class_name": "Sequential", "config": inner, "registered_name": None}
     if model.built:
         shape = [None, *model.input_shape[1:]]
@@ -349,8 +354,13 @@ def _with_modules(obj: Any, module: str, key: str = "") -> Any:
         config = obj["config"]
         if isinstance(config, dict):
             config = {k: _with_modules(v, own, k) for k, v in config.items()}
-        return {**obj, "module": own, "class_name": obj["class_name"], "config": config,
-                "registered_name": obj.get("registered_name")}
+        return {
+            **obj,
+            "module": own,
+            "class_name": obj["class_name"],
+            "config": config,
+            "registered_name": obj.get("registered_name"),
+        }
     return {k: _with_modules(v, module, k) for k, v in obj.items()}
 
 
@@ -392,9 +402,9 @@ def _plain_config(path: str, obj: Any, where: str = "config") -> Any:
                 "(custom objects are not supported)"
             )
         if registered is not None and registered != class_name:
-            if class_name == "function" and module in ("keras.losses", "keras.metrics", "keras.activations"):
-                if isinstance(obj.get("config"), str):
-                    return obj["config"]
+            functions = ("keras.losses", "keras.metrics", "keras.activations")
+            if class_name == "function" and module in functions and isinstance(obj.get("config"), str):
+                return obj["config"]
             raise ValueError(f"{path}: unsupported class {registered!r} in {where} (custom objects are not supported)")
         if class_name in ("DTypePolicy", "FloatDTypePolicy"):
             name = (obj.get("config") or {}).get("name")
@@ -429,9 +439,7 @@ def _model_config_from_keras(path: str, config: Any) -> tuple[dict, dict | None]
         raise ValueError(f"{path}: {CONFIG_ENTRY} is not a JSON object")
     class_name = config.get("class_name")
     if class_name != "Sequential":
-        raise ValueError(
-            f"{path}: unsupported model class {class_name!r}; cyneuron loads Keras Sequential models only"
-        )
+        raise ValueError(f"{path}: unsupported model class {class_name!r}; cyneuron loads Keras Sequential models only")
     if config.get("module") not in (None, "keras", "keras.models", "keras.src.models.sequential"):
         raise ValueError(f"{path}: unsupported model class {class_name!r} from module {config.get('module')!r}")
     if config.get("registered_name") not in (None, "Sequential"):
@@ -524,7 +532,9 @@ def _open_keras_zip(path: str, data: bytes) -> tuple[dict, dict | None, bytes]:
             extra = sorted(set(infos) - KERAS_ENTRIES)
             if extra:
                 # Keras writes assets/ for layers with files (e.g. lookup tables), none of which cyneuron has.
-                raise ValueError(f"{path}: unsupported entries {', '.join(extra[:5])} (assets of layers cyneuron lacks)")
+                raise ValueError(
+                    f"{path}: unsupported entries {', '.join(extra[:5])} (assets of layers cyneuron lacks)"
+                )
             config_bytes = _read_entry(zf, infos[CONFIG_ENTRY], _saving.MAX_CONFIG_BYTES, path)
             metadata_bytes = _read_entry(zf, infos[METADATA_ENTRY], MAX_METADATA_BYTES, path)
             # Stored or deflated, the HDF5 file can be no larger than the (already read) archive times the
