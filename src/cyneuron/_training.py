@@ -559,9 +559,7 @@ class TrainingMixin:
                     if isinstance(val, BatchSource):
                         values = self._run_test_source(network, val, cbs, None, keys)
                     else:
-                        values = self._run_test(
-                            network, val[0], val[1], validation_batch_size, cbs, None, keys, val[2]
-                        )
+                        values = self._run_test(network, val[0], val[1], validation_batch_size, cbs, None, keys, val[2])
                     val_logs = {key: values[i] for key, i in ordered}
                     cbs.on_test_end(val_logs)
                     epoch_logs.update({f"val_{key}": value for key, value in val_logs.items()})
@@ -671,9 +669,7 @@ class TrainingMixin:
             key = self._prepared
             self._ensure_prepared(network, tuple(c for _, c in pairs), max(n, key[3] if key else 0))
             with self._net_lock:
-                network.bind_training_data(
-                    inputs, targets, np.arange(n, dtype=np.int64), weights, finite_checked=True
-                )
+                network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64), weights, finite_checked=True)
                 network.set_optimizer(self.optimizer.spec)
                 network.iterations = self.optimizer.iterations
                 network.seed = _dropout_seed(int(_config.random_generator().integers(2**63)))

@@ -334,9 +334,10 @@ class Network(abc.ABC):
 
     @abc.abstractmethod
     def train_arrays(self, x, y, weights=None, *, finite_checked: bool = False) -> bool:
-        """One training step on the batch x (rows, input_dim), y (and sample weights (rows,) or None) given as arrays (batches that arrive from
-        Python: a generator, a dataset); validated here, as ``bind_training_data`` would, then as
-        ``train_batch``. Replaces the bound data. Any batch size; workspaces grow once to the largest."""
+        """One training step on the batch x (rows, input_dim), y (and sample weights (rows,) or None) given as
+        arrays (batches that arrive from Python: a generator, a dataset); validated here, as
+        ``bind_training_data`` would, then as ``train_batch``. Replaces the bound data. Any batch size;
+        workspaces grow once to the largest."""
 
     @abc.abstractmethod
     def reset_stats(self) -> None:
