@@ -76,10 +76,10 @@ def _per_sample_loss(loss: LossSpec, y: np.ndarray, y_pred: np.ndarray) -> np.nd
 
 
 def _weighted(per_sample: np.ndarray, sample_weight) -> np.ndarray:
-    """The per-sample losses times their sample weights (in float64, as the compiled sums)."""
+    """The per-sample losses times their sample weights (in the dtype, as Keras)."""
     if sample_weight is None:
         return per_sample
-    return per_sample.astype(np.float64) * sample_weight
+    return per_sample * sample_weight
 
 
 def _loss_gradient(loss: LossSpec, y: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
