@@ -96,7 +96,7 @@ SCALARS = {
     ("fit", "initial_epoch"): [(-1, None), (1.5, None), (NAN, None)],
     ("fit", "validation_data"): [("abc", None), ((1,), None), (3, None)],
     ("fit", "callbacks"): [("cb", None), ([3], None), (3, None)],
-    ("fit", "class_weight"): [({0: 1.0}, None)],
+    ("fit", "class_weight"): [("abc", None), ([1.0], None), ({0: -1.0}, None), ({0: NAN}, None), ({"a": 1.0}, None)],
     ("fit", "validation_freq"): [(0, None), (1.5, None)],
     ("evaluate", "batch_size"): [(0, None), (-1, None), (1.5, None), ("4", None), (NAN, None), (10**12, "n")],
     ("evaluate", "verbose"): [("loud", None), (-1, None)],

@@ -54,14 +54,18 @@ cdef void activation_backward(int act, const floating* z, const floating* a, con
                               floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
 
 # ---------------------------------------------------------------------- losses
-# Sums over the rows of the per-sample loss (divide by rows for the mean).
+# Sums over the rows of the per-sample loss (divide by rows for the mean), each times its
+# sample weight ``w[i]`` when ``w`` is not NULL (NULL: unweighted, the fast path).
 cdef double loss_sum(int loss, bint from_logits, const floating* y, const int64_t* labels,
-                     const floating* p, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+                     const floating* p, Py_ssize_t rows, Py_ssize_t units,
+                     const floating* w) noexcept nogil
 cdef void loss_gradient(int loss, bint from_logits, const floating* y, const int64_t* labels,
                         const floating* p, floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+# dL/dZ of the last stage and the loss sum; with sample weights ``w`` (not NULL) L is
+# sum_i w[i] * loss_i / rows (Keras' sum_over_batch_size): each row's gradient scales by w[i].
 cdef double output_gradient(int loss, bint from_logits, int act, const floating* y, const int64_t* labels,
                             const floating* z, const floating* a, floating* out,
-                            Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+                            Py_ssize_t rows, Py_ssize_t units, const floating* w) noexcept nogil
 cdef double metric_sum(int metric, const floating* y, const int64_t* labels, const floating* p,
                        Py_ssize_t rows, Py_ssize_t units) noexcept nogil
 

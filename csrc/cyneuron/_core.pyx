@@ -429,15 +429,35 @@ cdef inline double _row_loss(int loss, bint from_logits, const floating* y, Py_s
 
 
 cdef double loss_sum(int loss, bint from_logits, const floating* y, const int64_t* labels,
-                     const floating* p, Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+                     const floating* p, Py_ssize_t rows, Py_ssize_t units, const floating* w) noexcept nogil:
     cdef Py_ssize_t i, label = 0
     cdef double total = 0
+    if w != NULL:
+        for i in range(rows):
+            if loss == LOSS_SCCE:
+                label = labels[i]
+            # Keras: the per-sample loss cast to the dtype, times the weight (w * 0 stays 0 only when finite)
+            total += <double>w[i] * _row_loss(loss, from_logits, y + i * units if y != NULL else NULL, label,
+                                              p + i * units, units)
+        return total
     for i in range(rows):
         if loss == LOSS_SCCE:
             label = labels[i]
         total += _row_loss(loss, from_logits, y + i * units if y != NULL else NULL, label,
                            p + i * units, units)
     return total
+
+
+cdef inline void _scale_rows(floating* out, const floating* w, Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+    """out[i, :] *= w[i]: the sample weights of a weighted loss gradient."""
+    cdef Py_ssize_t i, j
+    cdef floating s
+    cdef floating* outr
+    for i in range(rows):
+        s = w[i]
+        outr = out + i * units
+        for j in range(units):
+            outr[j] = outr[j] * s
 
 
 cdef inline void _softmax_minus_target(const floating* z, const floating* y, Py_ssize_t label,
@@ -515,7 +535,7 @@ cdef void loss_gradient(int loss, bint from_logits, const floating* y, const int
 
 cdef double output_gradient(int loss, bint from_logits, int act, const floating* y, const int64_t* labels,
                             const floating* z, const floating* a, floating* out,
-                            Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+                            Py_ssize_t rows, Py_ssize_t units, const floating* w) noexcept nogil:
     cdef Py_ssize_t i, j, n = rows * units
     cdef floating scale, s
     cdef const floating* ar
@@ -536,15 +556,22 @@ cdef double output_gradient(int loss, bint from_logits, int act, const floating*
                 s = <floating>_row_sum(yr, units)
                 for j in range(units):
                     outr[j] = (ar[j] * s - yr[j]) / scale
-        return loss_sum(loss, True, y, labels, z, rows, units)
+        if w != NULL:
+            _scale_rows(out, w, rows, units)
+        return loss_sum(loss, True, y, labels, z, rows, units, w)
     if not from_logits and act == ACT_SIGMOID and loss == LOSS_BCE:
         scale = <floating>n
         for j in range(n):
             out[j] = (a[j] - y[j]) / scale
-        return loss_sum(loss, True, y, labels, z, rows, units)
+        if w != NULL:
+            _scale_rows(out, w, rows, units)
+        return loss_sum(loss, True, y, labels, z, rows, units, w)
     loss_gradient(loss, from_logits, y, labels, a, out, rows, units)
+    if w != NULL:
+        # dL/dA row i scales by w[i], then through the activation (row-wise linear in dL/dA)
+        _scale_rows(out, w, rows, units)
     activation_backward(act, z, a, out, out, rows, units)
-    return loss_sum(loss, from_logits, y, labels, a, rows, units)
+    return loss_sum(loss, from_logits, y, labels, a, rows, units, w)
 
 
 cdef double metric_sum(int metric, const floating* y, const int64_t* labels, const floating* p,

@@ -79,14 +79,16 @@ def activation_backward(const floating[:, ::1] z, a, grad_a, out, int act):
         core.activation_backward(act, zp, ap, gp, op, z.shape[0], z.shape[1])
 
 
-def loss_value(const floating[:, ::1] p, y, labels, int loss, bint from_logits):
-    """Mean over the rows of the per-sample loss (y None for the sparse loss, labels None otherwise)."""
+def loss_value(const floating[:, ::1] p, y, labels, int loss, bint from_logits, weights=None):
+    """Mean over the rows of the per-sample loss (y None for the sparse loss, labels None otherwise),
+    each times its sample weight when ``weights`` (rows,) is given."""
     cdef const floating* pp = _first(p)
     cdef const floating* yp = <const floating*>_data(y)
     cdef const int64_t* lp = <const int64_t*>_data(labels)
+    cdef const floating* wp = <const floating*>_data(weights)
     cdef double total
     with nogil:
-        total = core.loss_sum(loss, from_logits, yp, lp, pp, p.shape[0], p.shape[1])
+        total = core.loss_sum(loss, from_logits, yp, lp, pp, p.shape[0], p.shape[1], wp)
     return total / p.shape[0]
 
 
@@ -99,16 +101,18 @@ def loss_gradient(const floating[:, ::1] p, y, labels, out, int loss, bint from_
         core.loss_gradient(loss, from_logits, yp, lp, pp, op, p.shape[0], p.shape[1])
 
 
-def output_gradient(const floating[:, ::1] z, a, y, labels, out, int loss, bint from_logits, int act):
-    """Writes dLoss/dZ into out; returns the mean loss."""
+def output_gradient(const floating[:, ::1] z, a, y, labels, out, int loss, bint from_logits, int act,
+                    weights=None):
+    """Writes dLoss/dZ into out; returns the mean loss (sample-weighted when ``weights`` (rows,) is given)."""
     cdef const floating* zp = _first(z)
     cdef const floating* ap = <const floating*>_data(a)
     cdef const floating* yp = <const floating*>_data(y)
     cdef const int64_t* lp = <const int64_t*>_data(labels)
     cdef floating* op = <floating*>_data(out)
+    cdef const floating* wp = <const floating*>_data(weights)
     cdef double total
     with nogil:
-        total = core.output_gradient(loss, from_logits, act, yp, lp, zp, ap, op, z.shape[0], z.shape[1])
+        total = core.output_gradient(loss, from_logits, act, yp, lp, zp, ap, op, z.shape[0], z.shape[1], wp)
     return total / z.shape[0]
 
 

@@ -73,6 +73,7 @@ from cyneuron.backend.validation import (
     check_network_data,
     check_optimizer,
     check_optimizer_state,
+    check_sample_weights,
     check_stages,
     input_indices,
 )
@@ -181,6 +182,7 @@ ctypedef struct NetState:
     void* x_batch
     void* y_batch
     int64_t* label_batch
+    void* w_batch            # the batch's sample weights (used only when w_data is not NULL)
     void* z_train            # the last dense stage's Z
     void* g0
     void* g1
@@ -190,6 +192,7 @@ ctypedef struct NetState:
     const void* x_data
     const void* y_data
     const int64_t* label_data
+    const void* w_data       # sample weights (n,) of the dtype; NULL: unweighted
     const int64_t* order
     # inference workspace (infer_rows rows)
     Py_ssize_t infer_rows
@@ -371,10 +374,11 @@ cdef void _commit(floating* tag, NetState* st) noexcept nogil:
 
 
 cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, const floating* y,
-                              const int64_t* labels, Py_ssize_t rows, bint training, floating* grad,
-                              double* sums) noexcept nogil:
+                              const int64_t* labels, const floating* w, Py_ssize_t rows, bint training,
+                              floating* grad, double* sums) noexcept nogil:
     """Loss gradient (w.r.t. the last stage's pre-activation when the head fuses it) into ``grad`` (a
-    scratch buffer when only evaluating), and adds the loss then metric sums to ``sums``; returns the loss sum."""
+    scratch buffer when only evaluating), and adds the loss then metric sums to ``sums``; returns the loss sum.
+    ``w``: the rows' sample weights (NULL: unweighted); they weight the loss, not the metrics (Keras' ``metrics=``)."""
     cdef int last = st.n_stages - 1, k
     cdef StageC* stage = &st.stages[last]
     cdef const floating* a = <const floating*>(stage.out_train if training else stage.out_infer)
@@ -384,7 +388,7 @@ cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, co
         z = <const floating*>(st.z_train if training else st.z_infer)
     elif stage.head:
         z = _stage_input(tag, st, last, x, training)
-    loss = core.output_gradient(st.loss, st.from_logits, st.head_act, y, labels, z, a, grad, rows, st.out_dim)
+    loss = core.output_gradient(st.loss, st.from_logits, st.head_act, y, labels, z, a, grad, rows, st.out_dim, w)
     sums[0] += loss
     for k in range(st.n_metrics):
         sums[1 + k] += core.metric_sum(st.metrics[k], y, labels, a, rows, st.out_dim)
@@ -409,6 +413,8 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
     cdef const floating* ys = <const floating*>st.y_data
     cdef floating* xb = <floating*>st.x_batch
     cdef floating* yb = <floating*>st.y_batch
+    cdef const floating* ws = <const floating*>st.w_data
+    cdef floating* wb = NULL
     cdef double loss
 
     # gather rows order[start:stop]
@@ -430,10 +436,15 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
             st.label_batch[r] = st.label_data[idx]
         else:
             memcpy(yb + r * n_out, ys + idx * n_out, n_out * sizeof(floating))
+    if ws != NULL:
+        # the sample weights ride with their rows (order already checked above)
+        wb = <floating*>st.w_batch
+        for r in range(rows):
+            wb[r] = ws[st.order[start + r]]
 
     if not _forward(tag, st, xb, rows, True, <floating*>st.z_train, NULL):
         return STEP_BAD_INDEX  # not reached: the gather checked the private copy
-    loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, rows, True, <floating*>st.g0, st.stats)
+    loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, wb, rows, True, <floating*>st.g0, st.stats)
     _backward(tag, st, xb, rows)
     if not _step_finite(tag, st, loss):
         return STEP_NONFINITE
@@ -460,7 +471,7 @@ cdef bint _predict(floating* tag, NetState* st, const floating* x, Py_ssize_t n,
 
 
 cdef bint _evaluate(floating* tag, NetState* st, const floating* x, const floating* y, const int64_t* labels,
-                    Py_ssize_t n, Py_ssize_t chunk, double* sums) noexcept nogil:
+                    const floating* w, Py_ssize_t n, Py_ssize_t chunk, double* sums) noexcept nogil:
     """False when an embedding index was out of range (see ``_forward``)."""
     cdef Py_ssize_t start, rows
     cdef const floating* xr
@@ -472,7 +483,8 @@ cdef bint _evaluate(floating* tag, NetState* st, const floating* x, const floati
         xr = _x_rows(tag, st, x, start)
         ok = _forward(tag, st, xr, rows, False, <floating*>st.z_infer, NULL) and ok
         _loss_and_metrics(tag, st, xr, y + start * st.out_dim if y != NULL else NULL,
-                          labels + start if labels != NULL else NULL, rows, False, grad, sums)
+                          labels + start if labels != NULL else NULL, w + start if w != NULL else NULL,
+                          rows, False, grad, sums)
         start += rows
     return ok
 
@@ -825,7 +837,7 @@ cdef class NetworkCore:
         cdef Py_ssize_t item = self.st.itemsize, nbytes = 0
         cdef Py_ssize_t work = batch_norm.WORK_BYTES_PER_CHANNEL * self.st.max_channels
         nbytes += _round_up(rows * self.st.in_dim * self.st.x_itemsize)
-        nbytes += _round_up(rows * self.st.out_dim * item) + _round_up(rows * 8)
+        nbytes += _round_up(rows * self.st.out_dim * item) + _round_up(rows * 8) + _round_up(rows * item)
         nbytes += _round_up(rows * self.st.out_dim * item)
         nbytes += 2 * _round_up(rows * self.st.max_width * item) + _round_up(work)
         for s in range(self.st.n_stages):
@@ -835,6 +847,7 @@ cdef class NetworkCore:
         self.st.x_batch = arena.take(rows * self.st.in_dim * self.st.x_itemsize)
         self.st.y_batch = arena.take(rows * self.st.out_dim * item)
         self.st.label_batch = <int64_t*>arena.take(rows * 8)
+        self.st.w_batch = arena.take(rows * item)
         self.st.z_train = arena.take(rows * self.st.out_dim * item)
         self.st.g0 = arena.take(rows * self.st.max_width * item)
         self.st.g1 = arena.take(rows * self.st.max_width * item)
@@ -946,6 +959,7 @@ cdef class NetworkCore:
             self.st.stats = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.stats)
             # data bound for another loss may not fit this one
             self._bound = None
+            self.st.w_data = NULL
         finally:
             self._busy = False
 
@@ -1006,19 +1020,22 @@ cdef class NetworkCore:
                 raise RuntimeError("this cyneuron network is being used by another thread")
             self.st.seed = int(value) & 0xFFFFFFFFFFFFFFFF
 
-    def bind_training_data(self, x, y, order, *, finite_checked=False):
-        """Hold x (n, input_dim), y (labels (n,) int64 or targets (n, units)) and order (n,) int64."""
+    def bind_training_data(self, x, y, order, weights=None, *, finite_checked=False):
+        """Hold x (n, input_dim), y (labels (n,) int64 or targets (n, units)), order (n,) int64 and the
+        sample weights (None or (n,) of the dtype)."""
         self._require_training()
         x, y, order = check_network_data(
             x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, order, finite_checked=finite_checked,
             indices=self.st.index_limit,
         )
+        weights = check_sample_weights("weights", weights, x.shape[0], self.dtype, finite_checked=finite_checked)
         self._enter()
         try:
             rows = min(self._batch_size, x.shape[0])
             if rows > self.st.train_rows:
                 self._alloc_train(rows)
-            self._bound = (x, y, order)
+            self._bound = (x, y, order, weights)
+            self.st.w_data = cnp.PyArray_DATA(<cnp.ndarray>weights) if weights is not None else NULL
             self.st.n = x.shape[0]
             self.st.x_data = cnp.PyArray_DATA(<cnp.ndarray>x)
             self.st.order = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>order)
@@ -1075,7 +1092,7 @@ cdef class NetworkCore:
             )
         return result == STEP_OK
 
-    def train_arrays(self, x, y, *, finite_checked=False):
+    def train_arrays(self, x, y, weights=None, *, finite_checked=False):
         """One training step on the batch x (rows, in_dim), y: the bound data become this batch (identity
         order), so the step is ``train_batch`` on it; workspaces grow once to the largest batch seen."""
         cdef Py_ssize_t rows
@@ -1085,13 +1102,15 @@ cdef class NetworkCore:
             indices=self.st.index_limit,
         )
         rows = x.shape[0]
+        weights = check_sample_weights("weights", weights, rows, self.dtype, finite_checked=finite_checked)
         if self._identity is None or self._identity.shape[0] < rows:
             self._identity = np.arange(max(rows, self._batch_size), dtype=np.int64)
         self._enter()
         try:
             if rows > self.st.train_rows:
                 self._alloc_train(rows)
-            self._bound = (x, y, self._identity)
+            self._bound = (x, y, self._identity, weights)
+            self.st.w_data = cnp.PyArray_DATA(<cnp.ndarray>weights) if weights is not None else NULL
             self.st.n = rows
             self.st.x_data = cnp.PyArray_DATA(<cnp.ndarray>x)
             self.st.order = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>self._identity)
@@ -1109,11 +1128,13 @@ cdef class NetworkCore:
         """Zero ``stats``."""
         self.stats[...] = 0
 
-    def evaluate(self, x, y, batch_size, *, finite_checked=False):
-        """Mean loss then mean of each metric over all of x, y: float64 (1 + len(metrics),)."""
+    def evaluate(self, x, y, batch_size, weights=None, *, finite_checked=False):
+        """Mean loss then mean of each metric over all of x, y: float64 (1 + len(metrics),); the loss
+        weighted by the sample ``weights`` (None or (n,) of the dtype) as ``base.Network`` says."""
         cdef Py_ssize_t n, chunk
         cdef cnp.ndarray xa, ya, sums
         cdef const void* yp = NULL
+        cdef const void* wp = NULL
         cdef const int64_t* lp = NULL
         cdef bint big, in_range = True
         cdef PyThreadState* gil_state
@@ -1124,6 +1145,9 @@ cdef class NetworkCore:
         )
         chunk = _positive(batch_size, "batch_size")
         n = cnp.PyArray_DIM(xa, 0)
+        weights = check_sample_weights("weights", weights, n, self.dtype, finite_checked=finite_checked)
+        if weights is not None:
+            wp = cnp.PyArray_DATA(<cnp.ndarray>weights)
         if self.st.sparse:
             # labels index rows inside the kernel: a private copy, which no other thread can change mid-call
             ya = ya.copy()
@@ -1141,12 +1165,14 @@ cdef class NetworkCore:
             if self.st.double:
                 gil_state = _release_gil(big)
                 in_range = _evaluate(<double*>NULL, &self.st, <const double*>cnp.PyArray_DATA(xa),
-                                     <const double*>yp, lp, n, chunk, <double*>cnp.PyArray_DATA(sums))
+                                     <const double*>yp, lp, <const double*>wp, n, chunk,
+                                     <double*>cnp.PyArray_DATA(sums))
                 _restore_gil(gil_state)
             else:
                 gil_state = _release_gil(big)
                 in_range = _evaluate(<float*>NULL, &self.st, <const float*>cnp.PyArray_DATA(xa),
-                                     <const float*>yp, lp, n, chunk, <double*>cnp.PyArray_DATA(sums))
+                                     <const float*>yp, lp, <const float*>wp, n, chunk,
+                                     <double*>cnp.PyArray_DATA(sums))
                 _restore_gil(gil_state)
         finally:
             self._busy = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import types
 import warnings
 
 import numpy as np
@@ -37,6 +38,64 @@ def _must_be_none(**kwargs) -> None:
             raise ValueError(f"{key}: not supported by cyneuron (only None)")
 
 
+def _sample_weights(value, n: int, dtype, name: str = "sample_weight") -> np.ndarray | None:
+    """Per-sample weights as Keras 3 takes them: (n,) or (n, 1), numeric, finite and >= 0; returned as a
+    C-contiguous (n,) array of the model's dtype (None stays None)."""
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name}: could not convert to an array ({error})") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected numeric sample weights, got dtype {array.dtype}")
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.shape != (n,):
+        raise ValueError(f"{name}: expected shape ({n},) or ({n}, 1) (one weight per sample), got {array.shape}")
+    out = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name}: contains NaN or infinity")
+    if n and out.min() < 0:
+        raise ValueError(f"{name}: sample weights must be >= 0, got {out.min()}")
+    return out
+
+
+def _check_class_weight(class_weight) -> dict | None:
+    """``class_weight`` as a dict {int class: finite weight >= 0}."""
+    if class_weight is None:
+        return None
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight: expected a dict {{class index: weight}}, got {type(class_weight).__name__}")
+    checked = {}
+    for key, value in class_weight.items():
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"class_weight: keys must be int class indices, got {key!r}")
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"class_weight: weights must be numbers, got {value!r} for class {key}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"class_weight: weights must be finite and >= 0, got {value!r} for class {key}")
+        checked[int(key)] = float(value)
+    return checked
+
+
+def _class_weight_rows(class_weight: dict, targets: np.ndarray, dtype) -> np.ndarray:
+    """Per-sample weights from class weights, as Keras 3: the class of a row is its int label, the arg-max of
+    a one-hot / probability row, or the rounded value of a (n, 1) target; classes not listed weigh 1."""
+    labels = targets
+    if labels.ndim > 1:
+        labels = np.argmax(labels, axis=-1) if labels.shape[-1] != 1 else labels[:, 0]
+    labels = np.round(labels).astype(np.int64)
+    classes, inverse = np.unique(labels, return_inverse=True)
+    table = np.array([class_weight.get(int(c), 1.0) for c in classes], dtype=dtype)
+    return np.ascontiguousarray(table[inverse.reshape(-1)], dtype=dtype)
+
+
+def _no_both(sample_weight, class_weight) -> None:
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("class_weight, sample_weight: cannot be given at the same time (as in Keras)")
+
+
 class TrainingMixin:
     """fit / evaluate / train_on_batch / test_on_batch for ``Sequential`` (see there for the model state)."""
 
@@ -59,7 +118,6 @@ class TrainingMixin:
             or a dict ``{name: value}`` with ``return_dict=True``.
         """
         self._require_compiled("evaluate")
-        _must_be_none(sample_weight=sample_weight)
         if steps is not None:
             steps = _check_int(steps, "steps", 1)
         batch_size = _batch_size(batch_size)
@@ -70,6 +128,11 @@ class TrainingMixin:
         if is_batch_source(x):
             if y is not None:
                 raise ValueError("y: not accepted when x is a dataset, generator or PyDataset")
+            if sample_weight is not None:
+                raise ValueError(
+                    "sample_weight: not accepted when x is a dataset, generator or PyDataset "
+                    "(yield (x, y, sample_weight) batches instead)"
+                )
             source = BatchSource(x, steps, "x")
         elif steps is not None:
             raise ValueError("steps: only supported when x is a dataset, generator or PyDataset")
@@ -78,8 +141,10 @@ class TrainingMixin:
             if source is not None:
                 first = source.peek()
                 inputs, targets, y_shape = self._prepare_xy(first[0], first[1], "x batch x", "x batch y")
+                weights = None
             else:
                 inputs, targets, y_shape = self._prepare_xy(x, y)
+                weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype)
             pairs = self._resolve_metrics(y_shape)
             network = self._get_network()
             self._ensure_prepared(network, tuple(c for _, c in pairs), None)
@@ -92,7 +157,7 @@ class TrainingMixin:
             if source is not None:
                 values = self._run_test_source(network, source, cbs, bar, keys)
             else:
-                values = self._run_test(network, inputs, targets, batch_size, cbs, bar, keys)
+                values = self._run_test(network, inputs, targets, batch_size, cbs, bar, keys, weights)
             logs = {key: values[i] for key, i in sorted(zip(keys, range(len(keys))))}
             cbs.on_test_end(logs)
             if bar is not None:
@@ -104,12 +169,13 @@ class TrainingMixin:
         ordered = [values[i] for i in range(len(keys))]
         return ordered[0] if len(ordered) == 1 else ordered
 
-    def _run_test(self, network, inputs, targets, batch_size, cbs, bar, keys) -> list[float]:
-        """Mean loss and metrics over all rows, one network call unless hooks or a live bar need batches."""
+    def _run_test(self, network, inputs, targets, batch_size, cbs, bar, keys, weights=None) -> list[float]:
+        """Mean loss and metrics over all rows, one network call unless hooks or a live bar need batches.
+        With sample ``weights`` the loss is Keras' weighted one (sum of weight * loss over the rows / rows)."""
         hooks = cbs.needs_test_batch_hooks
         if not hooks and (bar is None or not bar._dynamic):
             with self._net_lock:
-                values = network.evaluate(inputs, targets, batch_size, finite_checked=True)
+                values = network.evaluate(inputs, targets, batch_size, weights, finite_checked=True)
             return [float(v) for v in values]
         n = inputs.shape[0]
         sums = np.zeros(len(keys))
@@ -118,7 +184,13 @@ class TrainingMixin:
             if hooks:
                 cbs.on_test_batch_begin(step, None)
             with self._net_lock:
-                values = network.evaluate(inputs[start:stop], targets[start:stop], batch_size, finite_checked=True)
+                values = network.evaluate(
+                    inputs[start:stop],
+                    targets[start:stop],
+                    batch_size,
+                    None if weights is None else weights[start:stop],
+                    finite_checked=True,
+                )
             sums += values * (stop - start)
             if hooks or bar is not None:
                 logs = {key: float(sums[i] / stop) for key, i in sorted(zip(keys, range(len(keys))))}
@@ -183,7 +255,16 @@ class TrainingMixin:
             validation_batch_size: batch size of the validation pass (default ``batch_size``).
             validation_freq: validate every this many epochs.
             steps_per_epoch: batches per epoch when x is a generator or dataset (default: all it yields).
-            class_weight, sample_weight, validation_steps: must be None (not supported yet).
+            sample_weight: per-sample weights (n,) or (n, 1), finite and >= 0 (arrays only; a batch source
+                yields ``(x, y, sample_weight)`` batches instead). The loss of a batch becomes Keras'
+                ``sum(w * loss) / batch_size`` (zero weights still count in the divisor), so the logged loss is
+                ``sum(w * loss) / samples``; the compiled metrics stay unweighted, as in Keras 3.
+            class_weight: dict {class index: weight}, turned into per-sample weights by each training row's
+                class (its int label, the arg-max of a one-hot row, the rounded (n, 1) target; unlisted classes
+                weigh 1), as Keras; not together with sample_weight, not for Python generators; validation is
+                not class-weighted.
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, val_sample_weight)``, or a batch source.
+            validation_steps: must be None (not supported yet).
 
         ``x`` may also be a batch source — a generator or iterable of ``(x, y)`` batches, a ``PyDataset``,
         or a dataset from ``cyneuron.utils`` — with ``y`` None; ``validation_data`` likewise.
@@ -202,7 +283,9 @@ class TrainingMixin:
         for that predict to finish.
         """
         self._require_compiled("fit")
-        _must_be_none(class_weight=class_weight, sample_weight=sample_weight, validation_steps=validation_steps)
+        _must_be_none(validation_steps=validation_steps)
+        _no_both(sample_weight, class_weight)
+        class_weight = _check_class_weight(class_weight)
         if steps_per_epoch is not None:
             steps_per_epoch = _check_int(steps_per_epoch, "steps_per_epoch", 1)
         batch_size = _batch_size(batch_size)
@@ -239,12 +322,15 @@ class TrainingMixin:
                 validation_batch_size,
                 validation_freq,
                 steps_per_epoch,
+                sample_weight,
+                class_weight,
             )
         finally:
             self._release()
 
-    def _fit_data(self, x, y, validation_split, validation_data):
+    def _fit_data(self, x, y, validation_split, validation_data, sample_weight=None, class_weight=None):
         inputs, targets, y_shape = self._prepare_xy(x, y)
+        weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype)
         val = self._validation(validation_data)
         if val is None and validation_split > 0:
             n = inputs.shape[0]
@@ -254,38 +340,60 @@ class TrainingMixin:
                     f"validation_split: the training data has {n} samples, which is not enough to split into "
                     f"training and validation sets with validation_split={validation_split}"
                 )
-            val = (inputs[split_at:], targets[split_at:])
+            # as Keras, the sample weights split with the rows (class weights apply to the training part only)
+            val = (inputs[split_at:], targets[split_at:], None if weights is None else weights[split_at:])
             inputs, targets = inputs[:split_at], targets[:split_at]
-        return inputs, targets, y_shape, val
+            weights = None if weights is None else weights[:split_at]
+        if class_weight is not None:
+            weights = _class_weight_rows(class_weight, targets, self._dtype)
+        return inputs, targets, y_shape, val, weights
 
     def _validation(self, validation_data):
-        """``validation_data`` as arrays ``(x, y)`` or a ``BatchSource``; None when not given."""
+        """``validation_data`` as arrays ``(x, y, weights or None)`` or a ``BatchSource``; None when not given."""
         if validation_data is None:
             return None
         if is_batch_source(validation_data):
             return BatchSource(validation_data, None, "validation_data")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError(f"validation_data: expected a tuple (x_val, y_val), got {type(validation_data).__name__}")
-        if len(validation_data) == 3 and validation_data[2] is not None:
-            raise ValueError("validation_data: validation sample weights are not supported")
+            raise ValueError(
+                "validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight), "
+                f"got {type(validation_data).__name__}"
+            )
         val_x, val_y, _ = self._prepare_xy(
             validation_data[0], validation_data[1], "validation_data[0]", "validation_data[1]"
         )
-        return val_x, val_y
+        val_w = None
+        if len(validation_data) == 3:
+            val_w = _sample_weights(validation_data[2], val_x.shape[0], self._dtype, "validation_data[2]")
+        return val_x, val_y, val_w
 
-    def _source_batch(self, batch, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
-        """One (x, y, sample_weight) batch of a batch source, validated and converted."""
+    def _source_batch(self, batch, name: str = "x", class_weight=None):
+        """One (x, y, sample_weight) batch of a batch source, validated and converted: (x, y, weights or None).
+        ``class_weight`` (training only) gives the weights of a batch that has none."""
         bx, by, weights = batch
-        if weights is not None:
-            raise ValueError(f"{name}: sample weights in the batches are not supported by cyneuron yet")
         if by is None:
             raise ValueError(f"{name}: expected batches (x, y) with targets, got batches without y")
         inputs, targets, _ = self._prepare_xy(bx, by, f"{name} batch x", f"{name} batch y")
-        return inputs, targets
+        if weights is not None:
+            if class_weight is not None:
+                raise ValueError(
+                    f"class_weight: cannot be given when the {name} batches hold sample weights (as in Keras)"
+                )
+            weights = _sample_weights(weights, inputs.shape[0], self._dtype, f"{name} batch sample_weight")
+        elif class_weight is not None:
+            weights = _class_weight_rows(class_weight, targets, self._dtype)
+        return inputs, targets, weights
 
-    def _fit_source(self, x, y, validation_split, validation_data, steps_per_epoch):
+    def _fit_source(self, x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight):
         if y is not None:
             raise ValueError("y: not accepted when x is a dataset, generator or PyDataset (batches hold the targets)")
+        if sample_weight is not None:
+            raise ValueError(
+                "sample_weight: not accepted when x is a dataset, generator or PyDataset "
+                "(yield (x, y, sample_weight) batches instead)"
+            )
+        if class_weight is not None and isinstance(x, types.GeneratorType):
+            raise ValueError("class_weight: not supported for Python generator inputs (as in Keras)")
         if validation_split:
             raise ValueError("validation_split: only supported for NumPy arrays; pass validation_data instead")
         source = BatchSource(x, steps_per_epoch, "x")
@@ -311,16 +419,21 @@ class TrainingMixin:
         validation_batch_size,
         validation_freq,
         steps_per_epoch=None,
+        sample_weight=None,
+        class_weight=None,
     ):
         source = None
+        weights = None
         if is_batch_source(x):
             source, inputs, targets, y_shape, val = self._fit_source(
-                x, y, validation_split, validation_data, steps_per_epoch
+                x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight
             )
         else:
             if steps_per_epoch is not None:
                 raise ValueError("steps_per_epoch: only supported when x is a dataset, generator or PyDataset")
-            inputs, targets, y_shape, val = self._fit_data(x, y, validation_split, validation_data)
+            inputs, targets, y_shape, val, weights = self._fit_data(
+                x, y, validation_split, validation_data, sample_weight, class_weight
+            )
         pairs = self._resolve_metrics(y_shape)
         canonical = tuple(c for _, c in pairs)
         self._refresh_trainable()
@@ -332,7 +445,7 @@ class TrainingMixin:
         net_lock = self._net_lock
         fit_seed = int(_config.random_generator().integers(2**63))
         with net_lock:
-            network.bind_training_data(inputs, targets, order, finite_checked=True)
+            network.bind_training_data(inputs, targets, order, weights, finite_checked=True)
             network.iterations = self.optimizer.iterations
             network.seed = _dropout_seed(fit_seed)
         rng = np.random.default_rng(fit_seed)
@@ -341,8 +454,8 @@ class TrainingMixin:
         bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
 
         def train_source(batch) -> tuple[bool, int]:
-            bx, by = self._source_batch(batch)
-            return network.train_arrays(bx, by, finite_checked=True), bx.shape[0]
+            bx, by, bw = self._source_batch(batch, "x", class_weight)
+            return network.train_arrays(bx, by, bw, finite_checked=True), bx.shape[0]
 
         keys = ["loss", *self._metric_names]
         ordered = sorted(zip(keys, range(len(keys))))
@@ -446,7 +559,7 @@ class TrainingMixin:
                     if isinstance(val, BatchSource):
                         values = self._run_test_source(network, val, cbs, None, keys)
                     else:
-                        values = self._run_test(network, val[0], val[1], validation_batch_size, cbs, None, keys)
+                        values = self._run_test(network, val[0], val[1], validation_batch_size, cbs, None, keys, val[2])
                     val_logs = {key: values[i] for key, i in ordered}
                     cbs.on_test_end(val_logs)
                     epoch_logs.update({f"val_{key}": value for key, value in val_logs.items()})
@@ -507,9 +620,9 @@ class TrainingMixin:
         for step, batch in enumerate(source.epoch()):
             if hooks:
                 cbs.on_test_batch_begin(step, None)
-            bx, by = self._source_batch(batch, source._name)
+            bx, by, bw = self._source_batch(batch, source._name)
             with self._net_lock:
-                values = network.evaluate(bx, by, bx.shape[0], finite_checked=True)
+                values = network.evaluate(bx, by, bx.shape[0], bw, finite_checked=True)
             sums += values * bx.shape[0]
             seen += bx.shape[0]
             if hooks or bar is not None:
@@ -538,9 +651,11 @@ class TrainingMixin:
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False):
         """One SGD step on the batch ``x``, ``y``; returns the loss (and metrics) accumulated since the last
-        ``reset_metrics()`` (Keras 3 keeps its metrics running across ``train_on_batch`` calls)."""
+        ``reset_metrics()`` (Keras 3 keeps its metrics running across ``train_on_batch`` calls).
+        ``sample_weight`` / ``class_weight`` weight the loss as in ``fit``."""
         self._require_compiled("train_on_batch")
-        _must_be_none(sample_weight=sample_weight, class_weight=class_weight)
+        _no_both(sample_weight, class_weight)
+        class_weight = _check_class_weight(class_weight)
         self._acquire("train_on_batch")
         try:
             inputs, targets, y_shape = self._prepare_xy(x, y)
@@ -548,10 +663,13 @@ class TrainingMixin:
             self._refresh_trainable()
             network = self._get_network()
             n = inputs.shape[0]
+            weights = _sample_weights(sample_weight, n, self._dtype)
+            if class_weight is not None:
+                weights = _class_weight_rows(class_weight, targets, self._dtype)
             key = self._prepared
             self._ensure_prepared(network, tuple(c for _, c in pairs), max(n, key[3] if key else 0))
             with self._net_lock:
-                network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64), finite_checked=True)
+                network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64), weights, finite_checked=True)
                 network.set_optimizer(self.optimizer.spec)
                 network.iterations = self.optimizer.iterations
                 network.seed = _dropout_seed(int(_config.random_generator().integers(2**63)))

@@ -528,15 +528,20 @@ class Sequential(TrainingMixin):
             loss: a loss name (``"mse"``, ``"sparse_categorical_crossentropy"`` ...), class or instance.
             loss_weights: None (a single-output model has nothing to weight).
             metrics: list of metric names (``"accuracy"`` ...), classes, instances or functions.
-            weighted_metrics: None (sample weights are not supported yet).
+            weighted_metrics: None (or empty). Sample weights (``fit(sample_weight=, class_weight=)`` ...) weight
+                the loss only; the compiled ``metrics`` stay unweighted, as in Keras 3; weighted metrics are
+                not supported yet.
             run_eagerly, jit_compile, auto_scale_loss: accepted for compatibility; every training step is one
                 compiled call whatever they say.
             steps_per_execution: accepted (an int >= 1); each step is already a single compiled call.
         """
         if loss_weights is not None:
             raise ValueError("loss_weights: a cyneuron model has one output; leave loss_weights=None")
-        if weighted_metrics is not None:
-            raise ValueError("weighted_metrics: not supported by cyneuron yet (sample weights are not)")
+        if weighted_metrics is not None and not (isinstance(weighted_metrics, (list, tuple)) and not weighted_metrics):
+            raise ValueError(
+                "weighted_metrics: not supported by cyneuron yet; sample weights weight the loss, and the compiled "
+                "metrics= are unweighted (as in Keras 3)"
+            )
         from cyneuron.utils import _check_bool, _check_int
 
         _check_bool(run_eagerly, "run_eagerly")

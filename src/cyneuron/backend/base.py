@@ -152,17 +152,20 @@ class Ops(abc.ABC):
         check.check_no_overlap("out", out, {"z": z, "a": a, "grad_a": grad_a}, may_be=("grad_a",))
         self._activation_backward(activation, z, a, grad_a, out)
 
-    def loss_value(self, loss: LossSpec, y_true, y_pred) -> float:
+    def loss_value(self, loss: LossSpec, y_true, y_pred, sample_weight=None) -> float:
         """Mean over the batch of the per-sample loss.
 
         y_pred (batch, units): probabilities, or logits when ``loss.from_logits``.
         y_true (batch, units) of the dtype, or int64 labels (batch,) for the
-        sparse loss.
+        sparse loss. ``sample_weight`` (batch,) of the dtype, finite and >= 0: the mean
+        becomes ``sum(w_i * loss_i) / batch`` (Keras' ``sum_over_batch_size``: the
+        divisor stays the batch size, zero weights included).
         """
         loss = check.check_loss(loss)
         y_pred = check.check_float_array("y_pred", y_pred, 2)
         y_true = check.check_targets(loss.name == "sparse_categorical_crossentropy", y_true, y_pred)
-        return self._loss_value(loss, y_true, y_pred)
+        sample_weight = check.check_sample_weights("sample_weight", sample_weight, y_pred.shape[0], y_pred.dtype)
+        return self._loss_value(loss, y_true, y_pred, sample_weight)
 
     def loss_gradient(self, loss: LossSpec, y_true, y_pred, out) -> None:
         """``out = d loss_value / d y_pred``; y_pred, out (batch, units)."""
@@ -173,11 +176,12 @@ class Ops(abc.ABC):
         check.check_no_overlap("out", out, {"y_true": y_true, "y_pred": y_pred})
         self._loss_gradient(loss, y_true, y_pred, out)
 
-    def output_gradient(self, loss: LossSpec, activation, y_true, z, a, out) -> float:
+    def output_gradient(self, loss: LossSpec, activation, y_true, z, a, out, sample_weight=None) -> float:
         """dLoss/dZ of the last stage, fused where the pair allows; returns the loss value.
 
         z, a, out (batch, units) are that stage's pre-activation, activation and
-        the gradient buffer; y_true as in ``loss_value``.
+        the gradient buffer; y_true and ``sample_weight`` as in ``loss_value`` (with
+        weights, row i of dLoss/dA, so of dLoss/dZ, is scaled by ``w_i``).
         """
         loss = check.check_loss(loss)
         check.check_activation(activation)
@@ -186,7 +190,8 @@ class Ops(abc.ABC):
         check.check_array("a", a, z.shape, z.dtype)
         check.check_array("out", out, z.shape, z.dtype, writeable=True)
         check.check_no_overlap("out", out, {"y_true": y_true, "z": z, "a": a})
-        return self._output_gradient(loss, activation, y_true, z, a, out)
+        sample_weight = check.check_sample_weights("sample_weight", sample_weight, z.shape[0], z.dtype)
+        return self._output_gradient(loss, activation, y_true, z, a, out, sample_weight)
 
     def metric_value(self, metric: str, y_true, y_pred) -> float:
         """Mean over the batch of the per-sample metric; y_pred (batch, units), y_true as in ``loss_value``."""
@@ -230,13 +235,13 @@ class Ops(abc.ABC):
     def _activation_backward(self, activation, z, a, grad_a, out) -> None: ...
 
     @abc.abstractmethod
-    def _loss_value(self, loss, y_true, y_pred) -> float: ...
+    def _loss_value(self, loss, y_true, y_pred, sample_weight=None) -> float: ...
 
     @abc.abstractmethod
     def _loss_gradient(self, loss, y_true, y_pred, out) -> None: ...
 
     @abc.abstractmethod
-    def _output_gradient(self, loss, activation, y_true, z, a, out) -> float: ...
+    def _output_gradient(self, loss, activation, y_true, z, a, out, sample_weight=None) -> float: ...
 
     @abc.abstractmethod
     def _metric_value(self, metric, y_true, y_pred) -> float: ...
@@ -258,7 +263,7 @@ class Network(abc.ABC):
         net = ops.build_network(stages, input_shape, dtype)
         net.predict(x, batch_size)                       # any time
         net.prepare_training(loss, metrics, optimizer, batch_size)
-        net.bind_training_data(x, y, order)              # once per fit
+        net.bind_training_data(x, y, order, weights)     # once per fit (weights: None or (n,))
         for each epoch:  shuffle ``order`` in place; net.set_optimizer(optimizer)
             net.reset_stats()
             for start in range(0, n, batch_size):
@@ -268,6 +273,13 @@ class Network(abc.ABC):
     Data is flat rows: x ``(n, prod(input_shape))`` in C order. ``stats`` is a float64 array
     ``(1 + len(metrics),)`` holding, since the last ``reset_stats``, the sum over samples of the
     per-sample loss then of each metric, all measured on the forward pass before that batch's update.
+
+    Sample weights (Keras 3's semantics): ``weights`` is None (unweighted) or (n,) of the dtype,
+    finite and >= 0, one per row. A batch's loss is then ``sum_i w_i * loss_i / rows`` (Keras'
+    ``sum_over_batch_size``: the divisor is the row count, zero weights included) and so is its
+    gradient; ``stats[0]`` sums ``w_i * loss_i`` (so ``stats[0] / samples`` is Keras' logged loss,
+    whose tracker averages the batch losses weighted by the batch sizes), while the metric sums stay
+    unweighted (Keras' compiled ``metrics=`` ignore sample weights).
 
     A training step is a transaction: forward (training mode) -> loss -> backward -> finiteness
     check of the loss, every gradient and every stage's new state -> commit (the optimizer update
@@ -301,12 +313,13 @@ class Network(abc.ABC):
         (another kind), when they restart at their initial values."""
 
     @abc.abstractmethod
-    def bind_training_data(self, x, y, order, *, finite_checked: bool = False) -> None:
-        """Hold x (n, input_dim), y (labels (n,) int64 or targets (n, units)) and order (n,) int64.
+    def bind_training_data(self, x, y, order, weights=None, *, finite_checked: bool = False) -> None:
+        """Hold x (n, input_dim), y (labels (n,) int64 or targets (n, units)), order (n,) int64 and the
+        sample weights (None, or (n,) of the dtype; see the class docstring), gathered with the rows.
 
         ``order`` is a permutation of ``range(n)`` that the caller may shuffle in
         place between batches; batch ``[start, stop)`` uses rows ``order[start:stop]``.
-        x and y are scanned for NaN/inf unless ``finite_checked`` says the caller
+        x, y and weights are scanned for NaN/inf (and weights for negatives) unless ``finite_checked`` says the caller
         just did (the front end validates once per public call; a missed NaN could
         only make ``train_batch`` return False, never touch memory out of bounds).
         """
@@ -320,18 +333,21 @@ class Network(abc.ABC):
         """
 
     @abc.abstractmethod
-    def train_arrays(self, x, y, *, finite_checked: bool = False) -> bool:
-        """One training step on the batch x (rows, input_dim), y given as arrays (batches that arrive from
-        Python: a generator, a dataset); validated here, as ``bind_training_data`` would, then as
-        ``train_batch``. Replaces the bound data. Any batch size; workspaces grow once to the largest."""
+    def train_arrays(self, x, y, weights=None, *, finite_checked: bool = False) -> bool:
+        """One training step on the batch x (rows, input_dim), y (and sample weights (rows,) or None) given as
+        arrays (batches that arrive from Python: a generator, a dataset); validated here, as
+        ``bind_training_data`` would, then as ``train_batch``. Replaces the bound data. Any batch size;
+        workspaces grow once to the largest."""
 
     @abc.abstractmethod
     def reset_stats(self) -> None:
         """Zero ``stats``."""
 
     @abc.abstractmethod
-    def evaluate(self, x, y, batch_size: int, *, finite_checked: bool = False) -> np.ndarray:
+    def evaluate(self, x, y, batch_size: int, weights=None, *, finite_checked: bool = False) -> np.ndarray:
         """Mean loss then mean of each metric over all of x, y (inference mode): float64 (1 + len(metrics),).
+
+        With sample ``weights`` (n,) the loss entry is ``sum_i w_i * loss_i / n``, the metrics unweighted.
 
         ``finite_checked`` as in ``bind_training_data``.
         """

@@ -59,18 +59,18 @@ class CythonOps(Ops):
     def _activation_backward(self, activation, z, a, grad_a, out) -> None:
         _kernels.activation_backward(z, a, grad_a, out, _ACTIVATION_CODES[activation])
 
-    def _loss_value(self, loss, y_true, y_pred) -> float:
+    def _loss_value(self, loss, y_true, y_pred, sample_weight=None) -> float:
         y, labels = _split_targets(loss.name == _SPARSE, y_true)
-        return _kernels.loss_value(y_pred, y, labels, _LOSS_CODES[loss.name], bool(loss.from_logits))
+        return _kernels.loss_value(y_pred, y, labels, _LOSS_CODES[loss.name], bool(loss.from_logits), sample_weight)
 
     def _loss_gradient(self, loss, y_true, y_pred, out) -> None:
         y, labels = _split_targets(loss.name == _SPARSE, y_true)
         _kernels.loss_gradient(y_pred, y, labels, out, _LOSS_CODES[loss.name], bool(loss.from_logits))
 
-    def _output_gradient(self, loss, activation, y_true, z, a, out) -> float:
+    def _output_gradient(self, loss, activation, y_true, z, a, out, sample_weight=None) -> float:
         y, labels = _split_targets(loss.name == _SPARSE, y_true)
         code, act = _LOSS_CODES[loss.name], _ACTIVATION_CODES[activation]
-        return _kernels.output_gradient(z, a, y, labels, out, code, bool(loss.from_logits), act)
+        return _kernels.output_gradient(z, a, y, labels, out, code, bool(loss.from_logits), act, sample_weight)
 
     def _metric_value(self, metric, y_true, y_pred) -> float:
         y, labels = _split_targets(metric == "sparse_categorical_accuracy", y_true)

@@ -26,6 +26,7 @@ from cyneuron.backend.validation import (
     check_optimizer,
     check_optimizer_state,
     check_positive_int,
+    check_sample_weights,
     check_stages,
     input_indices,
 )
@@ -72,6 +73,13 @@ def _per_sample_loss(loss: LossSpec, y: np.ndarray, y_pred: np.ndarray) -> np.nd
         return -np.sum(y * _log_softmax(y_pred), axis=1)
     q = np.clip(y_pred / y_pred.sum(axis=1, keepdims=True), EPSILON, 1 - EPSILON)
     return -np.sum(y * np.log(q), axis=1)
+
+
+def _weighted(per_sample: np.ndarray, sample_weight) -> np.ndarray:
+    """The per-sample losses times their sample weights (in the dtype, as Keras)."""
+    if sample_weight is None:
+        return per_sample
+    return per_sample * sample_weight
 
 
 def _loss_gradient(loss: LossSpec, y: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -165,27 +173,30 @@ class NumpyOps(Ops):
         else:
             out[...] = a * (grad_a - np.sum(grad_a * a, axis=1, keepdims=True))
 
-    def _loss_value(self, loss: LossSpec, y_true, y_pred) -> float:
+    def _loss_value(self, loss: LossSpec, y_true, y_pred, sample_weight=None) -> float:
         y = _as_targets(loss.name, y_true, y_pred.shape[1], y_pred.dtype)
-        return float(np.mean(_per_sample_loss(loss, y, y_pred)))
+        return float(np.mean(_weighted(_per_sample_loss(loss, y, y_pred), sample_weight)))
 
     def _loss_gradient(self, loss: LossSpec, y_true, y_pred, out) -> None:
         y = _as_targets(loss.name, y_true, y_pred.shape[1], y_pred.dtype)
         out[...] = _loss_gradient(loss, y, y_pred)
 
-    def _output_gradient(self, loss: LossSpec, activation, y_true, z, a, out) -> float:
+    def _output_gradient(self, loss: LossSpec, activation, y_true, z, a, out, sample_weight=None) -> float:
+        # With sample weights w the loss is sum(w_i * loss_i) / batch (Keras' sum_over_batch_size):
+        # row i of dLoss/dA scales by w_i, and so (the activations act row by row) does dLoss/dZ.
         batch, units = z.shape
         y = _as_targets(loss.name, y_true, units, z.dtype)
+        rows = 1 if sample_weight is None else sample_weight[:, None]
         if loss.from_logits or (activation, loss.name) not in _FUSED_PAIRS:
-            grad_a = _loss_gradient(loss, y, a)
+            grad_a = _loss_gradient(loss, y, a) * rows
             self._activation_backward(activation, z, a, grad_a, out)
-            return float(np.mean(_per_sample_loss(loss, y, a)))
+            return float(np.mean(_weighted(_per_sample_loss(loss, y, a), sample_weight)))
         if activation == "softmax":
-            out[...] = (a * y.sum(axis=1, keepdims=True) - y) / batch
+            out[...] = (a * y.sum(axis=1, keepdims=True) - y) / batch * rows
         else:
-            out[...] = (a - y) / (batch * units)
+            out[...] = (a - y) / (batch * units) * rows
         logits_loss = LossSpec(loss.name, from_logits=True)
-        return float(np.mean(_per_sample_loss(logits_loss, y, z)))
+        return float(np.mean(_weighted(_per_sample_loss(logits_loss, y, z), sample_weight)))
 
     def _metric_value(self, metric: str, y_true, y_pred) -> float:
         return float(np.mean(_per_sample_metric(metric, y_true, y_pred)))
@@ -226,6 +237,7 @@ class NumpyNetwork(Network):
         self._seed = 0
         self._batch_size = 0
         self._data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._weights: np.ndarray | None = None  # the bound sample weights (None: unweighted)
         self.stats = np.zeros(1)
 
     @property
@@ -295,7 +307,7 @@ class NumpyNetwork(Network):
     ) -> None:
         check_loss(loss)
         self._batch_size = check_positive_int("batch_size", batch_size)
-        self._data = None  # data bound for another loss may not fit this one
+        self._data, self._weights = None, None  # data bound for another loss may not fit this one
         self._loss = loss
         self._metrics = check_metrics(metrics, loss)
         self.set_optimizer(optimizer)
@@ -312,9 +324,9 @@ class NumpyNetwork(Network):
             self._slot_layout = layout
         self._optimizer = optimizer
 
-    def bind_training_data(self, x, y, order, *, finite_checked: bool = False) -> None:
+    def bind_training_data(self, x, y, order, weights=None, *, finite_checked: bool = False) -> None:
         self._require_training()
-        self._data = check_network_data(
+        data = check_network_data(
             x,
             y,
             self._input_dim,
@@ -325,6 +337,8 @@ class NumpyNetwork(Network):
             finite_checked=finite_checked,
             indices=self._indices,
         )
+        weights = check_sample_weights("weights", weights, data[0].shape[0], self._dtype, finite_checked=finite_checked)
+        self._data, self._weights = data, weights
 
     def reset_stats(self) -> None:
         self.stats[...] = 0
@@ -349,9 +363,9 @@ class NumpyNetwork(Network):
             check_indices("x", xb, self._indices)
         if self._loss.name == "sparse_categorical_crossentropy":
             check_labels("y", yb, yb.shape[0], self._widths[-1])
-        return self._step(xb, yb)
+        return self._step(xb, yb, None if self._weights is None else self._weights[rows])
 
-    def train_arrays(self, x, y, *, finite_checked: bool = False) -> bool:
+    def train_arrays(self, x, y, weights=None, *, finite_checked: bool = False) -> bool:
         self._require_training()
         x, y = check_network_data(
             x,
@@ -363,13 +377,14 @@ class NumpyNetwork(Network):
             finite_checked=finite_checked,
             indices=self._indices,
         )
-        return self._step(x, y)
+        weights = check_sample_weights("weights", weights, x.shape[0], self._dtype, finite_checked=finite_checked)
+        return self._step(x, y, weights)
 
-    def _step(self, xb: np.ndarray, yb: np.ndarray) -> bool:
+    def _step(self, xb: np.ndarray, yb: np.ndarray, wb: np.ndarray | None = None) -> bool:
         trace = self._forward(xb, True)
         activation, z, a, backprop = self._head(trace)
         grad = np.empty_like(z)
-        loss = self._ops._output_gradient(self._loss, activation, yb, z, a, grad)
+        loss = self._ops._output_gradient(self._loss, activation, yb, z, a, grad, wb)
         self.stats += self._batch_stats(yb, a, loss)
 
         grads: list[np.ndarray] = []
@@ -402,7 +417,7 @@ class NumpyNetwork(Network):
             raise
         return True
 
-    def evaluate(self, x, y, batch_size: int, *, finite_checked: bool = False) -> np.ndarray:
+    def evaluate(self, x, y, batch_size: int, weights=None, *, finite_checked: bool = False) -> np.ndarray:
         self._require_training()
         x, y = check_network_data(
             x,
@@ -414,12 +429,14 @@ class NumpyNetwork(Network):
             finite_checked=finite_checked,
             indices=self._indices,
         )
+        weights = check_sample_weights("weights", weights, x.shape[0], self._dtype, finite_checked=finite_checked)
         batch_size = check_positive_int("batch_size", batch_size)
         totals = np.zeros(1 + len(self._metrics))
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+            wb = None if weights is None else weights[start : start + batch_size]
             activation, z, a, _ = self._head(self._forward(xb, False))
-            loss = self._ops._output_gradient(self._loss, activation, yb, z, a, np.empty_like(z))
+            loss = self._ops._output_gradient(self._loss, activation, yb, z, a, np.empty_like(z), wb)
             totals += self._batch_stats(yb, a, loss)
         return totals / x.shape[0]
 

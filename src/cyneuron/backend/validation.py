@@ -287,6 +287,19 @@ def check_labels(name: str, value: object, rows: int, units: int) -> np.ndarray:
     return value
 
 
+def check_sample_weights(name: str, value: object, rows: int, dtype, *, finite_checked: bool = False):
+    """None, or sample weights (rows,) of the dtype, finite and >= 0 (the scan skipped when ``finite_checked``)."""
+    if value is None:
+        return None
+    value = check_array(name, value, (rows,), np.dtype(dtype))
+    if not finite_checked and rows:
+        if not all_finite(value):
+            raise ValueError(f"{name}: contains NaN or inf")
+        if value.min() < 0:
+            raise ValueError(f"{name}: sample weights must be >= 0, got {value.min()}")
+    return value
+
+
 def check_no_overlap(out_name: str, out: np.ndarray | None, inputs: dict, *, may_be: tuple = ()) -> None:
     """An output must not share memory with an input, except when it *is* one named in ``may_be``."""
     if out is None:
