@@ -116,8 +116,10 @@ def test_divergence_stops_fit_with_weights_from_before_the_bad_step_fast_path(ba
     assert same_weights(weights, expected)
     assert len(recorder.epochs) < 50, "learning_rate=1e6 never diverged: the test proves nothing"
     assert history is model.history
-    assert len(history.history["loss"]) == len(recorder.epochs)
-    assert np.isfinite(history.history["loss"]).all()
+    # the completed epochs, then the one that stopped (its loss not finite), as a Keras History would hold it
+    assert len(history.history["loss"]) == len(recorder.epochs) + 1
+    assert np.isfinite(history.history["loss"][:-1]).all() and not np.isfinite(history.history["loss"][-1])
+    assert history.epoch == list(range(len(recorder.epochs) + 1))
     assert_usable(model, x, y, restart=initial)
 
 

@@ -272,8 +272,9 @@ class TrainingMixin:
         Logs hold the loss and each metric averaged over the epoch's samples (measured before each update,
         as Keras), then ``val_`` entries. If a step produces a non-finite loss or gradient, training stops
         with a printed message and a ``RuntimeWarning``; the weights are those from before that step and the
-        History holds the completed epochs. On ``KeyboardInterrupt`` the model keeps the weights of the last
-        completed step, ``model.history`` holds the History so far, and the interrupt propagates.
+        History holds the completed epochs and then the stopped one (its running loss, not finite). On
+        ``KeyboardInterrupt`` the model keeps the weights of the last completed step, ``model.history`` holds
+        the History so far, and the interrupt propagates.
 
         Thread safety: a model can be trained or evaluated by one thread at a time; a concurrent ``fit`` /
         ``evaluate`` from another thread raises ``RuntimeError`` instead of corrupting the training state.
@@ -550,6 +551,9 @@ class TrainingMixin:
                 optimizer.iterations = network.iterations
                 if failed:
                     self._report_divergence(epoch, epochs, done, steps, logs_at(seen), verbose, bar)
+                    # the History holds the epoch that stopped, with its (non-finite) running loss, as
+                    # Keras' would hold its NaN epoch; other callbacks get no on_epoch_end for it
+                    cbs.history.on_epoch_end(epoch, logs_at(seen) if seen else {"loss": float("nan")})
                     self.stop_training = True
                     break
                 epoch_logs = logs_at(seen)
