@@ -67,3 +67,16 @@ def test_backend_clear_session_resets_names():
     cyneuron.backend.clear_session()
     assert Dense(2).name == "dense"
     assert Dense(2).name == "dense_1"
+
+
+def test_train_on_batch_reports_each_batch_as_keras_3_15(backend):
+    """Per call, not a running mean across calls (Keras 3.15: the same as test_on_batch on that batch)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3)).astype("float32")
+    y = rng.integers(0, 2, 8)
+    model = Sequential([Input((3,)), Dense(2, activation="softmax")])
+    model.compile(
+        optimizer=cyneuron.optimizers.SGD(1e-30), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    for part in (slice(0, 4), slice(4, 8)):
+        np.testing.assert_allclose(model.train_on_batch(x[part], y[part]), model.test_on_batch(x[part], y[part]))

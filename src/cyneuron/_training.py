@@ -557,7 +557,6 @@ class TrainingMixin:
                     self.stop_training = True
                     break
                 epoch_logs = logs_at(seen)
-                self._batch_seen = seen  # train_on_batch after fit keeps averaging on this epoch, as Keras
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     cbs.on_test_begin(None)
                     if isinstance(val, BatchSource):
@@ -654,9 +653,8 @@ class TrainingMixin:
         warnings.warn(message, RuntimeWarning, stacklevel=4)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False):
-        """One SGD step on the batch ``x``, ``y``; returns the loss (and metrics) accumulated since the last
-        ``reset_metrics()`` (Keras 3 keeps its metrics running across ``train_on_batch`` calls).
-        ``sample_weight`` / ``class_weight`` weight the loss as in ``fit``."""
+        """One training step on the batch ``x``, ``y``; returns this batch's loss (and metrics), measured
+        before the update, as Keras 3.15 does. ``sample_weight`` / ``class_weight`` weight the loss as in ``fit``."""
         self._require_compiled("train_on_batch")
         _no_both(sample_weight, class_weight)
         class_weight = _check_class_weight(class_weight)
@@ -677,12 +675,12 @@ class TrainingMixin:
                 network.set_optimizer(self.optimizer.spec)
                 network.iterations = self.optimizer.iterations
                 network.seed = _dropout_seed(int(_config.random_generator().integers(2**63)))
+                network.reset_stats()
                 ok = network.train_batch(0, n)
             self.optimizer.built = True
-            self._batch_seen += n
             keys = ["loss", *self._metric_names]
             stats = network.stats
-            values = [float(stats[i] / self._batch_seen) for i in range(len(keys))]
+            values = [float(stats[i] / n) for i in range(len(keys))]
             self.optimizer.iterations = network.iterations
             if not ok:
                 warnings.warn(
@@ -698,12 +696,11 @@ class TrainingMixin:
         return values[0] if len(values) == 1 else values
 
     def reset_metrics(self) -> None:
-        """Zero the running loss / metrics kept by ``train_on_batch``."""
+        """Reset the metrics, as ``keras.Model.reset_metrics`` (the network's running sums)."""
         network = self._network
         if network is not None and self._prepared is not None:
             with self._net_lock:
                 network.reset_stats()
-        self._batch_seen = 0
 
 
 def _dropout_seed(fit_seed: int) -> int:

@@ -99,7 +99,6 @@ class Sequential(TrainingMixin):
         self._network_params: list[np.ndarray] = []
         self._trainable = True
         self._prepared: tuple | None = None
-        self._batch_seen = 0  # samples accumulated in the network stats by train_on_batch
         # compile state
         self.optimizer: _optimizers.Optimizer | None = None
         self.loss = None
@@ -467,8 +466,6 @@ class Sequential(TrainingMixin):
             if carried is not None:
                 network.stats[...] = carried
         self._prepared = (network, self._loss_spec, canonical, size)
-        if not same:
-            self._batch_seen = 0
 
     def _acquire(self, method: str) -> None:
         if not self._lock.acquire(blocking=False):
