@@ -21,10 +21,9 @@ from cyneuron import config as _config
 from cyneuron import losses as _losses
 from cyneuron import metrics as _metrics
 from cyneuron import optimizers as _optimizers
-from cyneuron._data import BatchSource, is_batch_source
-from cyneuron._progbar import Progbar, check_verbose
+from cyneuron._inference import InferenceMixin
 from cyneuron._summary import summary_text
-from cyneuron._training import _DEFAULT_BATCH_SIZE, TrainingMixin, _batch_size, _callback_list
+from cyneuron._training import _DEFAULT_BATCH_SIZE, TrainingMixin
 from cyneuron.backend.specs import StageSpec
 from cyneuron.layers import InputLayer, Layer, _feature_shape, unique_name
 from cyneuron.layers import deserialize as _deserialize_layer
@@ -66,7 +65,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     return _load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
-class Sequential(TrainingMixin):
+class Sequential(InferenceMixin, TrainingMixin):
     """A linear stack of layers, as ``keras.Sequential``.
 
     Args:
@@ -659,146 +658,6 @@ class Sequential(TrainingMixin):
             for name, array in zip(layer.weight_names, layer.weights)
             if any(array is w for w in layer.trainable_weights)
         ]
-
-    # ================================================================ predict
-    def predict(self, x, batch_size: int | None = None, verbose=0, callbacks=None) -> np.ndarray:
-        """Outputs for inputs ``x`` ``(n, features...)``: an array ``(n, units)`` of the model dtype.
-
-        Args:
-            x: array-like of any real dtype (converted once to the model dtype).
-            batch_size: rows per forward pass (default 32).
-            verbose: 0 (default), 1 or 2 / "auto" for a progress bar.
-            callbacks: optional callbacks receiving the predict hooks.
-        """
-        network = self._network
-        if (
-            network is not None
-            and batch_size is None
-            and verbose == 0
-            and callbacks is None
-            and type(x) is np.ndarray
-            and x.ndim == 2
-            and x.shape[1] == self._fast_dim
-            and x.dtype == self._x_dtype
-            and x.shape[0]
-            and x.flags.c_contiguous
-        ):
-            # Fast path for already-converted data (e.g. one sample in a loop): the network checks the values.
-            lock = self._net_lock
-            if not lock.acquire(False):  # positional: measurably cheaper than blocking=False
-                self._refuse_predict()
-            try:
-                return network.predict(x, _DEFAULT_BATCH_SIZE)
-            finally:
-                lock.release()
-        return self._predict(x, batch_size, verbose, callbacks)
-
-    def _refuse_predict(self) -> None:
-        raise RuntimeError(
-            "predict: this model's network is being used by another thread (a training or evaluation step, "
-            "or another predict); predict between steps (e.g. from a callback), or use one model per thread"
-        )
-
-    def _network_predict(self, network, inputs: np.ndarray, batch_size: int) -> np.ndarray:
-        """``network.predict`` unless another thread is inside a network call: then RuntimeError, never a wait."""
-        lock = self._net_lock
-        if not lock.acquire(False):
-            self._refuse_predict()
-        try:
-            return network.predict(inputs, batch_size)
-        finally:
-            lock.release()
-
-    def _predict(self, x, batch_size, verbose, callbacks) -> np.ndarray:
-        batch_size = _batch_size(batch_size)
-        verbose = check_verbose(verbose)
-        if is_batch_source(x):
-            return self._predict_source(x, verbose, callbacks)
-        if (
-            type(x) is np.ndarray
-            and x.dtype.kind in "biuf"
-            and x.ndim == 2
-            and x.shape[1] == self._fast_dim
-            and x.shape[0]
-            and self._network is not None
-            and not self._indices
-        ):
-            # Right shape, other dtype or layout (e.g. float64 rows): one conversion; the network checks the values.
-            inputs = np.ascontiguousarray(x, dtype=self._dtype)
-        else:
-            inputs = self._prepare_x(x, check_finite=False)
-        network = self._get_network()
-        if verbose == 0 and callbacks is None:
-            return self._network_predict(network, inputs, batch_size)
-        n = inputs.shape[0]
-        steps = math.ceil(n / batch_size)
-        cbs = _callback_list(callbacks, self, add_history=False)
-        cbs.set_params({"verbose": verbose, "epochs": 1, "steps": steps})
-        hooks = cbs.needs_predict_batch_hooks
-        bar = Progbar(steps, verbose) if verbose else None
-        cbs.on_predict_begin(None)
-        out = np.empty((n, self._units), dtype=self._dtype)
-        if not hooks and (bar is None or not bar._dynamic):
-            out[...] = self._network_predict(network, inputs, batch_size)
-        else:
-            for step, start in enumerate(range(0, n, batch_size)):
-                if hooks:
-                    cbs.on_predict_batch_begin(step, None)
-                out[start : start + batch_size] = self._network_predict(
-                    network, inputs[start : start + batch_size], batch_size
-                )
-                if hooks:
-                    cbs.on_predict_batch_end(step, {"outputs": out[start : start + batch_size]})
-                if bar is not None:
-                    if step == 0:
-                        bar.first_step_done()
-                    bar.update(step + 1)
-        cbs.on_predict_end(None)
-        if bar is not None:
-            bar.update(steps, None, finalize=True)
-        return out
-
-    def _predict_source(self, data, verbose, callbacks) -> np.ndarray:
-        """Outputs for every batch of a batch source, concatenated; batches may be x or (x, y[, w])."""
-        source = BatchSource(data, None, "x")
-        cbs = _callback_list(callbacks, self, add_history=False)
-        cbs.set_params({"verbose": verbose, "epochs": 1, "steps": source.steps})
-        bar = Progbar(source.steps, verbose) if verbose else None
-        cbs.on_predict_begin(None)
-        outputs = []
-        for step, (bx, _, _) in enumerate(source.epoch()):
-            cbs.on_predict_batch_begin(step, None)
-            inputs = self._prepare_x(bx, "x batch", check_finite=False)
-            outputs.append(self._network_predict(self._get_network(), inputs, inputs.shape[0]))
-            cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
-            if bar is not None:
-                bar.update(step + 1)
-        cbs.on_predict_end(None)
-        if not outputs:
-            raise ValueError("x: the data yielded no batch")
-        if bar is not None:
-            bar.update(len(outputs), None, finalize=True)
-        return np.concatenate(outputs)
-
-    def predict_on_batch(self, x) -> np.ndarray:
-        """Outputs for one batch ``x`` (as ``keras.Model.predict_on_batch``)."""
-        inputs = self._prepare_x(x, check_finite=False)
-        return self._network_predict(self._get_network(), inputs, inputs.shape[0])
-
-    def __call__(self, x, training: bool = False) -> np.ndarray:
-        """``model(x)``: the outputs for ``x`` as an array ``(n, units)``.
-
-        ``training=True`` runs the layers in training mode, as Keras does: Dropout drops, and
-        BatchNormalization normalises with the batch's statistics and updates its moving ones.
-        """
-        from cyneuron.layers.base import _run_stages
-        from cyneuron.utils import _check_bool
-
-        if not _check_bool(training, "training"):
-            return self.predict(x)
-        inputs = self._prepare_x(x)
-        self._get_network()  # the model can run
-        return _run_stages(self._stage_specs(), self._features, inputs, True, self._dtype)
 
     # ================================================================ summary
     def summary(self, print_fn=None) -> None:
