@@ -22,14 +22,51 @@ cdef inline Py_ssize_t positions(StageC* s) noexcept nogil:
     return s.dims[D_OH] * s.dims[D_OW]
 
 
+cdef inline void add_run(floating* dst, const floating* src, Py_ssize_t n) noexcept nogil:
+    """dst[0:n] += src[0:n] (dst and src never overlap: output and column buffers)."""
+    cdef Py_ssize_t q
+    for q in range(n):
+        dst[q] = dst[q] + src[q]
+
+
+cdef inline void tap_run(StageC* s, Py_ssize_t ow, Py_ssize_t* j0, Py_ssize_t* j1) noexcept nogil:
+    """The kernel columns [j0, j1) of output column ``ow`` that read inside the image (dilation 1:
+    they read consecutive input columns, a contiguous run of (j1 - j0) * C elements in NHWC)."""
+    cdef Py_ssize_t iw0 = ow * s.dims[D_SW] - s.dims[D_LEFT], KW = s.dims[D_KW], W = s.dims[D_W]
+    j0[0] = -iw0 if iw0 < 0 else 0
+    j1[0] = W - iw0 if iw0 + KW > W else KW
+    if j1[0] < j0[0]:
+        j1[0] = j0[0]
+
+
 cdef inline void im2col(floating* tag, StageC* s, const floating* x, floating* cols, Py_ssize_t rows) noexcept nogil:
     """cols (rows * OH * OW, kh * kw * C): each output position's window, zeros for padding."""
     cdef Py_ssize_t H = s.dims[D_H], W = s.dims[D_W], C = s.dims[D_C]
     cdef Py_ssize_t OH = s.dims[D_OH], OW = s.dims[D_OW], KH = s.dims[D_KH], KW = s.dims[D_KW]
-    cdef Py_ssize_t r, oh, ow, i, j, c, ih, iw, n_in = H * W * C
+    cdef Py_ssize_t r, oh, ow, i, j, c, ih, iw, j0, j1, q, n_in = H * W * C, run = KW * C
     cdef const floating* xr
     cdef const floating* src
     cdef floating* dst = cols
+    if s.dims[D_DW] == 1:
+        # per kernel row: zeros for the taps left of the image, one contiguous copy, zeros after
+        for r in range(rows):
+            xr = x + r * n_in
+            for oh in range(OH):
+                for ow in range(OW):
+                    tap_run(s, ow, &j0, &j1)
+                    iw = ow * s.dims[D_SW] - s.dims[D_LEFT] + j0
+                    for i in range(KH):
+                        ih = oh * s.dims[D_SH] - s.dims[D_TOP] + i * s.dims[D_DH]
+                        if ih < 0 or ih >= H or j1 == j0:
+                            memset(dst, 0, run * sizeof(floating))
+                        else:
+                            if j0 > 0:
+                                memset(dst, 0, j0 * C * sizeof(floating))
+                            memcpy(dst + j0 * C, xr + (ih * W + iw) * C, (j1 - j0) * C * sizeof(floating))
+                            if j1 < KW:
+                                memset(dst + j1 * C, 0, (KW - j1) * C * sizeof(floating))
+                        dst += run
+        return
     for r in range(rows):
         xr = x + r * n_in
         for oh in range(OH):
@@ -56,11 +93,26 @@ cdef inline void col2im(floating* tag, StageC* s, const floating* dcols, floatin
     """dx (rows, H*W*C) = the scatter-add of dcols back to the elements each column entry read."""
     cdef Py_ssize_t H = s.dims[D_H], W = s.dims[D_W], C = s.dims[D_C]
     cdef Py_ssize_t OH = s.dims[D_OH], OW = s.dims[D_OW], KH = s.dims[D_KH], KW = s.dims[D_KW]
-    cdef Py_ssize_t r, oh, ow, i, j, c, ih, iw, n_in = H * W * C
+    cdef Py_ssize_t r, oh, ow, i, j, c, ih, iw, j0, j1, q, n, n_in = H * W * C, run = KW * C
     cdef floating* xr
     cdef floating* dst
     cdef const floating* src = dcols
     memset(dx, 0, rows * n_in * sizeof(floating))
+    if s.dims[D_DW] == 1:
+        # per kernel row: one contiguous run added (taps in the same order as the general loop)
+        for r in range(rows):
+            xr = dx + r * n_in
+            for oh in range(OH):
+                for ow in range(OW):
+                    tap_run(s, ow, &j0, &j1)
+                    iw = ow * s.dims[D_SW] - s.dims[D_LEFT] + j0
+                    n = (j1 - j0) * C
+                    for i in range(KH):
+                        ih = oh * s.dims[D_SH] - s.dims[D_TOP] + i * s.dims[D_DH]
+                        if ih >= 0 and ih < H and n > 0:
+                            add_run(xr + (ih * W + iw) * C, src + j0 * C, n)
+                        src += run
+        return
     for r in range(rows):
         xr = dx + r * n_in
         for oh in range(OH):
