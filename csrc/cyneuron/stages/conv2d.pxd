@@ -131,23 +131,50 @@ cdef inline void col2im(floating* tag, StageC* s, const floating* dcols, floatin
                         src += C
 
 
+# im2col and its product run a few samples at a time, so the column block the product packs (and the
+# pre-activation block the epilogue passes over) is still in L2 when read; likewise the column
+# gradient's product and col2im in backward. Only the row split changes: each output row's values
+# are computed exactly as by one whole-batch product.
+cdef enum:
+    CHUNK_BYTES = 256 * 1024
+
+
+cdef inline Py_ssize_t chunk_rows(StageC* s, Py_ssize_t rows, Py_ssize_t itemsize) noexcept nogil:
+    cdef Py_ssize_t per_row = positions(s) * col_width(s) * itemsize, n
+    n = CHUNK_BYTES // per_row if per_row > 0 else rows
+    if n < 1:
+        n = 1
+    return n if n < rows else rows
+
+
 cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* y, floating* z,
                          Py_ssize_t rows, bint training) noexcept nogil:
     """y (rows, OH*OW*F) = act(im2col(x) @ K + b); ``z`` receives the pre-activation (NULL: in place)."""
     cdef floating* cols = <floating*>(s.saved if training else s.saved2)
+    cdef Py_ssize_t p = positions(s), kk = col_width(s), f = s.dims[D_OC]
+    cdef Py_ssize_t n_in = s.dims[D_H] * s.dims[D_W] * s.dims[D_C], r0, n, step
+    cdef floating* zz = z if z != NULL else y
     if s.flag:
-        cols = <floating*>x
-    else:
-        im2col(tag, s, x, cols, rows)
-    core.dense_forward(<const floating*>cols, <const floating*>s.param[0], <const floating*>s.param[1], s.act,
-                       z if z != NULL else y, y, rows * positions(s), col_width(s), s.dims[D_OC])
+        core.dense_forward(<const floating*>x, <const floating*>s.param[0], <const floating*>s.param[1], s.act,
+                           zz, y, rows * p, kk, f)
+        return
+    step = chunk_rows(s, rows, sizeof(floating))
+    r0 = 0
+    while r0 < rows:
+        n = step if r0 + step <= rows else rows - r0
+        im2col(tag, s, x + r0 * n_in, cols + r0 * p * kk, n)
+        core.dense_forward(<const floating*>(cols + r0 * p * kk), <const floating*>s.param[0],
+                           <const floating*>s.param[1], s.act, zz + r0 * p * f, y + r0 * p * f, n * p, kk, f)
+        r0 += n
 
 
 cdef inline void backward(floating* tag, StageC* s, const floating* x, const floating* y, floating* dy,
                           floating* dx, Py_ssize_t rows) noexcept nogil:
     """dy is dL/dA (dL/dZ when ``s.head``), overwritten with dL/dZ; kernel/bias gradients from the
-    forward's columns (trainable), dx through the column gradient and col2im (need_dx)."""
-    cdef Py_ssize_t m = rows * positions(s), kk = col_width(s), f = s.dims[D_OC]
+    forward's columns (trainable), dx through the column gradient and col2im (need_dx), a few samples
+    at a time through the front of ``scratch``."""
+    cdef Py_ssize_t p = positions(s), m = rows * p, kk = col_width(s), f = s.dims[D_OC]
+    cdef Py_ssize_t n_in = s.dims[D_H] * s.dims[D_W] * s.dims[D_C], r0, n, step
     cdef const floating* cols = <const floating*>s.saved
     if s.flag:
         cols = x
@@ -161,5 +188,10 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
         if s.flag:
             core.matmul_g_wt(dy, <const floating*>s.param[0], dx, m, kk, f)
         else:
-            core.matmul_g_wt(dy, <const floating*>s.param[0], <floating*>s.scratch, m, kk, f)
-            col2im(tag, s, <const floating*>s.scratch, dx, rows)
+            step = chunk_rows(s, rows, sizeof(floating))
+            r0 = 0
+            while r0 < rows:
+                n = step if r0 + step <= rows else rows - r0
+                core.matmul_g_wt(dy + r0 * p * f, <const floating*>s.param[0], <floating*>s.scratch, n * p, kk, f)
+                col2im(tag, s, <const floating*>s.scratch, dx + r0 * n_in, n)
+                r0 += n
