@@ -17,7 +17,8 @@ from cyneuron.stages.stage cimport StageC
 # The kernel gradient K' = cols.T @ dZ (K = rows*OH*OW, up to 65 536, against a tiny (kh*kw*C, F)
 # result): OpenBLAS packs both operands per K block for a few hundred multiply-adds per element, and
 # spends more in packing and edge kernels than in arithmetic. When the CPU has AVX2 + FMA and F is a
-# multiple of 8 (float32), a register-blocked kernel instead: per block of 256 rows (in L2) and per
+# multiple of 8 (float32), a register-blocked kernel instead (zmm tiles of 32 / 16 filters where the
+# CPU has AVX-512F): per block of 64-256 rows (dZ's block in L1, the columns' in L2) and per
 # tile of 6 column-matrix columns x 16 (or 8) filters, 12 (or 6) ymm accumulators start at zero and
 # take one fused multiply-add per row, then the block's sums are added to the result (two-level
 # summation, as a BLAS K-blocked loop: rounding error of the same order as BLAS). Returns 0 (the
@@ -27,7 +28,7 @@ cdef extern from *:
     #include <string.h>
     #if defined(__GNUC__) && defined(__x86_64__)
     #include <immintrin.h>
-    #define CYN_XTG_RB 256
+    #define CYN_XTG_RB_BYTES 16384
     #define CYN_XTG_IB 6
     /* the accumulators are named variables (an array indexed in a loop with a variable bound ends
        up on the stack); rows past n_in are clamped to the last one, computed and not stored */
@@ -64,20 +65,65 @@ cdef extern from *:
         }
         CYN_XTG_ST1(0) CYN_XTG_ST1(1) CYN_XTG_ST1(2) CYN_XTG_ST1(3) CYN_XTG_ST1(4) CYN_XTG_ST1(5)
     }
+    #define CYN_XTG_ZFMA2(k) { __m512 b = _mm512_set1_ps(x##k[r * n_in]);                     \
+        a##k##0 = _mm512_fmadd_ps(b, g0, a##k##0); a##k##1 = _mm512_fmadd_ps(b, g1, a##k##1); }
+    #define CYN_XTG_ZFMA1(k) a##k##0 = _mm512_fmadd_ps(_mm512_set1_ps(x##k[r * n_in]), g0, a##k##0);
+    #define CYN_XTG_ZADD(o, v) _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), v))
+    #define CYN_XTG_ZST2(k) if (i0 + k < n_in) { float* o = gw + (i0 + k) * n_out + f0;             \
+        CYN_XTG_ZADD(o, a##k##0); CYN_XTG_ZADD(o + 16, a##k##1); }
+    #define CYN_XTG_ZST1(k) if (i0 + k < n_in) CYN_XTG_ZADD(gw + (i0 + k) * n_out + f0, a##k##0);
+    __attribute__((target("avx512f")))
+    static void cyn_xtg_tile32z(const float* restrict x, const float* restrict g, float* restrict gw,
+                                Py_ssize_t nr, Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t i0, Py_ssize_t f0) {
+        CYN_XTG_ROW(0) CYN_XTG_ROW(1) CYN_XTG_ROW(2) CYN_XTG_ROW(3) CYN_XTG_ROW(4) CYN_XTG_ROW(5)
+        __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+        __m512 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+        const float* gr = g + f0;
+        for (Py_ssize_t r = 0; r < nr; r++, gr += n_out) {
+            __m512 g0 = _mm512_loadu_ps(gr), g1 = _mm512_loadu_ps(gr + 16);
+            CYN_XTG_ZFMA2(0) CYN_XTG_ZFMA2(1) CYN_XTG_ZFMA2(2) CYN_XTG_ZFMA2(3) CYN_XTG_ZFMA2(4) CYN_XTG_ZFMA2(5)
+        }
+        CYN_XTG_ZST2(0) CYN_XTG_ZST2(1) CYN_XTG_ZST2(2) CYN_XTG_ZST2(3) CYN_XTG_ZST2(4) CYN_XTG_ZST2(5)
+    }
+    __attribute__((target("avx512f")))
+    static void cyn_xtg_tile16z(const float* restrict x, const float* restrict g, float* restrict gw,
+                                Py_ssize_t nr, Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t i0, Py_ssize_t f0) {
+        CYN_XTG_ROW(0) CYN_XTG_ROW(1) CYN_XTG_ROW(2) CYN_XTG_ROW(3) CYN_XTG_ROW(4) CYN_XTG_ROW(5)
+        __m512 a00 = _mm512_setzero_ps(), a10 = a00, a20 = a00, a30 = a00, a40 = a00, a50 = a00;
+        const float* gr = g + f0;
+        for (Py_ssize_t r = 0; r < nr; r++, gr += n_out) {
+            __m512 g0 = _mm512_loadu_ps(gr);
+            CYN_XTG_ZFMA1(0) CYN_XTG_ZFMA1(1) CYN_XTG_ZFMA1(2) CYN_XTG_ZFMA1(3) CYN_XTG_ZFMA1(4) CYN_XTG_ZFMA1(5)
+        }
+        CYN_XTG_ZST1(0) CYN_XTG_ZST1(1) CYN_XTG_ZST1(2) CYN_XTG_ZST1(3) CYN_XTG_ZST1(4) CYN_XTG_ZST1(5)
+    }
     static int cyn_xtg_f(const float* x, const float* g, float* gw, Py_ssize_t rows, Py_ssize_t n_in,
                          Py_ssize_t n_out) {
-        static int ok = -1;
-        if (ok < 0)
+        static int ok = -1, z = 0;
+        if (ok < 0) {
             ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+            z = ok && __builtin_cpu_supports("avx512f");
+        }
         if (!ok || n_out % 8 != 0 || n_in < 1 || rows < 1)
             return 0;
         memset(gw, 0, (size_t)(n_in * n_out) * sizeof(float));
-        for (Py_ssize_t r0 = 0; r0 < rows; r0 += CYN_XTG_RB) {
-            Py_ssize_t nr = rows - r0 < CYN_XTG_RB ? rows - r0 : CYN_XTG_RB;
+        /* row blocks: dZ's block (rb x n_out) stays in L1 across the tiles */
+        Py_ssize_t rb = CYN_XTG_RB_BYTES / ((Py_ssize_t)sizeof(float) * n_out);
+        rb = rb < 64 ? 64 : rb > 256 ? 256 : rb;
+        for (Py_ssize_t r0 = 0; r0 < rows; r0 += rb) {
+            Py_ssize_t nr = rows - r0 < rb ? rows - r0 : rb;
             const float* xc = x + r0 * n_in;
             const float* gc = g + r0 * n_out;
             for (Py_ssize_t i0 = 0; i0 < n_in; i0 += CYN_XTG_IB) {
                 Py_ssize_t f0 = 0;
+                if (z) {
+                    for (; f0 + 32 <= n_out; f0 += 32)
+                        cyn_xtg_tile32z(xc, gc, gw, nr, n_in, n_out, i0, f0);
+                    if (f0 + 16 <= n_out) {
+                        cyn_xtg_tile16z(xc, gc, gw, nr, n_in, n_out, i0, f0);
+                        f0 += 16;
+                    }
+                }
                 for (; f0 + 16 <= n_out; f0 += 16)
                     cyn_xtg_tile16(xc, gc, gw, nr, n_in, n_out, i0, f0);
                 if (f0 < n_out)
