@@ -5,6 +5,7 @@
 # Workspaces: saved = training columns (train_rows * OH*OW, kh*kw*C), scratch = their gradient
 # (need_dx and not direct), saved2 = inference columns (infer_rows * ...).
 from cython cimport floating
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from cyneuron cimport _core as core
@@ -132,13 +133,107 @@ cdef extern from *:
         }
         return 1;
     }
+    /* z (rows, n_out) = x (rows, n_in) . w (n_in, n_out) [+ b]: tiles of 6 rows x 32 / 16 (zmm) or
+       16 / 8 (ymm) columns, the k loop sequential from zero, then + b (the order of a BLAS K loop
+       followed by dense_forward's bias pass); rows past the end are clamped, computed, not stored */
+    #define CYN_XW_ROW(k) const float* x##k = x + (r0 + k < rows ? r0 + k : rows - 1) * n_in;
+    #define CYN_XW_TILE(NAME, TGT, V, LD, ST, SET1, FMA, ZERO, ADD, L)                               \
+    __attribute__((target(TGT)))                                                                     \
+    static void NAME(const float* restrict x, const float* restrict w, const float* restrict b,      \
+                     float* restrict z, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,          \
+                     Py_ssize_t r0, Py_ssize_t f0, int two) {                                        \
+        CYN_XW_ROW(0) CYN_XW_ROW(1) CYN_XW_ROW(2) CYN_XW_ROW(3) CYN_XW_ROW(4) CYN_XW_ROW(5)          \
+        V c00 = ZERO(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;                      \
+        V c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;                         \
+        const float* wr = w + f0;                                                                    \
+        if (two) {                                                                                   \
+            for (Py_ssize_t k = 0; k < n_in; k++, wr += n_out) {                                     \
+                V w0 = LD(wr), w1 = LD(wr + L), t;                                                   \
+                t = SET1(x0[k]); c00 = FMA(t, w0, c00); c01 = FMA(t, w1, c01);                       \
+                t = SET1(x1[k]); c10 = FMA(t, w0, c10); c11 = FMA(t, w1, c11);                       \
+                t = SET1(x2[k]); c20 = FMA(t, w0, c20); c21 = FMA(t, w1, c21);                       \
+                t = SET1(x3[k]); c30 = FMA(t, w0, c30); c31 = FMA(t, w1, c31);                       \
+                t = SET1(x4[k]); c40 = FMA(t, w0, c40); c41 = FMA(t, w1, c41);                       \
+                t = SET1(x5[k]); c50 = FMA(t, w0, c50); c51 = FMA(t, w1, c51);                       \
+            }                                                                                        \
+        } else {                                                                                     \
+            for (Py_ssize_t k = 0; k < n_in; k++, wr += n_out) {                                     \
+                V w0 = LD(wr);                                                                       \
+                c00 = FMA(SET1(x0[k]), w0, c00); c10 = FMA(SET1(x1[k]), w0, c10);                    \
+                c20 = FMA(SET1(x2[k]), w0, c20); c30 = FMA(SET1(x3[k]), w0, c30);                    \
+                c40 = FMA(SET1(x4[k]), w0, c40); c50 = FMA(SET1(x5[k]), w0, c50);                    \
+            }                                                                                        \
+        }                                                                                            \
+        V b0 = ZERO(), b1 = ZERO();                                                                  \
+        if (b) { b0 = LD(b + f0); if (two) b1 = LD(b + f0 + L); }                                    \
+        V cs[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};      \
+        for (int i = 0; i < 6 && r0 + i < rows; i++) {                                               \
+            float* o = z + (r0 + i) * n_out + f0;                                                    \
+            ST(o, b ? ADD(cs[i][0], b0) : cs[i][0]);                                                 \
+            if (two) ST(o + L, b ? ADD(cs[i][1], b1) : cs[i][1]);                                    \
+        }                                                                                            \
+    }
+    CYN_XW_TILE(cyn_xw_tile_z, "avx512f", __m512, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
+                _mm512_fmadd_ps, _mm512_setzero_ps, _mm512_add_ps, 16)
+    CYN_XW_TILE(cyn_xw_tile_y, "avx2,fma", __m256, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+                _mm256_fmadd_ps, _mm256_setzero_ps, _mm256_add_ps, 8)
+    static int cyn_xw_f(const float* x, const float* w, const float* b, float* z, Py_ssize_t rows,
+                        Py_ssize_t n_in, Py_ssize_t n_out) {
+        static int ok = -1, zz = 0;
+        if (ok < 0) {
+            ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+            zz = ok && __builtin_cpu_supports("avx512f");
+        }
+        if (!ok || n_out % 8 != 0 || n_in < 1 || rows < 1)
+            return 0;
+        for (Py_ssize_t r0 = 0; r0 < rows; r0 += 6) {
+            Py_ssize_t f0 = 0;
+            if (zz) {
+                for (; f0 + 32 <= n_out; f0 += 32)
+                    cyn_xw_tile_z(x, w, b, z, rows, n_in, n_out, r0, f0, 1);
+                if (f0 + 16 <= n_out) {
+                    cyn_xw_tile_z(x, w, b, z, rows, n_in, n_out, r0, f0, 0);
+                    f0 += 16;
+                }
+            }
+            for (; f0 + 16 <= n_out; f0 += 16)
+                cyn_xw_tile_y(x, w, b, z, rows, n_in, n_out, r0, f0, 1);
+            if (f0 < n_out)
+                cyn_xw_tile_y(x, w, b, z, rows, n_in, n_out, r0, f0, 0);
+        }
+        return 1;
+    }
     #else
     static int cyn_xtg_f(const float* x, const float* g, float* gw, Py_ssize_t rows, Py_ssize_t n_in,
                          Py_ssize_t n_out) { return 0; }
+    static int cyn_xw_f(const float* x, const float* w, const float* b, float* z, Py_ssize_t rows,
+                        Py_ssize_t n_in, Py_ssize_t n_out) { return 0; }
     #endif
     """
     int cyn_xtg_f(const float* x, const float* g, float* gw, Py_ssize_t rows, Py_ssize_t n_in,
                   Py_ssize_t n_out) noexcept nogil
+    int cyn_xw_f(const float* x, const float* w, const float* b, float* z, Py_ssize_t rows,
+                 Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
+
+
+cdef inline void product_forward(floating* tag, const floating* cols, const floating* k, const floating* b, int act,
+                                 floating* z, floating* y, Py_ssize_t m, Py_ssize_t kk, Py_ssize_t f) noexcept nogil:
+    """z = cols . k + b, y = act(z) (y may be z): the register-blocked product where it applies
+    (its bias pass and order as dense_forward's), else dense_forward."""
+    if floating is float:
+        if cyn_xw_f(cols, k, b, z, m, kk, f):
+            core.activation_forward(act, z, y, m, f)
+            return
+    core.dense_forward(cols, k, b, act, z, y, m, kk, f)
+
+
+cdef inline void input_gradient(floating* tag, const floating* dz, const floating* k, const floating* kt,
+                                floating* dcols, Py_ssize_t m, Py_ssize_t kk, Py_ssize_t f) noexcept nogil:
+    """dcols (m, kk) = dz (m, f) . k.T: the register-blocked product on kt = k.T where it applies."""
+    if floating is float:
+        if kt != NULL and cyn_xw_f(dz, kt, NULL, dcols, m, f, kk):
+            return
+    core.matmul_g_wt(dz, k, dcols, m, kk, f)
 
 
 cdef inline void kernel_gradient(floating* tag, const floating* cols, const floating* dz, floating* gw,
@@ -290,16 +385,16 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
     cdef Py_ssize_t n_in = s.dims[D_H] * s.dims[D_W] * s.dims[D_C], r0, n, step
     cdef floating* zz = z if z != NULL else y
     if s.flag:
-        core.dense_forward(<const floating*>x, <const floating*>s.param[0], <const floating*>s.param[1], s.act,
-                           zz, y, rows * p, kk, f)
+        product_forward(tag, x, <const floating*>s.param[0], <const floating*>s.param[1], s.act, zz, y,
+                        rows * p, kk, f)
         return
     step = chunk_rows(s, rows, sizeof(floating))
     r0 = 0
     while r0 < rows:
         n = step if r0 + step <= rows else rows - r0
         im2col(tag, s, x + r0 * n_in, cols + r0 * p * kk, n)
-        core.dense_forward(<const floating*>(cols + r0 * p * kk), <const floating*>s.param[0],
-                           <const floating*>s.param[1], s.act, zz + r0 * p * f, y + r0 * p * f, n * p, kk, f)
+        product_forward(tag, cols + r0 * p * kk, <const floating*>s.param[0], <const floating*>s.param[1], s.act,
+                        zz + r0 * p * f, y + r0 * p * f, n * p, kk, f)
         r0 += n
 
 
@@ -309,8 +404,9 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
     forward's columns (trainable), dx through the column gradient and col2im (need_dx), a few samples
     at a time through the front of ``scratch``."""
     cdef Py_ssize_t p = positions(s), m = rows * p, kk = col_width(s), f = s.dims[D_OC]
-    cdef Py_ssize_t n_in = s.dims[D_H] * s.dims[D_W] * s.dims[D_C], r0, n, step
+    cdef Py_ssize_t n_in = s.dims[D_H] * s.dims[D_W] * s.dims[D_C], r0, n, step, i, j
     cdef const floating* cols = <const floating*>s.saved
+    cdef floating* kt
     if s.flag:
         cols = x
     if not s.head:
@@ -320,13 +416,21 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
         if s.param[1] != NULL:
             core.column_sums(dy, <floating*>s.grad[1], m, f)
     if s.need_dx:
+        kt = NULL
+        if floating is float:  # K.T (F, kh*kw*C) for the register-blocked product dZ . K.T
+            kt = <floating*>malloc(kk * f * sizeof(floating))
+            if kt != NULL:
+                for i in range(kk):
+                    for j in range(f):
+                        kt[j * kk + i] = (<const floating*>s.param[0])[i * f + j]
         if s.flag:
-            core.matmul_g_wt(dy, <const floating*>s.param[0], dx, m, kk, f)
+            input_gradient(tag, dy, <const floating*>s.param[0], kt, dx, m, kk, f)
         else:
             step = chunk_rows(s, rows, sizeof(floating))
             r0 = 0
             while r0 < rows:
                 n = step if r0 + step <= rows else rows - r0
-                core.matmul_g_wt(dy + r0 * p * f, <const floating*>s.param[0], <floating*>s.scratch, n * p, kk, f)
+                input_gradient(tag, dy + r0 * p * f, <const floating*>s.param[0], kt, <floating*>s.scratch, n * p, kk, f)
                 col2im(tag, s, <const floating*>s.scratch, dx + r0 * n_in, n)
                 r0 += n
+        free(kt)
