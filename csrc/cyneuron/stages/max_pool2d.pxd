@@ -31,8 +31,13 @@ cdef extern from *:
     #include <string.h>
     #pragma GCC push_options
     #pragma GCC optimize ("no-trapping-math")
+    #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+    #define CYN_MP2_CLONES __attribute__((target_clones("avx2", "default"), noinline))
+    #else
+    #define CYN_MP2_CLONES
+    #endif
     #define CYN_MP2(T, U, S)                                                                         \
-    static inline void cyn_mp2_fwd_##S(const T* restrict a, const T* restrict b, const T* restrict d, \
+    CYN_MP2_CLONES static void cyn_mp2_fwd_##S(const T* restrict a, const T* restrict b, const T* restrict d, \
             const T* restrict e, T* restrict y, uint8_t* restrict tap, Py_ssize_t n) {               \
         for (Py_ssize_t i = 0; i < n; i++) {                                                         \
             T m = a[i], v; int t = 0, gt;                                                            \
@@ -42,7 +47,7 @@ cdef extern from *:
             y[i] = m; tap[i] = (uint8_t)t;                                                           \
         }                                                                                            \
     }                                                                                                \
-    static inline void cyn_mp2_max_##S(const T* restrict a, const T* restrict b, const T* restrict d, \
+    CYN_MP2_CLONES static void cyn_mp2_max_##S(const T* restrict a, const T* restrict b, const T* restrict d, \
             const T* restrict e, T* restrict y, Py_ssize_t n) {                                      \
         for (Py_ssize_t i = 0; i < n; i++) {                                                         \
             T m = a[i], v;                                                                           \
@@ -52,7 +57,7 @@ cdef extern from *:
             y[i] = m;                                                                                \
         }                                                                                            \
     }                                                                                                \
-    static inline void cyn_mp2_bwd_##S(const T* restrict g, const uint8_t* restrict tap, T* restrict a,\
+    CYN_MP2_CLONES static void cyn_mp2_bwd_##S(const T* restrict g, const uint8_t* restrict tap, T* restrict a,\
             T* restrict b, T* restrict d, T* restrict e, Py_ssize_t n) {                             \
         for (Py_ssize_t i = 0; i < n; i++) {                                                         \
             U v, t = tap[i];                                                                         \
