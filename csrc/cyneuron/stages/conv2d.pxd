@@ -98,8 +98,8 @@ cdef extern from *:
         }
         CYN_XTG_ZST1(0) CYN_XTG_ZST1(1) CYN_XTG_ZST1(2) CYN_XTG_ZST1(3) CYN_XTG_ZST1(4) CYN_XTG_ZST1(5)
     }
-    static int cyn_xtg_f(const float* x, const float* g, float* gw, Py_ssize_t rows, Py_ssize_t n_in,
-                         Py_ssize_t n_out) {
+    static int cyn_xtg_f(const float* x, const float* g, float* gw, float* gb, Py_ssize_t rows,
+                         Py_ssize_t n_in, Py_ssize_t n_out) {
         static int ok = -1, z = 0;
         if (ok < 0) {
             ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -108,6 +108,8 @@ cdef extern from *:
         if (!ok || n_out % 8 != 0 || n_in < 1 || rows < 1)
             return 0;
         memset(gw, 0, (size_t)(n_in * n_out) * sizeof(float));
+        if (gb)
+            memset(gb, 0, (size_t)n_out * sizeof(float));
         /* row blocks: dZ's block (rb x n_out) stays in L1 across the tiles */
         Py_ssize_t rb = CYN_XTG_RB_BYTES / ((Py_ssize_t)sizeof(float) * n_out);
         rb = rb < 64 ? 64 : rb > 256 ? 256 : rb;
@@ -130,6 +132,15 @@ cdef extern from *:
                 if (f0 < n_out)
                     cyn_xtg_tile8(xc, gc, gw, nr, n_in, n_out, i0, f0);
             }
+            if (gb)  /* the bias gradient: this block's column sums (dZ's block is in L1), then added */
+                for (Py_ssize_t j0 = 0; j0 < n_out; j0 += 8) {
+                    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                    for (Py_ssize_t r = 0; r < nr; r++)
+                        for (int j = 0; j < 8; j++)
+                            acc[j] += gc[r * n_out + j0 + j];
+                    for (int j = 0; j < 8; j++)
+                        gb[j0 + j] += acc[j];
+                }
         }
         return 1;
     }
@@ -204,14 +215,14 @@ cdef extern from *:
         return 1;
     }
     #else
-    static int cyn_xtg_f(const float* x, const float* g, float* gw, Py_ssize_t rows, Py_ssize_t n_in,
-                         Py_ssize_t n_out) { return 0; }
+    static int cyn_xtg_f(const float* x, const float* g, float* gw, float* gb, Py_ssize_t rows,
+                         Py_ssize_t n_in, Py_ssize_t n_out) { return 0; }
     static int cyn_xw_f(const float* x, const float* w, const float* b, float* z, Py_ssize_t rows,
                         Py_ssize_t n_in, Py_ssize_t n_out) { return 0; }
     #endif
     """
-    int cyn_xtg_f(const float* x, const float* g, float* gw, Py_ssize_t rows, Py_ssize_t n_in,
-                  Py_ssize_t n_out) noexcept nogil
+    int cyn_xtg_f(const float* x, const float* g, float* gw, float* gb, Py_ssize_t rows,
+                  Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
     int cyn_xw_f(const float* x, const float* w, const float* b, float* z, Py_ssize_t rows,
                  Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
 
@@ -237,11 +248,15 @@ cdef inline void input_gradient(floating* tag, const floating* dz, const floatin
 
 
 cdef inline void kernel_gradient(floating* tag, const floating* cols, const floating* dz, floating* gw,
-                                 Py_ssize_t m, Py_ssize_t kk, Py_ssize_t f) noexcept nogil:
+                                 floating* gb, Py_ssize_t m, Py_ssize_t kk, Py_ssize_t f) noexcept nogil:
+    """gw = cols.T . dz and (gb not NULL) gb = dz's column sums: the register-blocked kernel does both
+    in one pass over dz where it applies, else BLAS and column_sums."""
     if floating is float:
-        if cyn_xtg_f(cols, dz, gw, m, kk, f):
+        if cyn_xtg_f(cols, dz, gw, gb, m, kk, f):
             return
     core.matmul_xt_g(cols, dz, gw, m, kk, f)
+    if gb != NULL:
+        core.column_sums(dz, gb, m, f)
 
 
 cdef inline Py_ssize_t col_width(StageC* s) noexcept nogil:
@@ -412,9 +427,8 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
     if not s.head:
         core.activation_backward(s.act, y, y, dy, dy, m, f)
     if s.trainable:
-        kernel_gradient(tag, cols, dy, <floating*>s.grad[0], m, kk, f)
-        if s.param[1] != NULL:
-            core.column_sums(dy, <floating*>s.grad[1], m, f)
+        kernel_gradient(tag, cols, dy, <floating*>s.grad[0], <floating*>s.grad[1] if s.param[1] != NULL else NULL,
+                        m, kk, f)
     if s.need_dx:
         kt = NULL
         if floating is float:  # K.T (F, kh*kw*C) for the register-blocked product dZ . K.T
