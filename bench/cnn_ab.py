@@ -1,6 +1,6 @@
 """Interleaved A/B of bench/cnn_loop.py (bare train_batch loop) between source trees, medians.
 
-    OPENBLAS_NUM_THREADS=1 python bench/cnn_ab.py /tmp/cnn-before /work/wt-cnnperf --nets example,course --rounds 5
+OPENBLAS_NUM_THREADS=1 python bench/cnn_ab.py /tmp/cnn-before /work/wt-cnnperf --nets example,course --rounds 5
 """
 
 import argparse
@@ -22,12 +22,17 @@ def main() -> None:
     nets = a.nets.split(",")
     res = {(t, n): [] for t in a.trees for n in nets}
     for r in range(a.rounds):
-        order = a.trees[r % len(a.trees):] + a.trees[: r % len(a.trees)]
+        order = a.trees[r % len(a.trees) :] + a.trees[: r % len(a.trees)]
         for n in nets:
             for t in order:
                 env = dict(os.environ, PYTHONPATH=os.path.join(t, "src"), OPENBLAS_NUM_THREADS="1")
-                out = subprocess.run([sys.executable, os.path.join(HERE, "cnn_loop.py"), n, str(a.seconds)],
-                                     env=env, capture_output=True, text=True, check=True).stdout
+                out = subprocess.run(
+                    [sys.executable, os.path.join(HERE, "cnn_loop.py"), n, str(a.seconds)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
                 res[(t, n)].append(float(out.split(":")[1].split()[0]))
     for n in nets:
         base = statistics.median(res[(a.trees[0], n)])

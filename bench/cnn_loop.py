@@ -23,19 +23,29 @@ N, B = 1024, 64
 def build(net: str):
     cyneuron.utils.set_random_seed(0)
     if net == "example":
-        body = [L.Rescaling(1.0 / 255), L.Conv2D(16, (3, 3), activation="relu", padding="same"),
-                L.MaxPool2D(pool_size=(2, 2), strides=2), L.Conv2D(32, (3, 3), activation="relu", padding="same"),
-                L.MaxPool2D(pool_size=(2, 2), strides=2), L.Flatten(), L.Dense(64, activation="relu")]
+        body = [
+            L.Rescaling(1.0 / 255),
+            L.Conv2D(16, (3, 3), activation="relu", padding="same"),
+            L.MaxPool2D(pool_size=(2, 2), strides=2),
+            L.Conv2D(32, (3, 3), activation="relu", padding="same"),
+            L.MaxPool2D(pool_size=(2, 2), strides=2),
+            L.Flatten(),
+            L.Dense(64, activation="relu"),
+        ]
     else:
-        body = [L.Conv2D(32, (3, 3), activation="relu", padding="same"), L.MaxPool2D(pool_size=(2, 2), strides=2),
-                L.Conv2D(64, (3, 3), activation="relu", padding="same"), L.MaxPool2D(pool_size=(2, 2), strides=2),
-                L.Flatten()]
+        body = [
+            L.Conv2D(32, (3, 3), activation="relu", padding="same"),
+            L.MaxPool2D(pool_size=(2, 2), strides=2),
+            L.Conv2D(64, (3, 3), activation="relu", padding="same"),
+            L.MaxPool2D(pool_size=(2, 2), strides=2),
+            L.Flatten(),
+        ]
     model = cyneuron.models.Sequential([L.Input((32, 32, 3)), *body, L.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     x = (rng.random((N, 32, 32, 3)) * 255).astype("float32")
     y = rng.integers(0, 2, N).astype("int64")
-    model.fit(x[:B * 2], y[:B * 2], epochs=1, batch_size=B, shuffle=False, verbose=0)
+    model.fit(x[: B * 2], y[: B * 2], epochs=1, batch_size=B, shuffle=False, verbose=0)
     net_ = model._get_network()
     net_.bind_training_data(x.reshape(N, -1), y, np.arange(N, dtype=np.int64))
     return net_

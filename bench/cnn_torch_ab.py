@@ -18,10 +18,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def worker(with_torch: bool, n: int) -> None:
     sys.path.insert(0, HERE)
+    import cnn_vs_torch as cv
     import numpy as np
     import torch
 
-    import cnn_vs_torch as cv
     from cyneuron import backend
 
     torch.set_num_threads(1)
@@ -58,8 +58,13 @@ def main() -> None:
     procs = []
     for i, t in enumerate(a.trees):
         env = dict(env0, PYTHONPATH=os.path.join(t, "src"), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        p = subprocess.Popen([sys.executable, __file__, "--worker", "1" if i == 0 else "0", "--n", str(a.n)],
-                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [sys.executable, __file__, "--worker", "1" if i == 0 else "0", "--n", str(a.n)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert p.stdout.readline().strip() == "ready"
         procs.append(p)
     methods = [(i, "cy", t) for i, t in enumerate(a.trees)] + [(0, "torch", "pytorch")]
