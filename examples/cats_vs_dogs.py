@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict:
     predicted = probabilities.argmax(axis=1)
     accuracy = float(np.mean(predicted == y_val))
     counts = confusion_matrix(y_val, predicted, len(class_names))
-    print(f"\nValidation accuracy: {accuracy:.1%} ({counts.trace()} of {len(y_val)} images right)")
+    print(f"\nValidation accuracy: {accuracy:.2%} ({counts.trace()} of {len(y_val)} images right)")
     print_confusion(counts, class_names)
 
     args.out.mkdir(parents=True, exist_ok=True)
