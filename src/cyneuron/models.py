@@ -459,11 +459,7 @@ class Sequential(InferenceMixin, TrainingMixin):
             return
         size = batch_size if batch_size is not None else (key[3] if key is not None else _DEFAULT_BATCH_SIZE)
         with self._net_lock:
-            # Only the workspace size changes: the running sums (train_on_batch's) carry over.
-            carried = network.stats.copy() if same else None
             network.prepare_training(self._loss_spec, canonical, self.optimizer.spec, size)
-            if carried is not None:
-                network.stats[...] = carried
         self._prepared = (network, self._loss_spec, canonical, size)
 
     def _acquire(self, method: str) -> None:

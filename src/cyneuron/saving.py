@@ -817,23 +817,6 @@ def _built_weight_count(model_config: dict) -> int:
     return total
 
 
-def _input_widths(config: dict) -> list[int]:
-    """The per-sample input sizes (products of the dimensions) that the input keys of ``config`` declare."""
-    widths = []
-    for key, value in config.items():
-        if key == "input_dim" or (key in ("shape", "input_shape") and isinstance(value, int)):
-            dims = [value]
-        elif key in ("shape", "input_shape"):
-            dims = value
-        elif key in ("batch_shape", "batch_input_shape", "build_input_shape") and isinstance(value, list):
-            dims = value[1:]
-        else:
-            continue
-        if isinstance(dims, list) and dims and all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
-            widths.append(math.prod(max(d, 0) for d in dims))
-    return widths
-
-
 def _find_values(obj: object, keys: Sequence[str]) -> list:
     """Every value stored under one of ``keys`` anywhere in a JSON document."""
     found, stack = [], [obj]

@@ -56,30 +56,20 @@ def from_channels_last(shape: tuple, data_format: str) -> tuple:
     return (shape[-1], *shape[:-1]) if data_format == "channels_first" else shape
 
 
+def transpose_stage(in_shape: tuple, perm: tuple, name: str) -> StageSpec:
+    """A ``transpose`` stage permuting each sample's axes of ``in_shape`` by ``perm``."""
+    in_shape = tuple(in_shape)
+    return StageSpec("transpose", in_shape, tuple(in_shape[p] for p in perm), {"perm": tuple(perm)}, name=name)
+
+
 def channels_first_stages(layer, spec: StageSpec, in_shape: tuple, out_shape: tuple) -> list[StageSpec]:
     """``spec`` (computed channels-last) between the transposes a channels-first layer needs: the kernels
     are channels-last, so the layer converts at its boundary, as Keras' TensorFlow backend does on CPU."""
-    rank = len(in_shape)
-    to_last = StageSpec(
-        "transpose",
-        tuple(in_shape),
-        to_channels_last(in_shape, "channels_first"),
-        {"perm": (*range(1, rank), 0)},
-        name=f"{layer.name}/to_channels_last",
-    )
-    stages = [to_last, spec]
+    stages = [transpose_stage(in_shape, (*range(1, len(in_shape)), 0), f"{layer.name}/to_channels_last"), spec]
     if len(out_shape) > 1:
-        out_rank = len(out_shape)
+        rank = len(out_shape)
         last = to_channels_last(out_shape, "channels_first")
-        stages.append(
-            StageSpec(
-                "transpose",
-                last,
-                tuple(out_shape),
-                {"perm": (out_rank - 1, *range(out_rank - 1))},
-                name=f"{layer.name}/to_channels_first",
-            )
-        )
+        stages.append(transpose_stage(last, (rank - 1, *range(rank - 1)), f"{layer.name}/to_channels_first"))
     return stages
 
 

@@ -308,9 +308,6 @@ class Layer:
         is several stages, e.g. a channels-first convolution between two transposes)."""
         return None
 
-    def _spec_shapes(self, kind: str, in_shape: tuple, out_shape: tuple, attrs: dict) -> StageSpec:
-        return StageSpec(kind, tuple(in_shape), tuple(out_shape), attrs, (), (), self._trainable, self.name)
-
     def _spec(self, kind: str, attrs: dict, params=(), state=()) -> StageSpec:
         shape = self._build_shape
         return StageSpec(

@@ -9,6 +9,7 @@ import numpy as np
 from cyneuron import activations as _activations
 from cyneuron import initializers as _initializers
 from cyneuron.backend.specs import StageSpec
+from cyneuron.layers._conv_utils import transpose_stage
 from cyneuron.layers.base import (
     MAX_WIDTH,
     Layer,
@@ -154,8 +155,7 @@ class Flatten(Layer):
         shape = self._build_shape
         if self.data_format != "channels_first" or len(shape) < 2:
             return None
-        perm = (*range(1, len(shape)), 0)
-        return self._spec_shapes("transpose", shape, tuple(shape[p] for p in perm), {"perm": perm})
+        return transpose_stage(shape, (*range(1, len(shape)), 0), self.name)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format}
