@@ -307,7 +307,7 @@ def test_refuses_custom_and_unsupported_classes(tmp_path):
     _refused(tmp_path, config, _good(), "Lambda")
     config = _keras_dense_config()
     config["class_name"] = "Functional"
-    _refused(tmp_path, config, _good(), "Functional")
+    _refused(tmp_path, config, _good(), "unsupported functional model")  # no input_layers: not a chain
     config = _keras_dense_config()
     config["compile_config"]["optimizer"]["class_name"] = "Ftrl"
     _refused(tmp_path, config, _good(), "Ftrl")

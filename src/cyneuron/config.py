@@ -52,3 +52,9 @@ def _reseed(seed: int) -> None:
 
 def _dtype() -> np.dtype:
     return np.dtype(_FLOATX)
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

@@ -31,7 +31,7 @@ from cyneuron.layers import serialize as _serialize_layer
 from cyneuron.layers.base import stage_list
 from cyneuron.utils import _as_array, _float_array, _index_array
 
-__all__ = ["Sequential", "load_model", "model_from_json", "clone_model"]
+__all__ = ["Sequential", "Model", "load_model", "model_from_json", "clone_model"]
 
 
 def model_from_json(json_string: str, custom_objects=None) -> Sequential:
@@ -46,16 +46,24 @@ def model_from_json(json_string: str, custom_objects=None) -> Sequential:
         config = json.loads(json_string)
     except json.JSONDecodeError as error:
         raise ValueError(f"json_string: not valid JSON ({error})") from None
-    if not isinstance(config, dict) or config.get("class_name") != "Sequential":
-        raise ValueError("json_string: expected a Sequential model's JSON (from model.to_json())")
-    return Sequential.from_config(config.get("config") or {})
+    if not isinstance(config, dict) or config.get("class_name") not in ("Sequential", "Functional"):
+        raise ValueError("json_string: expected a Sequential or functional model's JSON (from model.to_json())")
+    return model_from_config(config.get("config") or {})
+
+
+def model_from_config(config: dict) -> Sequential:
+    """A new model from a model's ``get_config()``: a functional ``Model`` when the config names its input
+    and output layers (as Keras' functional configs do), else a ``Sequential``."""
+    if isinstance(config, dict) and "input_layers" in config:
+        return Model.from_config(config)
+    return Sequential.from_config(config)
 
 
 def clone_model(model: Sequential) -> Sequential:
     """A new model with the same architecture and freshly initialised weights, as ``keras.models.clone_model``."""
     if not isinstance(model, Sequential):
         raise TypeError(f"model: expected a cyneuron Sequential model, got {type(model).__name__}")
-    return Sequential.from_config(model.get_config())
+    return model_from_config(model.get_config())
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
@@ -77,6 +85,8 @@ class Sequential(InferenceMixin, TrainingMixin):
     ``input_dim``, from ``build((None, features))``, or from the first data
     given to ``fit`` / ``predict`` / ``evaluate``.
     """
+
+    _keras_class_name = "Sequential"  # the class a Keras config of this model names
 
     def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
         if name is not None and (not isinstance(name, str) or not name):
@@ -355,10 +365,11 @@ class Sequential(InferenceMixin, TrainingMixin):
         if index is not None:
             if name is not None:
                 raise ValueError("get_layer: give name or index, not both")
-            if not -len(self._layers) <= index < len(self._layers):
-                raise ValueError(f"index: the model has {len(self._layers)} layers, got {index}")
-            return self._layers[index]
-        for layer in self._layers:
+            layers = self.layers
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"index: the model has {len(layers)} layers, got {index}")
+            return layers[index]
+        for layer in self.layers:
             if layer.name == name:
                 return layer
         raise ValueError(f"name: no layer named {name!r}; layers are {[layer.name for layer in self._layers]}")
@@ -562,10 +573,8 @@ class Sequential(InferenceMixin, TrainingMixin):
         arguments pass through); ``cyneuron.models.model_from_json`` reads it back."""
         import json
 
-        return json.dumps(
-            {"module": "keras", "class_name": "Sequential", "config": self.get_config(), "registered_name": None},
-            **kwargs,
-        )
+        config = {"module": "keras", "class_name": self._keras_class_name, "config": self.get_config()}
+        return json.dumps({**config, "registered_name": None}, **kwargs)
 
     def compute_output_shape(self, input_shape) -> tuple:
         """The output shape ``(None, ...)`` for inputs of ``input_shape`` ``(None, ...)``."""
@@ -734,3 +743,12 @@ def _model_from_bytes(data: bytes) -> Sequential:
     from cyneuron.saving import model_from_bytes
 
     return model_from_bytes(data)
+
+
+# Model(inputs, outputs) builds on Sequential, so it is defined after it.
+from cyneuron._functional import Model  # noqa: E402
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

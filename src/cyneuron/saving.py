@@ -212,13 +212,13 @@ def _model_from_archive(path: str, archive: _Archive, compile: bool) -> Any:
     manifest = archive.manifest
     _guard_model_size(path, manifest["model_config"], archive.weights)
 
-    from cyneuron.models import Sequential
+    from cyneuron.models import model_from_config
 
     try:
         # Building runs the initializers, whose values are overwritten anyway: keep them from
         # consuming the global generator, so loading never changes later shuffles or inits.
         with _global_rng_preserved():
-            model = Sequential.from_config(manifest["model_config"])
+            model = model_from_config(manifest["model_config"])
     except MemoryError as exc:
         raise ValueError(f"{path}: the model configuration asks for more memory than available") from exc
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
@@ -951,3 +951,9 @@ def _json_depth(obj: object) -> int:
         elif isinstance(item, list):
             stack.extend((v, level + 1) for v in item)
     return depth
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

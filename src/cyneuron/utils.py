@@ -159,3 +159,9 @@ def _index_array(value, input_dim: int, name: str) -> np.ndarray:
         if low < 0 or high >= input_dim:
             raise ValueError(f"{name}: embedding indices must be in [0, {input_dim}), got values in [{low}, {high}]")
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

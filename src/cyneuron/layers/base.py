@@ -322,7 +322,19 @@ class Layer:
         )
 
     def __call__(self, inputs, training: bool = False) -> np.ndarray:
-        """Apply the layer to an array ``(batch, ...)`` (building it on first use) through the active backend."""
+        """Apply the layer to an array ``(batch, ...)`` (building it on first use) through the active backend.
+
+        Called on ``Input(...)`` or on what a layer call returned, it records the call instead and returns
+        a symbolic ``KerasTensor``, for ``Model(inputs, outputs)`` (Keras' functional API).
+        """
+        from cyneuron._functional import is_symbolic, symbolic_call
+
+        if is_symbolic(inputs):
+            return symbolic_call(self, inputs)
+        return self._call(inputs, training)
+
+    def _call(self, inputs, training: bool) -> np.ndarray:
+        """``__call__`` on data: kinds whose inputs are not float rows (Embedding) override this."""
         array = _as_array(inputs, "inputs")
         if array.ndim < 2:
             raise ValueError(f"inputs: expected shape (batch, features...), got {array.shape}")
