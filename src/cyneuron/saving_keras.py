@@ -374,6 +374,10 @@ def _as_functional(model: Any, sequential: dict) -> dict:
     return out
 
 
+def _changes_call(key: str, value: Any) -> bool:
+    return not ((key == "mask" and value is None) or (key == "training" and value in (None, True, False)))
+
+
 def _chain_from_functional(path: str, inner: dict) -> dict:
     """The Sequential layout of a Keras functional config that is one chain of layers (each called once,
     on the layer before it, from one input to one output); other graphs are refused, naming why."""
@@ -406,8 +410,13 @@ def _chain_from_functional(path: str, inner: dict) -> dict:
                 source = arg["config"]["keras_history"][0]
             except (TypeError, ValueError, KeyError, IndexError):
                 raise refuse(f"layer {entry.get('name')!r} is not called on exactly one tensor") from None
-            if source != previous or node.get("kwargs") not in ({}, None):
+            if source != previous:
                 raise refuse(f"layer {entry.get('name')!r} is not called on the layer before it")
+            # Keras records a call's keyword arguments: Softmax's mask=None, Dropout's training=False (which
+            # fit and predict override, as Keras' functional call does); anything else changes the layer.
+            kwargs = node.get("kwargs") or {}
+            if not isinstance(kwargs, dict) or any(_changes_call(k, v) for k, v in kwargs.items()):
+                raise refuse(f"layer {entry.get('name')!r} is called with arguments {kwargs!r}")
         previous = entry.get("name")
     if previous != last:
         raise refuse("its output is not its last layer")
