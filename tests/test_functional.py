@@ -181,3 +181,31 @@ def test_a_functional_graph_is_fixed_and_symbolic_values_hold_no_data():
         model.pop()
     with pytest.raises(TypeError, match="no values"):
         np.asarray(output)
+
+
+def test_sequential_speaks_keras_about_its_graph_and_its_errors():
+    # As keras/src/models/sequential_test.py: test_functional_properties, test_hasattr, test_errors
+    model = Sequential(name="seq")
+    assert not any(hasattr(model, name) for name in ("input_shape", "output_shape", "inputs", "outputs"))
+    inputs = Input(shape=(2,), batch_size=3)
+    model.add(inputs)
+    model.add(Dense(4))
+    assert model.inputs == [inputs]
+    assert model.outputs == [model.layers[-1].output]
+    assert model.input_shape == (None, 2) and model.output_shape == (None, 4)
+    with pytest.raises(ValueError, match="already been configured"):
+        model.add(Input(shape=(2,), batch_size=3))
+    with pytest.raises(ValueError, match="already been configured"):
+        model.build((3, 4))
+    model.build((3, 2))
+    named = Sequential([Dense(2, name="dense")])
+    with pytest.raises(ValueError, match="should have unique names"):
+        named.add(Dense(2, name="dense"))
+    with pytest.raises(ValueError, match="Only instances of"):
+        Sequential().add({})
+    with pytest.raises(ValueError, match="no layers"):
+        Sequential()(np.random.random((3, 2)))
+    with pytest.raises(AttributeError, match="never been called"):
+        Dense(3).output  # noqa: B018
+    with pytest.raises(NotImplementedError, match="model used as a layer"):
+        model(Input((2,)))

@@ -64,7 +64,10 @@ def symbolic_call(layer: Layer, inputs: InputLayer | KerasTensor) -> KerasTensor
             f"cannot be called on {shape}"
         )
     layer._validate_input(features)
-    return KerasTensor(layer.compute_output_shape(shape), layer.dtype, layer, inputs)
+    output = KerasTensor(layer.compute_output_shape(shape), layer.dtype, layer, inputs)
+    if getattr(layer, "_first_output", None) is None:  # Keras' layer.output is its first call's
+        layer._first_output = output
+    return output
 
 
 def _single(value: Any, argument: str, kinds: tuple[type, ...]) -> Any:

@@ -146,9 +146,15 @@ class InferenceMixin:
         ``training=True`` runs the layers in training mode, as Keras does: Dropout drops, and
         BatchNormalization normalises with the batch's statistics and updates its moving ones.
         """
+        from cyneuron._functional import is_symbolic
         from cyneuron.layers.base import _run_stages
         from cyneuron.utils import _check_bool
 
+        if is_symbolic(x):
+            raise NotImplementedError(
+                "Calling a model on a symbolic input (a model used as a layer of another model) is not available "
+                "in cyneuron; add the model's layers to the outer model instead"
+            )
         if not _check_bool(training, "training"):
             return self.predict(x)
         inputs = self._prepare_x(x)

@@ -140,18 +140,27 @@ class Sequential(InferenceMixin, TrainingMixin):
     def add(self, layer: Layer) -> None:
         """Append a layer; an ``Input`` is only accepted first. Builds it when the input shape is known."""
         if isinstance(layer, InputLayer):
-            if self._layers or self._input_layer is not None:
+            if self._input_layer is not None:
+                raise ValueError(
+                    f"Sequential model '{self.name}' has already been configured to use input shape "
+                    f"{self._input_layer.batch_shape}. You cannot add a different Input layer to it."
+                )
+            if self._layers:
                 raise ValueError("add(layer): an Input can only be the first layer of a Sequential model")
             self._input_layer = layer
             self._set_features(layer._input_shape_arg)
             return
         if not isinstance(layer, Layer):
-            raise TypeError(f"add(layer): expected a cyneuron layer, got {type(layer).__name__}")
+            raise ValueError(
+                "Only instances of `keras.Layer` can be added to a Sequential model. "
+                f"Received: {layer!r} (of type {type(layer)}) as a layer"
+            )
         if any(existing is layer for existing in self._layers):
             raise ValueError(f"add(layer): layer {layer.name!r} is already in the model")
         if any(existing.name == layer.name for existing in self._layers):
             raise ValueError(
-                f"add(layer): all layers of a Sequential model need unique names; {layer.name!r} is already used"
+                f"All layers added to a Sequential model should have unique names. Name '{layer.name}' is already "
+                "the name of a layer in this model. Update the `name` argument to pass a unique name."
             )
         first = not self._layers and self._input_layer is None
         self._layers.append(layer)
@@ -244,9 +253,16 @@ class Sequential(InferenceMixin, TrainingMixin):
         if len(shape) < 2:
             raise ValueError(f"input_shape: expected (batch, features...), got {input_shape!r}")
         features = _feature_shape(shape[1:], "input_shape")
+        if not self._layers and self._features is None:
+            raise ValueError(
+                f"Sequential model {self.name} cannot be built because it has no layers. Call `model.add(layer)`."
+            )
         if self._features is not None:
             if features != self._features:
-                raise ValueError(f"input_shape: the model is built for {(None, *self._features)}, got {input_shape!r}")
+                raise ValueError(
+                    f"Sequential model '{self.name}' has already been configured to use input shape "
+                    f"{(None, *self._features)}. You cannot build it with input_shape {shape}"
+                )
             return
         self._set_features(features)
         self._invalidate()
@@ -320,14 +336,40 @@ class Sequential(InferenceMixin, TrainingMixin):
     @property
     def input_shape(self) -> tuple:
         if self._features is None:
-            raise AttributeError("The model has no input shape yet")
+            raise AttributeError(f"Sequential model '{self.name}' has no defined input shape yet.")
         return (None, *self._features)
 
     @property
     def output_shape(self) -> tuple:
         if not self.built:
-            raise AttributeError("The model is not built yet")
+            raise AttributeError(f"Sequential model '{self.name}' has no defined output shape yet.")
         return self._layers[-1].output_shape if self._layers else self.input_shape
+
+    @property
+    def inputs(self) -> list:
+        """``[the symbolic input]`` once the input shape is known (as Keras' Sequential)."""
+        return [self._symbolic_graph()[0]]
+
+    @property
+    def outputs(self) -> list:
+        """``[the symbolic output]``: the last layer's ``output``."""
+        return [self._symbolic_graph()[1]]
+
+    def _symbolic_graph(self) -> tuple:
+        """(input layer, output) of the model's layers called in turn on its input, made once per structure."""
+        if self._features is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")
+        from cyneuron._functional import symbolic_call
+
+        key = (self._features, tuple(id(layer) for layer in self._layers))
+        cached = getattr(self, "_graph", None)
+        if cached is None or cached[0] != key:
+            source = self._input_layer or InputLayer(shape=self._features, dtype=self.dtype, name="input_layer")
+            node = source
+            for layer in self._layers:
+                node = symbolic_call(layer, node)
+            self._graph = cached = (key, source, node)
+        return cached[1], cached[2]
 
     @property
     def weights(self) -> list[np.ndarray]:

@@ -99,8 +99,9 @@ def _batch_shape_to_features(batch_shape, name: str) -> tuple[int, ...]:
         raise TypeError(f"{name}: expected a tuple like (None, features), got {batch_shape!r}") from None
     if len(dims) < 2:
         raise ValueError(f"{name}: expected (batch, features...), got {batch_shape!r}")
-    if dims[0] is not None:
-        raise ValueError(f"{name}: a fixed batch size is not supported; use None as the first entry")
+    batch = dims[0]
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1):
+        raise ValueError(f"{name}: the batch size (first entry) must be None or a positive int, got {batch!r}")
     return _feature_shape(dims[1:], name)
 
 
@@ -261,6 +262,14 @@ class Layer:
         if self._build_shape is None:
             raise AttributeError(f"The layer {self.name!r} has never been called and thus has no defined output shape.")
         return self.compute_output_shape((None, *self._build_shape))
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call on a symbolic input (Keras' ``layer.output``)."""
+        output = getattr(self, "_first_output", None)
+        if output is None:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined output.")
+        return output
 
     def build(self, input_shape) -> None:
         """Create the weights for inputs of ``input_shape`` ``(None, ...)``; layers with weights override this."""
