@@ -204,7 +204,7 @@ def test_sequential_speaks_keras_about_its_graph_and_its_errors():
     with pytest.raises(ValueError, match="Only instances of"):
         Sequential().add({})
     with pytest.raises(ValueError, match="no layers"):
-        Sequential()(np.random.random((3, 2)))
+        Sequential()(np.ones((3, 2)))
     with pytest.raises(AttributeError, match="never been called"):
         Dense(3).output  # noqa: B018
     with pytest.raises(NotImplementedError, match="model used as a layer"):
