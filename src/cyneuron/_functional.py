@@ -16,7 +16,7 @@ from cyneuron.layers.base import Layer, _feature_shape, unique_name
 from cyneuron.layers.core import InputLayer
 from cyneuron.models import Sequential
 
-__all__ = ["KerasTensor", "Model", "symbolic_call"]
+__all__ = ["KerasTensor", "Model", "Functional", "symbolic_call"]
 
 _TENSOR_IDS = itertools.count()
 
@@ -138,8 +138,12 @@ class Model(Sequential, metaclass=_ModelType):
         trainable: whether the model's layers train.
     """
 
+    def __new__(cls, *args, **kwargs):
+        # As Keras: Model(inputs, outputs) makes a Functional (a subclass of Model).
+        return super().__new__(Functional if cls is Model else cls)
+
     def __init__(self, inputs=None, outputs=None, name: str | None = None, trainable: bool = True, **kwargs) -> None:
-        if type(self) is not Model or (inputs is None and outputs is None and not kwargs):
+        if type(self) is not Functional or (inputs is None and outputs is None and not kwargs):
             raise NotImplementedError(
                 "Subclassed models (a keras.Model subclass with a call() method) are not available in cyneuron; "
                 "build the model with Sequential([...]) or Model(inputs, outputs)"
@@ -210,3 +214,7 @@ class Model(Sequential, metaclass=_ModelType):
 
     def __repr__(self) -> str:
         return f"<Functional name={self.name}, built={self.built}>"
+
+
+class Functional(Model):
+    """What ``Model(inputs, outputs)`` returns, as in Keras (``type(model).__name__ == "Functional"``)."""

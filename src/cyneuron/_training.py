@@ -385,7 +385,9 @@ class TrainingMixin:
             weights = _class_weight_rows(class_weight, targets, self._dtype)
         return inputs, targets, weights
 
-    def _fit_source(self, x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight):
+    def _fit_source(
+        self, x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight, shuffle
+    ):
         if y is not None:
             raise ValueError("y: not accepted when x is a dataset, generator or PyDataset (batches hold the targets)")
         if sample_weight is not None:
@@ -397,7 +399,7 @@ class TrainingMixin:
             raise ValueError("class_weight: not supported for Python generator inputs (as in Keras)")
         if validation_split:
             raise ValueError("validation_split: only supported for NumPy arrays; pass validation_data instead")
-        source = BatchSource(x, steps_per_epoch, "x")
+        source = BatchSource(x, steps_per_epoch, "x", shuffle=shuffle)
         first = source.peek()
         if first[1] is None:
             raise ValueError("x: expected batches (x, y) with targets, got batches without y")
@@ -427,7 +429,7 @@ class TrainingMixin:
         weights = None
         if is_batch_source(x):
             source, inputs, targets, y_shape, val = self._fit_source(
-                x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight
+                x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight, shuffle
             )
         else:
             if steps_per_epoch is not None:

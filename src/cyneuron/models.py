@@ -770,11 +770,14 @@ class Sequential(InferenceMixin, TrainingMixin):
 
         save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath) -> None:
-        """Load weights saved by ``save_weights`` (or ``save``) into this built model."""
+    def load_weights(self, filepath, skip_mismatch: bool = False, **kwargs) -> None:
+        """Load weights saved by ``save_weights`` (or ``save``, or Keras) into this built model; see
+        ``cyneuron.saving.load_weights`` for ``skip_mismatch``."""
         from cyneuron.saving import load_weights
 
-        load_weights(self, filepath)
+        if kwargs:
+            raise ValueError(f"Invalid keyword arguments: {kwargs}")
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name}, built={self.built}>"

@@ -311,11 +311,13 @@ def save_weights(model: Any, filepath: PathLike, overwrite: bool = True) -> None
     _atomic_write(path, overwrite, lambda f: _write_archive(f, manifest, weights, []))
 
 
-def load_weights(model: Any, filepath: PathLike) -> None:
+def load_weights(model: Any, filepath: PathLike, skip_mismatch: bool = False) -> None:
     """Load weights written by ``save_weights`` (or the weights of a ``save_model`` file).
 
     The model must be built with the same architecture and dtype. The file is
     validated completely before any weight changes; on error the model is untouched.
+    ``skip_mismatch=True`` (Keras ``.weights.h5`` / ``.keras`` files) leaves the layers whose weights
+    differ in shape from the file's as they are, with a warning, as Keras does.
 
     Raises:
         OSError: the file cannot be opened.
@@ -327,9 +329,15 @@ def load_weights(model: Any, filepath: PathLike) -> None:
         raise ValueError(f"load_weights({path}): the model is not built; build it (give an input shape) first")
     from cyneuron import saving_keras
 
+    _check_bool(skip_mismatch, "skip_mismatch")
     if saving_keras.is_hdf5_file(path) or saving_keras.is_keras_archive(path):
-        saving_keras.load_keras_weights(model, path)
+        saving_keras.load_keras_weights(model, path, skip_mismatch)
         return
+    if skip_mismatch:
+        raise ValueError(
+            "skip_mismatch: supported for Keras .weights.h5 / .keras files, whose weights are stored per layer; "
+            f"{path} is a cyneuron file"
+        )
     archive = _read_archive(path, expect_model=False)
     weights = _check_against_model(path, model, archive.weights, archive.manifest["dtype"], cast=True)
     _set_weights(path, model, weights)

@@ -33,6 +33,7 @@ import json
 import math
 import os
 import stat
+import warnings
 import zipfile
 from typing import Any
 
@@ -772,13 +773,24 @@ def _expected_layer_vars(model: Any) -> list[tuple[str, Any, list[tuple[int, ...
     return out
 
 
-def _read_layer_weights(h5: _H5, model: Any) -> list[np.ndarray]:
-    """The model's weights (``get_weights()`` order, model dtype) from ``layers/...``, everything checked."""
+def _read_layer_weights(h5: _H5, model: Any, skip_mismatch: bool = False) -> list[np.ndarray]:
+    """The model's weights (``get_weights()`` order, model dtype) from ``layers/...``, everything checked.
+
+    ``skip_mismatch``: a layer whose variables in the file differ in number or shape keeps its current
+    weights (with a warning naming it), as Keras' ``load_weights(skip_mismatch=True)``.
+    """
     weights = []
     expected_groups = set()
+    skipped = []
     for group, layer, shapes in _expected_layer_vars(model):
         expected_groups.add(group)
         names = h5.vars_in(group) if shapes else []
+        if skip_mismatch and (
+            len(names) != len(shapes) or any(tuple(h5.datasets[n].shape) != s for n, s in zip(names, shapes))
+        ):
+            skipped.append(layer.name)
+            weights.extend(np.array(w, copy=True) for w in layer.weights)
+            continue
         if len(names) != len(shapes):
             raise ValueError(
                 f"{h5.path}: layer {layer.name!r} expects {len(shapes)} variables but {group!r} holds {len(names)}"
@@ -788,6 +800,12 @@ def _read_layer_weights(h5: _H5, model: Any) -> list[np.ndarray]:
             array = h5.read(name, shape, "f" if i < n_weights else "iu")
             if i < n_weights:
                 weights.append(array.astype(layer.weights[i].dtype, copy=False))
+    if skipped:
+        warnings.warn(
+            f"{h5.path}: skipped loading the weights of {len(skipped)} layer(s) whose shapes differ from the "
+            f"file's (skip_mismatch=True): {skipped}",
+            stacklevel=4,
+        )
     extra = [k for k in h5.datasets if k.startswith("layers/") and k.rsplit("/", 1)[0] not in expected_groups]
     if extra:
         raise ValueError(f"{h5.path}: HDF5 datasets {extra[:5]} belong to no layer of the model")
@@ -885,7 +903,7 @@ def _restore_optimizer(path: str, h5: _H5, model: Any, schedule: bool) -> None:
         raise ValueError(f"{path}: invalid optimizer state: {exc}") from exc
 
 
-def load_keras_weights(model: Any, path: str) -> None:
+def load_keras_weights(model: Any, path: str, skip_mismatch: bool = False) -> None:
     """Load a Keras ``.weights.h5`` (or the weights of a ``.keras`` archive) into a built model."""
     h5py = _h5py(path)
     if not model.built:
@@ -902,7 +920,7 @@ def load_keras_weights(model: Any, path: str) -> None:
         raise ValueError(f"{path} is not an HDF5 weights file")
     h5 = _H5(path, h5py, data)
     try:
-        weights = _read_layer_weights(h5, model)
+        weights = _read_layer_weights(h5, model, skip_mismatch)
     finally:
         h5.close()
     _saving._set_weights(path, model, weights)
