@@ -450,6 +450,9 @@ class TrainingMixin:
             network.iterations = self.optimizer.iterations
             network.seed = _dropout_seed(fit_seed)
         rng = np.random.default_rng(fit_seed)
+        # What a BackupAndRestore callback saves and, from its on_train_begin, asks to resume.
+        progress = FitProgress(fit_seed, rng, order, network, resumable=source is None)
+        self._fit_progress = progress
 
         steps = math.ceil(n / batch_size) if source is None else source.steps
         bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
@@ -476,22 +479,30 @@ class TrainingMixin:
         bar = None
         try:
             cbs.on_train_begin(None)
-            for epoch in range(initial_epoch, epochs):
+            first_epoch, skip = initial_epoch, 0
+            if progress.resume is not None:
+                first_epoch, skip = progress.apply_resume(net_lock, optimizer.iterations)
+            for epoch in range(first_epoch, epochs):
+                resumed = skip > 0  # the first epoch of a resumed fit, with `skip` batches already done
+                progress.epoch = epoch
                 with net_lock:
                     network.reset_stats()
+                    if resumed:
+                        network.stats[...] = progress.resume["stats"]
                 cbs.on_epoch_begin(epoch, None)
                 if verbose:
                     bar = Progbar(steps, verbose)
                     if epochs > 1:
                         print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-                if shuffle:
+                if shuffle and not resumed:
                     rng.shuffle(order)
+                    progress.shuffles += 1
                 with net_lock:
                     network.set_optimizer(optimizer.spec)
                 version = optimizer._version
                 hooks = cbs.needs_batch_hooks
                 live = bar is not None and verbose == 1 and bar._dynamic
-                done = 0  # batches that ran
+                done = skip  # batches that ran
                 failed = False
                 if source is not None:
                     done, seen, failed = self._source_epoch(source, train_source, cbs, hooks, live, bar, logs_at)
@@ -508,7 +519,7 @@ class TrainingMixin:
                 elif not hooks and not live:
                     # No Python code of the user's runs in this loop: hold the network for the whole epoch.
                     with net_lock:
-                        for start, stop in bounds:
+                        for start, stop in bounds[skip:]:
                             if not train(start, stop):
                                 failed = True
                                 break
@@ -517,8 +528,8 @@ class TrainingMixin:
                 else:
                     interval = bar.interval if live else 0.0
                     next_draw = 0.0
-                    seen = 0
-                    for step, (start, stop) in enumerate(bounds):
+                    seen = bounds[skip - 1][1] if skip else 0
+                    for step, (start, stop) in enumerate(bounds[skip:], skip):
                         if hooks:
                             cbs.on_train_batch_begin(step, None)
                             if optimizer._version != version:
@@ -530,6 +541,7 @@ class TrainingMixin:
                         seen = stop
                         done += 1
                         if hooks:
+                            optimizer.iterations = network.iterations  # a backup or checkpoint here saves it
                             cbs.on_train_batch_end(step, logs_at(stop))
                             if optimizer._version != version:
                                 with net_lock:
@@ -548,6 +560,7 @@ class TrainingMixin:
                                 next_draw = now + interval
                         if self.stop_training:
                             break
+                skip = 0
                 optimizer.iterations = network.iterations
                 if failed:
                     self._report_divergence(epoch, epochs, done, steps, logs_at(seen), verbose, bar)
@@ -578,6 +591,8 @@ class TrainingMixin:
                 bar.close_line()
             self.history = cbs.history
             raise
+        finally:
+            self._fit_progress = None
         return cbs.history
 
     def _source_epoch(self, source, train_source, cbs, hooks, live, bar, logs_at) -> tuple[int, int, bool]:
@@ -701,6 +716,40 @@ class TrainingMixin:
         if network is not None and self._prepared is not None:
             with self._net_lock:
                 network.reset_stats()
+
+
+class FitProgress:
+    """Where a running ``fit`` is, for ``callbacks.BackupAndRestore`` (``model._fit_progress`` during a fit).
+
+    A fit's randomness is its seed (drawn once from ``config.random_generator()``): the shuffle generator
+    ``rng`` starts from it, ``order`` is shuffled in place once per epoch (``shuffles`` counts them, so the
+    permutation and ``rng``'s state are a function of the seed, ``len(order)`` and ``shuffles``), and the
+    Dropout masks are a function of it and the optimizer's step count. ``resume`` is set by a callback's
+    ``on_train_begin`` to ``{"seed", "shuffles", "epoch", "skip", "stats"}``: the fit then continues from
+    epoch ``epoch`` after its first ``skip`` batches (whose summed loss and metrics are ``stats``).
+    """
+
+    def __init__(self, seed: int, rng: np.random.Generator, order: np.ndarray, network, resumable: bool) -> None:
+        self.seed, self.rng, self.order, self.network = seed, rng, order, network
+        self.resumable = resumable  # False for batch sources: their batches cannot be skipped or replayed
+        self.shuffles = 0
+        self.epoch = 0
+        self.resume: dict | None = None
+
+    def apply_resume(self, net_lock, iterations: int) -> tuple[int, int]:
+        """Replay the saved fit's randomness (the weights and optimizer state, ``iterations`` steps, are
+        already restored); returns (first epoch, batches of it already done)."""
+        resume = self.resume
+        self.seed = int(resume["seed"])
+        self.rng.bit_generator.state = np.random.default_rng(self.seed).bit_generator.state
+        self.order[...] = np.arange(self.order.shape[0])
+        for _ in range(int(resume["shuffles"])):
+            self.rng.shuffle(self.order)
+        self.shuffles = int(resume["shuffles"])
+        with net_lock:
+            self.network.seed = _dropout_seed(self.seed)
+            self.network.iterations = iterations
+        return int(resume["epoch"]), int(resume["skip"])
 
 
 def _dropout_seed(fit_seed: int) -> int:

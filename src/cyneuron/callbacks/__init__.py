@@ -3,7 +3,7 @@
 Same names, arguments, defaults and behaviour as ``keras.callbacks``:
 ``Callback``, ``CallbackList``, ``History``, ``EarlyStopping``,
 ``ModelCheckpoint``, ``TerminateOnNaN``, ``LambdaCallback``,
-``LearningRateScheduler``, ``ReduceLROnPlateau`` and ``CSVLogger``.
+``LearningRateScheduler``, ``ReduceLROnPlateau``, ``CSVLogger`` and ``BackupAndRestore``.
 
 Differences from Keras, all deliberate:
 
@@ -24,10 +24,11 @@ Monitored values are compared as Keras does, through ``floatx`` scalars
 (``ops.less`` converts Python floats to float32), and ``best`` starts as None.
 
 Modules: ``base`` (the protocol, ``History``, ``CallbackList``, ``LambdaCallback``), ``monitoring``
-(early stopping, learning-rate callbacks, ``TerminateOnNaN``), ``checkpoint`` (``ModelCheckpoint``),
-``csv_logger`` (``CSVLogger``). Every public name is importable from ``cyneuron.callbacks``.
+(early stopping, learning-rate callbacks, ``TerminateOnNaN``), ``checkpoint`` (``ModelCheckpoint``), ``backup``
+(``BackupAndRestore``), ``csv_logger`` (``CSVLogger``). Every public name is importable from ``cyneuron.callbacks``.
 """
 
+from cyneuron.callbacks.backup import BackupAndRestore
 from cyneuron.callbacks.base import Callback, CallbackList, History, LambdaCallback
 from cyneuron.callbacks.checkpoint import ModelCheckpoint
 from cyneuron.callbacks.csv_logger import CSVLogger
@@ -44,6 +45,7 @@ __all__ = [
     "LearningRateScheduler",
     "ReduceLROnPlateau",
     "CSVLogger",
+    "BackupAndRestore",
 ]
 
 
