@@ -524,6 +524,7 @@ class TrainingMixin:
                                 failed = True
                                 break
                             done += 1
+                        optimizer.iterations = network.iterations
                     seen = bounds[done][1] if failed else n
                 else:
                     interval = bar.interval if live else 0.0
@@ -538,10 +539,11 @@ class TrainingMixin:
                                 version = optimizer._version
                         with net_lock:
                             ok = train(start, stop)
+                            # in step with the weights for a reader (get_weights, save, a backup) between steps
+                            optimizer.iterations = network.iterations
                         seen = stop
                         done += 1
                         if hooks:
-                            optimizer.iterations = network.iterations  # a backup or checkpoint here saves it
                             cbs.on_train_batch_end(step, logs_at(stop))
                             if optimizer._version != version:
                                 with net_lock:
@@ -610,6 +612,7 @@ class TrainingMixin:
                     version = optimizer._version
             with net_lock:
                 ok, rows = train_source(batch)
+                optimizer.iterations = network.iterations
             seen += rows
             if hooks:
                 cbs.on_train_batch_end(step, logs_at(seen))
@@ -692,11 +695,11 @@ class TrainingMixin:
                 network.seed = _dropout_seed(int(_config.random_generator().integers(2**63)))
                 network.reset_stats()
                 ok = network.train_batch(0, n)
+                self.optimizer.iterations = network.iterations
+                stats = network.stats
+                values = [float(stats[i] / n) for i in range(len(self._metric_names) + 1)]
             self.optimizer.built = True
             keys = ["loss", *self._metric_names]
-            stats = network.stats
-            values = [float(stats[i] / n) for i in range(len(keys))]
-            self.optimizer.iterations = network.iterations
             if not ok:
                 warnings.warn(
                     f"train_on_batch: the loss or a gradient is not finite (loss: {values[0]}); the weights were "
