@@ -127,6 +127,7 @@ class Sequential(InferenceMixin, TrainingMixin):
         self._net_lock = threading.RLock()
         self._build_lock = threading.Lock()
         self._calls: list[str] = []  # fit / evaluate / train_on_batch in progress (a callback may nest them)
+        self._calls_thread: int | None = None  # the thread making them
         if layers is not None:
             if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
                 raise TypeError(f"layers: expected a list of layers, got {type(layers).__name__}")
@@ -549,6 +550,7 @@ class Sequential(InferenceMixin, TrainingMixin):
                 f"after {outer}() returns"
             )
         self._calls.append(method)
+        self._calls_thread = threading.get_ident()
 
     def _refuse_during_calls(self, method: str) -> None:
         """``compile`` / ``add`` / ``pop`` would replace what a running fit or evaluate is using."""
