@@ -281,7 +281,12 @@ class TrainingMixin:
         ``predict`` from another thread while training is either served (between steps, e.g. while a
         callback runs) or refused with ``RuntimeError`` (during a step), never corrupted; it never aborts
         the training: a step that needs the network while another thread's ``predict`` is inside it waits
-        for that predict to finish.
+        for that predict to finish. ``get_weights``, ``set_weights`` and saving from another thread wait for
+        the step in progress (without per-batch callbacks, the epoch in progress) and see the state between
+        two steps. From this model's own callbacks, ``evaluate``, ``predict``, ``get_weights`` and saving are
+        served; ``fit``, ``train_on_batch``, ``compile``, ``add`` and ``pop`` raise ``RuntimeError`` naming
+        the call. Random draws come from the calling thread's generator (see ``cyneuron.config``).
+        ``callbacks.BackupAndRestore`` makes a fit resumable after a crash or a kill.
         """
         self._require_compiled("fit")
         _must_be_none(validation_steps=validation_steps)
