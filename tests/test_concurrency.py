@@ -105,17 +105,18 @@ def test_calls_from_a_callback_of_the_models_own_fit(backend, name):
     x, y = make_data(0)
     set_random_seed(1)
     reference = make_model()
-    reference.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[CallAt(lambda m: None)])
+    expected = reference.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[CallAt(lambda m: None)])
     set_random_seed(1)
     model = make_model()
     cb = CallAt(REFUSED_IN_FIT.get(name) or SERVED_IN_FIT[name])
-    model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[cb])
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[cb])
     if name in REFUSED_IN_FIT:
         assert cb.outcome[0] == "refused", cb.outcome
         assert cb.outcome[1].startswith(f"{name}:") and "fit()" in cb.outcome[1], cb.outcome
     else:
         assert cb.outcome[0] == "ran", cb.outcome
-    # whatever was tried, the outer fit is exactly the one without it
+    # whatever was tried, the outer fit is exactly the one without it (its logged running means too)
+    assert history.history == expected.history
     assert digest(model.get_weights()) == digest(reference.get_weights())
     assert model.optimizer.iterations == reference.optimizer.iterations
     assert len(model.layers) == len(reference.layers)

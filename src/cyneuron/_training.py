@@ -489,7 +489,6 @@ class TrainingMixin:
                 first_epoch, skip = progress.apply_resume(net_lock, optimizer.iterations)
             for epoch in range(first_epoch, epochs):
                 resumed = skip > 0  # the first epoch of a resumed fit, with `skip` batches already done
-                progress.epoch = epoch
                 with net_lock:
                     network.reset_stats()
                     if resumed:
@@ -741,7 +740,6 @@ class FitProgress:
         self.seed, self.rng, self.order, self.network = seed, rng, order, network
         self.resumable = resumable  # False for batch sources: their batches cannot be skipped or replayed
         self.shuffles = 0
-        self.epoch = 0
         self.resume: dict | None = None
 
     def apply_resume(self, net_lock, iterations: int) -> tuple[int, int]:
