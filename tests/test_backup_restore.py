@@ -322,3 +322,25 @@ def test_fit_killed_at_random_points_resumes_bit_for_bit(
         else:
             assert np.array_equal(result[key], reference[key]), key
     assert not (tmp_path / "backup").exists()
+
+
+# ============================================================ the step count seen between steps
+def test_batch_hooks_and_mid_epoch_saves_see_the_current_step_count(tmp_path):
+    """optimizer.iterations is in step with the weights after every batch (it used to lag until the epoch
+    end, so a ModelCheckpoint(save_freq=N) file resumed with stale bias corrections and schedules)."""
+    from cyneuron.callbacks import ModelCheckpoint
+    from cyneuron.saving import load_model
+
+    seen = []
+
+    class Steps(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(int(self.model.optimizer.iterations))
+
+    model = make_model()
+    checkpoint = ModelCheckpoint(str(tmp_path / "ckpt-{epoch}-{batch}.cyneuron"), save_freq=4)
+    fit(model, [Steps(), checkpoint], epochs=2)  # 8 batches per epoch
+    assert seen == list(range(1, 17))
+    for epoch, batch in ((1, 4), (1, 8), (2, 4)):
+        loaded = load_model(tmp_path / f"ckpt-{epoch}-{batch}.cyneuron")
+        assert loaded.optimizer.iterations == (epoch - 1) * 8 + batch
