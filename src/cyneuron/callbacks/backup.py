@@ -236,16 +236,23 @@ class BackupAndRestore(Callback):
             ):
                 if os.path.exists(latest):
                     with open(latest, "rb") as f:
-                        self._write(previous, f.read())
+                        self._write(previous, f.read(), durable=latest == self._weights_path)
         self._write(self._weights_path, _backup_bytes(state_bytes, model_bytes))
         keras_metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
-        self._write(self._training_metadata_path, json.dumps(keras_metadata).encode("utf-8"))
+        self._write(self._training_metadata_path, json.dumps(keras_metadata).encode("utf-8"), durable=False)
 
-    def _write(self, path: str, data: bytes) -> None:
-        """Atomically replace ``path`` with ``data`` (temporary file, fsync, rename, fsync of the folder)."""
+    def _write(self, path: str, data: bytes, durable: bool = True) -> None:
+        """Atomically replace ``path`` with ``data``: a temporary file renamed over it, and with ``durable``
+        (the backups, not the informational metadata) fsync of the file and the folder, ~2 x 4-8 ms here."""
         from cyneuron import saving
 
-        saving._atomic_write(path, True, lambda f: f.write(data))
+        if durable:
+            saving._atomic_write(path, True, lambda f: f.write(data))
+            return
+        tmp = f"{path}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self.delete_checkpoint and os.path.exists(self.backup_dir):
