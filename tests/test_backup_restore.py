@@ -344,3 +344,17 @@ def test_batch_hooks_and_mid_epoch_saves_see_the_current_step_count(tmp_path):
     for epoch, batch in ((1, 4), (1, 8), (2, 4)):
         loaded = load_model(tmp_path / f"ckpt-{epoch}-{batch}.cyneuron")
         assert loaded.optimizer.iterations == (epoch - 1) * 8 + batch
+
+
+def test_logs_holding_numpy_values_are_backed_up(tmp_path):
+    class AddsNumpy(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["np_scalar"] = np.float32(0.5)
+            logs["np_array"] = np.arange(2)
+
+    cb = BackupAndRestore(tmp_path / "b")
+    with pytest.raises(RuntimeError):
+        fit(make_model(), [AddsNumpy(), cb, Interrupt(epoch_at=2)])
+    fit(make_model(), [AddsNumpy(), cb])
+    assert cb.previous_history["np_scalar"] == [0.5, 0.5]
+    assert cb.previous_history["np_array"] == [[0, 1], [0, 1]]

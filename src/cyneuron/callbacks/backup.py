@@ -227,7 +227,7 @@ class BackupAndRestore(Callback):
         }
         model_bytes = saving.model_to_bytes(self.model)
         state["model_sha256"] = hashlib.sha256(model_bytes).hexdigest()
-        state_bytes = json.dumps(state).encode("utf-8")
+        state_bytes = json.dumps(state, default=_plain).encode("utf-8")
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint:
             for latest, previous in (
@@ -257,6 +257,16 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self.delete_checkpoint and os.path.exists(self.backup_dir):
             shutil.rmtree(self.backup_dir)
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what callbacks may have put in the logs: NumPy scalars and arrays as numbers and lists,
+    anything else as its ``str`` (the History is informational; the weights are in the model file)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 def _is_schedule(optimizer: Any) -> bool:
