@@ -212,7 +212,7 @@ def test_backup_of_another_model_is_refused_naming_the_folder(tmp_path):
         fit(make_model(), [cb, Interrupt(epoch_at=1)])
     other = Sequential([Input((4,)), Dense(3), Dense(1)])
     other.compile(optimizer="adam", loss="mse")
-    with pytest.raises(ValueError, match="different model"):
+    with pytest.raises(ValueError, match="does not belong to this fit: its weights"):
         fit(other, [cb])
 
 
@@ -358,3 +358,32 @@ def test_logs_holding_numpy_values_are_backed_up(tmp_path):
     fit(make_model(), [AddsNumpy(), cb])
     assert cb.previous_history["np_scalar"] == [0.5, 0.5]
     assert cb.previous_history["np_array"] == [[0, 1], [0, 1]]
+
+
+def test_backup_of_a_fit_on_other_data_is_refused_and_changes_nothing(tmp_path):
+    cb = BackupAndRestore(tmp_path / "b")
+    with pytest.raises(RuntimeError):
+        fit(make_model(), [cb, Interrupt(epoch_at=1)])
+    model = make_model()
+    before = model.get_weights()
+    x, y = make_data(20)
+    with pytest.raises(ValueError, match="made by a fit on 30 samples, this one has 20"):
+        model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[cb])
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_after_falling_back_the_good_previous_backup_survives_the_next_interruption(tmp_path):
+    cb = BackupAndRestore(tmp_path / "b", double_checkpoint=True)
+    with pytest.raises(RuntimeError):
+        fit(make_model(), [cb, Interrupt(epoch_at=3)])
+    corrupt(cb._weights_path, "garbage")
+    model = make_model()
+    with pytest.warns(UserWarning, match="unreadable backup"), pytest.raises(RuntimeError):
+        fit(model, [cb, Interrupt(at=1)])  # stopped before its first backup
+    assert not os.path.exists(cb._weights_path) and os.path.exists(cb._prev_weights_path)
+    model = make_model()
+    history = fit(model, [cb])
+    assert history.epoch == [2, 3, 4]
+    reference = make_model()
+    fit(reference)
+    assert same_state(model, reference)

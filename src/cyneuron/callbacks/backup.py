@@ -126,50 +126,50 @@ class BackupAndRestore(Callback):
                 continue
             except _Unreadable as exc:
                 warnings.warn(f"BackupAndRestore: ignoring the unreadable backup {path}: {exc}", stacklevel=2)
+                if path == self._weights_path and os.path.exists(self._prev_weights_path):
+                    # so that the next backup does not copy it over the good previous one
+                    os.remove(path)
                 continue
             self._restore(path, *backup)
             return
 
     def _restore(self, path: str, state: dict, loaded: Any) -> None:
+        """Check that the backup fits this model and fit (ValueError, nothing changed), then restore it."""
         from cyneuron import config
 
-        model = self.model
-        try:
-            model.set_weights(loaded.get_weights())
-            if model.optimizer is not None and loaded.optimizer is not None:
-                model.set_optimizer_state(loaded.optimizer_state())
-                if not _is_schedule(model.optimizer) and not _is_schedule(loaded.optimizer):
-                    model.optimizer.learning_rate = float(loaded.optimizer.learning_rate)
-        except (ValueError, TypeError) as exc:
+        model, position = self.model, state["position"]
+        progress = getattr(model, "_fit_progress", None)
+        problem = _mismatch(model, loaded)
+        if problem is None and progress is not None and progress.resumable:
+            if position["samples"] != progress.order.shape[0]:
+                problem = (
+                    f"it was made by a fit on {position['samples']} samples, this one has {progress.order.shape[0]}"
+                )
+            elif position["skip"] and len(position["stats"]) != progress.network.stats.shape[0]:
+                problem = "it was made with other metrics compiled"
+        if problem is not None:
             raise ValueError(
-                f"BackupAndRestore: the backup {path} was made by a different model ({exc}); "
-                f"give this fit another backup_dir or delete {self.backup_dir}"
-            ) from exc
-        position = state["position"]
-        self._current_epoch = int(state["epoch"])
-        self._last_batch_seen = int(state["batch"])
+                f"BackupAndRestore: the backup {path} does not belong to this fit: {problem}; resume with the same "
+                f"model and fit call, or give this fit another backup_dir (or delete {self.backup_dir})"
+            )
+        model.set_weights(loaded.get_weights())
+        model.set_optimizer_state(loaded.optimizer_state())
+        if not _is_schedule(model.optimizer) and not _is_schedule(loaded.optimizer):
+            model.optimizer.learning_rate = float(loaded.optimizer.learning_rate)
+        self._current_epoch = state["epoch"]
+        self._last_batch_seen = state["batch"]
         self.previous_history = {key: list(values) for key, values in state["history"].items()}
         self._history = {key: list(values) for key, values in state["history"].items()}
         self._rng_state = state["rng_state"]
         config.random_generator().bit_generator.state = self._rng_state
-        progress = getattr(model, "_fit_progress", None)
         if progress is None:
             return
-        epoch, skip = int(position["epoch"]), int(position["skip"])
-        if not progress.resumable:
-            skip = 0
-        elif int(position["samples"]) != progress.order.shape[0]:
-            raise ValueError(
-                f"BackupAndRestore: the backup {path} was made by a fit on {position['samples']} samples, this "
-                f"one has {progress.order.shape[0]}; resume with the same fit call or delete {self.backup_dir}"
-            )
-        elif skip and len(position["stats"]) != progress.network.stats.shape[0]:
-            raise ValueError(f"BackupAndRestore: the backup {path} was made with other metrics compiled")
         progress.resume = {
-            "seed": int(position["seed"]),
-            "shuffles": int(position["shuffles"]),
-            "epoch": epoch,
-            "skip": skip,
+            "seed": position["seed"],
+            "shuffles": position["shuffles"],
+            "epoch": position["epoch"],
+            # a batch source cannot skip batches: its epoch starts again (Keras' behaviour for every input)
+            "skip": position["skip"] if progress.resumable else 0,
             "stats": np.asarray(position["stats"], dtype=np.float64),
         }
 
@@ -257,6 +257,19 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self.delete_checkpoint and os.path.exists(self.backup_dir):
             shutil.rmtree(self.backup_dir)
+
+
+def _mismatch(model: Any, loaded: Any) -> str | None:
+    """Why the backed-up model ``loaded`` cannot be restored into ``model`` (None when it can)."""
+    mine, theirs = model.get_weights(), loaded.get_weights()
+    if [(w.shape, w.dtype) for w in mine] != [(w.shape, w.dtype) for w in theirs]:
+        return "its weights have other shapes or dtypes"
+    if model.optimizer is None or loaded.optimizer is None or type(model.optimizer) is not type(loaded.optimizer):
+        return "it was trained with another optimizer"
+    slots = [[a.shape for a in arrays] for arrays in model.optimizer_state()["slots"]]
+    if slots != [[a.shape for a in arrays] for arrays in loaded.optimizer_state()["slots"]]:
+        return "its optimizer state has another layout (other trainable layers)"
+    return None
 
 
 def _plain(value: Any) -> Any:
