@@ -281,6 +281,7 @@ def reference_result(backend, tmp_path_factory) -> dict:
     return _REFERENCES[backend]
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 @pytest.mark.parametrize(
     ("backend_name", "save_freq", "double", "seed"),
     [("cython", "3", True, 1), ("numpy", "4", False, 2)],
