@@ -4,6 +4,7 @@ and ``model(x, training=...)``. ``InferenceMixin`` is mixed into ``Sequential``.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -41,12 +42,20 @@ class InferenceMixin:
             # Fast path for already-converted data (e.g. one sample in a loop): the network checks the values.
             lock = self._net_lock
             if not lock.acquire(False):  # positional: measurably cheaper than blocking=False
-                self._refuse_predict()
+                self._wait_or_refuse_predict()
             try:
                 return network.predict(x, _DEFAULT_BATCH_SIZE)
             finally:
                 lock.release()
         return self._predict(x, batch_size, verbose, callbacks)
+
+    def _wait_or_refuse_predict(self) -> None:
+        """The network lock is taken: refused while another thread trains or evaluates the model (a step may
+        hold the lock for a whole epoch); otherwise the holder is reading the model (``get_weights``, a save)
+        or predicting, briefly: wait for it, then hold the lock."""
+        if self._calls and self._calls_thread != threading.get_ident():
+            self._refuse_predict()
+        self._net_lock.acquire()
 
     def _refuse_predict(self) -> None:
         raise RuntimeError(
@@ -58,7 +67,7 @@ class InferenceMixin:
         """``network.predict`` unless another thread is inside a network call: then RuntimeError, never a wait."""
         lock = self._net_lock
         if not lock.acquire(False):
-            self._refuse_predict()
+            self._wait_or_refuse_predict()
         try:
             return network.predict(inputs, batch_size)
         finally:

@@ -119,12 +119,15 @@ class Sequential(InferenceMixin, TrainingMixin):
         self.history = None
         # Guards fit/evaluate: a second thread gets a clear error instead of interleaving with the first.
         self._lock = threading.RLock()
-        # Guards the backend network, whose calls cannot overlap. Training / evaluation hold it only inside
-        # network calls (never while callbacks run) and wait for it, so a predict running in another thread
-        # delays a training step instead of aborting it; predict never waits: it is refused while a step runs.
-        self._net_lock = threading.Lock()
+        # Guards the backend network, whose calls cannot overlap, and the training state it updates. Training /
+        # evaluation hold it only inside network calls (never while callbacks run) and wait for it, so a predict
+        # running in another thread delays a training step instead of aborting it; predict never waits: it is
+        # refused while a step runs. get_weights / set_weights / saving wait for it, so they see the state
+        # between two steps, never a torn one. Re-entrant: a callback's save nests the model's own reads.
+        self._net_lock = threading.RLock()
         self._build_lock = threading.Lock()
         self._calls: list[str] = []  # fit / evaluate / train_on_batch in progress (a callback may nest them)
+        self._calls_thread: int | None = None  # the thread making them
         if layers is not None:
             if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
                 raise TypeError(f"layers: expected a list of layers, got {type(layers).__name__}")
@@ -139,6 +142,7 @@ class Sequential(InferenceMixin, TrainingMixin):
 
     def add(self, layer: Layer) -> None:
         """Append a layer; an ``Input`` is only accepted first. Builds it when the input shape is known."""
+        self._refuse_during_calls("add")
         if isinstance(layer, InputLayer):
             if self._input_layer is not None:
                 raise ValueError(
@@ -176,6 +180,7 @@ class Sequential(InferenceMixin, TrainingMixin):
 
     def pop(self) -> Layer:
         """Remove and return the last layer."""
+        self._refuse_during_calls("pop")
         if not self._layers:
             raise TypeError("pop(): there are no layers in the model")
         layer = self._layers.pop()
@@ -423,8 +428,13 @@ class Sequential(InferenceMixin, TrainingMixin):
         return int(sum(w.size for w in self.weights))
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of all weights, Keras order ``[W0, b0, W1, b1, ...]`` with ``W`` ``(in, units)``."""
-        return [w.copy() for w in self.weights]
+        """Copies of all weights, Keras order ``[W0, b0, W1, b1, ...]`` with ``W`` ``(in, units)``.
+
+        While another thread trains the model this waits for the step in progress (for a fit without
+        per-batch callbacks, the epoch in progress) and returns the weights between two steps.
+        """
+        with self._net_lock:
+            return [w.copy() for w in self.weights]
 
     def set_weights(self, weights) -> None:
         """Copy ``weights`` (as ``get_weights()`` returns them) into the model, in place.
@@ -434,7 +444,8 @@ class Sequential(InferenceMixin, TrainingMixin):
         """
         from cyneuron.layers import _assign
 
-        _assign(self.weights, weights, "set_weights(weights)")
+        with self._net_lock:  # never in the middle of another thread's step
+            _assign(self.weights, weights, "set_weights(weights)")
 
     # ================================================================ data
     def _prepare_x(self, x, name: str = "x", check_finite: bool = True) -> np.ndarray:
@@ -511,6 +522,14 @@ class Sequential(InferenceMixin, TrainingMixin):
         if same and (batch_size is None or key[3] == batch_size):
             return
         size = batch_size if batch_size is not None else (key[3] if key is not None else _DEFAULT_BATCH_SIZE)
+        outer = [call for call in self._calls[:-1] if call in ("fit", "train_on_batch")]
+        if outer:
+            # preparing again frees the workspaces and data the outer training loop is using
+            raise RuntimeError(
+                f"{self._calls[-1]}: called from inside this model's own {outer[-1]}() with targets that need other "
+                f"metrics than the training's; call it after {outer[-1]}() returns, or with targets shaped like the "
+                "training targets"
+            )
         with self._net_lock:
             network.prepare_training(self._loss_spec, canonical, self.optimizer.spec, size)
         self._prepared = (network, self._loss_spec, canonical, size)
@@ -531,6 +550,15 @@ class Sequential(InferenceMixin, TrainingMixin):
                 f"after {outer}() returns"
             )
         self._calls.append(method)
+        self._calls_thread = threading.get_ident()
+
+    def _refuse_during_calls(self, method: str) -> None:
+        """``compile`` / ``add`` / ``pop`` would replace what a running fit or evaluate is using."""
+        if self._calls:
+            raise RuntimeError(
+                f"{method}: not allowed while this model's {self._calls[-1]}() runs (from one of its callbacks or "
+                f"another thread); call {method} before or after it"
+            )
 
     def _release(self) -> None:
         self._calls.pop()
@@ -580,6 +608,7 @@ class Sequential(InferenceMixin, TrainingMixin):
                 compiled call whatever they say.
             steps_per_execution: accepted (an int >= 1); each step is already a single compiled call.
         """
+        self._refuse_during_calls("compile")
         if loss_weights is not None:
             raise ValueError("loss_weights: a cyneuron model has one output; leave loss_weights=None")
         if weighted_metrics is not None and not (isinstance(weighted_metrics, (list, tuple)) and not weighted_metrics):

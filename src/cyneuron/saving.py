@@ -137,7 +137,14 @@ def model_from_bytes(data: bytes, compile: bool = True) -> Any:
 
 
 def _model_contents(model: Any) -> tuple[dict, list, list]:
-    """The manifest, weights and optimizer slots of a model file."""
+    """The manifest, weights and optimizer slots of a model file, read between two training steps (the
+    model's network lock is held throughout, so another thread's fit cannot commit a step half-way)."""
+    lock = getattr(model, "_net_lock", None)
+    with contextlib.nullcontext() if lock is None else lock:
+        return _model_contents_locked(model)
+
+
+def _model_contents_locked(model: Any) -> tuple[dict, list, list]:
     model_config = model.get_config()
     compile_config = model.get_compile_config()
     weights = _check_arrays(model.get_weights(), "model.get_weights()") if model.built else []
