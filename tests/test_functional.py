@@ -210,3 +210,20 @@ def test_sequential_speaks_keras_about_its_graph_and_its_errors():
         Dense(3).output  # noqa: B018
     with pytest.raises(NotImplementedError, match="model used as a layer"):
         model(Input((2,)))
+
+
+def test_a_feature_extractor_from_a_sequential_predicts_its_intermediate_maps():
+    # The Keras Sequential guide's feature extraction: a Model over part of a Sequential's chain.
+    from cyneuron.layers import Conv2D
+
+    model = Sequential([Input((12, 12, 3)), Conv2D(4, 3, activation="relu"), Conv2D(5, 3, name="mid"), Conv2D(2, 3)])
+    extractor = Model(inputs=model.inputs, outputs=model.get_layer(name="mid").output)
+    x = np.random.default_rng(0).random((3, 12, 12, 3), dtype=np.float32)
+    features = extractor.predict(x, verbose=0)
+    assert features.shape == (3, 8, 8, 5) == (3, *extractor.output_shape[1:])
+    np.testing.assert_array_equal(extractor(x), features)
+    np.testing.assert_array_equal(extractor.predict_on_batch(x), features)
+    assert model.predict(x, batch_size=2, verbose=0).shape == (3, 6, 6, 2)
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="training and evaluation take 2-D outputs"):
+        model.fit(x, np.zeros((3, 6, 6, 2)), verbose=0)

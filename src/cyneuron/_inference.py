@@ -18,7 +18,7 @@ class InferenceMixin:
 
     # ================================================================ predict
     def predict(self, x, batch_size: int | None = None, verbose=0, callbacks=None) -> np.ndarray:
-        """Outputs for inputs ``x`` ``(n, features...)``: an array ``(n, units)`` of the model dtype.
+        """Outputs for inputs ``x`` ``(n, features...)``: an array ``(n, *output_shape[1:])`` of the model dtype.
 
         Args:
             x: array-like of any real dtype (converted once to the model dtype).
@@ -69,9 +69,10 @@ class InferenceMixin:
         if not lock.acquire(False):
             self._wait_or_refuse_predict()
         try:
-            return network.predict(inputs, batch_size)
+            out = network.predict(inputs, batch_size)
         finally:
             lock.release()
+        return out if self._units else out.reshape(out.shape[0], *self._out_shape)
 
     def _predict(self, x, batch_size, verbose, callbacks) -> np.ndarray:
         batch_size = _batch_size(batch_size)
@@ -101,7 +102,7 @@ class InferenceMixin:
         hooks = cbs.needs_predict_batch_hooks
         bar = Progbar(steps, verbose) if verbose else None
         cbs.on_predict_begin(None)
-        out = np.empty((n, self._units), dtype=self._dtype)
+        out = np.empty((n, *self._out_shape), dtype=self._dtype)
         if not hooks and (bar is None or not bar._dynamic):
             out[...] = self._network_predict(network, inputs, batch_size)
         else:
@@ -168,4 +169,5 @@ class InferenceMixin:
             return self.predict(x)
         inputs = self._prepare_x(x)
         self._get_network()  # the model can run
-        return _run_stages(self._stage_specs(), self._features, inputs, True, self._dtype)
+        out = _run_stages(self._stage_specs(), self._features, inputs, True, self._dtype)
+        return out if self._units else out.reshape(out.shape[0], *self._out_shape)

@@ -103,6 +103,7 @@ class Sequential(InferenceMixin, TrainingMixin):
         self._input_dim = 0
         self._fast_dim = -1  # input width when x can go straight to the network (rank-1 input), else -1
         self._units = 0
+        self._out_shape: tuple[int, ...] = ()
         self._network = None
         self._network_trainable: tuple[bool, ...] = ()
         self._network_params: list[np.ndarray] = []
@@ -226,8 +227,9 @@ class Sequential(InferenceMixin, TrainingMixin):
         self._input_dim = math.prod(features)
         self._indices = self._check_integer_input()
         self._x_dtype = np.dtype(np.int64) if self._indices else dtype
-        self._fast_dim = features[0] if len(features) == 1 else -1
-        self._units = shape[-1] if len(shape) == 2 else 0
+        self._out_shape = tuple(shape[1:])
+        self._units = shape[-1] if len(shape) == 2 else 0  # 0: outputs of rank > 2 (predict only)
+        self._fast_dim = features[0] if len(features) == 1 and self._units else -1
         self.built = True
 
     def _check_integer_input(self) -> int:
@@ -284,10 +286,6 @@ class Sequential(InferenceMixin, TrainingMixin):
             )
         if not self._layers:
             raise ValueError("The model has no layers; add some with model.add(...)")
-        if self._units == 0:
-            raise ValueError(
-                f"The model's output is not 2-D (input shape {(None, *self._features)}); add a Flatten() layer"
-            )
         with self._build_lock:
             if self._network is None:
                 self._network = _backend.ops().build_network(self._stage_specs(), self._features, self._dtype)
@@ -497,7 +495,12 @@ class Sequential(InferenceMixin, TrainingMixin):
         x_array = self._prepare_x(x, x_name)
         if y is None:
             raise ValueError(f"{y_name}: targets are required")
-        self._get_network()  # checks the model can run (output is 2-D) before the targets are checked
+        self._get_network()  # checks the model can run before the targets are checked
+        if self._units == 0:
+            raise ValueError(
+                f"The model's output has shape {(None, *self._out_shape)}: training and evaluation take 2-D "
+                "outputs (batch, units) for now (predict takes any); add a Flatten() or a pooling layer"
+            )
         y_array = _as_array(y, y_name)
         targets = _losses.check_targets(
             self._loss_spec.name, y_array, self._units, self._dtype, x_array.shape[0], y_name
