@@ -207,21 +207,29 @@ def _per_channel(g: _Graph, spec: StageSpec, v: _Value, ops) -> _Value:
     """Element-wise ops with per-channel constants (channel ``(i // inner) % channels`` of a sample).
 
     ``ops`` is [(op_type, constant of shape (channels,)), ...] applied in order, x the first operand.
+    The constants broadcast over the tensor as it is when one of its axes is the channel's (NCHW's C,
+    or a channels-last axis with ``inner`` elements after it); otherwise the tensor is viewed as the
+    reference does, (rows * outer, channels, inner), and reshaped back.
     """
     channels, inner = spec.attrs["channels"], spec.attrs["inner"]
+    x, shape, value = v.name, None, v
     if v.nchw and inner == 1 and len(v.shape) == 3 and v.shape[2] == channels:
-        x, shape, out = v.name, (channels, 1, 1), None
-    else:
-        rows = g.shaped(v, v.shape)  # (rows * outer, channels, inner), the reference's view
+        shape = (channels, 1, 1)
+    elif not v.nchw:
+        for axis in range(len(v.shape)):
+            if v.shape[axis] == channels and math.prod(v.shape[axis + 1 :]) == inner:
+                shape = (channels,) + (1,) * (len(v.shape) - axis - 1)
+                break
+    if shape is None:
+        rows = g.shaped(v, v.shape)
         x, shape = g.op("Reshape", [rows, g.ints([-1, channels, inner], "shape")], "by_channel"), (channels, 1)
-        out = spec.out_shape
+        value = None
     for op_type, constant in ops:
-        c = g.const(np.asarray(constant).reshape(shape), "channel")
-        x = g.op(op_type, [x, c])
-    if out is None:
-        return _Value(x, v.shape, True)
+        x = g.op(op_type, [x, g.const(np.asarray(constant).reshape(shape), "channel")])
+    if value is not None:
+        return _Value(x, v.shape, v.nchw)
     # -1, not 0: the batch was merged with the axes before the channel
-    return _Value(g.op("Reshape", [x, g.ints([-1, *out], "shape")], "reshape"), tuple(out))
+    return _Value(g.op("Reshape", [x, g.ints([-1, *spec.out_shape], "shape")], "reshape"), tuple(spec.out_shape))
 
 
 def _batch_norm(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
