@@ -309,6 +309,21 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
 
 
 @needs_onnx
+def test_too_large_for_protobuf_is_refused_before_building(monkeypatch):
+    monkeypatch.setattr(onnx_export, "MAX_WEIGHT_BYTES", 99)  # the kernel takes 100
+    stage = StageSpec("dense", (5,), (5,), {"activation": "linear"}, (np.zeros((5, 5), np.float32),))
+    with pytest.raises(ValueError, match="2 GiB"):
+        onnx_export.stages_to_onnx([stage], (5,), "float32")
+
+
+@needs_onnx
+def test_model_predict_refuses_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no layers"):
+        Sequential([Input((3,))]).export(tmp_path / "m.onnx", format="onnx")
+    assert not os.listdir(tmp_path)
+
+
+@needs_onnx
 def test_unknown_activation_is_not_implemented():
     stage = StageSpec("activation", (3,), (3,), {"activation": "swishy"})
     with pytest.raises(NotImplementedError, match="'swishy'"):

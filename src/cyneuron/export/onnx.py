@@ -31,6 +31,8 @@ __all__ = ["export_onnx", "stages_to_onnx", "CONVERTERS", "ACTIVATIONS", "DEFAUL
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # Softmax over one axis, Squeeze/Unsqueeze with axes inputs
+# protobuf serialises at most 2 GiB; leave room for the graph itself
+MAX_WEIGHT_BYTES = 2**31 - 2**24
 
 
 def _onnx():
@@ -508,6 +510,12 @@ def stages_to_onnx(
     from cyneuron.backend.validation import input_indices
 
     opset = check_opset(opset_version)
+    weight_bytes = sum(a.nbytes for spec in stages for a in (*spec.params, *spec.state))
+    if weight_bytes > MAX_WEIGHT_BYTES:  # refused before the graph copies anything
+        raise ValueError(
+            f"the model's weights take {weight_bytes} bytes; an ONNX file without external data holds at most "
+            f"{MAX_WEIGHT_BYTES} (protobuf's 2 GiB limit), and the exporter does not write external data"
+        )
     g = _Graph(np.dtype(dtype), opset)
     elem = onnx.helper.np_dtype_to_tensor_dtype(g.dtype)
     in_elem = onnx.TensorProto.INT64 if input_indices(stages) else elem
@@ -593,6 +601,7 @@ def export_onnx(model, filepath, verbose=None, input_signature=None, opset_versi
             "The model provided has never been built: give it an input shape (Input(shape=...), "
             "model.build((None, features))) or call it on data before exporting"
         )
+    model._get_network()  # what predict refuses (no layers, an output that is not 2-D) is refused here too
     name, batch = _signature(model, input_signature)
     proto = stages_to_onnx(
         model._stage_specs(),
