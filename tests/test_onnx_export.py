@@ -3,7 +3,8 @@
 Driven by the registries: every stage example of ``tests/stages_support.EXAMPLES`` and every layer
 example of ``tests/test_layers_frontend.LAYER_EXAMPLES`` is exported, checked with ``onnx.checker``
 and run in onnxruntime at batch sizes 1 and 7 (the batch dimension is dynamic); the outputs must
-equal cyneuron's ``predict`` to 1e-5 relative in float32 (1e-12 in float64). Plus the errors:
+equal cyneuron's ``predict`` to 1e-5 relative in float32 (1e-12 in float64), with the stage parity
+tests' absolute floor (1e-6, 1e-13) for outputs near zero. Plus the errors:
 unbuilt model, unknown and unavailable formats, bad paths (atomic: a failed export leaves the old
 file and no temporary), a missing ``onnx`` package, and missing converters.
 """
@@ -16,6 +17,8 @@ import types
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import cyneuron
 from cyneuron import backend
@@ -38,7 +41,7 @@ from cyneuron.layers import (
 )
 from cyneuron.models import Sequential
 from cyneuron.utils import set_random_seed
-from tests.stages_support import all_stacks, input_data
+from tests.stages_support import all_stacks, conv, input_data, pool
 from tests.test_layers_frontend import LAYER_EXAMPLES, _example_data, _model
 
 try:
@@ -51,7 +54,9 @@ needs_onnx = pytest.mark.skipif(
     ort is None, reason="needs the onnx and onnxruntime packages (pip install 'cyneuron[test]')"
 )
 
-TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-7), "float64": dict(rtol=1e-12, atol=1e-15)}
+# as tests/test_stages_parity.py: the absolute part covers outputs that are a cancellation (a sum of terms
+# of size 1 that comes out near 0 carries their rounding, ~1e-7, whatever computes it)
+TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-13)}
 BATCHES = (1, 7)
 
 
@@ -124,6 +129,57 @@ def test_unrolled_recurrence_matches_predict(kind, index, shape, stages, monkeyp
     """The step-by-step fallback (softmax activations, float64) on every recurrent example in float32."""
     monkeypatch.setattr(onnx_export, "_RNN_ACTIVATIONS", {})
     _check_stack("float32", kind, index, shape, stages)
+
+
+@st.composite
+def _window_stacks(draw):
+    """A conv2d, max_pool2d or avg_pool2d stage of random geometry (Keras' padding arithmetic) on its own."""
+    kind = draw(st.sampled_from(["conv2d", "max_pool2d", "avg_pool2d"]))
+    padding = draw(st.sampled_from(["valid", "same", "causal"] if kind == "conv2d" else ["valid", "same"]))
+    h = 1 if padding == "causal" else draw(st.integers(1, 7))
+    w = draw(st.integers(1, 7))
+    k = (1 if padding == "causal" else draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (1, 1) if kind != "conv2d" else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    c = draw(st.integers(1, 3))
+    extent = [(kk - 1) * dd + 1 for kk, dd in zip(k, d)]
+    if padding == "valid" and (h < extent[0] or w < extent[1]) or (padding == "causal" and w + extent[1] - 1 < 1):
+        padding = "same"
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    if kind == "conv2d":
+        return (h, w, c), [conv(rng, np.float32, (h, w, c), 2, k, s, padding, d, activation="linear")]
+    return (h, w, c), [pool(kind, (h, w, c), k, s, padding)]
+
+
+@needs_onnx
+@given(_window_stacks())
+def test_window_geometry_matches_predict(stack):
+    shape, stages = stack
+    _check_stack("float32", stages[0].kind, 0, (int(np.prod(shape)),), stages)
+
+
+@st.composite
+def _activation_stacks(draw):
+    """An extended activation with random attributes (the layers' domain: ReLU's and LeakyReLU's are >= 0),
+    the input on a grid that hits the thresholds exactly."""
+    name = draw(st.sampled_from(["relu_ext", "leaky_relu", "elu"]))
+    grid = st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.0])
+    if name == "relu_ext":
+        attrs = {"negative_slope": draw(grid), "threshold": draw(grid), "max_value": draw(st.none() | grid)}
+    elif name == "leaky_relu":
+        attrs = {"negative_slope": draw(grid)}
+    else:
+        attrs = {"alpha": draw(st.sampled_from([-1.5, -0.5, 0.0, 0.5, 1.0, 2.0]))}
+    return StageSpec("activation", (9,), (9,), {"activation": name, **attrs})
+
+
+@needs_onnx
+@given(_activation_stacks())
+def test_extended_activations_match_predict(stage):
+    session = _session(onnx_export.stages_to_onnx([stage], (9,), "float32").SerializeToString())
+    network = backend.ops().build_network([stage], (9,), np.dtype("float32"))
+    x = np.array([[-2.0, -1.5, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0], np.linspace(-3, 3, 9)], np.float32)
+    np.testing.assert_allclose(_run(session, x), network.predict(x, 32), **TOLERANCE["float32"])
 
 
 # ----------------------------------------------------------------------------- every layer class
