@@ -603,17 +603,22 @@ def export_onnx(model, filepath, verbose=None, input_signature=None, opset_versi
         )
     model._get_network()  # what predict refuses (no layers, an output that is not 2-D) is refused here too
     name, batch = _signature(model, input_signature)
-    proto = stages_to_onnx(
-        model._stage_specs(),
-        tuple(model._features),
-        model._dtype,
-        output_shape=tuple(model.output_shape[1:]),
-        opset_version=opset_version,
-        input_name=name,
-        batch=batch,
-        graph_name=model.name,
-    )
-    data = proto.SerializeToString()
-    saving._atomic_write(path, True, lambda f: f.write(data))
+    check_opset(opset_version)
+
+    def write(f) -> None:
+        # built inside the atomic write, so a bad path is refused before the graph is made
+        proto = stages_to_onnx(
+            model._stage_specs(),
+            tuple(model._features),
+            model._dtype,
+            output_shape=tuple(model.output_shape[1:]),
+            opset_version=opset_version,
+            input_name=name,
+            batch=batch,
+            graph_name=model.name,
+        )
+        f.write(proto.SerializeToString())
+
+    saving._atomic_write(path, True, write)
     if verbose is None or verbose:
         print(f"Saved artifact at '{path}'.")
