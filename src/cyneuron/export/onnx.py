@@ -7,7 +7,7 @@ writes the inference form: Dropout is the identity, BatchNormalization uses its 
 Data between stages is the tensor a converter produced, with its per-sample shape and layout: the
 C-ordered channels-last shape cyneuron's rows have, or NCHW for the output of a convolution or
 pooling (ONNX's layout), so consecutive image stages need no transposes between them. A stage asks
-for its input in the form it needs (``_Graph.shaped`` / ``_Graph.nchw``), and a reshape or
+for its input in the form it needs (``Graph.shaped`` / ``Graph.nchw``), and a reshape or
 transpose is added only when the tensor is in another form. The batch axis is dynamic (``batch``).
 
 Graph input ``input_0`` (or the ``input_signature``'s name): ``(batch, *input_shape)`` of the
@@ -18,14 +18,15 @@ model's float dtype, or int64 indices when the first stage is an embedding. Outp
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from cyneuron.backend.reference import affine, conv2d, max_pool2d
 from cyneuron.backend.specs import StageSpec
+from cyneuron.export._onnx_activations import ACTIVATIONS, ROW_WISE, activate
+from cyneuron.export._onnx_graph import Graph, Value, require_onnx
 
 __all__ = ["export_onnx", "stages_to_onnx", "CONVERTERS", "ACTIVATIONS", "DEFAULT_OPSET", "MIN_OPSET"]
 
@@ -35,177 +36,39 @@ MIN_OPSET = 13  # Softmax over one axis, Squeeze/Unsqueeze with axes inputs
 MAX_WEIGHT_BYTES = 2**31 - 2**24
 
 
-def _onnx():
-    try:
-        import onnx
-    except ImportError:
-        raise ImportError(
-            "ONNX export needs the onnx package: pip install 'cyneuron[onnx]' (or pip install onnx)"
-        ) from None
-    return onnx
-
-
-@dataclass(frozen=True)
-class _Value:
-    """A tensor of the graph: its name, per-sample shape (channels-last) and whether it is stored NCHW.
-
-    With ``nchw`` the shape is still given as (H, W, C); the tensor itself is (batch, C, H, W).
-    """
-
-    name: str
-    shape: tuple[int, ...]
-    nchw: bool = False
-
-
-class _Graph:
-    """Nodes and initializers of the graph being built, in one dtype."""
-
-    def __init__(self, dtype: np.dtype, opset: int) -> None:
-        self.onnx = _onnx()
-        self.dtype = np.dtype(dtype)
-        self.opset = opset
-        self.nodes: list = []
-        self.initializers: list = []
-        self._count = 0
-
-    def fresh(self, hint: str) -> str:
-        self._count += 1
-        return f"{hint}_{self._count}"
-
-    def const(self, array, hint: str = "const", dtype=None) -> str:
-        """An initializer holding ``array`` (in the graph's dtype unless ``dtype`` is given)."""
-        array = np.array(array, dtype=dtype or self.dtype, order="C")  # keeps 0-d (ascontiguousarray would not)
-        name = self.fresh(hint)
-        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
-        return name
-
-    def ints(self, values, hint: str = "ints") -> str:
-        return self.const(np.asarray(values, np.int64), hint, np.int64)
-
-    def scalar(self, value, hint: str = "c") -> str:
-        """A 0-d constant of the graph's dtype (rounded to it, as the reference kernels round attrs)."""
-        return self.const(self.dtype.type(value), hint)
-
-    def op(self, op_type: str, inputs, hint: str | None = None, outputs: int = 1, **attrs):
-        names = [self.fresh(hint or op_type.lower()) for _ in range(outputs)]
-        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), names, **attrs))
-        return names[0] if outputs == 1 else names
-
-    def reshape(self, x: str, shape) -> str:
-        """x to (batch, *shape); 0 copies the batch dimension, so it stays dynamic."""
-        return self.op("Reshape", [x, self.ints([0, *shape], "shape")], "reshape")
-
-    def reduce(self, op_type: str, x: str, axes) -> str:
-        if self.opset >= 18:  # axes became an input in opset 18
-            return self.op(op_type, [x, self.ints(axes, "axes")], keepdims=0)
-        return self.op(op_type, [x], axes=list(axes), keepdims=0)
-
-    def shaped(self, v: _Value, shape) -> str:
-        """v as a channels-last tensor (batch, *shape) (same elements, C order)."""
-        shape = tuple(shape)
-        name = v.name
-        if v.nchw:
-            name = self.op("Transpose", [name], "nhwc", perm=[0, 2, 3, 1])
-        return name if v.shape == shape else self.reshape(name, shape)
-
-    def nchw(self, v: _Value, hwc) -> str:
-        """v as an NCHW tensor (batch, C, H, W) for a per-sample (H, W, C) shape."""
-        hwc = tuple(hwc)
-        if v.nchw and v.shape == hwc:
-            return v.name
-        return self.op("Transpose", [self.shaped(v, hwc)], "nchw", perm=[0, 3, 1, 2])
-
-
-# ----------------------------------------------------------------------------- activations
-# name -> f(graph, x, attrs, axis) -> y; ``axis`` is the tensor axis softmax runs over (the last per-sample
-# axis, which is 1 in NCHW). Each is the reference's formula (backend/reference/activation.py) written in
-# ONNX ops, constants in the graph's dtype. Adding an activation kind is one entry here.
-Activation = Callable[[_Graph, str, Mapping[str, Any], int], str]
-
-
-def _relu_ext(g: _Graph, x: str, attrs, axis: int) -> str:
-    # Keras' relu(x, negative_slope, max_value, threshold), in the reference's order of operations
-    slope, threshold, cap = attrs["negative_slope"], attrs["threshold"], attrs["max_value"]
-    zero = g.scalar(0)
-    y = g.op("Where", [g.op("Greater", [x, g.scalar(threshold)]), x, zero])
-    if cap is not None:
-        y = g.op("Clip", [y, zero, g.scalar(cap)])
-    if slope != 0:
-        below = g.op("Relu", [g.op("Sub", [g.scalar(threshold), x])])  # threshold - x where x < threshold, else 0
-        y = g.op("Sub", [y, g.op("Mul", [g.scalar(slope), below])])
-    return y
-
-
-def _leaky_relu(g: _Graph, x: str, attrs, axis: int) -> str:
-    # LeakyRelu's alpha is a float32 attribute: Where keeps a float64 slope exact
-    negative = g.op("Mul", [x, g.scalar(attrs["negative_slope"])])
-    return g.op("Where", [g.op("GreaterOrEqual", [x, g.scalar(0)]), x, negative])
-
-
-def _elu(g: _Graph, x: str, attrs, axis: int) -> str:
-    # alpha * (exp(min(x, 0)) - 1): ONNX has no expm1, so tiny negative inputs lose relative precision
-    # (the absolute error stays one ulp of 1 times alpha)
-    zero = g.scalar(0)
-    expm1 = g.op("Sub", [g.op("Exp", [g.op("Min", [x, zero])]), g.scalar(1)])
-    negative = g.op("Mul", [g.scalar(attrs["alpha"]), expm1])
-    return g.op("Where", [g.op("Greater", [x, zero]), x, negative])
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    "linear": lambda g, x, attrs, axis: x,
-    "relu": lambda g, x, attrs, axis: g.op("Relu", [x]),
-    "sigmoid": lambda g, x, attrs, axis: g.op("Sigmoid", [x]),
-    "tanh": lambda g, x, attrs, axis: g.op("Tanh", [x]),
-    "softmax": lambda g, x, attrs, axis: g.op("Softmax", [x], axis=axis),
-    "relu_ext": _relu_ext,
-    "leaky_relu": _leaky_relu,
-    "elu": _elu,
-}
-
-
-def _activate(g: _Graph, name: str, x: str, attrs: Mapping[str, Any], axis: int, where: str) -> str:
-    try:
-        convert = ACTIVATIONS[name]
-    except KeyError:
-        raise NotImplementedError(
-            f"{where}: activation {name!r} has no ONNX converter yet (cyneuron.export.onnx.ACTIVATIONS)"
-        ) from None
-    return convert(g, x, attrs, axis)
-
-
 # ----------------------------------------------------------------------------- converters
 # kind -> f(graph, spec, value) -> value. One per stage kind of ``cyneuron.backend.reference.KINDS``.
-Converter = Callable[[_Graph, StageSpec, _Value], _Value]
+Converter = Callable[[Graph, StageSpec, Value], Value]
 
 
 def _label(spec: StageSpec) -> str:
     return spec.name or spec.kind
 
 
-def _dense(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+def _dense(g: Graph, spec: StageSpec, v: Value) -> Value:
     x = g.shaped(v, spec.in_shape)
     inputs = [x, g.const(spec.params[0], "kernel")]
     if len(spec.params) > 1:
         inputs.append(g.const(spec.params[1], "bias"))
     z = g.op("Gemm", inputs, "dense")
-    return _Value(_activate(g, spec.attrs["activation"], z, spec.attrs, -1, _label(spec)), spec.out_shape)
+    return Value(activate(g, spec.attrs["activation"], z, spec.attrs, -1, _label(spec)), spec.out_shape)
 
 
-def _activation(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+def _activation(g: Graph, spec: StageSpec, v: Value) -> Value:
     name = spec.attrs["activation"]
-    if name != "softmax":  # element-wise: any layout will do
-        return _Value(_activate(g, name, v.name, spec.attrs, -1, _label(spec)), v.shape, v.nchw)
+    if name not in ROW_WISE:  # element-wise: any layout will do
+        return Value(activate(g, name, v.name, spec.attrs, -1, _label(spec)), v.shape, v.nchw)
     if v.nchw and v.shape == tuple(spec.in_shape):
-        return _Value(_activate(g, name, v.name, spec.attrs, 1, _label(spec)), v.shape, True)
+        return Value(activate(g, name, v.name, spec.attrs, 1, _label(spec)), v.shape, True)
     x = g.shaped(v, spec.in_shape)
-    return _Value(_activate(g, name, x, spec.attrs, -1, _label(spec)), tuple(spec.in_shape))
+    return Value(activate(g, name, x, spec.attrs, -1, _label(spec)), tuple(spec.in_shape))
 
 
-def _identity(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+def _identity(g: Graph, spec: StageSpec, v: Value) -> Value:
     return v  # Dropout at inference
 
 
-def _per_channel(g: _Graph, spec: StageSpec, v: _Value, ops) -> _Value:
+def _per_channel(g: Graph, spec: StageSpec, v: Value, ops) -> Value:
     """Element-wise ops with per-channel constants (channel ``(i // inner) % channels`` of a sample).
 
     ``ops`` is [(op_type, constant of shape (channels,)), ...] applied in order, x the first operand.
@@ -229,12 +92,12 @@ def _per_channel(g: _Graph, spec: StageSpec, v: _Value, ops) -> _Value:
     for op_type, constant in ops:
         x = g.op(op_type, [x, g.const(np.asarray(constant).reshape(shape), "channel")])
     if value is not None:
-        return _Value(x, v.shape, v.nchw)
+        return Value(x, v.shape, v.nchw)
     # -1, not 0: the batch was merged with the axes before the channel
-    return _Value(g.op("Reshape", [x, g.ints([-1, *spec.out_shape], "shape")], "reshape"), tuple(spec.out_shape))
+    return Value(g.op("Reshape", [x, g.ints([-1, *spec.out_shape], "shape")], "reshape"), tuple(spec.out_shape))
 
 
-def _batch_norm(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+def _batch_norm(g: Graph, spec: StageSpec, v: Value) -> Value:
     # inference form, the reference's arithmetic: y = x * inv + shift with inv = gamma / sqrt(var + eps)
     a, dtype = spec.attrs, g.dtype.type
     gamma = spec.params[0] if a["scale"] else None
@@ -248,11 +111,11 @@ def _batch_norm(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
     return _per_channel(g, spec, v, [("Mul", inv), ("Add", shift)])
 
 
-def _affine(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+def _affine(g: Graph, spec: StageSpec, v: Value) -> Value:
     a = spec.attrs
     if a["mode"] == "rescale":
         y = g.op("Add", [g.op("Mul", [v.name, g.scalar(a["scale"])]), g.scalar(a["offset"])])
-        return _Value(y, v.shape, v.nchw)
+        return Value(y, v.shape, v.nchw)
     mean, denom = affine.factors(spec, g.dtype)
     if a["mode"] == "normalize":
         return _per_channel(g, spec, v, [("Sub", mean), ("Div", denom)])
@@ -268,7 +131,7 @@ def _pads(in_shape, k, s, d, gh, gw) -> list[int]:
     return [pads[0][0], pads[1][0], pads[0][1], pads[1][1]]
 
 
-def _conv2d(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+def _conv2d(g: Graph, spec: StageSpec, v: Value) -> Value:
     k, s, d, gh, gw = conv2d.geometry(spec)
     x = g.nchw(v, spec.in_shape)
     inputs = [x, g.const(np.transpose(spec.params[0], (3, 2, 0, 1)), "kernel")]
@@ -283,47 +146,47 @@ def _conv2d(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
         dilations=list(d),
         pads=_pads(spec.in_shape, k, s, d, gh, gw),
     )
-    return _Value(_activate(g, spec.attrs["activation"], z, spec.attrs, 1, _label(spec)), spec.out_shape, True)
+    return Value(activate(g, spec.attrs["activation"], z, spec.attrs, 1, _label(spec)), spec.out_shape, True)
 
 
 def _pool(op_type: str, **extra) -> Converter:
-    def convert(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+    def convert(g: Graph, spec: StageSpec, v: Value) -> Value:
         k, s, d, gh, gw = max_pool2d.geometry(spec)
         x = g.nchw(v, spec.in_shape)
         pads = _pads(spec.in_shape, k, s, d, gh, gw)
         y = g.op(op_type, [x], "pool", kernel_shape=list(k), strides=list(s), pads=pads, **extra)
-        return _Value(y, spec.out_shape, True)
+        return Value(y, spec.out_shape, True)
 
     return convert
 
 
 def _global_pool(op_type: str) -> Converter:
-    def convert(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+    def convert(g: Graph, spec: StageSpec, v: Value) -> Value:
         c = spec.attrs["channels"]
         if v.nchw and v.shape == tuple(spec.in_shape):
-            return _Value(g.reduce(op_type, v.name, [2, 3]), (c,))
+            return Value(g.reduce(op_type, v.name, [2, 3]), (c,))
         x = g.shaped(v, (math.prod(spec.in_shape) // c, c))
-        return _Value(g.reduce(op_type, x, [1]), (c,))
+        return Value(g.reduce(op_type, x, [1]), (c,))
 
     return convert
 
 
-def _transpose(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+def _transpose(g: Graph, spec: StageSpec, v: Value) -> Value:
     perm, in_shape = tuple(spec.attrs["perm"]), tuple(spec.in_shape)
     # channels-first image layers: their transposes to and from channels-last are NCHW <-> NHWC, which
     # is the layout ONNX's image ops use anyway, so they only relabel the tensor
     if len(in_shape) == 3 and perm == (1, 2, 0) and not v.nchw:
-        return _Value(g.shaped(v, in_shape), tuple(spec.out_shape), True)
+        return Value(g.shaped(v, in_shape), tuple(spec.out_shape), True)
     if len(in_shape) == 3 and perm == (2, 0, 1) and v.nchw and v.shape == in_shape:
-        return _Value(v.name, tuple(spec.out_shape))
+        return Value(v.name, tuple(spec.out_shape))
     y = g.op("Transpose", [g.shaped(v, in_shape)], perm=[0, *(p + 1 for p in perm)])
-    return _Value(y, tuple(spec.out_shape))
+    return Value(y, tuple(spec.out_shape))
 
 
-def _embedding(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+def _embedding(g: Graph, spec: StageSpec, v: Value) -> Value:
     # int64 indices of any shape pick rows: (batch, *shape) -> (batch, *shape, output_dim)
     y = g.op("Gather", [g.const(spec.params[0], "embeddings"), v.name], "embedding", axis=0)
-    return _Value(y, (*v.shape, spec.attrs["output_dim"]))
+    return Value(y, (*v.shape, spec.attrs["output_dim"]))
 
 
 # Keras' gates side by side in the columns -> ONNX's gate blocks: lstm i, f, c, o -> i, o, f, c;
@@ -339,7 +202,7 @@ _RNN_ACTIVATIONS = {
 }
 
 
-def _recurrent(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+def _recurrent(g: Graph, spec: StageSpec, v: Value) -> Value:
     a, kind = spec.attrs, spec.kind
     steps, _ = spec.in_shape
     u = a["units"]
@@ -371,11 +234,11 @@ def _recurrent(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
         attrs["linear_before_reset"] = int(after)
     outputs = g.op(_RNN_OPS[kind], inputs, kind, outputs=3 if kind == "lstm" else 2, **attrs)
     if a["return_sequences"]:  # Y (T, 1, batch, units) -> (batch, T, 1, units)
-        return _Value(g.op("Transpose", [outputs[0]], perm=[2, 0, 1, 3]), (steps, 1, u))
-    return _Value(g.op("Squeeze", [outputs[1], g.ints([0], "axes")]), (u,))  # Y_h (1, batch, units)
+        return Value(g.op("Transpose", [outputs[0]], perm=[2, 0, 1, 3]), (steps, 1, u))
+    return Value(g.op("Squeeze", [outputs[1], g.ints([0], "axes")]), (u,))  # Y_h (1, batch, units)
 
 
-def _time_major_input(g: _Graph, spec: StageSpec, v: _Value) -> str:
+def _time_major_input(g: Graph, spec: StageSpec, v: Value) -> str:
     """x as (T, batch, F), already reversed in time for ``go_backwards`` (Keras keeps the reversed order)."""
     steps, features = spec.in_shape
     x = g.shaped(v, (steps, features))
@@ -384,7 +247,7 @@ def _time_major_input(g: _Graph, spec: StageSpec, v: _Value) -> str:
     return g.op("Transpose", [x], "time_major", perm=[1, 0, 2])
 
 
-def _unrolled(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
+def _unrolled(g: Graph, spec: StageSpec, v: Value) -> Value:
     """The recurrence step by step with MatMul, for activations ONNX's recurrent ops lack (softmax) and for
     float64 (onnxruntime's recurrent ops are float32 only). The reference's formulas."""
     a, kind = spec.attrs, spec.kind
@@ -393,7 +256,7 @@ def _unrolled(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
     label = _label(spec)
 
     def act(name, x):
-        return _activate(g, name, x, a, -1, label)
+        return activate(g, name, x, a, -1, label)
 
     kernel, recurrent = spec.params[0], spec.params[1]
     bias = spec.params[2] if len(spec.params) == 3 else None
@@ -445,8 +308,8 @@ def _unrolled(g: _Graph, spec: StageSpec, v: _Value) -> _Value:
         outputs.append(h)
     if a["return_sequences"]:
         stacked = g.op("Concat", [g.op("Unsqueeze", [o, g.ints([1], "axes")]) for o in outputs], axis=1)
-        return _Value(stacked, (steps, u))
-    return _Value(h, (u,))
+        return Value(stacked, (steps, u))
+    return Value(h, (u,))
 
 
 CONVERTERS: dict[str, Converter] = {
@@ -470,7 +333,7 @@ CONVERTERS: dict[str, Converter] = {
 
 # ----------------------------------------------------------------------------- the model
 def check_opset(opset_version) -> int:
-    onnx = _onnx()
+    onnx = require_onnx()
     if opset_version is None:
         return DEFAULT_OPSET
     latest = onnx.defs.onnx_opset_version()
@@ -506,7 +369,7 @@ def stages_to_onnx(
     Raises:
         NotImplementedError: a stage kind or activation without a converter, naming it.
     """
-    onnx = _onnx()
+    onnx = require_onnx()
     from cyneuron.backend.validation import input_indices
 
     opset = check_opset(opset_version)
@@ -516,11 +379,11 @@ def stages_to_onnx(
             f"the model's weights take {weight_bytes} bytes; an ONNX file without external data holds at most "
             f"{MAX_WEIGHT_BYTES} (protobuf's 2 GiB limit), and the exporter does not write external data"
         )
-    g = _Graph(np.dtype(dtype), opset)
+    g = Graph(np.dtype(dtype), opset)
     elem = onnx.helper.np_dtype_to_tensor_dtype(g.dtype)
     in_elem = onnx.TensorProto.INT64 if input_indices(stages) else elem
     batch_dim = "batch" if batch is None else batch
-    value = _Value(input_name, tuple(input_shape))
+    value = Value(input_name, tuple(input_shape))
     for spec in stages:
         try:
             convert = CONVERTERS[spec.kind]
