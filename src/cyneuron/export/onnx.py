@@ -396,10 +396,12 @@ def stages_to_onnx(
         value = convert(g, spec, value)
     out_shape = tuple(stages[-1].out_shape if output_shape is None else output_shape)
     result = g.shaped(value, out_shape)
-    producers = [node for node in g.nodes if result in node.output]
-    if producers and result != input_name:  # name the last node's output instead of adding an Identity
-        node = producers[-1]
-        node.output[list(node.output).index(result)] = "output_0"
+    if result != input_name:  # the last tensor is a node's output: rename it rather than add an Identity
+        for node in g.nodes:
+            for names in (node.input, node.output):
+                for i, tensor in enumerate(names):
+                    if tensor == result:
+                        names[i] = "output_0"
     else:
         g.op("Identity", [result])
         g.nodes[-1].output[0] = "output_0"
@@ -435,6 +437,8 @@ def _signature(model, input_signature) -> tuple[str, int | None]:
     name = getattr(spec, "name", None) or "input_0"
     if not isinstance(name, str):
         raise TypeError(f"input_signature: the spec's name must be a str, got {name!r}")
+    if name == "output_0":
+        raise ValueError("input_signature: the name 'output_0' is the graph output's")
     return name, shape[0]
 
 
