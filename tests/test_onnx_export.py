@@ -324,6 +324,20 @@ def test_verbose_prints_the_path(tmp_path, capsys):
     assert "Saved artifact at" in capsys.readouterr().out
 
 
+def test_export_signature_is_keras():
+    import inspect
+
+    params = inspect.signature(Sequential.export).parameters
+    # keras.Model.export in Keras 3.15
+    assert [(p.name, p.default) for p in params.values()][1:4] == [
+        ("filepath", inspect.Parameter.empty),
+        ("format", "tf_saved_model"),
+        ("verbose", None),
+    ]
+    assert params["input_signature"].default is None
+    assert params["kwargs"].kind is inspect.Parameter.VAR_KEYWORD
+
+
 # ----------------------------------------------------------------------------- errors
 def test_unbuilt_model_is_a_value_error(tmp_path):
     with pytest.raises(ValueError, match="never been built"):
