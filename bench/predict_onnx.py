@@ -21,9 +21,11 @@ Methods, each called on one (1, ...) row already in its final dtype and layout:
 * PyTorch eager under ``torch.no_grad()``, ``torch.set_num_threads(--threads)`` (the CNN in NCHW, input
   converted once before timing), ``from_numpy`` in and ``.numpy()`` out.
 
-Every round times ``--calls`` consecutive calls of each method (the method order rotates each round);
-the table gives the median per-call time over the rounds and the min-max spread. Before timing, each
-method's output is checked against cyneuron's ``predict`` (max relative difference printed).
+Every round times ``--calls`` consecutive calls of each method (the method order rotates each round),
+each call on its own (``perf_counter_ns``, the timer's own median cost subtracted), so a preempted
+call on a busy machine moves the median little; the table gives the median over every call, and the
+10th and 90th percentiles. Before timing, each method's output is checked against cyneuron's ``predict``
+(max relative difference printed).
 """
 
 from __future__ import annotations
@@ -131,16 +133,23 @@ def methods(name: str, model, x, threads: int, folder: str) -> dict:
 
 
 def measure(calls: dict, rounds: int, per_round: int) -> dict:
+    """Per method, every call's own time (s) minus the timer's cost, over all rounds."""
+    clock = time.perf_counter_ns
+    empty = []
+    for _ in range(2000):
+        start = clock()
+        empty.append(clock() - start)
+    overhead = float(np.median(empty))
     names = list(calls)
     times = {n: [] for n in names}
     for r in range(rounds):
         for n in names[r % len(names) :] + names[: r % len(names)]:
-            f = calls[n]
-            start = time.perf_counter()
+            f, out = calls[n], times[n]
             for _ in range(per_round):
+                start = clock()
                 f()
-            times[n].append((time.perf_counter() - start) / per_round)
-    return times
+                out.append(clock() - start)
+    return {n: (np.asarray(t, np.float64) - overhead) * 1e-9 for n, t in times.items()}
 
 
 def main() -> None:
@@ -172,11 +181,11 @@ def main() -> None:
                 print(f"  {label:28s} max relative difference to predict {diff:.1e}")
             times = measure(calls, rounds, per_round)
             base = np.median(times["cyneuron predict"])
-            print(f"  {'method':28s} {'median us':>10s} {'min-max us':>16s} {'vs predict':>11s}")
+            print(f"  {'method':28s} {'median us':>10s} {'p10-p90 us':>16s} {'vs predict':>11s}")
             for label, values in times.items():
                 med = np.median(values)
-                spread = f"{min(values) * 1e6:.1f}-{max(values) * 1e6:.1f}"
-                print(f"  {label:28s} {med * 1e6:10.1f} {spread:>16s} {med / base:10.2f}x")
+                p10, p90 = np.percentile(values, [10, 90]) * 1e6
+                print(f"  {label:28s} {med * 1e6:10.2f} {f'{p10:.2f}-{p90:.2f}':>16s} {med / base:10.2f}x")
 
 
 if __name__ == "__main__":
