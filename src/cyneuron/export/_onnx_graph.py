@@ -67,7 +67,8 @@ class Graph:
 
     def op(self, op_type: str, inputs, hint: str | None = None, outputs: int = 1, **attrs):
         names = [self.fresh(hint or op_type.lower()) for _ in range(outputs)]
-        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), names, **attrs))
+        # every node named (its first output): onnxruntime 1.19 names fused nodes after the originals
+        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), names, name=names[0], **attrs))
         return names[0] if outputs == 1 else names
 
     def reshape(self, x: str, shape) -> str:

@@ -175,6 +175,8 @@ def _global_pool(op_type: str) -> Converter:
 
 def _transpose(g: Graph, spec: StageSpec, v: Value) -> Value:
     perm, in_shape = tuple(spec.attrs["perm"]), tuple(spec.in_shape)
+    if perm == tuple(range(len(perm))):  # no op (and onnxruntime 1.19 mis-fuses an identity Transpose into Gemm)
+        return v
     # channels-first image layers: their transposes to and from channels-last are NCHW <-> NHWC, which
     # is the layout ONNX's image ops use anyway, so they only relabel the tensor
     if len(in_shape) == 3 and perm == (1, 2, 0) and not v.nchw:
