@@ -13,7 +13,7 @@ transpose is added only when the tensor is in another form. The batch axis is dy
 Graph input ``input_0`` (or the ``input_signature``'s name): ``(batch, *input_shape)`` of the
 model's float dtype, or int64 indices when the first stage is an embedding. Output ``output_0``:
 ``(batch, *output_shape)`` of the float dtype. (onnxruntime's CPU provider runs every float32 graph;
-in float64 it has no Conv or AveragePool kernel, so a float64 model with those needs another runtime,
+in float64 it has no Conv, AveragePool or Erf (gelu) kernel, so a float64 model with those needs another runtime,
 such as onnx's reference evaluator.)
 """
 
