@@ -796,6 +796,13 @@ class Sequential(InferenceMixin, TrainingMixin):
 
         save_model(self, filepath, overwrite=overwrite)
 
+    def export(self, filepath, format: str = "tf_saved_model", verbose=None, input_signature=None, **kwargs) -> None:
+        """Export the inference pass as an artifact (Keras 3's call); cyneuron writes ``format="onnx"`` only
+        (``cyneuron.export.onnx``, needs the ``onnx`` extra). ``opset_version`` may be passed for ONNX."""
+        from cyneuron.export import export_model
+
+        export_model(self, filepath, format, verbose, input_signature, **kwargs)
+
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Save the weights only (see ``cyneuron.saving``)."""
         from cyneuron.saving import save_weights
