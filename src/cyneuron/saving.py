@@ -825,7 +825,10 @@ def _built_weight_count(model_config: dict) -> int:
         if isinstance(layer, InputLayer):
             continue
         try:
-            total += sum(math.prod(shape) for shape in layer._weight_shapes(features))
+            # A Normalization's given mean / variance come from the config (already read, so bounded by
+            # its size); Keras files hold no variables for them.
+            if getattr(layer, "input_mean", None) is None:
+                total += sum(math.prod(shape) for shape in layer._weight_shapes(features))
             features = tuple(layer.compute_output_shape((None, *features))[1:])
         except Exception:
             break

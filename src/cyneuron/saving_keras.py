@@ -210,6 +210,8 @@ def _layer_arrays(layer: Any) -> list[np.ndarray]:
     """The layer's variables as Keras stores them (cyneuron's weights plus Keras-only state)."""
     arrays = [np.asarray(w) for w in layer.weights]
     if type(layer).__name__ == "Normalization" and arrays:
+        if layer.input_mean is not None:
+            return []  # Keras keeps a given mean / variance in the config, with no variables
         arrays.append(np.array(0, dtype=np.int64))  # Keras' adapt() sample count; unused once adapted
     return arrays
 
@@ -796,6 +798,8 @@ def _read_layer_weights(h5: _H5, model: Any, skip_mismatch: bool = False) -> lis
                 f"{h5.path}: layer {layer.name!r} expects {len(shapes)} variables but {group!r} holds {len(names)}"
             )
         n_weights = len(layer.weights)
+        if not shapes:  # weights Keras does not store (a Normalization's given mean): from the config
+            weights.extend(np.array(w, copy=True) for w in layer.weights)
         for i, (name, shape) in enumerate(zip(names, shapes)):
             array = h5.read(name, shape, "f" if i < n_weights else "iu")
             if i < n_weights:
