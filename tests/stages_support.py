@@ -36,7 +36,23 @@ def _dense_examples(rng, dtype):
         stacks.append(((4,), [dense(rng, dtype, 4, 5, activation), dense(rng, dtype, 5, 3, "softmax")]))
     stacks.append(((4,), [dense(rng, dtype, 4, 5, "relu", bias=False), dense(rng, dtype, 5, 2, "sigmoid")]))
     stacks.append(((4,), [dense(rng, dtype, 4, 5, "relu", trainable=False), dense(rng, dtype, 5, 3, "linear")]))
+    # on rank >= 3 inputs: the kernel applies to the last axis at every position (softmax per position)
+    for activation in ("tanh", "softmax", "relu"):
+        stacks.append(((3, 4), [seq_dense(rng, dtype, (3, 4), 5, activation), dense(rng, dtype, 15, 3, "softmax")]))
+    stacks.append(((2, 3, 4), [seq_dense(rng, dtype, (2, 3, 4), 2, "sigmoid", bias=False), dense(rng, dtype, 12, 3)]))
+    stacks.append(_around(rng, dtype, 4, [seq_dense(rng, dtype, (3, 2), 4, "tanh")]))  # passes dx down
+    stacks.append(_around(rng, dtype, 4, [seq_dense(rng, dtype, (3, 2), 4, "softmax", trainable=False)]))
+    stacks.append(((4,), [dense(rng, dtype, 4, 6, "tanh"), seq_dense(rng, dtype, (3, 2), 2, "sigmoid")]))  # last
+    stacks.append(((4,), [dense(rng, dtype, 4, 6, "tanh"), seq_dense(rng, dtype, (2, 3), 2, "softmax")]))  # last
     return stacks
+
+
+def seq_dense(rng, dtype, in_shape, units: int, activation: str = "linear", bias: bool = True, trainable=True):
+    """A dense stage on per-sample shape (..., in): the same kernel at every position of the leading axes."""
+    n_in = in_shape[-1]
+    params = (_array(rng, dtype, n_in, units),) + ((_array(rng, dtype, units, scale=0.1),) if bias else ())
+    out = (*in_shape[:-1], units)
+    return StageSpec("dense", tuple(in_shape), out, {"activation": activation}, params, trainable=trainable)
 
 
 def _activation_examples(rng, dtype):

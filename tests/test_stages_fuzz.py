@@ -95,7 +95,8 @@ def _malformed():
         "bn param list": _replace_stage(stages, 1, params=([1.0] * 6, bn.params[1])),
         "dense activation": _replace_stage(stages, 0, attrs={"activation": "swish"}),
         "dense kernel shape": _replace_stage(stages, 0, params=(np.ones((4, 5), f32), stages[0].params[1])),
-        "dense 2-D in_shape": _replace_stage(stages, 0, in_shape=(2, 2)),
+        "dense in/out ranks differ": _replace_stage(stages, 0, in_shape=(2, 2)),
+        "dense leading axes differ": _replace_stage(stages, 0, in_shape=(2, 2), out_shape=(3, 2)),
         "dropout rate": [stages[0], StageSpec("dropout", (6,), (6,), {"rate": 1.5, "seed": None}), stages[2]],
         "dropout rate type": [stages[0], StageSpec("dropout", (6,), (6,), {"rate": "0.5", "seed": None}), stages[2]],
         "dropout noise": [

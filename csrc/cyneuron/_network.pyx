@@ -618,8 +618,12 @@ cdef class NetworkCore:
         attrs = spec.attrs
         if stage.kind == KIND_DENSE:
             stage.act = _ACTIVATION_CODES[attrs["activation"]]
-            stage.head = last
-            self._macs_per_row += stage.n_in * stage.n_out
+            stage.dims[1] = spec.in_shape[len(spec.in_shape) - 1]
+            stage.dims[2] = spec.out_shape[len(spec.out_shape) - 1]
+            stage.dims[0] = stage.n_in // stage.dims[1]
+            # the loss head fuses softmax only when it spans the whole row (a single position)
+            stage.head = last and (stage.act != core.ACT_SOFTMAX or stage.dims[0] == 1)
+            self._macs_per_row += stage.n_in * stage.dims[2]
         elif stage.kind == KIND_ACTIVATION:
             stage.act = _ACTIVATION_CODES[attrs["activation"]]
             stage.units = spec.in_shape[len(spec.in_shape) - 1] if attrs["activation"] == "softmax" else stage.n_in
@@ -779,7 +783,7 @@ cdef class NetworkCore:
         cdef Py_ssize_t item = self.st.itemsize, total = 0, k
         cdef list sizes = []
         if stage.kind == KIND_DENSE and stage.trainable:
-            sizes = [("grad", stage.n_in * stage.n_out * item), ("grad", stage.n_out * item)]
+            sizes = [("grad", stage.dims[1] * stage.dims[2] * item), ("grad", stage.dims[2] * item)]
         elif stage.kind == KIND_DROPOUT:
             sizes = [("saved", rows * stage.n_in)]
         elif stage.kind == KIND_BATCH_NORM:

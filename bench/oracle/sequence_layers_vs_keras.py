@@ -1,0 +1,84 @@
+"""Keras 3 as the oracle for Dense on sequences, TimeDistributed and Bidirectional (not part of the test suite).
+
+Run in a venv with Keras on JAX and cyneuron importable::
+
+    KERAS_BACKEND=jax python bench/oracle/sequence_layers_vs_keras.py
+
+As ``recurrent_vs_keras.py`` (whose ``pair`` this reuses): the same initial weights (Keras' own,
+moved with get_weights/set_weights) and data, predictions before training, then two unshuffled
+epochs through ``fit`` with Adam and with SGD (momentum 0.9): the largest relative difference of the
+weights, predictions and epoch losses. Target: 1e-5 in float32.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "src"))
+sys.path.insert(0, os.path.dirname(__file__))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from recurrent_vs_keras import OPTIMIZERS, pair  # noqa: E402
+
+from cyneuron import layers as cl  # noqa: E402
+
+
+def both(build):
+    """A case factory: ``build(module)`` makes the layer list from ``keras.layers`` or ``cyneuron.layers``."""
+    return lambda: (build(keras.layers), build(cl))
+
+
+def dense_cases():
+    return [
+        (
+            "LSTM(8, seq) > Dense(4, relu) > Flatten > Dense(1)",
+            (12, 3),
+            both(lambda m: [m.LSTM(8, return_sequences=True), m.Dense(4, activation="relu"), m.Flatten(), m.Dense(1)]),
+        ),
+        (
+            "GRU(6, seq) > Dense(5, softmax) > LSTM(4) > Dense(1)",
+            (10, 3),
+            both(lambda m: [m.GRU(6, return_sequences=True), m.Dense(5, activation="softmax"), m.LSTM(4), m.Dense(1)]),
+        ),
+        (
+            "Dense(6, tanh) on (T, F) > SimpleRNN(5) > Dense(1)",
+            (8, 3),
+            both(lambda m: [m.Dense(6, activation="tanh"), m.SimpleRNN(5), m.Dense(1)]),
+        ),
+        (
+            "Dense(4, sigmoid, no bias) on (4, 3, 2) > GlobalAveragePooling2D > Dense(1)",
+            (4, 3, 2),
+            both(lambda m: [m.Dense(4, activation="sigmoid", use_bias=False), m.GlobalAveragePooling2D(), m.Dense(1)]),
+        ),
+    ]
+
+
+CASES = {"dense": dense_cases}
+
+
+def main(groups=None) -> None:
+    rng = np.random.default_rng(0)
+    rows = []
+    worst = 0.0
+    for group in groups or CASES:
+        for label, shape, make in CASES[group]():
+            x = rng.standard_normal((64, *shape)).astype("float32")
+            y = (np.sin(x.reshape(64, -1).sum(axis=1)) * 0.5)[:, None].astype("float32")
+            for optimizer in OPTIMIZERS:
+                keras.utils.set_random_seed(1)
+                ks, cs = make()
+                before, weights, preds, losses = pair(ks, cs, shape, x, y, optimizer)
+                worst = max(worst, before, weights, preds, losses)
+                rows.append((label, optimizer, before, weights, preds, losses))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'case':<{width}}  opt   predict@init  weights     predict     losses")
+    for label, optimizer, before, weights, preds, losses in rows:
+        print(f"{label:<{width}}  {optimizer:<4}  {before:.2e}      {weights:.2e}    {preds:.2e}    {losses:.2e}")
+    print(f"worst relative difference: {worst:.2e} over {len(rows)} rows (target 1e-5)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or None)
