@@ -57,6 +57,16 @@ MODELS = {
             L.Dense(3, activation="softmax"),
         ],
     ),
+    "sequence": (
+        (5, 3),
+        lambda: [
+            L.LSTM(4, return_sequences=True),
+            L.TimeDistributed(L.Dense(3, activation="tanh")),
+            L.Dense(2),
+            L.Flatten(),
+            L.Dense(3, activation="softmax"),
+        ],
+    ),
 }
 
 

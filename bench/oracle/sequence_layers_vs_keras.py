@@ -56,7 +56,52 @@ def dense_cases():
     ]
 
 
-CASES = {"dense": dense_cases}
+def time_distributed_cases():
+    def td(m, layer):
+        return m.TimeDistributed(layer)
+
+    return [
+        (
+            "LSTM(8, seq) > TD(Dense(4, relu)) > Flatten > Dense(1)",
+            (12, 3),
+            both(
+                lambda m: [
+                    m.LSTM(8, return_sequences=True),
+                    td(m, m.Dense(4, activation="relu")),
+                    m.Flatten(),
+                    m.Dense(1),
+                ]
+            ),
+        ),
+        (
+            "TD(Dense(6, tanh)) > GRU(4) > Dense(1)",
+            (10, 3),
+            both(lambda m: [td(m, m.Dense(6, activation="tanh")), m.GRU(4), m.Dense(1)]),
+        ),
+        (
+            "TD(Flatten) on (T, 2, 3) > TD(Dense(5, softmax)) > SimpleRNN(4) > Dense(1)",
+            (6, 2, 3),
+            both(
+                lambda m: [td(m, m.Flatten()), td(m, m.Dense(5, activation="softmax")), m.SimpleRNN(4), m.Dense(1)]
+            ),
+        ),
+        (
+            "TD(Dense(4)) > TD(Activation(sigmoid)) > TD(Dropout(0)) > LSTM(3) > Dense(1)",
+            (8, 3),
+            both(
+                lambda m: [
+                    td(m, m.Dense(4)),
+                    td(m, m.Activation("sigmoid")),
+                    td(m, m.Dropout(0.0)),
+                    m.LSTM(3),
+                    m.Dense(1),
+                ]
+            ),
+        ),
+    ]
+
+
+CASES = {"dense": dense_cases, "time_distributed": time_distributed_cases}
 
 
 def main(groups=None) -> None:

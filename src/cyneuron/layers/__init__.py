@@ -44,6 +44,7 @@ from cyneuron.layers.pooling import (
 )
 from cyneuron.layers.preprocessing import Normalization, Rescaling
 from cyneuron.layers.recurrent import GRU, LSTM, SimpleRNN
+from cyneuron.layers.rnn_wrappers import TimeDistributed
 
 __all__ = [
     "Layer",
@@ -85,6 +86,7 @@ __all__ = [
     "LSTM",
     "GRU",
     "Embedding",
+    "TimeDistributed",
     "serialize",
     "deserialize",
 ]
@@ -119,6 +121,7 @@ _CLASSES = {
         LSTM,
         GRU,
         Embedding,
+        TimeDistributed,
     )
 }
 
