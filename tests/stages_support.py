@@ -318,6 +318,48 @@ def _recurrent_examples(kind):
     return make
 
 
+def bidirectional(rng, dtype, kind, steps, features, units, merge="concat", seq=False, **kwargs):
+    """Keras' Bidirectional over a recurrent kind: the forward stage's and a go_backwards copy's arrays."""
+    forward = rnn(rng, dtype, kind, steps, features, units, seq=seq, **kwargs)
+    backward = rnn(rng, dtype, kind, steps, features, units, seq=seq, back=True, **kwargs)
+    width = 2 * units if merge == "concat" else units
+    attrs = {
+        "cell": kind,
+        "merge_mode": merge,
+        "forward": dict(forward.attrs),
+        "backward": dict(backward.attrs),
+        "n_forward": len(forward.params),
+    }
+    out = (steps, width) if seq else (width,)
+    params = forward.params + backward.params
+    return StageSpec("bidirectional", (steps, features), out, attrs, params, trainable=forward.trainable)
+
+
+def _bidirectional_examples(rng, dtype):
+    def b(*args, **kwargs):
+        return bidirectional(rng, dtype, *args, **kwargs)
+
+    stacks = []
+    for kind in ("simple_rnn", "lstm", "gru"):
+        for merge in ("concat", "sum", "ave", "mul"):
+            stacks.append(_around(rng, dtype, 4, [b(kind, 3, 2, 3, merge)]))
+            stacks.append(_around(rng, dtype, 4, [b(kind, 4, 2, 3, merge, seq=True)]))
+    gated = True
+    stacks += [
+        ((3, 2), [b("lstm", 3, 2, 4), dense(rng, dtype, 8, 3, "softmax")]),  # first stage: no dx needed
+        _around(rng, dtype, 4, [b("gru", 3, 2, 3, "concat", seq=True, after=False)]),
+        _around(rng, dtype, 4, [b("lstm", 1, 2, 3, "sum", seq=True)]),  # T = 1
+        _around(rng, dtype, 4, [b("gru", 3, 2, 3, "mul", bias=False)]),
+        _around(rng, dtype, 4, [b("lstm", 3, 2, 3, "concat", seq=True), b("gru", 3, 6, 2, "ave")]),  # stacked
+        _around(rng, dtype, 4, [b("simple_rnn", 3, 2, 3, "concat", trainable=False)]),  # frozen: passes dx
+        # dropout: each direction draws its own masks
+        _around(rng, dtype, 4, [b("lstm", 3, 2, 3, "concat", seq=True, dropout=(0.4, 0.3, gated, None))]),
+        _around(rng, dtype, 4, [b("gru", 3, 2, 3, "sum", dropout=(0.3, 0.0, False, 5))]),
+        _around(rng, dtype, 4, [b("simple_rnn", 3, 2, 3, "mul", seq=True, dropout=(0.5, 0.5, False, None))]),
+    ]
+    return stacks
+
+
 def _global_pool_examples(kind):
     def make(rng, dtype):
         stacks = [
@@ -420,6 +462,7 @@ EXAMPLES = {
     "lstm": _recurrent_examples("lstm"),
     "gru": _recurrent_examples("gru"),
     "embedding": _embedding_examples,
+    "bidirectional": _bidirectional_examples,
 }
 
 

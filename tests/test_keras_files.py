@@ -67,6 +67,14 @@ MODELS = {
             L.Dense(3, activation="softmax"),
         ],
     ),
+    "bidirectional": (
+        (5, 3),
+        lambda: [
+            L.Bidirectional(L.LSTM(4, return_sequences=True)),
+            L.Bidirectional(L.GRU(3), merge_mode="mul"),
+            L.Dense(3, activation="softmax"),
+        ],
+    ),
 }
 
 

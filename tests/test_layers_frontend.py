@@ -19,6 +19,7 @@ from cyneuron.layers import (
     AveragePooling1D,
     AvgPool2D,
     BatchNormalization,
+    Bidirectional,
     Conv1D,
     Conv2D,
     Dense,
@@ -86,6 +87,7 @@ LAYER_EXAMPLES = {
     "GRU": lambda: ((5, 3), [GRU(4, return_sequences=True, reset_after=False), GRU(3)]),
     "Embedding": lambda: ((6,), [Embedding(12, 3), LSTM(4)], _indices(12)),
     "TimeDistributed": lambda: ((5, 3), [TimeDistributed(Dense(4, activation="tanh")), LSTM(3)]),
+    "Bidirectional": lambda: ((5, 3), [Bidirectional(LSTM(4, return_sequences=True)), Bidirectional(GRU(3), "sum")]),
 }
 
 

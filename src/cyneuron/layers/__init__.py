@@ -44,7 +44,7 @@ from cyneuron.layers.pooling import (
 )
 from cyneuron.layers.preprocessing import Normalization, Rescaling
 from cyneuron.layers.recurrent import GRU, LSTM, SimpleRNN
-from cyneuron.layers.rnn_wrappers import TimeDistributed
+from cyneuron.layers.rnn_wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "Layer",
@@ -87,6 +87,7 @@ __all__ = [
     "GRU",
     "Embedding",
     "TimeDistributed",
+    "Bidirectional",
     "serialize",
     "deserialize",
 ]
@@ -122,6 +123,7 @@ _CLASSES = {
         GRU,
         Embedding,
         TimeDistributed,
+        Bidirectional,
     )
 }
 

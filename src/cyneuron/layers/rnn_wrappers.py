@@ -163,7 +163,8 @@ class Bidirectional(_Wrapper):
 
     Args as ``keras.layers.Bidirectional``: ``layer`` a SimpleRNN, LSTM or GRU; ``merge_mode`` one of
     ``"concat"`` (default: forward's then backward's units on the last axis), ``"sum"``, ``"ave"``,
-    ``"mul"`` (``None``, two outputs, is not supported by a Sequential model: ValueError);
+    ``"mul"`` (``None``: the two outputs apart, only when the layer is called on data directly; a
+    model's layer has one output, so building one refuses it with ValueError);
     ``weights`` (forward's then backward's, set when built); ``backward_layer`` (default: ``layer``'s
     config with ``go_backwards=True``, named ``backward_<name>``; the forward copy is ``forward_<name>``).
     With ``return_sequences`` the backward layer's output (in reversed time, as ``go_backwards`` gives
@@ -182,11 +183,6 @@ class Bidirectional(_Wrapper):
             raise ValueError(
                 f"Invalid merge mode. Received: {merge_mode}. "
                 'Merge mode should be one of {"sum", "mul", "ave", "concat", None}'
-            )
-        if merge_mode is None:
-            raise ValueError(
-                "merge_mode=None is not supported by cyneuron: it gives two outputs, and a Sequential "
-                'layer has one (use "concat", "sum", "ave" or "mul")'
             )
         for what, candidate in (("layer", layer), ("backward_layer", backward_layer)):
             if candidate is not None and not isinstance(candidate, _RNN):
@@ -240,13 +236,32 @@ class Bidirectional(_Wrapper):
             )
 
     def _validate_input(self, features: tuple[int, ...]) -> None:
+        if self.merge_mode is None:
+            raise ValueError(
+                f"{self.name}: merge_mode=None gives two outputs (forward, backward), which a layer of a cyneuron "
+                'model cannot pass on; use "concat", "sum", "ave" or "mul" (calling the layer on data directly '
+                "returns the two)"
+            )
         self.forward_layer._validate_input(features)
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
+    def compute_output_shape(self, input_shape: tuple):
         shape = list(self.forward_layer.compute_output_shape(input_shape))
+        if self.merge_mode is None:
+            return [tuple(shape), tuple(shape)]
         if self.merge_mode == "concat":
             shape[-1] *= 2
         return tuple(shape)
+
+    def _call(self, inputs, training: bool):
+        if self.merge_mode is not None:
+            return super()._call(inputs, training)
+        # the two outputs apart, the backward one flipped back in time as when merging
+        y = self.forward_layer._call(inputs, training)
+        y_rev = self.backward_layer._call(inputs, training)
+        self._adopt(self.forward_layer, self.backward_layer)
+        self._build_shape = self.forward_layer._build_shape
+        self.built = True
+        return y, (y_rev[:, ::-1] if self.return_sequences else y_rev)
 
     def build(self, input_shape) -> None:
         features = tuple(input_shape)[1:]
