@@ -243,3 +243,16 @@ def test_bidirectional_refusals():
         Bidirectional(LSTM(2), backward_layer=LSTM(2, go_backwards=True, return_sequences=True))
     with pytest.raises(ValueError, match="merge_mode=None"):
         Sequential([Input((3, 2)), Bidirectional(LSTM(2), merge_mode=None)])
+
+
+def test_time_distributed_mask_is_checked_as_keras():
+    # keras/src/layers/rnn/time_distributed_test.py: the mask's batch and time axes must match the input's
+    layer = TimeDistributed(Dense(5, activation="softmax"))
+    x = np.zeros((4, 5, 3))
+    assert layer(x, mask=np.ones((4, 5), dtype=bool)).shape == (4, 5, 5)
+    assert layer(x, mask=np.ones((4, 5, 2), dtype=bool)).shape == (4, 5, 5)
+    for bad in (np.ones((4, 6), dtype=bool), np.ones((5, 5), dtype=bool), np.ones((4, 6, 2), dtype=bool)):
+        with pytest.raises(ValueError, match="The `mask` passed to the `TimeDistributed` layer has a shape"):
+            layer(x, mask=bad)
+    with pytest.raises(ValueError, match="at least 2D"):
+        layer(x, mask=np.ones(4, dtype=bool))

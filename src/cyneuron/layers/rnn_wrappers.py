@@ -79,6 +79,31 @@ class TimeDistributed(_Wrapper):
     def _inner(self) -> list[Layer]:
         return [self.layer]
 
+    def __call__(self, inputs, training: bool = False, mask=None):
+        """As ``Layer.__call__``; ``mask`` ``(batch, T, ...)`` is checked against the input as Keras does and
+        otherwise unused: none of the supported inner layers reads a mask (Keras passes it only to those)."""
+        if mask is not None:
+            self._check_mask(inputs, mask)
+        return super().__call__(inputs, training)
+
+    @staticmethod
+    def _check_mask(inputs, mask) -> None:
+        mask_shape = tuple(np.shape(mask))
+        input_shape = tuple(getattr(inputs, "shape", np.shape(inputs)))
+        if len(mask_shape) < 2:
+            raise ValueError(
+                "The `mask` passed to the `TimeDistributed` layer must be at least 2D (e.g., `(batch_size, "
+                f"timesteps)`), but it has {len(mask_shape)} dimension(s) with shape {mask_shape}."
+            )
+        for axis in (0, 1):
+            if input_shape[axis] is not None and mask_shape[axis] is not None and input_shape[axis] != mask_shape[axis]:
+                raise ValueError(
+                    f"The `mask` passed to the `TimeDistributed` layer has a shape {mask_shape} that is incompatible "
+                    f"with the input shape {input_shape}. The first two dimensions of the mask (batch size and "
+                    f"timesteps) must match the input's first two dimensions. Expected mask shape prefix: "
+                    f"({input_shape[0]}, {input_shape[1]})."
+                )
+
     def _child_shape(self, features: tuple[int, ...]) -> tuple[int, ...]:
         if len(features) < 2:
             raise ValueError(
