@@ -99,9 +99,11 @@ def test_dense_argument_errors(kwargs, error, match):
         Dense(**kwargs)
 
 
-def test_dense_on_rank3_input_asks_for_flatten():
-    with pytest.raises(ValueError, match="Flatten"):
-        Dense(2).build((None, 4, 4))
+def test_dense_on_rank3_input_acts_on_the_last_axis():
+    dense = Dense(2)
+    dense.build((None, 3, 4))
+    assert dense.kernel.shape == (4, 2)
+    assert dense.compute_output_shape((None, 3, 4)) == (None, 3, 2)
 
 
 def test_flatten_and_activation_layers(backend):

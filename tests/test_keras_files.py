@@ -57,6 +57,24 @@ MODELS = {
             L.Dense(3, activation="softmax"),
         ],
     ),
+    "sequence": (
+        (5, 3),
+        lambda: [
+            L.LSTM(4, return_sequences=True),
+            L.TimeDistributed(L.Dense(3, activation="tanh")),
+            L.Dense(2),
+            L.Flatten(),
+            L.Dense(3, activation="softmax"),
+        ],
+    ),
+    "bidirectional": (
+        (5, 3),
+        lambda: [
+            L.Bidirectional(L.LSTM(4, return_sequences=True)),
+            L.Bidirectional(L.GRU(3), merge_mode="mul"),
+            L.Dense(3, activation="softmax"),
+        ],
+    ),
 }
 
 

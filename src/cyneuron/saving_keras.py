@@ -7,7 +7,9 @@ A ``.keras`` file is a zip holding::
                        "config": {..., "layers": [{"module": "keras.layers", "class_name": ..., "config": ...,
                        "registered_name": null, "build_config": {"input_shape": [...]}}, ...]},
                        "build_config": ..., "compile_config": ...}
-    model.weights.h5   HDF5: ``layers/<layer>/vars/<i>`` (recurrent layers: ``layers/<layer>/cell/vars/<i>``),
+    model.weights.h5   HDF5: ``layers/<layer>/vars/<i>`` (recurrent layers: ``layers/<layer>/cell/vars/<i>``;
+                       wrappers nest their layers': ``<layer>/layer/...`` for TimeDistributed,
+                       ``<layer>/forward_layer/...`` and ``<layer>/backward_layer/...`` for Bidirectional),
                        and ``optimizer/vars/<i>``: iterations, learning_rate (unless a schedule), then the
                        slots, in Keras' order (each ``add_optimizer_variables`` call interleaves its names
                        per trained variable; the calls follow each other)
@@ -64,6 +66,11 @@ _H5_OVERHEAD = 4 * 1024 * 1024
 _MAX_H5_OBJECTS = 100_000
 
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+# Wrapper layers: (HDF5 group name, wrapped layer) pairs, in weight order.
+_WRAPPERS = {
+    "TimeDistributed": lambda layer: [("layer", layer.layer)],
+    "Bidirectional": lambda layer: [("forward_layer", layer.forward_layer), ("backward_layer", layer.backward_layer)],
+}
 # Modules under which Keras serializes the built-in objects cyneuron implements.
 _KERAS_MODULES = frozenset(
     (
@@ -202,8 +209,31 @@ def _layer_entries(model: Any) -> list[tuple[Any, str]]:
     return out
 
 
-def _vars_path(layer: Any, name: str) -> str:
-    return f"layers/{name}/cell/vars" if type(layer).__name__ in _RECURRENT else f"layers/{name}/vars"
+def _leaf_groups(layer: Any, base: str) -> list[tuple[str, Any]]:
+    """(HDF5 vars group, layer holding the variables) under ``base`` (``layers/<name>``), in weight order:
+    a recurrent layer's are in ``cell/vars``; a wrapper's in its wrapped layers' groups (``layer`` for
+    TimeDistributed, ``forward_layer`` then ``backward_layer`` for Bidirectional), as Keras nests them."""
+    kind = type(layer).__name__
+    if kind in _WRAPPERS:
+        return [group for attr, sub in _WRAPPERS[kind](layer) for group in _leaf_groups(sub, f"{base}/{attr}")]
+    return [(f"{base}/cell/vars" if kind in _RECURRENT else f"{base}/vars", layer)]
+
+
+def _write_layer(group: Any, layer: Any) -> None:
+    """``layer``'s groups and datasets under ``group``, Keras' layout (see ``_leaf_groups``)."""
+    own = group.create_group("vars")
+    own.attrs["name"] = layer.name
+    kind = type(layer).__name__
+    if kind in _WRAPPERS:
+        for attr, sub in _WRAPPERS[kind](layer):
+            _write_layer(group.create_group(attr), sub)
+        return
+    target = own
+    if kind in _RECURRENT:
+        target = group.create_group("cell").create_group("vars")
+        target.attrs["name"] = f"{_snake(kind)}_cell"
+    for i, array in enumerate(_layer_arrays(layer)):
+        target.create_dataset(str(i), data=_little_endian(array))
 
 
 def _layer_arrays(layer: Any) -> list[np.ndarray]:
@@ -221,15 +251,7 @@ def _weights_h5_bytes(h5py, model: Any, with_optimizer: bool) -> bytes:
     with h5py.File(buffer, "w") as f:
         layers = f.create_group("layers")
         for layer, name in _layer_entries(model):
-            group = layers.create_group(name)
-            own = group.create_group("vars")
-            own.attrs["name"] = layer.name
-            target = own
-            if type(layer).__name__ in _RECURRENT:
-                target = group.create_group("cell").create_group("vars")
-                target.attrs["name"] = f"{_snake(type(layer).__name__)}_cell"
-            for i, array in enumerate(_layer_arrays(layer)):
-                target.create_dataset(str(i), data=_little_endian(array))
+            _write_layer(layers.create_group(name), layer)
         root_vars = f.create_group("vars")
         root_vars.attrs["name"] = model.name
         if with_optimizer and model.built:
@@ -770,8 +792,8 @@ def _expected_layer_vars(model: Any) -> list[tuple[str, Any, list[tuple[int, ...
     """(vars group, layer, Keras variable shapes) for every layer of a built model."""
     out = []
     for layer, name in _layer_entries(model):
-        shapes = [tuple(a.shape) for a in _layer_arrays(layer)]
-        out.append((_vars_path(layer, name), layer, shapes))
+        for group, leaf in _leaf_groups(layer, f"layers/{name}"):
+            out.append((group, leaf, [tuple(a.shape) for a in _layer_arrays(leaf)]))
     return out
 
 

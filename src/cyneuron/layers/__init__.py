@@ -44,6 +44,7 @@ from cyneuron.layers.pooling import (
 )
 from cyneuron.layers.preprocessing import Normalization, Rescaling
 from cyneuron.layers.recurrent import GRU, LSTM, SimpleRNN
+from cyneuron.layers.rnn_wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "Layer",
@@ -85,6 +86,8 @@ __all__ = [
     "LSTM",
     "GRU",
     "Embedding",
+    "TimeDistributed",
+    "Bidirectional",
     "serialize",
     "deserialize",
 ]
@@ -119,6 +122,8 @@ _CLASSES = {
         LSTM,
         GRU,
         Embedding,
+        TimeDistributed,
+        Bidirectional,
     )
 }
 

@@ -37,8 +37,10 @@ class Dense(Layer):
         dtype: ``"float32"`` or ``"float64"`` (default ``cyneuron.config.floatx()``).
         trainable: False freezes the layer's weights.
 
-    Input ``(batch, in)``, output ``(batch, units)``; ``kernel`` ``(in, units)``, ``bias`` ``(units,)``.
-    Inputs of rank > 2 need a ``Flatten`` layer first.
+    Input ``(batch, ..., in)``, output ``(batch, ..., units)``: as Keras, the kernel applies to the last
+    axis, the same product at every position of the leading axes (e.g. each time step of an
+    ``LSTM(return_sequences=True)``; softmax runs over the last axis). ``kernel`` ``(in, units)``,
+    ``bias`` ``(units,)``.
     """
 
     def __init__(
@@ -72,13 +74,6 @@ class Dense(Layer):
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (*tuple(input_shape)[:-1], self.units)
-
-    def _validate_input(self, features: tuple[int, ...]) -> None:
-        if len(features) != 1:
-            raise ValueError(
-                f"{self.name}: Dense takes inputs of shape (batch, features), got per-sample shape {features}; "
-                "add a Flatten() layer before it"
-            )
 
     def build(self, input_shape) -> None:
         fan_in = int(tuple(input_shape)[-1])
