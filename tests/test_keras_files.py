@@ -487,9 +487,9 @@ def test_a_normalization_with_a_given_mean_has_no_variables_in_keras_files(tmp_p
     model = Sequential([L.Input((3,)), L.Normalization(mean=[1, 2, 3], variance=[1, 4, 9]), L.Dense(2)])
     x = np.ones((2, 3), np.float32)
     model.save(tmp_path / "m.keras")
-    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
-        with h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as f:
-            assert len(f["layers/normalization/vars"]) == 0
-    np.testing.assert_array_equal(cyneuron.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), model.predict(x))
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as f:
+        assert len(f["layers/normalization/vars"]) == 0
+    loaded = cyneuron.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x))
     model.save_weights(tmp_path / "m.weights.h5")
     model.load_weights(tmp_path / "m.weights.h5")
