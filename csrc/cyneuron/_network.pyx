@@ -64,6 +64,7 @@ import math
 import numpy as np
 
 from cyneuron.backend.reference import _window as reference_window
+from cyneuron.backend.specs import KERNEL_ACTIVATIONS, ROW_ACTIVATIONS, activation_kernel
 from cyneuron.backend.reference import dropout as reference_dropout
 from cyneuron.backend.reference import transpose as reference_transpose
 from cyneuron.backend.reference import optimizers as reference_optimizers
@@ -115,11 +116,8 @@ cdef inline void _restore_gil(PyThreadState* state) noexcept:
     if state != NULL:
         PyEval_RestoreThread(state)
 
-cdef dict _ACTIVATION_CODES = {
-    "linear": core.ACT_LINEAR, "relu": core.ACT_RELU, "sigmoid": core.ACT_SIGMOID,
-    "tanh": core.ACT_TANH, "softmax": core.ACT_SOFTMAX,
-    "relu_ext": activation.ACT_RELU_EXT, "leaky_relu": activation.ACT_LEAKY_RELU, "elu": activation.ACT_ELU,
-}
+# Activation codes: the indices of specs.KERNEL_ACTIVATIONS (_core.pxd's first five, then _activations.pxd's).
+cdef dict _ACTIVATION_CODES = {name: code for code, name in enumerate(KERNEL_ACTIVATIONS)}
 cdef dict _KIND_CODES = {
     "dense": KIND_DENSE, "activation": KIND_ACTIVATION, "dropout": KIND_DROPOUT, "batch_norm": KIND_BATCH_NORM,
     "conv2d": KIND_CONV2D, "max_pool2d": KIND_MAX_POOL2D, "avg_pool2d": KIND_AVG_POOL2D,
@@ -621,13 +619,13 @@ cdef class NetworkCore:
             stage.head = last
             self._macs_per_row += stage.n_in * stage.n_out
         elif stage.kind == KIND_ACTIVATION:
-            stage.act = _ACTIVATION_CODES[attrs["activation"]]
-            stage.units = spec.in_shape[len(spec.in_shape) - 1] if attrs["activation"] == "softmax" else stage.n_in
-            stage.head = last and stage.act < activation.ACT_RELU_EXT and len(spec.in_shape) == 1
-            stage.f[0] = attrs.get("negative_slope", attrs.get("alpha", 0.0))
-            stage.flag = attrs.get("max_value") is not None
-            stage.f[1] = attrs["max_value"] if stage.flag else 0.0
-            stage.f[2] = attrs.get("threshold", 0.0)
+            code, numbers = activation_kernel(attrs["activation"], attrs)
+            stage.act = code
+            for k, number in enumerate(numbers):
+                stage.f[k] = number
+            stage.units = spec.in_shape[len(spec.in_shape) - 1] if attrs["activation"] in ROW_ACTIVATIONS else stage.n_in
+            # the loss head fuses the first five (no arguments) on 1-D samples
+            stage.head = last and stage.act <= core.ACT_SOFTMAX and len(spec.in_shape) == 1
             self._macs_per_row += stage.n_in
         elif stage.kind == KIND_DROPOUT:
             stage.f[0] = attrs["rate"]
@@ -718,8 +716,8 @@ cdef class NetworkCore:
             stage.dims[index] = value
         if conv:
             stage.act = _ACTIVATION_CODES[attrs["activation"]]
-            # the loss head fuses softmax only when it spans the whole row (a single position)
-            stage.head = last and (stage.act != core.ACT_SOFTMAX or oh * ow == 1)
+            # the loss head fuses softmax / log_softmax only when it spans the whole row (a single position)
+            stage.head = last and (attrs["activation"] not in ROW_ACTIVATIONS or oh * ow == 1)
             stage.flag = k == (1, 1) and strides == (1, 1) and top == 0 and left == 0
             self._macs_per_row += oh * ow * k[0] * k[1] * c * spec.out_shape[2] + 2 * stage.n_in
         else:

@@ -1,4 +1,5 @@
-"""Kind ``dense``: ``activation(x @ kernel + bias)``, the activation fused in (attr ``activation``, one of the five).
+"""Kind ``dense``: ``activation(x @ kernel + bias)``, the activation fused in (attr ``activation``, one of
+``specs.FUSED_ACTIVATIONS`` at Keras' default arguments).
 
 in_shape ``(in,)``, out_shape ``(units,)``; params ``(kernel (in, units), bias (units,))`` or
 ``(kernel,)`` with ``use_bias=False``.
@@ -8,12 +9,15 @@ from __future__ import annotations
 
 from cyneuron.backend.reference import activation as act
 from cyneuron.backend.reference._stage import Forward, check_params
-from cyneuron.backend.specs import ACTIVATIONS
+from cyneuron.backend.specs import FUSED_ACTIVATIONS
 
 
 def check(spec, dtype) -> None:
-    if spec.attrs.get("activation") not in ACTIVATIONS:
-        raise ValueError(f"{spec.name or 'dense'}: unknown activation {spec.attrs.get('activation')!r}")
+    if spec.attrs.get("activation") not in FUSED_ACTIVATIONS:
+        raise ValueError(
+            f"{spec.name or 'dense'}: activation {spec.attrs.get('activation')!r} cannot be fused; "
+            f"expected one of {', '.join(FUSED_ACTIVATIONS)} (others run as their own activation stage)"
+        )
     if len(spec.in_shape) != 1 or len(spec.out_shape) != 1:
         raise ValueError(f"{spec.name or 'dense'}: expected 1-D per-sample shapes, got {spec.in_shape}")
     n_in, units = spec.in_shape[0], spec.out_shape[0]
