@@ -8,7 +8,7 @@
 # z = a gives the same answer at the default arguments, because the dense and conv2d kinds keep no
 # pre-activation and pass their output as both. Softmax-like rows: log_softmax only.
 from cython cimport floating
-from libc.math cimport erf, erff, exp, expf, expm1, expm1f, fabs, fabsf, log, log1p, log1pf, sqrt, sqrtf, tanh, tanhf
+from libc.math cimport erfc, erfcf, exp, expf, expm1, expm1f, fabs, fabsf, log, log1p, log1pf, sqrt, sqrtf, tanh, tanhf
 
 cdef enum:
     ACT_FIRST_EXTENDED = 5  # codes below are _core's
@@ -67,11 +67,11 @@ cdef inline floating _tanh(floating x) noexcept nogil:
         return tanh(x)
 
 
-cdef inline floating _erf(floating x) noexcept nogil:
+cdef inline floating _erfc(floating x) noexcept nogil:
     if floating is float:
-        return erff(x)
+        return erfcf(x)
     else:
-        return erf(x)
+        return erfc(x)
 
 
 cdef inline floating _sqrt(floating x) noexcept nogil:
@@ -135,8 +135,9 @@ cdef inline floating value(int act, const double* f, floating x) noexcept nogil:
         return x if x > zero else p * _expm1(x / p)
     if act == ACT_GELU:
         if _arg(f, 0, 0.0) != 0:
-            return <floating>0.5 * x * (one + _tanh(<floating>0.7978845608028654 * (x + <floating>0.044715 * (x * x * x))))
-        return x * (_erf(x / <floating>1.4142135623730951) + one) / <floating>2
+            return x * (<floating>0.5 * (one + _tanh(<floating>0.7978845608028654 * (x + <floating>0.044715 * (x * x * x)))))
+        # erfc, not 1 + erf: no cancellation for negative x
+        return <floating>0.5 * x * _erfc(-x * <floating>0.7071067811865476)
     if act == ACT_SILU:
         return x * sigmoid(x)
     if act == ACT_SOFTPLUS:
@@ -211,7 +212,7 @@ cdef inline floating slope(int act, const double* f, floating z, floating a) noe
             # where tanh saturates the second term is 0, even where z^2 overflowed
             q = zero if s == zero else half * z * s * <floating>0.7978845608028654 * (one + <floating>0.134145 * z * z)
             return half * (one + u) + q
-        return (_erf(z / <floating>1.4142135623730951) + one) / <floating>2 + z * _exp(-z * z / <floating>2) / <floating>2.5066282746310002
+        return half * _erfc(-z * <floating>0.7071067811865476) + z * _exp(-z * z / <floating>2) / <floating>2.5066282746310002
     if act == ACT_SILU:
         s = sigmoid(z)
         return s * (one + z * (one - s))

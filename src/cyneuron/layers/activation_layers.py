@@ -34,12 +34,8 @@ class ReLU(Layer):
         super().__init__(**kwargs)
 
     def stage_spec(self) -> StageSpec:
-        if self.max_value is None and self.threshold == 0:
-            if self.negative_slope == 0:
-                return self._spec("activation", {"activation": "relu"})
-            return self._spec("activation", {"activation": "leaky_relu", "negative_slope": self.negative_slope})
         attrs = {
-            "activation": "relu_ext",
+            "activation": "relu",
             "negative_slope": self.negative_slope,
             "max_value": self.max_value,
             "threshold": self.threshold,

@@ -16,6 +16,7 @@ from cyneuron.layers.base import (
     _batch_shape_to_features,
     _feature_shape,
     _named,
+    split_activation,
     unique_name,
 )
 
@@ -27,8 +28,8 @@ class Dense(Layer):
 
     Args:
         units: positive int, the output width.
-        activation: ``None`` (linear), a name (``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"softmax"``,
-            ``"linear"``) or a function from ``cyneuron.activations``.
+        activation: ``None`` (linear), a name of Keras' activations (``"relu"``, ``"gelu"``,
+            ``"softmax"`` ...) or a function from ``cyneuron.activations``.
         use_bias: whether the layer has a bias vector.
         kernel_initializer, bias_initializer: initializer names or objects
             (defaults ``"glorot_uniform"`` and ``"zeros"``, as Keras).
@@ -87,8 +88,8 @@ class Dense(Layer):
             self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias")
         self.built = True
 
-    def stage_spec(self) -> StageSpec:
-        return self._spec("dense", {"activation": self._activation_name}, self.weights)
+    def stage_spec(self) -> list[StageSpec]:
+        return split_activation(self._spec("dense", {"activation": self._activation_name}, self.weights))
 
     def get_config(self) -> dict:
         return {

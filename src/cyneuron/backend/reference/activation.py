@@ -46,6 +46,17 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def sparsemax(z: np.ndarray) -> np.ndarray:
+    """Sparsemax over the last axis (Martins et al., 2016): ``max(z - tau, 0)``, tau per row such that
+    the row sums to 1 (from the sorted row: the largest k with ``1 + k z_(k) > sum_{j<=k} z_(j)``)."""
+    ordered = -np.sort(-z, axis=-1)
+    cumulative = np.cumsum(ordered, axis=-1)
+    k = np.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    support = (1 + k * ordered > cumulative).sum(axis=-1, keepdims=True)
+    tau = (np.take_along_axis(cumulative, support - 1, axis=-1) - 1) / support.astype(z.dtype)
+    return np.maximum(z - tau, 0).astype(z.dtype, copy=False)
+
+
 def _params(name: str, params) -> dict:
     given = params or {}
     return {key: given.get(key, default) for key, default in ACTIVATION_PARAMS.get(name, ())}
@@ -84,8 +95,9 @@ def _relu_derivative(z, a, p):
 def _gelu(z, p):
     t = z.dtype.type
     if p["approximate"]:
-        return t(0.5) * z * (1 + np.tanh(t(_GELU_C) * (z + t(_GELU_K) * (z * z * z))))
-    return z * (special.erf(z / t(math.sqrt(2))) + 1) / 2
+        return z * (t(0.5) * (1 + np.tanh(t(_GELU_C) * (z + t(_GELU_K) * (z * z * z)))))
+    # erfc, not 1 + erf: no cancellation for negative z
+    return t(0.5) * z * special.erfc(-z * t(math.sqrt(0.5)))
 
 
 def _gelu_derivative(z, a, p):
@@ -97,7 +109,7 @@ def _gelu_derivative(z, a, p):
             # where tanh saturates (s = 0) the second term is 0 even if x^2 overflowed
             second = np.where(s == 0, t(0), t(0.5) * z * s * t(_GELU_C) * (1 + t(3 * _GELU_K) * z * z))
         return t(0.5) * (1 + u) + second
-    return (special.erf(z / t(math.sqrt(2))) + 1) / 2 + z * np.exp(-z * z / 2) / t(math.sqrt(2 * math.pi))
+    return t(0.5) * special.erfc(-z * t(math.sqrt(0.5))) + z * np.exp(-z * z / 2) / t(math.sqrt(2 * math.pi))
 
 
 def _mish_derivative(z, a, p):
@@ -115,6 +127,11 @@ def _squareplus_derivative(z, a, p):
     t = z.dtype.type
     with np.errstate(over="ignore"):
         return (1 + z / np.sqrt(z * z + t(p["b"]))) / 2
+
+
+def _exp_quiet(z):
+    with np.errstate(over="ignore"):  # inf above log(max), as Keras' exp
+        return np.exp(z)
 
 
 def _where(mask, value, z):
@@ -156,7 +173,7 @@ _ELEMENTWISE = {
         lambda z, p: z * (np.minimum(np.maximum(z + 3, 0), z.dtype.type(6)) / 6),
         lambda z, a, p: np.minimum(np.maximum(z + 3, 0), z.dtype.type(6)) / 6 + z * _where((z > -3) & (z < 3), 1 / 6, z),
     ),
-    "exponential": (lambda z, p: np.exp(z), lambda z, a, p: a.copy()),
+    "exponential": (lambda z, p: _exp_quiet(z), lambda z, a, p: a.copy()),
     "mish": (lambda z, p: z * np.tanh(softplus(z)), _mish_derivative),
     "hard_tanh": (lambda z, p: np.minimum(np.maximum(z, -1), z.dtype.type(1)), lambda z, a, p: _where((z >= -1) & (z <= 1), 1, z)),
     "sparse_plus": (

@@ -1,0 +1,140 @@
+"""Keras 3 as the oracle for every activation (not part of the test suite).
+
+Run in a venv with Keras on JAX and cyneuron importable::
+
+    KERAS_BACKEND=jax python bench/oracle/activations_vs_keras.py
+
+For each of Keras' activations, on a grid of float32 inputs including extremes (+-1e4, +-100,
++-30, tiny values) and both of cyneuron's backends: the forward values, and the derivative
+(``jax.grad`` of the sum of Keras' op against cyneuron's compiled / reference backward on an upstream
+gradient of ones). Errors are relative, ``|a - b| / (|b| + 1e-6)`` elementwise, maximum over the grid
+(target: 1e-5 in float32). Then a short fit through ``Dense(activation=...)`` for a few of them vs
+Keras (same weights, SGD, 2 epochs): weights, predictions and losses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "src"))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import cyneuron  # noqa: E402
+from cyneuron import activations as ca  # noqa: E402
+from cyneuron import backend as cb  # noqa: E402
+from cyneuron import layers as cl  # noqa: E402
+from cyneuron.backend.specs import ACTIVATIONS, activation_kernel  # noqa: E402
+
+# (name, arguments) for every activation; the default ones first, then some with arguments.
+CASES = [(name, {}) for name in ACTIVATIONS] + [
+    ("relu", {"negative_slope": 0.1, "max_value": 4.0, "threshold": 0.5}),
+    ("relu", {"max_value": 6.0}),
+    ("leaky_relu", {"negative_slope": 0.3}),
+    ("elu", {"alpha": 0.5}),
+    ("celu", {"alpha": 2.0}),
+    ("gelu", {"approximate": True}),
+    ("squareplus", {"b": 1.0}),
+    ("soft_shrink", {"threshold": 1.5}),
+    ("hard_shrink", {"threshold": 0.25}),
+    ("threshold", {"threshold": 0.3, "default_value": -2.0}),
+]
+
+
+def rel(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    same = (a == b) | (np.isnan(a) & np.isnan(b))  # equal infinities and NaNs count as agreeing
+    with np.errstate(invalid="ignore"):
+        err = np.where(same, 0.0, np.abs(a - b) / (np.abs(b) + 1e-6))
+    return float(np.max(err)) if a.size else 0.0
+
+
+def grid() -> np.ndarray:
+    # avoids the kinks' exact points (0, +-1, +-3, 6 ...), where derivatives are conventions
+    base = np.concatenate([
+        np.linspace(-8.013, 8.017, 200), [-1e4, -300.0, -100.0, -30.0, -17.0, 17.0, 30.0, 100.0, 300.0, 1e4],
+        [-1e-7, 1e-7, -1e-3, 1e-3, -0.49, 0.51, -2.99, 2.99, -0.99, 0.99, 5.99, 6.01, -5e-3, 5e-3],
+    ])  # fmt: skip
+    return base.astype(np.float32).reshape(4, -1)
+
+
+def keras_fn(name, params):
+    fn = getattr(keras.activations, name)
+    return lambda x: fn(x, **params)
+
+
+def cyneuron_backward(name, params, z, a):
+    ops = cb.ops()
+    out = np.empty_like(z)
+    p = dict(params) if params or name == "threshold" else None
+    ops.activation_backward(name, z, a, np.ones_like(z), out, p)
+    return out
+
+
+def activations_table() -> list[tuple]:
+    x = grid()
+    rows = []
+    for name, params in CASES:
+        fk = keras_fn(name, params)
+        yk = np.asarray(fk(jnp.asarray(x)))
+        gk = np.asarray(jax.grad(lambda t: jnp.sum(fk(t)))(jnp.asarray(x)))
+        result = [f"{name}{params or ''}"]
+        for backend in ("cython", "numpy"):
+            cb.set_backend(backend)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")  # overflow / invalid warnings are reported
+                yc = getattr(ca, name)(x, **params)
+                gc = cyneuron_backward(name, params, x, np.ascontiguousarray(yc, dtype=np.float32))
+            result += [rel(yc, yk), rel(gc, gk)]
+            if caught:
+                result[0] += f" [{backend} warned: {caught[0].message}]"
+        rows.append(tuple(result))
+    cb.set_backend("cython")
+    return rows
+
+
+def fit(name) -> tuple:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 5)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 64)]
+
+    def make(L):
+        return [L.Dense(8, activation=name), L.Dense(6, activation=name), L.Dense(3, activation="softmax")]
+
+    k = keras.Sequential([keras.Input((5,)), *make(keras.layers)])
+    c = cyneuron.models.Sequential([cl.Input((5,)), *make(cl)])
+    c.set_weights(k.get_weights())
+    k.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy")
+    c.compile(optimizer=cyneuron.optimizers.SGD(0.1), loss="categorical_crossentropy")
+    hk = k.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    hc = c.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    weights = max(
+        float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-3)) for a, b in zip(c.get_weights(), k.get_weights())
+    )
+    preds = rel(c.predict(x, verbose=0), k.predict(x, verbose=0))
+    losses = rel(hc.history["loss"], hk.history["loss"])
+    fused = activation_kernel(name)[0] >= 0 and len(c.layers[0].stage_spec()) == 1
+    return name, "fused" if fused else "own stage", weights, preds, losses
+
+
+def main() -> None:
+    print(f"{'activation':58s} {'cy fwd':>9s} {'cy grad':>9s} {'np fwd':>9s} {'np grad':>9s}")
+    worst = 0.0
+    for row in activations_table():
+        worst = max(worst, *row[1:])
+        print(f"{row[0]:58s} " + " ".join(f"{v:9.2e}" for v in row[1:]))
+    print(f"largest relative error: {worst:.2e}")
+    print(f"\n{'Dense fit (2 epochs, SGD)':26s} {'how':>10s} {'weights':>9s} {'preds':>9s} {'losses':>9s}")
+    for name in ("gelu", "silu", "mish", "elu", "selu", "softplus", "leaky_relu", "hard_silu", "relu6", "log_softmax"):
+        row = fit(name)
+        print(f"{row[0]:26s} {row[1]:>10s} " + " ".join(f"{v:9.2e}" for v in row[2:]))
+
+
+if __name__ == "__main__":
+    main()
