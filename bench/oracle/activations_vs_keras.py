@@ -83,7 +83,7 @@ def activations_table() -> list[tuple]:
     for name, params in CASES:
         fk = keras_fn(name, params)
         yk = np.asarray(fk(jnp.asarray(x)))
-        gk = np.asarray(jax.grad(lambda t: jnp.sum(fk(t)))(jnp.asarray(x)))
+        gk = np.asarray(jax.grad(lambda t, fk=fk: jnp.sum(fk(t)))(jnp.asarray(x)))
         result = [f"{name}{params or ''}"]
         for backend in ("cython", "numpy"):
             cb.set_backend(backend)

@@ -34,6 +34,8 @@ def _activation_kernel(name: str, params) -> tuple[int, np.ndarray | None]:
         return _ACTIVATION_CODES[name], None
     code, numbers = activation_kernel(name, params)
     return code, np.array(numbers + (0.0,), dtype=np.float64)
+
+
 _LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
 _METRIC_CODES = {name: code for code, name in enumerate(METRICS)}
 _SPARSE = "sparse_categorical_crossentropy"

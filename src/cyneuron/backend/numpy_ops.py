@@ -12,8 +12,8 @@ import numpy as np
 
 from cyneuron.backend.base import EPSILON, LossSpec, Network, Ops, OptimizerSpec, ScheduleSpec, StageSpec
 from cyneuron.backend.reference import KINDS, Context, Forward
-from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.reference import activation as _activation
+from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.reference.activation import log_softmax as _log_softmax
 from cyneuron.backend.reference.activation import sigmoid as _sigmoid
 from cyneuron.backend.reference.embedding import check_indices

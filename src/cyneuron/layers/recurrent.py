@@ -100,7 +100,8 @@ class _RNN(Layer):
         self._activation_name = _activations.name_of(activation)
         self.recurrent_activation = _activations.get(recurrent_activation)
         self._recurrent_activation_name = _activations.name_of(recurrent_activation)
-        for key, name in (("activation", self._activation_name), ("recurrent_activation", self._recurrent_activation_name)):
+        names = (("activation", self._activation_name), ("recurrent_activation", self._recurrent_activation_name))
+        for key, name in names:
             if name not in RECURRENT_ACTIVATIONS:
                 raise ValueError(
                     f"{key}: {name!r} is not supported by the recurrent kernels; "

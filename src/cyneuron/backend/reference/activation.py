@@ -135,7 +135,30 @@ def _exp_quiet(z):
 
 
 def _where(mask, value, z):
+    """``value`` where mask, else 0, in z's dtype."""
     return np.where(mask, z.dtype.type(value), z.dtype.type(0))
+
+
+def _c(z, value):
+    """A constant in z's dtype (float32 arithmetic stays float32)."""
+    return z.dtype.type(value)
+
+
+def _clip(z, lo, hi):
+    return np.minimum(np.maximum(z, _c(z, lo)), _c(z, hi))
+
+
+def _elu(z, alpha):
+    return np.where(z > 0, z, _c(z, alpha) * np.expm1(np.minimum(z, 0)))
+
+
+def _soft_shrink(z, p):
+    t = p["threshold"]
+    return np.where(z > t, z - _c(z, t), np.where(z < -t, z + _c(z, t), _c(z, 0)))
+
+
+def _hard_silu_derivative(z, a, p):
+    return _clip(z + 3, 0, 6) / 6 + z * _where((z > -3) & (z < 3), 1 / 6, z)
 
 
 # name -> (forward(z, params), derivative(z, a, params)); the row-wise ones are in apply/backward.
@@ -145,61 +168,46 @@ _ELEMENTWISE = {
     "sigmoid": (lambda z, p: sigmoid(z), lambda z, a, p: a * (1 - a)),
     "tanh": (lambda z, p: np.tanh(z), lambda z, a, p: 1 - a * a),
     "leaky_relu": (
-        lambda z, p: np.where(z >= 0, z, z.dtype.type(p["negative_slope"]) * z),
-        lambda z, a, p: np.where(z >= 0, z.dtype.type(1), z.dtype.type(p["negative_slope"])),
+        lambda z, p: np.where(z >= 0, z, _c(z, p["negative_slope"]) * z),
+        lambda z, a, p: np.where(z >= 0, _c(z, 1), _c(z, p["negative_slope"])),
     ),
-    "relu6": (lambda z, p: np.minimum(np.maximum(z, 0), z.dtype.type(6)), lambda z, a, p: _where((a > 0) & (a < 6), 1, z)),
+    "relu6": (lambda z, p: _clip(z, 0, 6), lambda z, a, p: _where((a > 0) & (a < 6), 1, z)),
     "elu": (
-        lambda z, p: np.where(z > 0, z, z.dtype.type(p["alpha"]) * np.expm1(np.minimum(z, 0))),
-        lambda z, a, p: np.where(a > 0, z.dtype.type(1), a + z.dtype.type(p["alpha"])),
+        lambda z, p: _elu(z, p["alpha"]),
+        lambda z, a, p: np.where(a > 0, _c(z, 1), a + _c(z, p["alpha"])),
     ),
     "selu": (
-        lambda z, p: z.dtype.type(SELU_SCALE) * np.where(z > 0, z, z.dtype.type(SELU_ALPHA) * np.expm1(np.minimum(z, 0))),
-        lambda z, a, p: np.where(a > 0, z.dtype.type(SELU_SCALE), a + z.dtype.type(SELU_SCALE * SELU_ALPHA)),
+        lambda z, p: _c(z, SELU_SCALE) * _elu(z, SELU_ALPHA),
+        lambda z, a, p: np.where(a > 0, _c(z, SELU_SCALE), a + _c(z, SELU_SCALE * SELU_ALPHA)),
     ),
     "celu": (
-        lambda z, p: np.where(z > 0, z, z.dtype.type(p["alpha"]) * np.expm1(np.minimum(z, 0) / z.dtype.type(p["alpha"]))),
-        lambda z, a, p: np.where(a > 0, z.dtype.type(1), a / z.dtype.type(p["alpha"]) + 1),
+        lambda z, p: np.where(z > 0, z, _c(z, p["alpha"]) * np.expm1(np.minimum(z, 0) / _c(z, p["alpha"]))),
+        lambda z, a, p: np.where(a > 0, _c(z, 1), a / _c(z, p["alpha"]) + 1),
     ),
     "gelu": (_gelu, _gelu_derivative),
     "silu": (lambda z, p: z * sigmoid(z), lambda z, a, p: sigmoid(z) * (1 + z * (1 - sigmoid(z)))),
     "softplus": (lambda z, p: softplus(z), lambda z, a, p: -np.expm1(-a)),
     "softsign": (lambda z, p: z / (1 + np.abs(z)), lambda z, a, p: 1 / np.square(1 + np.abs(z))),
-    "hard_sigmoid": (
-        lambda z, p: np.minimum(np.maximum(z + 3, 0), z.dtype.type(6)) / 6,
-        lambda z, a, p: _where((a > 0) & (a < 1), 1 / 6, z),
-    ),
-    "hard_silu": (
-        lambda z, p: z * (np.minimum(np.maximum(z + 3, 0), z.dtype.type(6)) / 6),
-        lambda z, a, p: np.minimum(np.maximum(z + 3, 0), z.dtype.type(6)) / 6 + z * _where((z > -3) & (z < 3), 1 / 6, z),
-    ),
+    "hard_sigmoid": (lambda z, p: _clip(z + 3, 0, 6) / 6, lambda z, a, p: _where((a > 0) & (a < 1), 1 / 6, z)),
+    "hard_silu": (lambda z, p: z * (_clip(z + 3, 0, 6) / 6), _hard_silu_derivative),
     "exponential": (lambda z, p: _exp_quiet(z), lambda z, a, p: a.copy()),
     "mish": (lambda z, p: z * np.tanh(softplus(z)), _mish_derivative),
-    "hard_tanh": (lambda z, p: np.minimum(np.maximum(z, -1), z.dtype.type(1)), lambda z, a, p: _where((z >= -1) & (z <= 1), 1, z)),
+    "hard_tanh": (lambda z, p: _clip(z, -1, 1), lambda z, a, p: _where((z >= -1) & (z <= 1), 1, z)),
     "sparse_plus": (
-        lambda z, p: np.where(z <= -1, z.dtype.type(0), np.where(z >= 1, z, (z + 1) ** 2 / 4)),
-        lambda z, a, p: np.where(z <= -1, z.dtype.type(0), np.where(z >= 1, z.dtype.type(1), (z + 1) / 2)),
+        lambda z, p: np.where(z <= -1, _c(z, 0), np.where(z >= 1, z, (z + 1) ** 2 / 4)),
+        lambda z, a, p: np.where(z <= -1, _c(z, 0), np.where(z >= 1, _c(z, 1), (z + 1) / 2)),
     ),
     "squareplus": (_squareplus, _squareplus_derivative),
-    "soft_shrink": (
-        lambda z, p: np.where(
-            z > p["threshold"], z - z.dtype.type(p["threshold"]),
-            np.where(z < -p["threshold"], z + z.dtype.type(p["threshold"]), z.dtype.type(0)),
-        ),
-        lambda z, a, p: _where(a != 0, 1, z),
-    ),  # fmt: skip
+    "soft_shrink": (_soft_shrink, lambda z, a, p: _where(a != 0, 1, z)),
     "hard_shrink": (
-        lambda z, p: np.where(np.abs(z) > p["threshold"], z, z.dtype.type(0)),
-        lambda z, a, p: _where(np.abs(z) > z.dtype.type(p["threshold"]), 1, z),
+        lambda z, p: np.where(np.abs(z) > p["threshold"], z, _c(z, 0)),
+        lambda z, a, p: _where(np.abs(z) > _c(z, p["threshold"]), 1, z),
     ),
     "tanh_shrink": (lambda z, p: z - np.tanh(z), lambda z, a, p: np.square(np.tanh(z))),
     "log_sigmoid": (lambda z, p: -softplus(-z), lambda z, a, p: -np.expm1(a)),
-    "sparse_sigmoid": (
-        lambda z, p: np.minimum(np.maximum(z + 1, 0), z.dtype.type(2)) / 2,
-        lambda z, a, p: _where((a > 0) & (a < 1), 0.5, z),
-    ),
+    "sparse_sigmoid": (lambda z, p: _clip(z + 1, 0, 2) / 2, lambda z, a, p: _where((a > 0) & (a < 1), 0.5, z)),
     "threshold": (
-        lambda z, p: np.where(z > p["threshold"], z, z.dtype.type(p["default_value"])),
+        lambda z, p: np.where(z > p["threshold"], z, _c(z, p["default_value"])),
         lambda z, a, p: _where(z > p["threshold"], 1, z),
     ),
 }

@@ -3,7 +3,8 @@
 in_shape ``(H, W, C)``, out_shape ``(OH, OW, F)``; params ``(kernel (kh, kw, C, F), bias (F,))`` or
 ``(kernel,)`` without bias (Keras' layout). attrs: ``kernel_size (kh, kw)``, ``strides (sh, sw)``,
 ``dilation_rate (dh, dw)``, ``padding`` (``"valid"``, ``"same"``, or ``"causal"``: Conv1D's, along W;
-the arithmetic is ``_window``'s) and ``activation`` (one of ``specs.FUSED_ACTIVATIONS``; softmax and log_softmax over the filters).
+the arithmetic is ``_window``'s) and ``activation`` (one of ``specs.FUSED_ACTIVATIONS``; softmax and
+log_softmax over the filters).
 
 As cross-correlation (Keras/XLA): ``z[oh, ow, f] = b[f] + sum_{i, j, c} x[oh*sh - top + i*dh,
 ow*sw - left + j*dw, c] * kernel[i, j, c, f]``, out-of-range positions reading 0. Computed as
