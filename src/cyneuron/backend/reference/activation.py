@@ -109,7 +109,9 @@ def _gelu_derivative(z, a, p):
             # where tanh saturates (s = 0) the second term is 0 even if x^2 overflowed
             second = np.where(s == 0, t(0), t(0.5) * z * s * t(_GELU_C) * (1 + t(3 * _GELU_K) * z * z))
         return t(0.5) * (1 + u) + second
-    return t(0.5) * special.erfc(-z * t(math.sqrt(0.5))) + z * np.exp(-z * z / 2) / t(math.sqrt(2 * math.pi))
+    with np.errstate(over="ignore"):  # z^2 overflows to inf, and exp(-inf) is the 0 wanted
+        density = np.exp(-z * z / 2)
+    return t(0.5) * special.erfc(-z * t(math.sqrt(0.5))) + z * density / t(math.sqrt(2 * math.pi))
 
 
 def _mish_derivative(z, a, p):
@@ -157,6 +159,17 @@ def _soft_shrink(z, p):
     return np.where(z > t, z - _c(z, t), np.where(z < -t, z + _c(z, t), _c(z, 0)))
 
 
+def _softsign_derivative(z, a, p):
+    with np.errstate(over="ignore"):  # (1 + |z|)^2 overflows to inf for huge z: the derivative is 0
+        return 1 / np.square(1 + np.abs(z))
+
+
+def _sparse_plus(z, p):
+    with np.errstate(over="ignore"):  # the middle branch, unused outside (-1, 1), overflows for huge z
+        middle = (z + 1) ** 2 / 4
+    return np.where(z <= -1, _c(z, 0), np.where(z >= 1, z, middle))
+
+
 def _hard_silu_derivative(z, a, p):
     return _clip(z + 3, 0, 6) / 6 + z * _where((z > -3) & (z < 3), 1 / 6, z)
 
@@ -187,14 +200,14 @@ _ELEMENTWISE = {
     "gelu": (_gelu, _gelu_derivative),
     "silu": (lambda z, p: z * sigmoid(z), lambda z, a, p: sigmoid(z) * (1 + z * (1 - sigmoid(z)))),
     "softplus": (lambda z, p: softplus(z), lambda z, a, p: -np.expm1(-a)),
-    "softsign": (lambda z, p: z / (1 + np.abs(z)), lambda z, a, p: 1 / np.square(1 + np.abs(z))),
+    "softsign": (lambda z, p: z / (1 + np.abs(z)), _softsign_derivative),
     "hard_sigmoid": (lambda z, p: _clip(z + 3, 0, 6) / 6, lambda z, a, p: _where((a > 0) & (a < 1), 1 / 6, z)),
     "hard_silu": (lambda z, p: z * (_clip(z + 3, 0, 6) / 6), _hard_silu_derivative),
     "exponential": (lambda z, p: _exp_quiet(z), lambda z, a, p: a.copy()),
     "mish": (lambda z, p: z * np.tanh(softplus(z)), _mish_derivative),
     "hard_tanh": (lambda z, p: _clip(z, -1, 1), lambda z, a, p: _where((z >= -1) & (z <= 1), 1, z)),
     "sparse_plus": (
-        lambda z, p: np.where(z <= -1, _c(z, 0), np.where(z >= 1, z, (z + 1) ** 2 / 4)),
+        _sparse_plus,
         lambda z, a, p: np.where(z <= -1, _c(z, 0), np.where(z >= 1, _c(z, 1), (z + 1) / 2)),
     ),
     "squareplus": (_squareplus, _squareplus_derivative),
