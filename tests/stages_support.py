@@ -407,7 +407,23 @@ def _transpose_examples(rng, dtype):
     ]
 
 
+def _prelu_examples(rng, dtype):
+    def prelu(shape, alpha_shape, trainable=True):
+        alpha = _array(rng, dtype, *alpha_shape, scale=0.3, offset=0.2)
+        return StageSpec("prelu", shape, shape, {}, (alpha,), trainable=trainable)
+
+    return [
+        _around(rng, dtype, 4, [prelu((6,), (6,))]),
+        _around(rng, dtype, 4, [prelu((2, 3), (1, 3))]),  # shared along the first axis
+        _around(rng, dtype, 4, [prelu((2, 3, 2), (1, 1, 2))]),  # one slope per channel
+        _around(rng, dtype, 4, [prelu((6,), (1,))]),  # one slope for everything
+        _around(rng, dtype, 4, [prelu((6,), (6,), trainable=False)]),
+        ((6,), [prelu((6,), (6,)), dense(rng, dtype, 6, 3, "softmax")]),  # first stage: no dx needed
+    ]
+
+
 EXAMPLES = {
+    "prelu": _prelu_examples,
     "transpose": _transpose_examples,
     "dense": _dense_examples,
     "activation": _activation_examples,

@@ -40,6 +40,7 @@ from cyneuron.layers import (
     Reshape,
     SimpleRNN,
     Softmax,
+    PReLU,
 )
 from cyneuron.models import Sequential, load_model
 from cyneuron.utils import set_random_seed
@@ -68,6 +69,7 @@ LAYER_EXAMPLES = {
     "LeakyReLU": lambda: ((4,), [LeakyReLU(0.2)]),
     "ELU": lambda: ((4,), [ELU(0.5)]),
     "Softmax": lambda: ((4,), [Softmax()]),
+    "PReLU": lambda: ((2, 3), [PReLU(alpha_initializer="glorot_uniform", shared_axes=1), Flatten()]),
     "Conv2D": lambda: ((6, 5, 2), [Conv2D(3, (3, 2), strides=(2, 1), padding="same", activation="relu"), Flatten()]),
     "Conv1D": lambda: ((7, 2), [Conv1D(3, 3, padding="causal", dilation_rate=2, activation="tanh"), Flatten()]),
     "MaxPooling2D": lambda: ((5, 5, 2), [MaxPool2D(pool_size=(2, 2), strides=2, padding="same"), Flatten()]),

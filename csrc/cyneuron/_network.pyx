@@ -34,6 +34,7 @@ from cyneuron.stages cimport (
     global_avg_pool,
     global_max_pool,
     max_pool2d,
+    prelu,
     recurrent,
     transpose,
 )
@@ -50,6 +51,7 @@ from cyneuron.stages.stage cimport (
     KIND_DROPOUT,
     KIND_EMBEDDING,
     KIND_TRANSPOSE,
+    KIND_PRELU,
     KIND_GLOBAL_AVG_POOL,
     KIND_GLOBAL_MAX_POOL,
     KIND_MAX_POOL2D,
@@ -67,6 +69,7 @@ from cyneuron.backend.reference import _window as reference_window
 from cyneuron.backend.specs import KERNEL_ACTIVATIONS, ROW_ACTIVATIONS, activation_kernel
 from cyneuron.backend.reference import dropout as reference_dropout
 from cyneuron.backend.reference import transpose as reference_transpose
+from cyneuron.backend.reference import prelu as reference_prelu
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.validation import (
     check_loss,
@@ -123,7 +126,7 @@ cdef dict _KIND_CODES = {
     "conv2d": KIND_CONV2D, "max_pool2d": KIND_MAX_POOL2D, "avg_pool2d": KIND_AVG_POOL2D,
     "global_avg_pool": KIND_GLOBAL_AVG_POOL, "global_max_pool": KIND_GLOBAL_MAX_POOL, "affine": KIND_AFFINE,
     "simple_rnn": KIND_SIMPLE_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU, "embedding": KIND_EMBEDDING,
-    "transpose": KIND_TRANSPOSE,
+    "transpose": KIND_TRANSPOSE, "prelu": KIND_PRELU,
 }
 cdef dict _AFFINE_MODES = {
     "rescale": affine.AFFINE_RESCALE, "normalize": affine.AFFINE_NORMALIZE, "denormalize": affine.AFFINE_DENORMALIZE,
@@ -286,6 +289,8 @@ cdef bint _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t ro
             ok = embedding.forward(tag, stage, <const int64_t*>inp, y, rows) and ok
         elif stage.kind == KIND_TRANSPOSE:
             transpose.forward(tag, stage, inp, y, rows)
+        elif stage.kind == KIND_PRELU:
+            prelu.forward(tag, stage, inp, y, rows)
         inp = y
     return ok
 
@@ -329,6 +334,8 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
             embedding.backward(tag, stage, <const int64_t*>inp, g, rows)
         elif stage.kind == KIND_TRANSPOSE:
             transpose.backward(tag, stage, g, h, rows)
+        elif stage.kind == KIND_PRELU:
+            prelu.backward(tag, stage, inp, g, h, rows)
         t = g
         g = h
         h = t
@@ -696,6 +703,12 @@ cdef class NetworkCore:
             self._keep.append(index_map)
             stage.index_map = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>index_map)
             self._macs_per_row += stage.n_in
+        elif stage.kind == KIND_PRELU:
+            index_map = reference_prelu.alpha_map(spec)
+            self._keep.append(index_map)
+            stage.index_map = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>index_map)
+            stage.dims[0] = spec.params[0].size
+            self._macs_per_row += 2 * stage.n_in
 
     cdef _describe_window(self, StageC* stage, spec, bint last):
         """conv2d and the 2-D pooling kinds: stages/_window.pxd's dims."""
@@ -808,6 +821,8 @@ cdef class NetworkCore:
                     sizes += [("grad", (2 if stage.dims[6] else 1) * g * item)]
         elif stage.kind == KIND_EMBEDDING and stage.trainable:
             sizes = [("grad", stage.dims[0] * stage.dims[1] * item)]
+        elif stage.kind == KIND_PRELU and stage.trainable:
+            sizes = [("grad", stage.dims[0] * item)]
         grads = pendings = 0
         for what, nbytes in sizes:
             total += _round_up(nbytes)

@@ -19,6 +19,7 @@ cdef enum:
     KIND_GRU = 12
     KIND_EMBEDDING = 13
     KIND_TRANSPOSE = 14
+    KIND_PRELU = 15
 
 ctypedef struct StageC:
     int kind
@@ -44,7 +45,7 @@ ctypedef struct StageC:
     void* saved2             # a second one (kinds that need two)
     void* scratch            # kind-specific scratch shared by forward and backward (training arena)
     const int64_t* noise_map # dropout: per-sample element -> its mask element (NULL: identity)
-    const int64_t* index_map # transpose: output element -> the input element it copies
+    const int64_t* index_map # transpose: output element -> the input element it copies; prelu: element -> alpha
     Py_ssize_t noise_width   # dropout: mask elements per sample
     uint64_t seed            # dropout, recurrent: the layer's own seed (when ``flag2``), else the network's
     bint flag2

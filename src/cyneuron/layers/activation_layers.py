@@ -1,13 +1,15 @@
-"""Activation layers with arguments, as in ``keras.layers``: ``ReLU``, ``LeakyReLU``, ``ELU``, ``Softmax``."""
+"""Activation layers with arguments, as in ``keras.layers``: ``ReLU``, ``LeakyReLU``, ``ELU``, ``Softmax``,
+``PReLU`` (a trainable slope)."""
 
 from __future__ import annotations
 
 import math
 
+from cyneuron import initializers as _initializers
 from cyneuron.backend.specs import StageSpec
-from cyneuron.layers.base import Layer
+from cyneuron.layers.base import Layer, _named
 
-__all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax"]
+__all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
 
 
 def _real(value, name: str, *, minimum: float | None = None, layer: str = "") -> float:
@@ -101,3 +103,52 @@ class Softmax(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
+
+
+class PReLU(Layer):
+    """Parametric ReLU: ``x`` for ``x > 0``, ``alpha * x`` otherwise, ``alpha`` a trainable array of the
+    per-sample shape (``alpha_initializer="Zeros"``, as Keras), shared (size 1) along ``shared_axes``
+    (1-based input axes, e.g. ``[1, 2]`` for one slope per channel of an image).
+
+    ``alpha_regularizer`` and ``alpha_constraint`` are not supported (only None)."""
+
+    def __init__(
+        self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None, **kwargs
+    ) -> None:
+        for key, value in (("alpha_regularizer", alpha_regularizer), ("alpha_constraint", alpha_constraint)):
+            if value is not None:
+                raise ValueError(f"{key}: not supported by cyneuron (only None)")
+        self.alpha_initializer = _named(_initializers.get, alpha_initializer, "alpha_initializer")
+        if shared_axes is None:
+            self.shared_axes = None
+        else:
+            axes = list(shared_axes) if isinstance(shared_axes, (list, tuple)) else [shared_axes]
+            for axis in axes:
+                if isinstance(axis, bool) or not isinstance(axis, int) or axis < 1:
+                    raise ValueError(f"shared_axes: expected input axes >= 1 (the batch axis is 0), got {shared_axes!r}")
+            self.shared_axes = axes
+        super().__init__(**kwargs)
+        self.alpha = None
+
+    def _validate_input(self, features: tuple[int, ...]) -> None:
+        if self.shared_axes and max(self.shared_axes) > len(features):
+            raise ValueError(f"{self.name}: shared_axes {self.shared_axes} out of range for inputs of rank {len(features) + 1}")
+
+    def build(self, input_shape) -> None:
+        shape = list(tuple(input_shape)[1:])
+        for axis in self.shared_axes or ():
+            shape[axis - 1] = 1
+        self.alpha = self.add_weight(tuple(shape), self.alpha_initializer, name="alpha")
+        self.built = True
+
+    def stage_spec(self) -> StageSpec:
+        return self._spec("prelu", {}, (self.alpha,))
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "alpha_initializer": _initializers.serialize(self.alpha_initializer),
+            "alpha_regularizer": None,
+            "alpha_constraint": None,
+            "shared_axes": self.shared_axes,
+        }

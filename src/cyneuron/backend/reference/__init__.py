@@ -29,6 +29,7 @@ from cyneuron.backend.reference import (
     global_avg_pool,
     global_max_pool,
     max_pool2d,
+    prelu,
     recurrent,
     transpose,
 )
@@ -50,6 +51,7 @@ KINDS = {
     "gru": recurrent,
     "embedding": embedding,
     "transpose": transpose,
+    "prelu": prelu,
 }
 
 __all__ = ["KINDS", "Context", "Forward"]
