@@ -35,12 +35,12 @@ from cyneuron.layers import (
     MaxPool2D,
     MaxPooling1D,
     Normalization,
+    PReLU,
     ReLU,
     Rescaling,
     Reshape,
     SimpleRNN,
     Softmax,
-    PReLU,
 )
 from cyneuron.models import Sequential, load_model
 from cyneuron.utils import set_random_seed

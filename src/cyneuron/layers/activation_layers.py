@@ -125,14 +125,15 @@ class PReLU(Layer):
             axes = list(shared_axes) if isinstance(shared_axes, (list, tuple)) else [shared_axes]
             for axis in axes:
                 if isinstance(axis, bool) or not isinstance(axis, int) or axis < 1:
-                    raise ValueError(f"shared_axes: expected input axes >= 1 (the batch axis is 0), got {shared_axes!r}")
+                    raise ValueError(f"shared_axes: expected input axes >= 1 (0 is the batch), got {shared_axes!r}")
             self.shared_axes = axes
         super().__init__(**kwargs)
         self.alpha = None
 
     def _validate_input(self, features: tuple[int, ...]) -> None:
         if self.shared_axes and max(self.shared_axes) > len(features):
-            raise ValueError(f"{self.name}: shared_axes {self.shared_axes} out of range for inputs of rank {len(features) + 1}")
+            rank = len(features) + 1
+            raise ValueError(f"{self.name}: shared_axes {self.shared_axes} out of range for inputs of rank {rank}")
 
     def build(self, input_shape) -> None:
         shape = list(tuple(input_shape)[1:])
