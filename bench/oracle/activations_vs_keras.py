@@ -138,7 +138,7 @@ def files() -> tuple[float, float]:
 
     def make(L):
         stack = [L.Dense(6, activation=name) for name in FILE_ACTIVATIONS]
-        return [*stack, L.Activation("tanh_shrink"), L.Dense(3, activation="softmax")]
+        return [*stack, L.Activation("tanh_shrink"), L.PReLU(), L.Dense(3, activation="softmax")]
 
     c = cyneuron.models.Sequential([cl.Input((5,)), *make(cl)])
     k = keras.Sequential([keras.Input((5,)), *make(keras.layers)])
@@ -150,6 +150,32 @@ def files() -> tuple[float, float]:
     a = rel(from_cyneuron.predict(x, verbose=0), c.predict(x, verbose=0))
     b = rel(from_keras.predict(x, verbose=0), k.predict(x, verbose=0))
     return a, b
+
+
+def prelu() -> tuple[float, float]:
+    """PReLU (one slope per channel) through fit vs Keras: weights and losses after 2 epochs."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((32, 4, 3)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 32)]
+
+    def make(L):
+        return [
+            L.PReLU(alpha_initializer="glorot_uniform", shared_axes=[1]),
+            L.Flatten(),
+            L.Dense(3, activation="softmax"),
+        ]
+
+    k = keras.Sequential([keras.Input((4, 3)), *make(keras.layers)])
+    c = cyneuron.models.Sequential([cl.Input((4, 3)), *make(cl)])
+    c.set_weights(k.get_weights())
+    k.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy")
+    c.compile(optimizer=cyneuron.optimizers.SGD(0.1), loss="categorical_crossentropy")
+    hk = k.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    hc = c.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    weights = max(
+        float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-3)) for a, b in zip(c.get_weights(), k.get_weights())
+    )
+    return weights, rel(hc.history["loss"], hk.history["loss"])
 
 
 def main() -> None:
@@ -165,9 +191,11 @@ def main() -> None:
     for name in ("gelu", "silu", "mish", "elu", "selu", "softplus", "leaky_relu", "hard_silu", "relu6", "log_softmax"):
         row = fit(name)
         print(f"{row[0]:26s} {row[1]:>10s} " + " ".join(f"{v:9.2e}" for v in row[2:]))
+    weights, losses = prelu()
+    print(f"PReLU(shared_axes=[1]) fit: weights {weights:.2e}, losses {losses:.2e}")
     to_keras, from_keras = files()
     print(
-        f"\n.keras files ({', '.join(FILE_ACTIVATIONS)}, tanh_shrink): cyneuron -> Keras predictions "
+        f"\n.keras files ({', '.join(FILE_ACTIVATIONS)}, tanh_shrink, PReLU): cyneuron -> Keras predictions "
         f"{to_keras:.2e}, Keras -> cyneuron {from_keras:.2e}"
     )
 
