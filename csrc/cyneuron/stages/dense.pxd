@@ -1,5 +1,6 @@
 # Kind "dense": activation(x @ kernel + bias), the activation fused (reference/dense.py).
-# param[0] kernel (n_in, n_out), param[1] bias (n_out) or NULL; act one of _core's five.
+# param[0] kernel (n_in, n_out), param[1] bias (n_out) or NULL; act one of specs.FUSED_ACTIVATIONS (their
+# derivative follows from the output, which is all backward keeps; Dense runs the others as an activation stage).
 from cython cimport floating
 
 from cyneuron cimport _core as core

@@ -32,7 +32,7 @@ ctypedef struct StageC:
     Py_ssize_t inner         # BatchNormalization: per-sample size after the channel axis
     Py_ssize_t dims[16]      # kind-specific sizes (documented in each kind's module)
     double f[8]              # kind-specific numbers (documented in each kind's module)
-    bint flag                # kind-specific switch (relu_ext: has max_value; dropout: per-sample masks)
+    bint flag                # kind-specific switch (dropout: per-sample masks)
     int n_params
     void* param[4]           # trainable arrays (the model's), e.g. kernel, bias
     void* grad[4]            # their gradients (training arena)

@@ -2,7 +2,8 @@
 ``specs.FUSED_ACTIVATIONS`` at Keras' default arguments).
 
 in_shape ``(in,)``, out_shape ``(units,)``; params ``(kernel (in, units), bias (units,))`` or
-``(kernel,)`` with ``use_bias=False``.
+``(kernel,)`` with ``use_bias=False``. (The derivative of a fused activation follows from its output: the
+compiled kind keeps no pre-activation; ``layers.base.split_activation`` gives the others their own stage.)
 """
 
 from __future__ import annotations
