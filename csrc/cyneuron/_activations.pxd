@@ -264,6 +264,157 @@ cdef inline floating slope(int act, const double* f, floating z, floating a) noe
 
 
 # ------------------------------------------------------------------ blocks
+cdef inline void _values(int act, const double* f, const floating* z, floating* a, Py_ssize_t n) noexcept nogil:
+    """a[j] = value(act, f, z[j]): one loop per code, the code a constant in each, so that the compiler
+    folds value()'s dispatch out of the loop (and vectorises the simple ones)."""
+    cdef Py_ssize_t j
+    if act == ACT_LEAKY_RELU:
+        for j in range(n):
+            a[j] = value(ACT_LEAKY_RELU, f, z[j])
+    elif act == ACT_RELU6:
+        for j in range(n):
+            a[j] = value(ACT_RELU6, f, z[j])
+    elif act == ACT_ELU:
+        for j in range(n):
+            a[j] = value(ACT_ELU, f, z[j])
+    elif act == ACT_SELU:
+        for j in range(n):
+            a[j] = value(ACT_SELU, f, z[j])
+    elif act == ACT_CELU:
+        for j in range(n):
+            a[j] = value(ACT_CELU, f, z[j])
+    elif act == ACT_GELU:
+        for j in range(n):
+            a[j] = value(ACT_GELU, f, z[j])
+    elif act == ACT_SILU:
+        for j in range(n):
+            a[j] = value(ACT_SILU, f, z[j])
+    elif act == ACT_SOFTPLUS:
+        for j in range(n):
+            a[j] = value(ACT_SOFTPLUS, f, z[j])
+    elif act == ACT_SOFTSIGN:
+        for j in range(n):
+            a[j] = value(ACT_SOFTSIGN, f, z[j])
+    elif act == ACT_HARD_SIGMOID:
+        for j in range(n):
+            a[j] = value(ACT_HARD_SIGMOID, f, z[j])
+    elif act == ACT_HARD_SILU:
+        for j in range(n):
+            a[j] = value(ACT_HARD_SILU, f, z[j])
+    elif act == ACT_EXPONENTIAL:
+        for j in range(n):
+            a[j] = value(ACT_EXPONENTIAL, f, z[j])
+    elif act == ACT_MISH:
+        for j in range(n):
+            a[j] = value(ACT_MISH, f, z[j])
+    elif act == ACT_HARD_TANH:
+        for j in range(n):
+            a[j] = value(ACT_HARD_TANH, f, z[j])
+    elif act == ACT_SPARSE_PLUS:
+        for j in range(n):
+            a[j] = value(ACT_SPARSE_PLUS, f, z[j])
+    elif act == ACT_SQUAREPLUS:
+        for j in range(n):
+            a[j] = value(ACT_SQUAREPLUS, f, z[j])
+    elif act == ACT_SOFT_SHRINK:
+        for j in range(n):
+            a[j] = value(ACT_SOFT_SHRINK, f, z[j])
+    elif act == ACT_HARD_SHRINK:
+        for j in range(n):
+            a[j] = value(ACT_HARD_SHRINK, f, z[j])
+    elif act == ACT_TANH_SHRINK:
+        for j in range(n):
+            a[j] = value(ACT_TANH_SHRINK, f, z[j])
+    elif act == ACT_LOG_SIGMOID:
+        for j in range(n):
+            a[j] = value(ACT_LOG_SIGMOID, f, z[j])
+    elif act == ACT_SPARSE_SIGMOID:
+        for j in range(n):
+            a[j] = value(ACT_SPARSE_SIGMOID, f, z[j])
+    elif act == ACT_THRESHOLD:
+        for j in range(n):
+            a[j] = value(ACT_THRESHOLD, f, z[j])
+    elif act == ACT_RELU_EXT:
+        for j in range(n):
+            a[j] = value(ACT_RELU_EXT, f, z[j])
+
+
+cdef inline void _slopes(int act, const double* f, const floating* z, const floating* a, const floating* g,
+                          floating* out, Py_ssize_t n) noexcept nogil:
+    """out[j] = g[j] * slope(act, f, z[j], a[j]), one loop per code as in _values; a product, not a select,
+    so a NaN or inf gradient stays non-finite as in NumPy."""
+    cdef Py_ssize_t j
+    if act == ACT_LEAKY_RELU:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_LEAKY_RELU, f, z[j], a[j])
+    elif act == ACT_RELU6:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_RELU6, f, z[j], a[j])
+    elif act == ACT_ELU:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_ELU, f, z[j], a[j])
+    elif act == ACT_SELU:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_SELU, f, z[j], a[j])
+    elif act == ACT_CELU:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_CELU, f, z[j], a[j])
+    elif act == ACT_GELU:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_GELU, f, z[j], a[j])
+    elif act == ACT_SILU:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_SILU, f, z[j], a[j])
+    elif act == ACT_SOFTPLUS:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_SOFTPLUS, f, z[j], a[j])
+    elif act == ACT_SOFTSIGN:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_SOFTSIGN, f, z[j], a[j])
+    elif act == ACT_HARD_SIGMOID:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_HARD_SIGMOID, f, z[j], a[j])
+    elif act == ACT_HARD_SILU:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_HARD_SILU, f, z[j], a[j])
+    elif act == ACT_EXPONENTIAL:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_EXPONENTIAL, f, z[j], a[j])
+    elif act == ACT_MISH:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_MISH, f, z[j], a[j])
+    elif act == ACT_HARD_TANH:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_HARD_TANH, f, z[j], a[j])
+    elif act == ACT_SPARSE_PLUS:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_SPARSE_PLUS, f, z[j], a[j])
+    elif act == ACT_SQUAREPLUS:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_SQUAREPLUS, f, z[j], a[j])
+    elif act == ACT_SOFT_SHRINK:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_SOFT_SHRINK, f, z[j], a[j])
+    elif act == ACT_HARD_SHRINK:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_HARD_SHRINK, f, z[j], a[j])
+    elif act == ACT_TANH_SHRINK:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_TANH_SHRINK, f, z[j], a[j])
+    elif act == ACT_LOG_SIGMOID:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_LOG_SIGMOID, f, z[j], a[j])
+    elif act == ACT_SPARSE_SIGMOID:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_SPARSE_SIGMOID, f, z[j], a[j])
+    elif act == ACT_THRESHOLD:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_THRESHOLD, f, z[j], a[j])
+    elif act == ACT_RELU_EXT:
+        for j in range(n):
+            out[j] = g[j] * slope(ACT_RELU_EXT, f, z[j], a[j])
+
+
 cdef inline void forward(int act, const double* f, const floating* z, floating* a,
                          Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
     """a = act(z) over (rows, units); a may be z. log_softmax normalises each row."""
@@ -287,8 +438,7 @@ cdef inline void forward(int act, const double* f, const floating* z, floating* 
             for j in range(units):
                 ar[j] = (zr[j] - m) - v
         return
-    for j in range(n):
-        a[j] = value(act, f, z[j])
+    _values(act, f, z, a, n)
 
 
 cdef inline void backward(int act, const double* f, const floating* z, const floating* a, const floating* g,
@@ -306,6 +456,4 @@ cdef inline void backward(int act, const double* f, const floating* z, const flo
             for j in range(units):
                 out[i * units + j] = g[i * units + j] - _exp(a[i * units + j]) * t
         return
-    for j in range(n):
-        # a product, not a select, so a NaN or inf gradient stays non-finite as in NumPy
-        out[j] = g[j] * slope(act, f, z[j], a[j])
+    _slopes(act, f, z, a, g, out, n)
