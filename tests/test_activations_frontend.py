@@ -384,3 +384,34 @@ def test_recurrent_layers_refuse_activations_their_kernels_lack():
         SimpleRNN(3, activation="gelu")
     with pytest.raises(ValueError, match="recurrent kernels"):
         LSTM(3, recurrent_activation="hard_sigmoid")
+
+
+def test_activation_layers_take_data_of_any_shape_as_keras(backend):
+    from cyneuron.layers import ELU, LeakyReLU, ReLU, Softmax
+
+    x = np.array([-10, -5, 0.0, 5, 10])
+    np.testing.assert_allclose(ReLU(max_value=10, negative_slope=0.5)(x), [-5.0, -2.5, 0.0, 5.0, 10.0])
+    np.testing.assert_allclose(ReLU(max_value=8, threshold=5)(np.array([6.0, 7.0, 0.0, 5, 10])), [6, 7, 0, 0, 8])
+    np.testing.assert_allclose(LeakyReLU(negative_slope=0.5)(x), [-5.0, -2.5, 0.0, 5.0, 10.0])
+    np.testing.assert_allclose(ELU(alpha=1.0)(np.array([-1.0])), [np.expm1(-1.0)], rtol=1e-6)
+    grid = np.random.default_rng(0).standard_normal((2, 3, 4))
+    np.testing.assert_allclose(Activation("gelu")(grid), activations.gelu(grid.astype("float32")), rtol=1e-6)
+    np.testing.assert_allclose(Softmax(axis=1)(grid[0]), activations.softmax(grid[0], axis=1), rtol=1e-6)
+    np.testing.assert_allclose(Softmax()(grid), activations.softmax(grid), rtol=1e-6)
+    layer = ReLU()
+    layer(grid)
+    assert layer.built
+    assert layer(np.ones((3, 5))).shape == (3, 5)  # weightless: other shapes still work on data
+
+
+def test_activation_layer_errors_are_keras_words():
+    from cyneuron.layers import LeakyReLU, ReLU
+
+    with pytest.raises(ValueError, match="max_value of a ReLU layer cannot be a negative value"):
+        ReLU(max_value=-10)
+    with pytest.raises(ValueError, match="negative_slope of a ReLU layer cannot be None or a negative value"):
+        ReLU(negative_slope=-10)
+    with pytest.raises(ValueError, match="threshold of a ReLU layer cannot be None or a negative value"):
+        ReLU(threshold=None)
+    with pytest.raises(ValueError, match="The negative_slope value of a Leaky ReLU layer cannot be None or negative"):
+        LeakyReLU(negative_slope=-1)

@@ -10,6 +10,7 @@ from cyneuron import activations as _activations
 from cyneuron import initializers as _initializers
 from cyneuron.backend.specs import StageSpec
 from cyneuron.layers._conv_utils import transpose_stage
+from cyneuron.layers.activation_layers import ElementwiseLayer
 from cyneuron.layers.base import (
     MAX_WIDTH,
     Layer,
@@ -102,7 +103,7 @@ class Dense(Layer):
         }
 
 
-class Activation(Layer):
+class Activation(ElementwiseLayer):
     """Applies an activation function (``"relu"``, ``"softmax"`` ...) to its input; no weights.
 
     Softmax runs over the last axis, as Keras' ``activations.softmax``.
@@ -120,6 +121,9 @@ class Activation(Layer):
         self.activation = _activations.get(activation)
         self._activation_name = _activations.name_of(activation)
         super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+
+    def _function(self, x):
+        return _activations.get(self._activation_name)(x)
 
     def stage_spec(self) -> StageSpec:
         return self._spec("activation", {"activation": self._activation_name})
