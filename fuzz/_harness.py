@@ -41,7 +41,8 @@ def instrumented(modules: list[str], loaded: tuple = ()) -> Iterator[None]:
         yield
     for module in loaded:
         for value in vars(module).values():
-            members = vars(value).values() if inspect.isclass(value) and value.__module__ == module.__name__ else [value]
+            own_class = inspect.isclass(value) and value.__module__ == module.__name__
+            members = vars(value).values() if own_class else [value]
             for member in members:
                 function = getattr(member, "__func__", member)
                 if inspect.isfunction(function) and function.__module__ == module.__name__:

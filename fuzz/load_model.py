@@ -20,9 +20,8 @@ import zipfile
 from _harness import instrumented, main, scratch_dir, verdict
 
 with instrumented(["cyneuron", "h5py", "json"], loaded=(zipfile,)):
-    import numpy as np
-
     import h5py  # noqa: F401 (imported here for coverage; saving_keras imports it lazily)
+    import numpy as np
 
     import cyneuron
     import cyneuron.saving_keras  # noqa: F401

@@ -669,6 +669,12 @@ class _Shape:
         self.size = math.prod(shape)
 
 
+# What h5py raises for a damaged file: HDF5's errors (OSError, RuntimeError, KeyError, ValueError...), and
+# from its file-object driver (which serves HDF5's reads from the bytes in memory) offsets a forged superblock
+# makes too large for a C ssize_t (OverflowError) or of the wrong type.
+_H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, OverflowError)
+
+
 class _H5:
     """A validated view of an HDF5 weights file: every dataset path -> h5py dataset (not yet read)."""
 
@@ -677,7 +683,7 @@ class _H5:
         self._h5py = h5py
         try:
             self.file = h5py.File(io.BytesIO(data), "r")
-        except (OSError, ValueError, RuntimeError) as exc:
+        except _H5_ERRORS as exc:
             raise ValueError(f"{path}: not a valid HDF5 weights file: {exc}") from exc
         self.datasets: dict[str, Any] = {}
         self.groups: set[str] = set()
@@ -698,7 +704,7 @@ class _H5:
             prefix, group = stack.pop()
             try:
                 names = list(group.keys())
-            except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            except _H5_ERRORS as exc:
                 raise ValueError(f"{path}: corrupted HDF5 group {prefix or '/'!r}: {exc}") from exc
             for name in names:
                 count += 1
@@ -707,33 +713,34 @@ class _H5:
                 full = f"{prefix}/{name}" if prefix else name
                 try:
                     link = group.get(name, getlink=True)
-                except (OSError, RuntimeError, KeyError, ValueError) as exc:
+                except _H5_ERRORS as exc:
                     raise ValueError(f"{path}: corrupted HDF5 link {full!r}: {exc}") from exc
                 if not isinstance(link, h5py.HardLink):
                     raise ValueError(f"{path}: HDF5 object {full!r} is a {type(link).__name__} (only hard links)")
                 try:
                     obj = group[name]
-                except (OSError, RuntimeError, KeyError, ValueError) as exc:
+                    # What the checks read of a dataset comes from its object header, which may be damaged too.
+                    is_dataset = isinstance(obj, h5py.Dataset)
+                    header = (obj.is_virtual, obj.external, obj.dtype, obj.shape) if is_dataset else ()
+                except _H5_ERRORS as exc:
                     raise ValueError(f"{path}: corrupted HDF5 object {full!r}: {exc}") from exc
                 if isinstance(obj, h5py.Group):
                     self.groups.add(full)
                     stack.append((full, obj))
                 elif isinstance(obj, h5py.Dataset):
-                    self._check_dataset(full, obj)
+                    self._check_dataset(full, *header)
                     self.datasets[full] = obj
                 else:
                     raise ValueError(f"{path}: HDF5 object {full!r} is a {type(obj).__name__}")
 
-    def _check_dataset(self, name: str, ds) -> None:
+    def _check_dataset(self, name: str, virtual: bool, external: Any, dtype: np.dtype, shape: Any) -> None:
         path = self.path
-        if ds.is_virtual:
+        if virtual:
             raise ValueError(f"{path}: HDF5 dataset {name!r} is a virtual dataset (refused)")
-        if ds.external:
+        if external:
             raise ValueError(f"{path}: HDF5 dataset {name!r} stores its data in external files (refused)")
-        dtype = ds.dtype
         if dtype.kind not in "fiu" or dtype.fields is not None or dtype.subdtype is not None or dtype.itemsize > 8:
             raise ValueError(f"{path}: HDF5 dataset {name!r} has unsupported dtype {dtype} (numbers only)")
-        shape = ds.shape
         if shape is None or len(shape) > 32:
             raise ValueError(f"{path}: HDF5 dataset {name!r} has an unsupported shape {shape}")
 
@@ -755,7 +762,7 @@ class _H5:
             raise ValueError(f"{self.path}: HDF5 dataset {name!r} has dtype {ds.dtype}, expected kind {kinds!r}")
         try:
             array = ds[()]
-        except (OSError, RuntimeError, ValueError, TypeError) as exc:
+        except _H5_ERRORS as exc:
             raise ValueError(f"{self.path}: HDF5 dataset {name!r} cannot be read (corrupted): {exc}") from exc
         array = np.asarray(array)
         if tuple(array.shape) != tuple(shape):
