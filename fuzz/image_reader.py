@@ -21,7 +21,7 @@ import sys
 import warnings
 import zipfile
 
-from _harness import instrumented, main, scratch_dir, verdict
+from _harness import instrumented, main, png_crc_mutator, scratch_dir, verdict
 
 with instrumented(["cyneuron", "PIL"], loaded=(zipfile,)):
     import numpy as np
@@ -151,5 +151,5 @@ def _image_folder() -> None:
 
 
 if __name__ == "__main__":
-    main("image_reader", test_one_input, seeds)
+    main("image_reader", test_one_input, seeds, png_crc_mutator)
     sys.exit(0)

@@ -17,7 +17,7 @@ import sys
 import warnings
 import zipfile
 
-from _harness import instrumented, main, scratch_dir, verdict
+from _harness import instrumented, main, rezip_mutator, scratch_dir, verdict
 
 with instrumented(["cyneuron", "h5py", "json"], loaded=(zipfile,)):
     import h5py  # noqa: F401 (imported here for coverage; saving_keras imports it lazily)
@@ -116,5 +116,5 @@ def _load_and_predict(path: str) -> None:
 
 if __name__ == "__main__":
     assert cyneuron.get_backend() in ("cython", "numpy")
-    main("load_model", test_one_input, seeds)
+    main("load_model", test_one_input, seeds, rezip_mutator)
     sys.exit(0)

@@ -131,6 +131,27 @@ def test_python_code_in_an_npy_header_is_never_evaluated(saved, tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(
+    "header_text",
+    [
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, }",  # fuzz/load_model.py: tokenize.TokenError
+        "{'descr': '<f4', 'fortran_order': False, 'shape': " + "(" * 3000 + ")" * 3000 + ", }",  # deep nesting
+    ],
+)
+def test_npy_headers_numpy_cannot_tokenize_are_a_value_error(saved, header_text):
+    """The fuzzer's third finding: NumPy's .npy header parser raises tokenize.TokenError (no ValueError)
+    for an unbalanced bracket, which escaped load_model and load_weights."""
+    model, path = saved
+    genuine = npy_bytes(model.get_weights()[0])
+    body = genuine[10 + int.from_bytes(genuine[8:10], "little") :]
+    header = header_text.encode("latin1")
+    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
+    entries = read_entries(path)
+    entries["weights/000.npy"] = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + body
+    write_entries(path, entries)
+    load_both(path, model)
+
+
 @pytest.mark.parametrize("safe_mode", [True, False])
 @pytest.mark.parametrize(
     "where",
