@@ -42,8 +42,8 @@ for target in "${targets[@]}"; do
         -print_final_stats=1 -artifact_prefix="$findings/$target-" "$corpus" >"$log" 2>&1
     rc=$?
     # Coverage (cov: edges, ft: features) when the seeds were loaded and at the end, executions, peak memory.
-    grep -E "^#[0-9]+ +INITED" "$log"
-    grep -E "^#[0-9]+ " "$log" | tail -n 1
+    grep -E "^#[0-9]+[[:space:]]+INITED" "$log"
+    grep -E "^#[0-9]+[[:space:]]" "$log" | tail -n 1
     grep -E "stat::(number_of_executed_units|peak_rss_mb)|^Done " "$log"
     if [ $rc -ne 0 ]; then
         status=1

@@ -59,7 +59,8 @@ def _resample(Image, interpolation: str):  # noqa: N803 (the PIL module)
 def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", keep_aspect_ratio=False):
     """A PIL image from a file, as ``keras.utils.load_img``; ``target_size`` is ``(height, width)``.
 
-    ``keep_aspect_ratio`` centre-crops to the target's aspect ratio before resizing.
+    ``keep_aspect_ratio`` centre-crops to the target's aspect ratio before resizing. Unreadable files raise
+    what ``decode_image`` documents (OSError; ValueError for oversized images and non-regular files).
     """
     Image = _pil()  # noqa: N806
     if color_mode not in _PIL_MODES:

@@ -579,8 +579,8 @@ def _model_config_from_keras(path: str, config: Any) -> tuple[dict, dict | None]
 
 
 # --------------------------------------------------------------------------- reading: files
-def _read_regular(path: str, what: str) -> bytes:
-    """The whole file (regular files only; FIFOs and devices refused)."""
+def _read_regular(path: str, what: str, limit: int | None = None) -> bytes:
+    """The whole file (regular files only; FIFOs and devices refused); over ``limit`` bytes refused unread."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -594,6 +594,8 @@ def _read_regular(path: str, what: str) -> bytes:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{path} is not a regular file (a device, FIFO or socket)")
+        if limit is not None and st.st_size > limit:
+            raise ValueError(f"{path}: {st.st_size} bytes is far more than a {what} for this model can hold")
         data = f.read(st.st_size + 1)
     return data
 
@@ -808,7 +810,7 @@ def _h5_layer_elements(h5: _H5) -> list[_Shape]:
 def load_keras_model(path: str, compile: bool = True) -> Any:
     """A cyneuron model from a Keras 3 ``.keras`` archive (Sequential of layers cyneuron has)."""
     h5py = _h5py(path)
-    data = _read_regular(path, "Keras file")
+    data = _read_regular(path, "Keras file", _keras_file_limit(path))
     config, _metadata, h5_bytes = _open_keras_zip(path, data)
     model_config, compile_config = _model_config_from_keras(path, config)
     h5 = _H5(path, h5py, h5_bytes)
@@ -816,6 +818,23 @@ def load_keras_model(path: str, compile: bool = True) -> Any:
         return _build_model(path, h5, model_config, compile_config, compile)
     finally:
         h5.close()
+
+
+def _keras_file_limit(path: str) -> int:
+    """The most bytes a ``.keras`` file can hold for the model its ``config.json`` describes (its weights,
+    four optimizer slots each, in float64, plus HDF5 bookkeeping and the capped JSON entries), read from the
+    archive on disk before the whole file is: a forged multi-gigabyte weights entry is refused unread."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config_bytes = _read_entry(zf, zf.getinfo(CONFIG_ENTRY), _saving.MAX_CONFIG_BYTES, path)
+    except (*_saving._ZIP_ERRORS, KeyError, OSError) as exc:
+        raise ValueError(f"{path} is not a readable Keras file: {exc}") from exc
+    model_config, _ = _model_config_from_keras(path, _parse_json(path, config_bytes, CONFIG_ENTRY))
+    # 0 for a configuration that does not deserialize: such a file only gets as far as its error message
+    # (_build_model's), and only when it is small.
+    values = _saving._built_weight_count(model_config)
+    datasets = 4 * len(model_config["layers"]) + 64
+    return 5 * 8 * values + _H5_OVERHEAD + _H5_OVERHEAD_PER_DATASET * datasets + 2 * _saving.MAX_CONFIG_BYTES
 
 
 def _build_model(path: str, h5: _H5, model_config: dict, compile_config: dict | None, compile: bool) -> Any:
@@ -897,12 +916,13 @@ def load_keras_weights(model: Any, path: str) -> None:
     h5py = _h5py(path)
     if not model.built:
         raise ValueError(f"load_weights({path}): the model is not built; build it (give an input shape) first")
-    data = _read_regular(path, "Keras weights file")
-    if data[:4] == b"PK\x03\x04":
-        _config, _metadata, data = _open_keras_zip(path, data)
-    # A weights file for this model is its weights plus HDF5 bookkeeping: refuse much larger ones unread.
+    # A weights file for this model is its weights plus HDF5 bookkeeping: refuse much larger ones unread
+    # (a .keras archive also holds its capped JSON entries).
     need = sum(int(w.nbytes) * 5 for w in model.get_weights())  # weights plus up to 4 optimizer slots each
     limit = need + _H5_OVERHEAD + _H5_OVERHEAD_PER_DATASET * (len(model.get_weights()) + 64)
+    data = _read_regular(path, "Keras weights file", limit + _saving.MAX_CONFIG_BYTES + MAX_METADATA_BYTES)
+    if data[:4] == b"PK\x03\x04":
+        _config, _metadata, data = _open_keras_zip(path, data)
     if len(data) > limit:
         raise ValueError(f"{path}: {len(data)} bytes is far more than this model's weights ({need // 5} bytes)")
     if data[: len(HDF5_MAGIC)] != HDF5_MAGIC:
