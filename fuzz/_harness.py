@@ -1,6 +1,7 @@
 """What the atheris targets share: coverage instrumentation, limits, the seed corpus and the verdict.
 
-A target calls ``instrumented(...)`` around its imports, then ``main(test_one_input, seeds)``. Each input
+A target calls ``instrumented(...)`` around its imports, then ``main(name, test_one_input, seeds, mutator)``
+(``rezip_mutator`` / ``png_crc_mutator``: libFuzzer's byte mutations made to survive checksums). Each input
 must end in a result or in one of ``EXPECTED`` (the errors cyneuron documents for unreadable files); the
 harness turns every other outcome into a finding: any other exception escapes to atheris (which saves the
 input as ``crash-*``), and an expected error raised only because memory ran out (a ``MemoryError`` in its
