@@ -36,6 +36,11 @@ def limit_blas_threads(limit: int = 1):
         from threadpoolctl import threadpool_limits
     except ImportError:
         return contextlib.nullcontext()
+    from cyneuron.backend import ops
+
+    # threadpoolctl limits only the libraries loaded when the block starts: load the kernels (and with them
+    # scipy's OpenBLAS, which they call) first, or a worker's first fit would load it unlimited.
+    ops()
     return threadpool_limits(limits=limit, user_api="blas")
 
 

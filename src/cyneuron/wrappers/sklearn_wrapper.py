@@ -114,7 +114,9 @@ class SKLBase(BaseEstimator):
         n_features_in_: the number of input features seen in ``fit``.
     """
 
-    def __init__(self, model, warm_start: bool = False, model_kwargs: dict | None = None, fit_kwargs: dict | None = None):
+    def __init__(
+        self, model, warm_start: bool = False, model_kwargs: dict | None = None, fit_kwargs: dict | None = None
+    ):
         _require_sklearn(type(self).__name__)
         self.model = model
         self.warm_start = warm_start
@@ -160,7 +162,8 @@ class SKLBase(BaseEstimator):
             return self.model if self.warm_start else _clone_compiled(self.model)
         if not callable(self.model):
             raise TypeError(
-                f"model: expected a compiled cyneuron model or a callable returning one, got {type(self.model).__name__}"
+                "model: expected a compiled cyneuron model or a callable returning one, "
+                f"got {type(self.model).__name__}"
             )
         kwargs = self.model_kwargs or {}
         if not isinstance(kwargs, dict):
