@@ -53,6 +53,10 @@ EXPECTED_FAILED_CHECKS = {
         "check_supervised_y_2d": "This test assumes reproducibility in fit.",
         "check_fit_idempotent": "This test assumes reproducibility in fit.",
         "check_classifiers_train": "decision_function can return both probabilities and logits",
+        # Not in Keras' list, because Keras' classifier has no predict_proba: for two classes decision_function
+        # returns the model's raw (n, 2) outputs (Keras' contract), which this check compares with the (n,)
+        # column predict_proba(X)[:, 1].
+        "check_decision_proba_consistency": "decision_function is the raw (n, 2) output for two classes",
     },
     "SKLearnRegressor": {"check_parameters_default_constructible": "not an issue in sklearn>=1.6"},
     "SKLearnTransformer": {"check_parameters_default_constructible": "not an issue in sklearn>=1.6"},
