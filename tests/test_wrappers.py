@@ -364,9 +364,12 @@ def test_grid_search_on_a_dask_local_cluster():
     from joblib import parallel_backend
 
     X, y = _digits(400)
-    with distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         with parallel_backend("dask"):
             search = _grid().fit(X, y)
         reports = client.gather([client.submit(_worker_fit_report, pure=False) for _ in range(2)])
