@@ -1,23 +1,26 @@
 """Sweep throughput: the 16-candidate digits grid of ``examples/sweep.py`` run serially, in two joblib (loky)
 processes, and on a Dask LocalCluster of two single-threaded worker processes; medians of a few runs.
 
-    python bench/sweep.py                      # 3 runs per mode (~3-5 min on an idle 2-core machine)
+    python bench/sweep.py                      # 3 runs of the 3 default modes (~2-4 min on 2 cores)
     python bench/sweep.py --repeats 1 --epochs 5
-    python bench/sweep.py --modes joblib2 dask2
+    python bench/sweep.py --modes serial serial_1blas   # the cost of oversubscribed BLAS (slow when loaded)
 
 Modes:
 
-* ``serial``: ``n_jobs=1``, the trainings one after another in this process, BLAS free to use every core;
-* ``serial_1blas``: the same inside ``limit_blas_threads(1)``: the fair serial baseline (one core's worth of
-  BLAS, as each parallel worker gets), and the one the speed-ups are computed against;
-* ``joblib2``: ``n_jobs=2``, joblib's default loky process pool (workers are started by the first run and
+* ``serial_1blas`` (default): ``n_jobs=1``, the trainings one after another in this process, inside
+  ``limit_blas_threads(1)``: the serial baseline the speed-ups are computed against;
+* ``joblib2`` (default): ``n_jobs=2``, joblib's default loky process pool (started by the first run and
   reused by the next ones, as in an interactive session);
-* ``dask2``: ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`` on loopback, started once,
-  and ``joblib.parallel_backend("dask")``.
+* ``dask2`` (default): ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`` on loopback,
+  started once, and ``joblib.parallel_backend("dask")``;
+* ``serial`` (not by default): ``n_jobs=1`` with BLAS free to start a thread per core. On a shared, busy
+  machine OpenBLAS' threads then wait for each other and a sweep can take 10x longer: the reason the
+  wrappers cap BLAS at one thread inside workers.
 
-Every search refits the best candidate on the whole data (in this process), as GridSearchCV does by default.
-The wall time of ``search.fit`` is what is measured; the one-second load average is printed with each run
-because the machine may be shared.
+Every search refits the best candidate on the whole data in this process, as GridSearchCV does; the
+parallel modes run that refit under ``limit_blas_threads(1)`` too, so that only the candidates' trainings
+differ between the modes. The wall time of ``search.fit`` is what is measured; the one-minute load average
+is printed with each run because the machine may be shared.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ if "cyneuron" not in sys.modules:
     except ImportError:  # not installed: use the checkout
         sys.path.insert(0, str(ROOT / "src"))
 
-MODES = ("serial", "serial_1blas", "joblib2", "dask2")
+MODES = ("serial_1blas", "joblib2", "dask2", "serial")
+DEFAULT_MODES = MODES[:3]
 
 
 def _example():
@@ -47,7 +51,7 @@ def _example():
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    import cloudpickle
+    import cloudpickle  # loky's and Dask's pickler
 
     cloudpickle.register_pickle_by_value(module)
     return module
@@ -61,7 +65,7 @@ def _run(example, mode: str, epochs: int, X, y, client) -> float:
     n_jobs = 2 if mode == "joblib2" else None if mode == "dask2" else 1
     search = example.make_search(epochs=epochs, n_jobs=n_jobs)
     with contextlib.ExitStack() as stack:
-        if mode == "serial_1blas":
+        if mode != "serial":
             stack.enter_context(limit_blas_threads(1))
         if mode == "dask2":
             stack.enter_context(parallel_backend("dask"))
@@ -74,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs per mode (default 3); the median is reported")
     parser.add_argument("--epochs", type=int, default=20, help="epochs per training (default 20, the example's)")
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(DEFAULT_MODES))
     args = parser.parse_args(argv)
 
     example = _example()
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
                 )
 
     medians = {mode: statistics.median(values) for mode, values in times.items()}
-    base = medians.get("serial_1blas", medians.get("serial"))
+    base = medians.get("serial_1blas")
     print(
         f"\n16 candidates x 3 folds (+ refit) on digits, {args.epochs} epochs each, {os.cpu_count()} cores, "
         f"median of {args.repeats}\n"

@@ -361,21 +361,50 @@ def test_fits_in_loky_workers_use_one_blas_thread():
 def test_grid_search_on_a_dask_local_cluster():
     """The documented recipe: a dask.distributed Client and joblib's "dask" backend (2 worker processes)."""
     distributed = pytest.importorskip("distributed", reason="the Dask recipe needs dask[distributed] (test extra)")
+    import cloudpickle
     from joblib import parallel_backend
 
+    example = _load_example("sweep")
+    cloudpickle.register_pickle_by_value(example)  # the workers cannot import examples/sweep.py
     X, y = _digits(400)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        with parallel_backend("dask"):
-            search = _grid().fit(X, y)
-        reports = client.gather([client.submit(_worker_fit_report, pure=False) for _ in range(2)])
+    try:
+        with (
+            distributed.LocalCluster(
+                n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            with parallel_backend("dask"):
+                search = _grid().fit(X, y)
+            reports = client.gather([client.submit(_worker_fit_report, pure=False) for _ in range(2)])
+            # examples/sweep.py --scheduler: its own Client on the same cluster
+            result = example.main(["--scheduler", cluster.scheduler_address, "--epochs", "1", "--cv", "2"])
+    finally:
+        cloudpickle.unregister_pickle_by_value(example)
     assert search.best_score_ > 0.6 and search.cv_results_["mean_test_score"].shape == (2,)
-    if "threadpoolctl" in sys.modules or _has("threadpoolctl"):
+    if _has("threadpoolctl"):
         assert all(report == (True, [1]) for report in reports)
+    assert result["n_candidates"] == 16 and result["best_score"] > 0.5
+
+
+def _load_example(name: str):
+    """Import ``examples/<name>.py`` as a module (the folder is not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # cloudpickle ships registered modules by value, looking them up here
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sweep_example_runs_locally(capsys):
+    result = _load_example("sweep").main(["--epochs", "1", "--cv", "2", "--n-jobs", "1"])
+    out = capsys.readouterr().out
+    assert "16 candidates x 2 folds on local processes" in out and "Best parameters" in out
+    assert result["n_candidates"] == 16 and result["best_score"] > 0.5 and result["test_accuracy"] > 0.5
 
 
 def test_grid_search_on_ray():

@@ -44,8 +44,10 @@ def _require_sklearn(owner: str) -> None:
 
 def _validate(estimator, X, y="no_validation", reset: bool = True, **kwargs):
     # y=None reaches scikit-learn, which raises its "requires y to be passed" ValueError
-    from sklearn.utils.validation import validate_data
-
+    try:
+        from sklearn.utils.validation import validate_data
+    except ImportError:  # scikit-learn < 1.6: the estimator's own method
+        return estimator._validate_data(X, y, reset=reset, **kwargs)
     return validate_data(estimator, X, y, reset=reset, **kwargs)
 
 
@@ -53,8 +55,10 @@ def _target_type(y) -> str:
     """scikit-learn's type of target, refusing the ``"unknown"`` ones."""
     from sklearn.utils.multiclass import type_of_target
 
-    # raise_unknown: scikit-learn's checks want its "Unknown label type" message for objects, nested lists...
-    return type_of_target(y, input_name="y", raise_unknown=True)
+    kind = type_of_target(y, input_name="y")
+    if kind == "unknown":  # scikit-learn's checks look for this message (objects, nested lists ...)
+        raise ValueError(f"Unknown label type for y: {y!r}")
+    return kind
 
 
 def _check_compiled(model) -> None:
@@ -127,6 +131,9 @@ class SKLBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = True  # random initial weights and shuffling, as Keras' wrapper says
         return tags
+
+    def _more_tags(self):  # the same tags for scikit-learn < 1.6
+        return {"non_deterministic": True}
 
     @property
     def epoch_(self) -> int:
@@ -247,6 +254,9 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
         tags.classifier_tags.poor_score = True
         return tags
 
+    def _more_tags(self):
+        return {"poor_score": True}
+
     def _encode_target(self, y: np.ndarray, reset: bool) -> np.ndarray:
         kind = _target_type(y)
         if kind not in ("binary", "multiclass"):
@@ -335,6 +345,9 @@ class SKLearnRegressor(RegressorMixin, SKLBase):
         tags.target_tags.multi_output = True
         return tags
 
+    def _more_tags(self):
+        return {"poor_score": True, "multioutput": True}
+
     def _validate_xy(self, X, y, reset: bool):
         return _validate(self, X, y, reset=reset, multi_output=True, y_numeric=True)
 
@@ -356,6 +369,9 @@ class SKLearnTransformer(TransformerMixin, SKLBase):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = []  # outputs are the model's float type whatever X was
         return tags
+
+    def _more_tags(self):
+        return {"preserves_dtype": []}
 
     def transform(self, X):
         """The model's outputs for ``X`` ``(n_samples, n_features)``: ``(n_samples, n_units)``."""
