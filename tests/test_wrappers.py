@@ -4,6 +4,7 @@ cross_val_score, GridSearchCV(n_jobs=2) and on a Dask LocalCluster."""
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import sys
 
@@ -63,20 +64,36 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
-@parametrize_with_checks(
-    [
-        SKLearnClassifier(
-            model=dynamic_model,
-            model_kwargs={"loss": "categorical_crossentropy", "layers": [20, 20, 20]},
-            fit_kwargs={"epochs": 5, "verbose": 0},
-        ),
-        SKLearnRegressor(model=dynamic_model, model_kwargs={"loss": "mse"}, fit_kwargs={"verbose": 0}),
-        SKLearnTransformer(model=dynamic_model, model_kwargs={"loss": "mse"}, fit_kwargs={"verbose": 0}),
-    ],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS[type(estimator).__name__],
+# scikit-learn >= 1.6 marks the expected failures itself; older versions run every check and the test
+# body turns a listed check's failure into an xfail.
+_SKLEARN_XFAILS = "expected_failed_checks" in inspect.signature(parametrize_with_checks).parameters
+_CHECKED = [
+    SKLearnClassifier(
+        model=dynamic_model,
+        model_kwargs={"loss": "categorical_crossentropy", "layers": [20, 20, 20]},
+        fit_kwargs={"epochs": 5, "verbose": 0},
+    ),
+    SKLearnRegressor(model=dynamic_model, model_kwargs={"loss": "mse"}, fit_kwargs={"verbose": 0}),
+    SKLearnTransformer(model=dynamic_model, model_kwargs={"loss": "mse"}, fit_kwargs={"verbose": 0}),
+]
+
+
+@(
+    parametrize_with_checks(
+        _CHECKED, expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS[type(estimator).__name__]
+    )
+    if _SKLEARN_XFAILS
+    else parametrize_with_checks(_CHECKED)
 )
 def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+    reason = EXPECTED_FAILED_CHECKS[type(estimator).__name__].get(getattr(check, "func", check).__name__)
+    if _SKLEARN_XFAILS or reason is None:
+        check(estimator)
+        return
+    try:
+        check(estimator)
+    except Exception:
+        pytest.xfail(reason)
 
 
 @pytest.mark.parametrize("activation", ["softmax", "linear"])
