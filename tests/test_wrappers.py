@@ -54,10 +54,6 @@ EXPECTED_FAILED_CHECKS = {
         "check_supervised_y_2d": "This test assumes reproducibility in fit.",
         "check_fit_idempotent": "This test assumes reproducibility in fit.",
         "check_classifiers_train": "decision_function can return both probabilities and logits",
-        # Not in Keras' list, because Keras' classifier has no predict_proba: for two classes decision_function
-        # returns the model's raw (n, 2) outputs (Keras' contract), which this check compares with the (n,)
-        # column predict_proba(X)[:, 1].
-        "check_decision_proba_consistency": "decision_function is the raw (n, 2) output for two classes",
     },
     "SKLearnRegressor": {"check_parameters_default_constructible": "not an issue in sklearn>=1.6"},
     "SKLearnTransformer": {"check_parameters_default_constructible": "not an issue in sklearn>=1.6"},
@@ -128,6 +124,7 @@ def test_classifier_learns_digits_and_probabilities_sum_to_one():
     estimator = _classifier().fit(X, y)
     assert estimator.score(X, y) > 0.8
     np.testing.assert_array_equal(estimator.classes_, np.arange(10))
+    assert not hasattr(_classifier(), "predict_proba")  # until fitted: see SKLearnClassifier.predict_proba
     proba = estimator.predict_proba(X)
     assert proba.shape == (len(X), 10) and proba.dtype == np.float64
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)

@@ -18,8 +18,12 @@ from cyneuron.wrappers._parallel import worker_blas_limits
 try:
     import sklearn
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
+    from sklearn.utils.metaestimators import available_if
 except ImportError:  # the classes stay importable; constructing one raises ImportError
     sklearn = None
+
+    def available_if(check):  # type: ignore[no-redef]
+        return lambda method: method
 
     class BaseEstimator:  # type: ignore[no-redef]
         pass
@@ -306,8 +310,15 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
             return self.classes_[(raw[:, 0] > threshold).astype(np.intp)]
         return self.classes_[np.argmax(raw, axis=1)]
 
+    @available_if(lambda self: hasattr(self, "model_"))
     def predict_proba(self, X):
         """Class probabilities ``(n_samples, n_classes)`` in ``classes_`` order, rows summing to 1 (float64).
+
+        Available once fitted (``hasattr(clf, "predict_proba")`` is False before): only the fitted model says
+        how its outputs read as probabilities. Keras' wrapper has no ``predict_proba``; this keeps the
+        unfitted estimator what Keras' is, so scikit-learn's checks run as on Keras' (its
+        ``check_decision_proba_consistency`` would compare the 2-column ``decision_function`` of Keras'
+        contract with one probability column).
 
         Outputs of a loss with ``from_logits=True``, and outputs that are not non-negative, are taken as
         logits (softmax, or a sigmoid for one unit); otherwise each row is divided by its sum.
