@@ -8,13 +8,14 @@
 # FUZZ_RSS_MB (libFuzzer's resident-memory limit, default 1536), FUZZ_MEMORY_MB (address-space limit set in
 # _harness.py, default 2048), FUZZ_TIMEOUT (seconds per input, default 10), FUZZ_FINDINGS (where failing
 # inputs are written, default fuzz/findings), FUZZ_CORPUS (keep the grown corpus there across runs; default:
-# a temporary folder).
+# a temporary folder), FUZZ_SEED (libFuzzer's random seed, default 1, so a CI run is repeatable; 0 draws one).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 seconds="${FUZZ_SECONDS:-60}"
 runs="${FUZZ_RUNS:-1000000}"
 rss_mb="${FUZZ_RSS_MB:-1536}"
 timeout="${FUZZ_TIMEOUT:-10}"
+seed="${FUZZ_SEED:-1}"
 findings="${FUZZ_FINDINGS:-$here/findings}"
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(load_model image_reader)
@@ -38,7 +39,7 @@ for target in "${targets[@]}"; do
     echo "== fuzz $target: ${seconds}s (at most $runs runs), rss limit ${rss_mb} MB, ${timeout}s per input"
     # TMPDIR: the targets' per-input files and seed corpus land in the scratch folder removed on exit.
     TMPDIR="$scratch/tmp-$target" "$python" "$here/$target.py" \
-        -max_total_time="$seconds" -runs="$runs" -rss_limit_mb="$rss_mb" -timeout="$timeout" \
+        -max_total_time="$seconds" -runs="$runs" -rss_limit_mb="$rss_mb" -timeout="$timeout" -seed="$seed" \
         -print_final_stats=1 -artifact_prefix="$findings/$target-" "$corpus" >"$log" 2>&1
     rc=$?
     # Coverage (cov: edges, ft: features) when the seeds were loaded and at the end, executions, peak memory.
