@@ -63,6 +63,8 @@ import math
 
 import numpy as np
 
+from cyneuron._core import path_code, path_name
+
 from cyneuron.backend.reference import _window as reference_window
 from cyneuron.backend.reference import dropout as reference_dropout
 from cyneuron.backend.reference import transpose as reference_transpose
@@ -498,6 +500,15 @@ cdef inline Py_ssize_t _positive(object value, str name) except -1:
     raise ValueError(f"{name}: expected a positive integer, got {value!r}")
 
 
+cdef int _path_code(object value) except -1:
+    if not isinstance(value, str):
+        raise TypeError(f"product_path: expected a str, got {type(value).__name__}")
+    try:
+        return path_code(value)
+    except ValueError:
+        raise ValueError(f"product_path: expected one of auto, loops, blas, got {value!r}") from None
+
+
 cdef object _index(object value, str name):
     """An integer row index (int or NumPy integer, not bool)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
@@ -539,6 +550,7 @@ cdef class NetworkCore:
     cdef Py_ssize_t _batch_size
     cdef Py_ssize_t _macs_per_row
     cdef bint _busy
+    cdef int _path                # PATH_* of every stage's products (product_path)
 
     def __cinit__(self):
         self.st.stages = NULL
@@ -546,12 +558,13 @@ cdef class NetworkCore:
         self.st.params = NULL
         self.st.opt.sched = NULL
 
-    def __init__(self, stages, input_shape, dtype):
+    def __init__(self, stages, input_shape, dtype, product_path=None):
         cdef int s, k
         cdef StageC* stage
         if self.st.stages != NULL:
             raise RuntimeError("a NetworkCore is initialised once; build a new one instead")
         widths = check_stages(stages, input_shape, dtype)  # validates first, naming the bad argument
+        path = core.default_path() if product_path is None else _path_code(product_path)
         stages = tuple(stages)
         self.dtype = np.dtype(dtype)
         self._typenum = cnp.NPY_DOUBLE if self.dtype == np.float64 else cnp.NPY_FLOAT
@@ -583,6 +596,7 @@ cdef class NetworkCore:
             stage.n_out = widths[s + 1]
             stage.trainable = bool(spec.trainable)
             stage.need_dx = s > self.st.first_trained
+            stage.path = path
             if len(spec.params) > 4 or len(spec.state) > 4:
                 raise ValueError(f"stages[{s}]: a stage holds at most 4 parameter and 4 state arrays")
             stage.n_params = len(spec.params)
@@ -594,6 +608,7 @@ cdef class NetworkCore:
             if stage.trainable:
                 self._params.extend(spec.params)
             self._describe(stage, spec, s == len(stages) - 1)
+        self._path = path
         self.st.head_act = core.ACT_LINEAR
         if self.st.stages[len(stages) - 1].head:
             self.st.head_act = self.st.stages[len(stages) - 1].act
@@ -1006,6 +1021,22 @@ cdef class NetworkCore:
             if self._busy:
                 raise RuntimeError("this cyneuron network is being used by another thread")
             self.st.iterations = int(value)
+
+    property product_path:
+        """How this network's dense products run: "auto" (loop or BLAS by each product's shape),
+        "loops" or "blas". Chosen at build (``product_path=``, default: the process default of
+        ``cyneuron._core.set_product_path``); the step reads it from the network's own stages."""
+
+        def __get__(self):
+            return path_name(self._path)
+
+        def __set__(self, value):
+            cdef int s, code = _path_code(value)
+            if self._busy:
+                raise RuntimeError("this cyneuron network is being used by another thread")
+            for s in range(self.st.n_stages):
+                self.st.stages[s].path = code
+            self._path = code
 
     property seed:
         """The key of Dropout stages without a seed of their own."""

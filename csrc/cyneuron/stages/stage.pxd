@@ -50,3 +50,4 @@ ctypedef struct StageC:
     bint flag2
     void* scratch_infer      # kind-specific inference workspace (inference arena; recurrent kinds)
     void* masks              # recurrent kinds: the dropout masks and their scratch (training arena)
+    int path                 # how this stage's dense products run (_core's PATH_*): its network's setting
