@@ -76,7 +76,7 @@ def test_networks_with_different_paths_in_two_threads_match_alone():
         barrier = threading.Barrier(2)
         errors = []
 
-        def run(net):
+        def run(net, barrier=barrier, errors=errors):
             try:
                 barrier.wait()
                 _train(net)
