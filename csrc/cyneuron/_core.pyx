@@ -72,6 +72,54 @@ cdef inline bint _use_loop(int product, Py_ssize_t rows, Py_ssize_t n_in, Py_ssi
     return loop < 120.0 + macs / 25.0
 
 
+# What the compiler targeted (show_config): the instruction set the loops were vectorised for.
+cdef extern from *:
+    """
+    #if defined(__AVX512F__)
+    #define CYN_ISA "x86-64 + AVX-512F"
+    #elif defined(__AVX2__)
+    #define CYN_ISA "x86-64 + AVX2"
+    #elif defined(__AVX__)
+    #define CYN_ISA "x86-64 + AVX"
+    #elif defined(__x86_64__) || defined(_M_X64)
+    #define CYN_ISA "x86-64 baseline (SSE2)"
+    #elif defined(__aarch64__)
+    #define CYN_ISA "aarch64 (NEON)"
+    #else
+    #define CYN_ISA "generic"
+    #endif
+    #ifdef __FMA__
+    #define CYN_FMA 1
+    #else
+    #define CYN_FMA 0
+    #endif
+    #ifdef __OPTIMIZE__
+    #define CYN_OPTIMIZED 1
+    #else
+    #define CYN_OPTIMIZED 0
+    #endif
+    #ifdef __VERSION__
+    #define CYN_COMPILER __VERSION__
+    #else
+    #define CYN_COMPILER "unknown"
+    #endif
+    """
+    const char* CYN_ISA
+    const char* CYN_COMPILER
+    int CYN_FMA
+    int CYN_OPTIMIZED
+
+
+def build_info() -> dict:
+    """How this extension was compiled: the instruction set, FMA contraction support, optimised or not."""
+    return {
+        "instruction_set": CYN_ISA.decode(),
+        "fma": bool(CYN_FMA),
+        "optimized": bool(CYN_OPTIMIZED),
+        "compiler": CYN_COMPILER.decode(),
+    }
+
+
 # ------------------------------------------------------------------ scalar math
 cdef inline floating _exp(floating x) noexcept nogil:
     if floating is float:

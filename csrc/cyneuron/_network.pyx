@@ -1022,6 +1022,12 @@ cdef class NetworkCore:
                 raise RuntimeError("this cyneuron network is being used by another thread")
             self.st.iterations = int(value)
 
+    property macs_per_row:
+        """Multiply-adds of one sample's forward pass (the BLAS thread policy sizes a fit's products by it)."""
+
+        def __get__(self):
+            return self._macs_per_row
+
     property product_path:
         """How this network's dense products run: "auto" (loop or BLAS by each product's shape),
         "loops" or "blas". Chosen at build (``product_path=``, default: the process default of

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 
 from cyneuron import activations, config, initializers, layers, losses, metrics, models, optimizers, utils
+from cyneuron._show_config import show_config
 from cyneuron.backend import get_backend, set_backend
 from cyneuron.layers import Input
 from cyneuron.models import Sequential
@@ -25,6 +26,7 @@ __all__ = [
     "__version__",
     "set_backend",
     "get_backend",
+    "show_config",
     "Sequential",
     "Input",
     "activations",

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from cyneuron import _threads
 from cyneuron import config as _config
 from cyneuron._data import BatchSource, is_batch_source
 from cyneuron._progbar import Progbar, check_verbose
@@ -474,11 +475,15 @@ class TrainingMixin:
         train = network.train_batch
         training_logs: dict = {}
         bar = None
+        threads = _threads.FitThreads(network, min(batch_size, n))
         try:
+            threads.start()
             cbs.on_train_begin(None)
             for epoch in range(initial_epoch, epochs):
                 with net_lock:
                     network.reset_stats()
+                if epoch > initial_epoch:
+                    threads.refresh()  # the machine's load may have changed
                 cbs.on_epoch_begin(epoch, None)
                 if verbose:
                     bar = Progbar(steps, verbose)
@@ -508,7 +513,9 @@ class TrainingMixin:
                 elif not hooks and not live:
                     # No Python code of the user's runs in this loop: hold the network for the whole epoch.
                     with net_lock:
-                        for start, stop in bounds:
+                        done, failed = threads.probe(train, bounds)  # the first steps, choosing BLAS threads
+                        rest = () if failed else bounds[done:] if done else bounds
+                        for start, stop in rest:
                             if not train(start, stop):
                                 failed = True
                                 break
@@ -578,6 +585,8 @@ class TrainingMixin:
                 bar.close_line()
             self.history = cbs.history
             raise
+        finally:
+            threads.restore()
         return cbs.history
 
     def _source_epoch(self, source, train_source, cbs, hooks, live, bar, logs_at) -> tuple[int, int, bool]:
