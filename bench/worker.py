@@ -4,7 +4,7 @@
     python bench/worker.py METHOD --memory NAME   # peak RSS of one training run, JSON on stdout
     python bench/worker.py METHOD --alloc         # NumPy allocations per training step, JSON on stdout
 
-METHOD is one of cython, numpy, numpy_loop, torch, or ``probe`` (sgemm peak and noise probes).
+METHOD is one of cython, numpy, numpy_loop, torch, jax, or ``probe`` (sgemm peak and noise probes).
 Anything the libraries print goes to stderr: stdout carries only the protocol.
 """
 
@@ -189,6 +189,11 @@ class Worker:
 
             info["torch"] = torch.__version__
             info["torch_threads"] = torch.get_num_threads()
+        if self.method == "jax":
+            import jax
+
+            info["jax"] = jax.__version__
+            info["jax_devices"] = [str(d) for d in jax.devices()]
         if self.method == "probe":
             import scipy
 
@@ -445,7 +450,7 @@ def allocations(method: str, workloads: list[str], steps: int = 100) -> dict:
                 count, nbytes, sizes = alloc.count_allocations(step, steps)
                 entry["train_batch"] = {"steps": steps, "allocations": count, "bytes": nbytes, "sizes": sizes[:10]}
             entry["train_batch_tracemalloc"] = alloc.tracemalloc_numpy(step, steps)
-        if exact and method != "torch":
+        if exact and method not in ("torch", "jax"):
             entry["fit"] = _fit_allocations(method, w, x, y)
         results["workloads"][name] = entry
     return results
