@@ -127,22 +127,34 @@ def test_fit_threads_sets_and_restores(fake_blas, monkeypatch):
     monkeypatch.setattr(_threads, "usable_cores", lambda: 2)
     with _threads.FitThreads(FakeNetwork(), 64) as fit:
         assert fit.macs == 64_000_000 and fit.cap == 2
+        assert fit.epoch() == (0, False)
         assert [c.threads for c in fake_blas] == [1, 1]
         assert _threads.last_decision["threads"] == 1
         monkeypatch.setattr(_threads, "other_running", lambda: 0)
-        fit.refresh()
+        fit.epoch()
         assert [c.threads for c in fake_blas] == [2, 2]
+        monkeypatch.setattr(_threads, "other_running", lambda: 1)
+        fit.epoch()
     assert [c.threads for c in fake_blas] == [2, 2]
-    fake_blas[0].threads = 2
-    with _threads.FitThreads(type("Tiny", (), {"macs_per_row": 10})(), 32):
+    # a medium step (above OpenBLAS's own one-thread threshold, below PARALLEL_MIN_MACS): one thread
+    with _threads.FitThreads(type("Medium", (), {"macs_per_row": 10_000})(), 64) as fit:
+        fit.epoch()
         assert [c.threads for c in fake_blas] == [1, 1]
     assert [c.threads for c in fake_blas] == [2, 2]
+
+
+def test_tiny_steps_leave_the_blas_alone(fake_blas, monkeypatch):
+    monkeypatch.setattr(_threads, "blas_controllers", lambda: pytest.fail("a tiny fit must not touch the BLAS"))
+    with _threads.FitThreads(type("Tiny", (), {"macs_per_row": 10})(), 32) as fit:
+        assert fit.epoch() == (0, False)
+        assert fit.epoch(lambda a, b: pytest.fail("no timing"), [(0, 1)] * 100) == (0, False)
+    assert all(c.calls == [] for c in fake_blas)
 
 
 def test_fit_threads_without_a_blas_does_nothing(monkeypatch):
     monkeypatch.setattr(_threads, "blas_controllers", list)
     with _threads.FitThreads(FakeNetwork(), 64) as fit:
-        assert fit.probe(lambda a, b: pytest.fail("no probing without a BLAS"), [(0, 1)] * 100) == (0, False)
+        assert fit.epoch(lambda a, b: pytest.fail("no probing without a BLAS"), [(0, 1)] * 100) == (0, False)
 
 
 def _timed_train(monkeypatch, seconds_by_threads, controller, fail_at=None):
@@ -165,7 +177,7 @@ def test_probe_keeps_the_faster_thread_count(fake_blas, monkeypatch, timings, ex
     bounds = [(k * 10, k * 10 + 10) for k in range(40)]
     train, ran = _timed_train(monkeypatch, timings, fake_blas[0])
     with _threads.FitThreads(FakeNetwork(), 64) as fit:
-        done, failed = fit.probe(train, bounds)
+        done, failed = fit.epoch(train, bounds)
         assert (done, failed) == (2 * _threads.PROBE_STEPS, False)
         assert [r[:2] for r in ran] == bounds[:done]  # the epoch's first steps, in order, each once
         assert [r[2] for r in ran] == [1, 2] * _threads.PROBE_STEPS
@@ -177,7 +189,7 @@ def test_probe_stops_at_a_failed_step(fake_blas, monkeypatch):
     monkeypatch.setattr(_threads, "other_running", lambda: 0)
     train, ran = _timed_train(monkeypatch, {1: 1e-4, 2: 1e-4}, fake_blas[0], fail_at=3)
     with _threads.FitThreads(FakeNetwork(), 64) as fit:
-        assert fit.probe(train, [(k, k + 1) for k in range(40)]) == (3, True)
+        assert fit.epoch(train, [(k, k + 1) for k in range(40)]) == (3, True)
         assert len(ran) == 4
 
 
@@ -185,13 +197,15 @@ def test_probe_skips_short_epochs_small_steps_and_overrides(fake_blas, monkeypat
     def never(start, stop):
         pytest.fail("should not probe")
 
+    monkeypatch.setattr(_threads, "other_running", lambda: 0)
     with _threads.FitThreads(FakeNetwork(), 64) as fit:
-        assert fit.probe(never, [(0, 1)] * (4 * _threads.PROBE_STEPS - 1)) == (0, False)
-    with _threads.FitThreads(type("Tiny", (), {"macs_per_row": 10})(), 32) as fit:
-        assert fit.probe(never, [(0, 1)] * 100) == (0, False)
+        assert fit.epoch(never, [(0, 1)] * (4 * _threads.PROBE_STEPS - 1)) == (0, False)
+    with _threads.FitThreads(type("Medium", (), {"macs_per_row": 10_000})(), 64) as fit:
+        assert fit.epoch(never, [(0, 1)] * 100) == (0, False)
     monkeypatch.setattr(_threads, "_override", 2)
     with _threads.FitThreads(FakeNetwork(), 64) as fit:
-        assert fit.probe(never, [(0, 1)] * 100) == (0, False)
+        assert fit.epoch(never, [(0, 1)] * 100) == (0, False)
+        assert [c.threads for c in fake_blas] == [2, 2] and _threads.last_decision["threads"] == 2
 
 
 # ------------------------------------------------------------------------------------ through fit

@@ -6,27 +6,32 @@ milliseconds, so a 2-thread 128x784x128 sgemm that takes ~80 us on a quiet machi
 whole training steps become tens of times slower. One thread on the free core loses at most the
 second thread's speed-up (~1.6x on these products).
 
-The policy (decided when ``fit`` starts and again at each epoch's start, never inside a step):
+The policy, decided at each epoch's start of ``fit`` (never inside a step), by the multiply-adds
+of one batch's forward pass (the network's ``macs_per_row`` times the batch size):
 
 1. ``cyneuron.config.set_blas_threads(n)`` or the environment variable ``CYNEURON_BLAS_THREADS=n``
    (read at import; ``auto`` or unset: no override): exactly ``n`` threads.
-2. Otherwise one thread when a step is small: fewer than ``PARALLEL_MIN_MACS`` multiply-adds in the
-   forward pass of a batch (a second thread costs more to wake than it saves there; OpenBLAS itself
-   also runs products below 262,144 multiply-adds on one thread whatever the setting).
-3. Otherwise as many threads as there are idle cores: the cores this process may run on, minus the
-   tasks of *other* processes runnable right now (``/proc/loadavg``, the median of three readings),
-   at least 1 and at most the BLAS's own setting when the fit starts (``OPENBLAS_NUM_THREADS``, a
-   ``threadpoolctl.threadpool_limits`` block around ``fit``). That reading is only a first guess:
-   when the epoch loop runs without per-batch callbacks or a live progress bar, its first
-   ``2 * PROBE_STEPS`` steps alternate one thread and that maximum, and the faster (median step
-   time) runs the rest of the epoch. A busy core shows directly in a 2-thread step's time, while
-   other processes' short bursts that the instantaneous reading sees cost nothing.
+2. Steps of at most ``BLAS_SINGLE_MACS`` (262,144, OpenBLAS's own threshold): nothing is touched.
+   Every product of such a step is below it, and OpenBLAS runs those on one thread by itself.
+3. Steps below ``PARALLEL_MIN_MACS``: one thread (a second one costs more to wake than it saves).
+4. Larger steps: when the epoch loop runs without per-batch callbacks or a live progress bar,
+   its first ``2 * PROBE_STEPS`` steps alternate one thread and the BLAS's own count when the fit
+   started (``OPENBLAS_NUM_THREADS``, a ``threadpoolctl.threadpool_limits`` block around ``fit``),
+   and the faster by median step time runs the rest of the epoch: a busy core shows directly in a
+   2-thread step's time. Otherwise (callbacks, a live bar, a dataset source) as many threads as
+   idle cores: the usable cores minus the tasks of other processes runnable at that instant
+   (``/proc/loadavg``), at least 1 and at most the BLAS's own count.
 
-The BLAS's previous setting is restored when ``fit`` returns. The setting is changed through
-threadpoolctl (an optional dependency: without it the policy does nothing and the BLAS keeps its
-own setting). threadpoolctl rather than a direct ``openblas_set_num_threads`` call: it already finds
-every loaded BLAS (scipy's, which the kernels call, and NumPy's, which the numpy backend calls)
-whatever its symbol prefix, and knows MKL and BLIS as well as OpenBLAS.
+The BLAS's own setting is restored when ``fit`` returns or raises. OpenBLAS's results can differ
+in the last bits between thread counts, so under rule 4 two runs of one seeded fit can differ at
+rounding level when the machine's load differs; fix the count (rule 1) for bit-identical runs.
+
+The setting is changed through threadpoolctl (an optional dependency: without it the policy does
+nothing and the BLAS keeps its own setting). threadpoolctl rather than a direct
+``openblas_set_num_threads`` call through ctypes: it already finds every loaded BLAS (scipy's,
+which the kernels call, and NumPy's, which the numpy backend calls) whatever its symbol prefix, and
+knows MKL and BLIS as well as OpenBLAS; a switch costs ~10-20 us of Python, paid at most a few
+times per epoch.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ ENV_VAR = "CYNEURON_BLAS_THREADS"
 # Measured (bench/under_load.py's sgemm table, scipy's OpenBLAS 0.3.30, 2 cores): a second thread
 # pays ~1.6x from ~4M multiply-adds per product up, and nothing below OpenBLAS's own 262,144.
 PARALLEL_MIN_MACS = 2_000_000
+# OpenBLAS's gemm runs on one thread at most this many multiply-adds (SMP_THRESHOLD_MIN *
+# GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c).
+BLAS_SINGLE_MACS = 262_144
 # Steps timed per candidate thread count at an epoch's start (alternating), when fit may tune.
 PROBE_STEPS = 4
 
@@ -118,8 +126,9 @@ def other_running() -> int | None:
 
 
 def choose(macs_per_step: int | None, cap: int) -> tuple[int, str]:
-    """(threads, why) for a fit whose forward pass does ``macs_per_step`` multiply-adds per batch
-    (None: unknown, treated as large), when the BLAS is set to ``cap`` threads."""
+    """(threads, why) without timing anything: rules 1, 3 and the load reading of rule 4, for a fit
+    whose batch's forward pass does ``macs_per_step`` multiply-adds (None: unknown, treated as
+    large) when the BLAS is set to ``cap`` threads."""
     if _override is not None:
         return _override, "set_blas_threads / " + ENV_VAR
     if cap <= 1:
@@ -135,8 +144,8 @@ def choose(macs_per_step: int | None, cap: int) -> tuple[int, str]:
 
 
 class FitThreads:
-    """Around ``fit``: ``start()`` applies the policy, ``refresh()`` again (an epoch's start),
-    ``restore()`` puts the BLAS's own setting back (also a context manager)."""
+    """One fit's BLAS threads: ``start()`` before the first epoch, ``epoch(...)`` at each epoch's
+    start, ``restore()`` at the end (also a context manager: start / restore)."""
 
     def __init__(self, network, batch_size: int) -> None:
         per_row = getattr(network, "macs_per_row", None)
@@ -152,27 +161,25 @@ class FitThreads:
         self.restore()
 
     def start(self) -> None:
+        self.saved = []
+        if _override is None and self.macs is not None and self.macs <= BLAS_SINGLE_MACS:
+            return  # rule 2: the BLAS is left alone, at no cost
         controllers = blas_controllers()
         self.saved = [(c, c.get_num_threads()) for c in controllers]
         self.cap = max((n for _, n in self.saved if n), default=1)
-        self.refresh()
-
-    def refresh(self) -> None:
-        if not self.saved:
-            return
-        threads, why = choose(self.macs, self.cap)
-        self._set(threads)
-        last_decision.clear()
-        last_decision.update(threads=threads, reason=why, macs_per_step=self.macs)
 
     def _set(self, threads: int) -> None:
         for controller, _ in self.saved:
             if controller.get_num_threads() != threads:
                 controller.set_num_threads(threads)
 
+    def _record(self, threads: int, why: str) -> None:
+        last_decision.clear()
+        last_decision.update(threads=threads, reason=why, macs_per_step=self.macs)
+
     @property
     def tunable(self) -> bool:
-        """Whether ``probe`` times thread counts: a large step, no override, a BLAS allowed > 1 thread."""
+        """Whether ``epoch`` may time thread counts: a large step, no override, a BLAS allowed > 1 thread."""
         return (
             bool(self.saved)
             and _override is None
@@ -180,14 +187,16 @@ class FitThreads:
             and (self.macs is None or self.macs >= PARALLEL_MIN_MACS)
         )
 
-    def probe(self, train, bounds) -> tuple[int, bool]:
-        """Run an epoch's first steps ``train(start, stop)`` over ``bounds``, alternating one thread and
-        the BLAS's own count, and keep the faster (median step time) for the rest of the epoch.
-
-        The load reading only sees who is runnable at one instant; a busy core shows directly in the
-        time of a 2-thread step. Returns (steps done, whether the last one failed), as the epoch
-        loop counts them; (0, False) when there is nothing to tune."""
-        if not self.tunable or len(bounds) < 4 * PROBE_STEPS:
+    def epoch(self, train=None, bounds=()) -> tuple[int, bool]:
+        """Choose this epoch's threads. Given the epoch's ``train(start, stop)`` and ``bounds``, its
+        first steps may run here, timed (rule 4): returns (steps done, whether the last one failed),
+        counted as the epoch loop counts them; (0, False) when no step ran."""
+        if not self.saved:
+            return 0, False
+        if train is None or not self.tunable or len(bounds) < 4 * PROBE_STEPS:
+            threads, why = choose(self.macs, self.cap)
+            self._set(threads)
+            self._record(threads, why)
             return 0, False
         candidates = (1, self.cap)
         times: dict[int, list[float]] = {1: [], self.cap: []}
@@ -200,13 +209,12 @@ class FitThreads:
             ok = train(start, stop)
             times[threads].append(clock() - began)
             if not ok:
-                self.refresh()
+                self._record(threads, "a step failed while timing")
                 return done, True
         best = min(candidates, key=lambda t: statistics.median(times[t]))
         self._set(best)
         medians = ", ".join(f"{t} thread(s) {1e6 * statistics.median(times[t]):.0f} us" for t in candidates)
-        last_decision.clear()
-        last_decision.update(threads=best, reason=f"timed at the epoch's start: {medians}", macs_per_step=self.macs)
+        self._record(best, f"timed at the epoch's start: {medians}")
         return 2 * PROBE_STEPS, False
 
     def restore(self) -> None:

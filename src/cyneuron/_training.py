@@ -482,8 +482,6 @@ class TrainingMixin:
             for epoch in range(initial_epoch, epochs):
                 with net_lock:
                     network.reset_stats()
-                if epoch > initial_epoch:
-                    threads.refresh()  # the machine's load may have changed
                 cbs.on_epoch_begin(epoch, None)
                 if verbose:
                     bar = Progbar(steps, verbose)
@@ -499,6 +497,7 @@ class TrainingMixin:
                 done = 0  # batches that ran
                 failed = False
                 if source is not None:
+                    threads.epoch()
                     done, seen, failed = self._source_epoch(source, train_source, cbs, hooks, live, bar, logs_at)
                     if source.exhausted:
                         warnings.warn(
@@ -513,7 +512,7 @@ class TrainingMixin:
                 elif not hooks and not live:
                     # No Python code of the user's runs in this loop: hold the network for the whole epoch.
                     with net_lock:
-                        done, failed = threads.probe(train, bounds)  # the first steps, choosing BLAS threads
+                        done, failed = threads.epoch(train, bounds)  # may run the first steps, timing BLAS threads
                         rest = () if failed else bounds[done:] if done else bounds
                         for start, stop in rest:
                             if not train(start, stop):
@@ -522,6 +521,7 @@ class TrainingMixin:
                             done += 1
                     seen = bounds[done][1] if failed else n
                 else:
+                    threads.epoch()
                     interval = bar.interval if live else 0.0
                     next_draw = 0.0
                     seen = 0
