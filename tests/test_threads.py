@@ -46,6 +46,8 @@ def fake_blas(monkeypatch):
     controllers = [FakeController(2), FakeController(2)]
     monkeypatch.setattr(_threads, "_controllers", controllers)
     monkeypatch.setattr(_threads, "_override", None)
+    monkeypatch.setattr(_threads, "_active", 0)
+    monkeypatch.setattr(_threads, "_saved", [])
     return controllers
 
 
@@ -149,6 +151,29 @@ def test_tiny_steps_leave_the_blas_alone(fake_blas, monkeypatch):
         assert fit.epoch() == (0, False)
         assert fit.epoch(lambda a, b: pytest.fail("no timing"), [(0, 1)] * 100) == (0, False)
     assert all(c.calls == [] for c in fake_blas)
+
+
+def test_concurrent_fits_share_the_setting_and_the_last_restores(fake_blas, monkeypatch):
+    monkeypatch.setattr(_threads, "other_running", lambda: 0)
+    first, second = _threads.FitThreads(FakeNetwork(), 64), _threads.FitThreads(FakeNetwork(), 64)
+    first.start()
+    first.epoch()
+    assert [c.threads for c in fake_blas] == [2, 2]
+    second.start()
+    assert second.cap == 2  # the BLAS's own setting, saved by the first fit
+    never = lambda a, b: pytest.fail("no timing while another fit runs")  # noqa: E731
+    assert second.epoch(never, [(0, 1)] * 100) == (0, False)
+    assert [c.threads for c in fake_blas] == [1, 1]
+    assert "another fit" in _threads.last_decision["reason"]
+    first.restore()
+    assert [c.threads for c in fake_blas] == [1, 1]  # the second fit still runs
+    second.epoch()
+    assert [c.threads for c in fake_blas] == [2, 2]  # alone again
+    fake_blas[0].threads = fake_blas[1].threads = 1
+    second.restore()
+    assert [c.threads for c in fake_blas] == [2, 2] and _threads._active == 0
+    second.restore()  # a second restore is harmless
+    assert _threads._active == 0
 
 
 def test_fit_threads_without_a_blas_does_nothing(monkeypatch):

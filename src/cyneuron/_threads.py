@@ -22,7 +22,9 @@ of one batch's forward pass (the network's ``macs_per_row`` times the batch size
    idle cores: the usable cores minus the tasks of other processes runnable at that instant
    (``/proc/loadavg``), at least 1 and at most the BLAS's own count.
 
-The BLAS's own setting is restored when ``fit`` returns or raises. OpenBLAS's results can differ
+While several fits run at once in one process (threads), each uses one thread: the BLAS's setting
+is one per process. The BLAS's own setting is restored when the last running ``fit`` returns or
+raises. OpenBLAS's results can differ
 in the last bits between thread counts, so under rule 4 two runs of one seeded fit can differ at
 rounding level when the machine's load differs; fix the count (rule 1) for bit-identical runs.
 
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import threading
 import time
 import warnings
 
@@ -54,6 +57,13 @@ PROBE_STEPS = 4
 _override: int | None = None
 _controllers: list | None = None  # threadpoolctl's BLAS controllers, found once the BLAS is loaded
 last_decision: dict = {}
+# The BLAS's thread count is one per process (OpenBLAS's "_local" setter is process-wide too in
+# pthreads builds), so fits running at once in several threads share it: the first to start
+# saves the BLAS's own setting, the last to end restores it, and while more than one runs each
+# asks for one thread (they compete for the cores anyway).
+_lock = threading.Lock()
+_active = 0
+_saved: list[tuple[object, int]] = []
 
 
 def _parse_env() -> int | None:
@@ -161,11 +171,18 @@ class FitThreads:
         self.restore()
 
     def start(self) -> None:
+        global _active, _saved
         self.saved = []
         if _override is None and self.macs is not None and self.macs <= BLAS_SINGLE_MACS:
             return  # rule 2: the BLAS is left alone, at no cost
         controllers = blas_controllers()
-        self.saved = [(c, c.get_num_threads()) for c in controllers]
+        if not controllers:
+            return
+        with _lock:
+            if _active == 0:
+                _saved = [(c, c.get_num_threads()) for c in controllers]
+            _active += 1
+            self.saved = _saved
         self.cap = max((n for _, n in self.saved if n), default=1)
 
     def _set(self, threads: int) -> None:
@@ -193,6 +210,10 @@ class FitThreads:
         counted as the epoch loop counts them; (0, False) when no step ran."""
         if not self.saved:
             return 0, False
+        if _active > 1 and _override is None:
+            self._set(1)
+            self._record(1, "another fit is running in this process")
+            return 0, False
         if train is None or not self.tunable or len(bounds) < 4 * PROBE_STEPS:
             threads, why = choose(self.macs, self.cap)
             self._set(threads)
@@ -218,9 +239,16 @@ class FitThreads:
         return 2 * PROBE_STEPS, False
 
     def restore(self) -> None:
-        for controller, threads in self.saved:
-            if threads and controller.get_num_threads() != threads:
-                controller.set_num_threads(threads)
+        global _active
+        if not self.saved:
+            return
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                for controller, threads in self.saved:
+                    if threads and controller.get_num_threads() != threads:
+                        controller.set_num_threads(threads)
+        self.saved = []
 
 
 _override = _parse_env()
