@@ -499,6 +499,10 @@ class JaxTrainer(Trainer):
         self._step = jax.jit(step, static_argnums=5)
         self._loss = jax.jit(_jax_loss)
         self.reset()
+        # Compile every batch size a full fit meets (the last batch may be short) before anything is timed.
+        order = jax.device_put(jnp.arange(x.shape[0], dtype=jnp.int32))
+        for size in {workload.batch_size, x.shape[0] % workload.batch_size} - {0}:
+            jax.block_until_ready(self._step(self.params, self.X, self.Y, order, 0, size))
 
     def reset(self, seed: int = 0) -> None:
         import jax.numpy as jnp
