@@ -221,7 +221,7 @@ class Worker:
 
     def setup_net(self, workload: str) -> dict:
         """The backend's ``Network.train_batch`` loop alone: fit's floor without the front end."""
-        from cyneuron.backend.base import LossSpec, SGDSpec, Stage
+        from cyneuron.backend.specs import LossSpec, OptimizerSpec, ScheduleSpec, StageSpec
 
         if self.method == "cython":
             from cyneuron.backend.cython_ops import CythonOps as OpsClass
@@ -230,9 +230,15 @@ class Worker:
         w = common.WORKLOADS[workload]
         x, y = self._data(workload)
         params = [p.copy() for p in common.initial_weights(w)]
-        stages = [Stage(act, params[2 * i], params[2 * i + 1]) for i, (_, act) in enumerate(w.layers)]
-        net = OpsClass().build_network(stages, w.input_dim, np.float32)
-        sgd = SGDSpec(common.LEARNING_RATE)
+        widths = w.widths
+        stages = [
+            StageSpec("dense", (widths[i],), (units,), {"activation": act}, (params[2 * i], params[2 * i + 1]))
+            for i, (units, act) in enumerate(w.layers)
+        ]
+        net = OpsClass().build_network(stages, (w.input_dim,), np.float32)
+        sgd = OptimizerSpec(
+            "sgd", ScheduleSpec("constant", (common.LEARNING_RATE,)), {"momentum": 0.0, "nesterov": 0.0}
+        )
         net.prepare_training(LossSpec("sparse_categorical_crossentropy"), [], sgd, w.batch_size)
         order = np.arange(x.shape[0], dtype=np.int64)
         net.bind_training_data(x, y, order)
