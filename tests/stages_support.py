@@ -36,7 +36,23 @@ def _dense_examples(rng, dtype):
         stacks.append(((4,), [dense(rng, dtype, 4, 5, activation), dense(rng, dtype, 5, 3, "softmax")]))
     stacks.append(((4,), [dense(rng, dtype, 4, 5, "relu", bias=False), dense(rng, dtype, 5, 2, "sigmoid")]))
     stacks.append(((4,), [dense(rng, dtype, 4, 5, "relu", trainable=False), dense(rng, dtype, 5, 3, "linear")]))
+    # on rank >= 3 inputs: the kernel applies to the last axis at every position (softmax per position)
+    for activation in ("tanh", "softmax", "relu"):
+        stacks.append(((3, 4), [seq_dense(rng, dtype, (3, 4), 5, activation), dense(rng, dtype, 15, 3, "softmax")]))
+    stacks.append(((2, 3, 4), [seq_dense(rng, dtype, (2, 3, 4), 2, "sigmoid", bias=False), dense(rng, dtype, 12, 3)]))
+    stacks.append(_around(rng, dtype, 4, [seq_dense(rng, dtype, (3, 2), 4, "tanh")]))  # passes dx down
+    stacks.append(_around(rng, dtype, 4, [seq_dense(rng, dtype, (3, 2), 4, "softmax", trainable=False)]))
+    stacks.append(((4,), [dense(rng, dtype, 4, 6, "tanh"), seq_dense(rng, dtype, (3, 2), 2, "sigmoid")]))  # last
+    stacks.append(((4,), [dense(rng, dtype, 4, 6, "tanh"), seq_dense(rng, dtype, (2, 3), 2, "softmax")]))  # last
     return stacks
+
+
+def seq_dense(rng, dtype, in_shape, units: int, activation: str = "linear", bias: bool = True, trainable=True):
+    """A dense stage on per-sample shape (..., in): the same kernel at every position of the leading axes."""
+    n_in = in_shape[-1]
+    params = (_array(rng, dtype, n_in, units),) + ((_array(rng, dtype, units, scale=0.1),) if bias else ())
+    out = (*in_shape[:-1], units)
+    return StageSpec("dense", tuple(in_shape), out, {"activation": activation}, params, trainable=trainable)
 
 
 def _activation_examples(rng, dtype):
@@ -302,6 +318,48 @@ def _recurrent_examples(kind):
     return make
 
 
+def bidirectional(rng, dtype, kind, steps, features, units, merge="concat", seq=False, **kwargs):
+    """Keras' Bidirectional over a recurrent kind: the forward stage's and a go_backwards copy's arrays."""
+    forward = rnn(rng, dtype, kind, steps, features, units, seq=seq, **kwargs)
+    backward = rnn(rng, dtype, kind, steps, features, units, seq=seq, back=True, **kwargs)
+    width = 2 * units if merge == "concat" else units
+    attrs = {
+        "cell": kind,
+        "merge_mode": merge,
+        "forward": dict(forward.attrs),
+        "backward": dict(backward.attrs),
+        "n_forward": len(forward.params),
+    }
+    out = (steps, width) if seq else (width,)
+    params = forward.params + backward.params
+    return StageSpec("bidirectional", (steps, features), out, attrs, params, trainable=forward.trainable)
+
+
+def _bidirectional_examples(rng, dtype):
+    def b(*args, **kwargs):
+        return bidirectional(rng, dtype, *args, **kwargs)
+
+    stacks = []
+    for kind in ("simple_rnn", "lstm", "gru"):
+        for merge in ("concat", "sum", "ave", "mul"):
+            stacks.append(_around(rng, dtype, 4, [b(kind, 3, 2, 3, merge)]))
+            stacks.append(_around(rng, dtype, 4, [b(kind, 4, 2, 3, merge, seq=True)]))
+    gated = True
+    stacks += [
+        ((3, 2), [b("lstm", 3, 2, 4), dense(rng, dtype, 8, 3, "softmax")]),  # first stage: no dx needed
+        _around(rng, dtype, 4, [b("gru", 3, 2, 3, "concat", seq=True, after=False)]),
+        _around(rng, dtype, 4, [b("lstm", 1, 2, 3, "sum", seq=True)]),  # T = 1
+        _around(rng, dtype, 4, [b("gru", 3, 2, 3, "mul", bias=False)]),
+        _around(rng, dtype, 4, [b("lstm", 3, 2, 3, "concat", seq=True), b("gru", 3, 6, 2, "ave")]),  # stacked
+        _around(rng, dtype, 4, [b("simple_rnn", 3, 2, 3, "concat", trainable=False)]),  # frozen: passes dx
+        # dropout: each direction draws its own masks
+        _around(rng, dtype, 4, [b("lstm", 3, 2, 3, "concat", seq=True, dropout=(0.4, 0.3, gated, None))]),
+        _around(rng, dtype, 4, [b("gru", 3, 2, 3, "sum", dropout=(0.3, 0.0, False, 5))]),
+        _around(rng, dtype, 4, [b("simple_rnn", 3, 2, 3, "mul", seq=True, dropout=(0.5, 0.5, False, None))]),
+    ]
+    return stacks
+
+
 def _global_pool_examples(kind):
     def make(rng, dtype):
         stacks = [
@@ -404,6 +462,7 @@ EXAMPLES = {
     "lstm": _recurrent_examples("lstm"),
     "gru": _recurrent_examples("gru"),
     "embedding": _embedding_examples,
+    "bidirectional": _bidirectional_examples,
 }
 
 

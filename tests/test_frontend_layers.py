@@ -99,9 +99,11 @@ def test_dense_argument_errors(kwargs, error, match):
         Dense(**kwargs)
 
 
-def test_dense_on_rank3_input_asks_for_flatten():
-    with pytest.raises(ValueError, match="Flatten"):
-        Dense(2).build((None, 4, 4))
+def test_dense_on_rank3_input_acts_on_the_last_axis():
+    dense = Dense(2)
+    dense.build((None, 3, 4))
+    assert dense.kernel.shape == (4, 2)
+    assert dense.compute_output_shape((None, 3, 4)) == (None, 3, 2)
 
 
 def test_flatten_and_activation_layers(backend):
@@ -118,8 +120,11 @@ def test_input_layer():
     assert isinstance(inp, InputLayer)
     assert inp.shape == (None, 28, 28)
     assert Input(batch_shape=(None, 5)).shape == (None, 5)
+    fixed = Input(batch_shape=(32, 5))  # as Keras: recorded (config, messages), not enforced
+    assert fixed.shape == (None, 5) and fixed.batch_shape == (32, 5) and fixed.get_config()["batch_shape"] == [32, 5]
+    assert Input(shape=(5,), batch_size=32).batch_shape == (32, 5)
     with pytest.raises(ValueError, match="batch size"):
-        Input(batch_shape=(32, 5))
+        Input(batch_shape=(0, 5))
     with pytest.raises(ValueError):
         Input()
 

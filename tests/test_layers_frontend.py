@@ -19,6 +19,7 @@ from cyneuron.layers import (
     AveragePooling1D,
     AvgPool2D,
     BatchNormalization,
+    Bidirectional,
     Conv1D,
     Conv2D,
     Dense,
@@ -40,6 +41,7 @@ from cyneuron.layers import (
     Reshape,
     SimpleRNN,
     Softmax,
+    TimeDistributed,
 )
 from cyneuron.models import Sequential, load_model
 from cyneuron.utils import set_random_seed
@@ -84,6 +86,8 @@ LAYER_EXAMPLES = {
     "LSTM": lambda: ((5, 3), [LSTM(4, go_backwards=True)]),
     "GRU": lambda: ((5, 3), [GRU(4, return_sequences=True, reset_after=False), GRU(3)]),
     "Embedding": lambda: ((6,), [Embedding(12, 3), LSTM(4)], _indices(12)),
+    "TimeDistributed": lambda: ((5, 3), [TimeDistributed(Dense(4, activation="tanh")), LSTM(3)]),
+    "Bidirectional": lambda: ((5, 3), [Bidirectional(LSTM(4, return_sequences=True)), Bidirectional(GRU(3), "sum")]),
 }
 
 

@@ -363,3 +363,9 @@ def deserialize(config):
     if name == "function" and isinstance(config.get("config"), str):
         return get(config["config"])
     raise ValueError(f"loss: unknown loss class {name!r}; expected one of {', '.join(_CLASSES)}")
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

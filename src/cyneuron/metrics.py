@@ -350,3 +350,9 @@ def deserialize(config):
     if name not in _CLASSES:
         raise ValueError(f"metrics: unknown metric class {name!r}; expected one of {', '.join(_CLASSES)}")
     return _CLASSES[name].from_config(config.get("config") or {})
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

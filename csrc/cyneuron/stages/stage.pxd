@@ -19,6 +19,7 @@ cdef enum:
     KIND_GRU = 12
     KIND_EMBEDDING = 13
     KIND_TRANSPOSE = 14
+    KIND_BIDIRECTIONAL = 15
 
 ctypedef struct StageC:
     int kind
@@ -50,4 +51,5 @@ ctypedef struct StageC:
     bint flag2
     void* scratch_infer      # kind-specific inference workspace (inference arena; recurrent kinds)
     void* masks              # recurrent kinds: the dropout masks and their scratch (training arena)
+    void* sub                # bidirectional: its two direction stages (forward, backward), owned by the network
     int path                 # how this stage's dense products run (_core's PATH_*): its network's setting

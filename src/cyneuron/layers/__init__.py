@@ -44,6 +44,7 @@ from cyneuron.layers.pooling import (
 )
 from cyneuron.layers.preprocessing import Normalization, Rescaling
 from cyneuron.layers.recurrent import GRU, LSTM, SimpleRNN
+from cyneuron.layers.rnn_wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "Layer",
@@ -85,6 +86,8 @@ __all__ = [
     "LSTM",
     "GRU",
     "Embedding",
+    "TimeDistributed",
+    "Bidirectional",
     "serialize",
     "deserialize",
 ]
@@ -119,6 +122,8 @@ _CLASSES = {
         LSTM,
         GRU,
         Embedding,
+        TimeDistributed,
+        Bidirectional,
     )
 }
 
@@ -155,3 +160,9 @@ def deserialize(config: dict) -> Layer:
 
 # referenced by other modules
 _ = (_NEUTRAL_KEYS, _UID_LOCK, _UIDS, MAX_WIDTH, _assign, _feature_shape, strip_neutral, unique_name)
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

@@ -22,6 +22,7 @@ from cyneuron.backend.reference import (
     affine,
     avg_pool2d,
     batch_norm,
+    bidirectional,
     conv2d,
     dense,
     dropout,
@@ -50,6 +51,7 @@ KINDS = {
     "gru": recurrent,
     "embedding": embedding,
     "transpose": transpose,
+    "bidirectional": bidirectional,
 }
 
 __all__ = ["KINDS", "Context", "Forward"]
