@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cyneuron.backend.specs import StageSpec
+from cyneuron.backend.specs import ACTIVATIONS, FUSED_ACTIVATIONS, StageSpec
 
 
 def _array(rng, dtype, *shape, scale=0.5, offset=0.0):
@@ -32,8 +32,10 @@ def _around(rng, dtype, n_in: int, middle: list[StageSpec], units: int = 3, head
 
 def _dense_examples(rng, dtype):
     stacks = []
-    for activation in ("linear", "relu", "sigmoid", "tanh", "softmax"):
+    for activation in FUSED_ACTIVATIONS:  # every one the dense kind fuses, in the middle and last
         stacks.append(((4,), [dense(rng, dtype, 4, 5, activation), dense(rng, dtype, 5, 3, "softmax")]))
+    for activation in ("softplus", "hard_sigmoid", "sparse_sigmoid", "exponential"):  # last: positive outputs
+        stacks.append(((4,), [dense(rng, dtype, 4, 5, "tanh"), dense(rng, dtype, 5, 3, activation)]))
     stacks.append(((4,), [dense(rng, dtype, 4, 5, "relu", bias=False), dense(rng, dtype, 5, 2, "sigmoid")]))
     stacks.append(((4,), [dense(rng, dtype, 4, 5, "relu", trainable=False), dense(rng, dtype, 5, 3, "linear")]))
     # on rank >= 3 inputs: the kernel applies to the last axis at every position (softmax per position)
@@ -59,14 +61,27 @@ def _activation_examples(rng, dtype):
     def act(shape, name, **attrs):
         return StageSpec("activation", shape, shape, {"activation": name, **attrs})
 
-    return [_around(rng, dtype, 4, [act((6,), name)]) for name in ("linear", "relu", "sigmoid", "tanh", "softmax")] + [
-        _around(rng, dtype, 4, [act((6,), "leaky_relu", negative_slope=0.2)]),
+    # every activation at its defaults, then the ones with arguments
+    return [_around(rng, dtype, 4, [act((6,), name)]) for name in ACTIVATIONS] + [
+        _around(rng, dtype, 4, [act((6,), "leaky_relu", negative_slope=0.05)]),
+        _around(rng, dtype, 4, [act((6,), "leaky_relu", negative_slope=0.0)]),
         _around(rng, dtype, 4, [act((6,), "elu", alpha=0.7)]),
-        _around(rng, dtype, 4, [act((6,), "relu_ext", negative_slope=0.1, max_value=0.6, threshold=0.2)]),
-        _around(rng, dtype, 4, [act((6,), "relu_ext", negative_slope=0.0, max_value=None, threshold=0.3)]),
+        _around(rng, dtype, 4, [act((6,), "celu", alpha=1.7)]),
+        _around(rng, dtype, 4, [act((6,), "gelu", approximate=True)]),
+        _around(rng, dtype, 4, [act((6,), "squareplus", b=0.5)]),
+        _around(rng, dtype, 4, [act((6,), "soft_shrink", threshold=0.1)]),
+        _around(rng, dtype, 4, [act((6,), "hard_shrink", threshold=0.1)]),
+        _around(rng, dtype, 4, [act((6,), "threshold", threshold=0.1, default_value=-0.5)]),
+        _around(rng, dtype, 4, [act((6,), "relu", negative_slope=0.1, max_value=0.6, threshold=0.2)]),
+        _around(rng, dtype, 4, [act((6,), "relu", negative_slope=0.0, max_value=None, threshold=0.3)]),
+        _around(rng, dtype, 4, [act((6,), "relu", negative_slope=0.3)]),
         _around(rng, dtype, 4, [act((2, 3), "softmax")]),  # over the last axis of a 2-D sample
+        _around(rng, dtype, 4, [act((2, 3), "log_softmax")]),
+        _around(rng, dtype, 4, [act((2, 3), "gelu")]),
         ((4,), [dense(rng, dtype, 4, 3, "linear"), act((3,), "softmax")]),  # the loss head fuses it
         ((4,), [dense(rng, dtype, 4, 3, "linear"), act((3,), "sigmoid")]),
+        ((4,), [dense(rng, dtype, 4, 3, "linear"), act((3,), "mish")]),
+        ((4,), [dense(rng, dtype, 4, 3, "linear"), act((3,), "squareplus", b=1.0)]),  # last, with an argument
     ]
 
 
@@ -190,6 +205,10 @@ def _conv2d_examples(rng, dtype):
         around(conv(rng, dtype, (1, 9, 2), 2, (1, 4), (1, 3), "same", activation="tanh")),  # Conv1D, same
         around(conv(rng, dtype, (3, 3, 4), 2, (1, 1), activation="linear")),  # 1x1: the direct product
         around(conv(rng, dtype, (4, 4, 2), 3, (3, 3), padding="same", activation="softmax")),  # over filters
+        around(conv(rng, dtype, (4, 4, 2), 4, (2, 2), activation="log_softmax"), head="softplus"),
+        around(conv(rng, dtype, (4, 4, 2), 3, (3, 3), activation="selu")),
+        around(conv(rng, dtype, (4, 4, 2), 3, (2, 2), activation="softplus")),
+        ((18,), [conv(rng, dtype, (3, 3, 2), 2, (2, 2), activation="log_softmax")]),  # last, 4 positions
         around(conv(rng, dtype, (5, 5, 2), 3, (3, 3), trainable=False)),
         ((50,), [conv(rng, dtype, (5, 5, 2), 3, (3, 3), (2, 2)), dense(rng, dtype, 12, 3, "softmax")]),  # first
         ((18,), [conv(rng, dtype, (3, 3, 2), 3, (3, 3), activation="softmax")]),  # last: the head fuses it
@@ -446,7 +465,23 @@ def _transpose_examples(rng, dtype):
     ]
 
 
+def _prelu_examples(rng, dtype):
+    def prelu(shape, alpha_shape, trainable=True):
+        alpha = _array(rng, dtype, *alpha_shape, scale=0.3, offset=0.2)
+        return StageSpec("prelu", shape, shape, {}, (alpha,), trainable=trainable)
+
+    return [
+        _around(rng, dtype, 4, [prelu((6,), (6,))]),
+        _around(rng, dtype, 4, [prelu((2, 3), (1, 3))]),  # shared along the first axis
+        _around(rng, dtype, 4, [prelu((2, 3, 2), (1, 1, 2))]),  # one slope per channel
+        _around(rng, dtype, 4, [prelu((6,), (1,))]),  # one slope for everything
+        _around(rng, dtype, 4, [prelu((6,), (6,), trainable=False)]),
+        ((6,), [prelu((6,), (6,)), dense(rng, dtype, 6, 3, "softmax")]),  # first stage: no dx needed
+    ]
+
+
 EXAMPLES = {
+    "prelu": _prelu_examples,
     "transpose": _transpose_examples,
     "dense": _dense_examples,
     "activation": _activation_examples,

@@ -86,7 +86,8 @@ def test_dense_call_on_arrays(backend):
         ({"units": 0}, ValueError, "units"),
         ({"units": 2.5}, ValueError, "units"),
         ({"units": True}, ValueError, "units"),
-        ({"units": 2, "activation": "gelu"}, ValueError, "gelu"),
+        ({"units": 2, "activation": "gelus"}, ValueError, "gelus"),
+        ({"units": 2, "activation": "glu"}, ValueError, "glu"),  # a function only: it halves the width
         ({"units": 2, "kernel_initializer": "bogus"}, ValueError, "bogus"),
         ({"units": 2, "use_bias": "no"}, TypeError, "use_bias"),
         ({"units": 2, "dtype": "int32"}, ValueError, "dtype"),

@@ -31,6 +31,10 @@ def _probability_domain(activation: str, loss: LossSpec) -> bool:
     return "crossentropy" in loss.name and not loss.from_logits and activation not in ("sigmoid", "softmax")
 
 
+# Where act(z) is positive for the probability-domain draws: the shrinks zero |z| <= 0.5.
+_PROBABILITY_SHIFT = {"soft_shrink": 0.7, "hard_shrink": 0.5}
+
+
 def _case_id(case) -> str:
     activation, loss = case
     return f"{activation}-{loss.name}{'-logits' if loss.from_logits else ''}"
@@ -76,7 +80,7 @@ def test_output_gradient_matches_finite_differences(ops, case):
     rng = np.random.default_rng(zlib.crc32(_case_id(case).encode()))
     rows, units = 4, 3
     if _probability_domain(activation, loss):
-        z = rng.uniform(0.15, 0.85, size=(rows, units))
+        z = rng.uniform(0.15, 0.85, size=(rows, units)) + _PROBABILITY_SHIFT.get(activation, 0.0)
     else:
         z = rng.uniform(0.3, 2.0, size=(rows, units)) * rng.choice([-1.0, 1.0], size=(rows, units))
     a = np.empty_like(z)
@@ -98,7 +102,7 @@ def test_dense_backward_matches_finite_differences(ops, case):
     x = rng.normal(size=(rows, n_in))
     kernel = rng.normal(scale=0.05, size=(n_in, units))
     if _probability_domain(activation, loss):
-        bias = np.full(units, 0.5)
+        bias = np.full(units, 0.5 + _PROBABILITY_SHIFT.get(activation, 0.0))
     else:
         bias = rng.uniform(0.6, 1.5, size=units) * rng.choice([-1.0, 1.0], size=units)
     z, a = np.empty((rows, units)), np.empty((rows, units))

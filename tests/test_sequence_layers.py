@@ -59,11 +59,12 @@ def test_lstm_sequences_into_dense_trains(backend):
     assert model.layers[1].kernel.shape == (8, 4)
 
 
-def test_rank_3_model_output_is_refused_clearly():
+def test_rank_3_model_output_predicts_and_refuses_training_clearly():
     # per-timestep targets need the loss head to treat (batch, T, units): not there yet
     model = Sequential([Input((5, 3)), LSTM(4, return_sequences=True), Dense(2)])
+    assert model.predict(_x((5, 3)), verbose=0).shape == (6, 5, 2)
     model.compile("adam", "mse")
-    with pytest.raises(ValueError, match="not 2-D"):
+    with pytest.raises(ValueError, match="training and evaluation take 2-D outputs"):
         model.fit(_x((5, 3)), np.zeros((6, 5, 2)), verbose=0)
 
 

@@ -35,6 +35,7 @@ from cyneuron.stages cimport (
     global_avg_pool,
     global_max_pool,
     max_pool2d,
+    prelu,
     recurrent,
     transpose,
 )
@@ -52,6 +53,7 @@ from cyneuron.stages.stage cimport (
     KIND_DROPOUT,
     KIND_EMBEDDING,
     KIND_TRANSPOSE,
+    KIND_PRELU,
     KIND_GLOBAL_AVG_POOL,
     KIND_GLOBAL_MAX_POOL,
     KIND_MAX_POOL2D,
@@ -69,8 +71,10 @@ from cyneuron._core import path_code, path_name
 
 from cyneuron.backend.reference import _window as reference_window
 from cyneuron.backend.reference import bidirectional as reference_bidirectional
+from cyneuron.backend.specs import KERNEL_ACTIVATIONS, ROW_ACTIVATIONS, activation_kernel
 from cyneuron.backend.reference import dropout as reference_dropout
 from cyneuron.backend.reference import transpose as reference_transpose
+from cyneuron.backend.reference import prelu as reference_prelu
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.validation import (
     check_loss,
@@ -120,17 +124,14 @@ cdef inline void _restore_gil(PyThreadState* state) noexcept:
     if state != NULL:
         PyEval_RestoreThread(state)
 
-cdef dict _ACTIVATION_CODES = {
-    "linear": core.ACT_LINEAR, "relu": core.ACT_RELU, "sigmoid": core.ACT_SIGMOID,
-    "tanh": core.ACT_TANH, "softmax": core.ACT_SOFTMAX,
-    "relu_ext": activation.ACT_RELU_EXT, "leaky_relu": activation.ACT_LEAKY_RELU, "elu": activation.ACT_ELU,
-}
+# Activation codes: the indices of specs.KERNEL_ACTIVATIONS (_core.pxd's first five, then _activations.pxd's).
+cdef dict _ACTIVATION_CODES = {name: code for code, name in enumerate(KERNEL_ACTIVATIONS)}
 cdef dict _KIND_CODES = {
     "dense": KIND_DENSE, "activation": KIND_ACTIVATION, "dropout": KIND_DROPOUT, "batch_norm": KIND_BATCH_NORM,
     "conv2d": KIND_CONV2D, "max_pool2d": KIND_MAX_POOL2D, "avg_pool2d": KIND_AVG_POOL2D,
     "global_avg_pool": KIND_GLOBAL_AVG_POOL, "global_max_pool": KIND_GLOBAL_MAX_POOL, "affine": KIND_AFFINE,
     "simple_rnn": KIND_SIMPLE_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU, "embedding": KIND_EMBEDDING,
-    "transpose": KIND_TRANSPOSE, "bidirectional": KIND_BIDIRECTIONAL,
+    "transpose": KIND_TRANSPOSE, "bidirectional": KIND_BIDIRECTIONAL, "prelu": KIND_PRELU,
 }
 cdef dict _MERGE_MODES = {
     "concat": bidirectional.MERGE_CONCAT, "sum": bidirectional.MERGE_SUM, "ave": bidirectional.MERGE_AVE,
@@ -300,6 +301,8 @@ cdef bint _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t ro
         elif stage.kind == KIND_BIDIRECTIONAL:
             bidirectional.forward(tag, stage, inp, y, rows, training, _dropout_key(st, s) if training else 0,
                                   bidirectional.backward_key(stage, st.seed, st.iterations, s) if training else 0)
+        elif stage.kind == KIND_PRELU:
+            prelu.forward(tag, stage, inp, y, rows)
         inp = y
     return ok
 
@@ -345,6 +348,8 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
             transpose.backward(tag, stage, g, h, rows)
         elif stage.kind == KIND_BIDIRECTIONAL:
             bidirectional.backward(tag, stage, inp, g, h, rows)
+        elif stage.kind == KIND_PRELU:
+            prelu.backward(tag, stage, inp, g, h, rows)
         t = g
         g = h
         h = t
@@ -650,17 +655,17 @@ cdef class NetworkCore:
             stage.dims[1] = spec.in_shape[len(spec.in_shape) - 1]
             stage.dims[2] = spec.out_shape[len(spec.out_shape) - 1]
             stage.dims[0] = stage.n_in // stage.dims[1]
-            # the loss head fuses softmax only when it spans the whole row (a single position)
-            stage.head = last and (stage.act != core.ACT_SOFTMAX or stage.dims[0] == 1)
+            # the loss head fuses softmax / log_softmax only when it spans the whole row (a single position)
+            stage.head = last and (attrs["activation"] not in ROW_ACTIVATIONS or stage.dims[0] == 1)
             self._macs_per_row += stage.n_in * stage.dims[2]
         elif stage.kind == KIND_ACTIVATION:
-            stage.act = _ACTIVATION_CODES[attrs["activation"]]
-            stage.units = spec.in_shape[len(spec.in_shape) - 1] if attrs["activation"] == "softmax" else stage.n_in
-            stage.head = last and stage.act < activation.ACT_RELU_EXT and len(spec.in_shape) == 1
-            stage.f[0] = attrs.get("negative_slope", attrs.get("alpha", 0.0))
-            stage.flag = attrs.get("max_value") is not None
-            stage.f[1] = attrs["max_value"] if stage.flag else 0.0
-            stage.f[2] = attrs.get("threshold", 0.0)
+            code, numbers = activation_kernel(attrs["activation"], attrs)
+            stage.act = code
+            for k, number in enumerate(numbers):
+                stage.f[k] = number
+            stage.units = spec.in_shape[len(spec.in_shape) - 1] if attrs["activation"] in ROW_ACTIVATIONS else stage.n_in
+            # the loss head fuses the first five (no arguments) on 1-D samples
+            stage.head = last and stage.act <= core.ACT_SOFTMAX and len(spec.in_shape) == 1
             self._macs_per_row += stage.n_in
         elif stage.kind == KIND_DROPOUT:
             stage.f[0] = attrs["rate"]
@@ -733,6 +738,12 @@ cdef class NetworkCore:
             self._keep.append(index_map)
             stage.index_map = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>index_map)
             self._macs_per_row += stage.n_in
+        elif stage.kind == KIND_PRELU:
+            index_map = reference_prelu.alpha_map(spec)
+            self._keep.append(index_map)
+            stage.index_map = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>index_map)
+            stage.dims[0] = spec.params[0].size
+            self._macs_per_row += 2 * stage.n_in
 
     cdef _describe_bidirectional(self, StageC* stage, spec):
         """Two direction stages, each described as its recurrent kind, in memory the network keeps."""
@@ -781,8 +792,8 @@ cdef class NetworkCore:
             stage.dims[index] = value
         if conv:
             stage.act = _ACTIVATION_CODES[attrs["activation"]]
-            # the loss head fuses softmax only when it spans the whole row (a single position)
-            stage.head = last and (stage.act != core.ACT_SOFTMAX or oh * ow == 1)
+            # the loss head fuses softmax / log_softmax only when it spans the whole row (a single position)
+            stage.head = last and (attrs["activation"] not in ROW_ACTIVATIONS or oh * ow == 1)
             stage.flag = k == (1, 1) and strides == (1, 1) and top == 0 and left == 0
             self._macs_per_row += oh * ow * k[0] * k[1] * c * spec.out_shape[2] + 2 * stage.n_in
         else:
@@ -887,6 +898,8 @@ cdef class NetworkCore:
             sizes = [("grad", stage.dims[0] * stage.dims[1] * item)]
         elif stage.kind == KIND_BIDIRECTIONAL:
             sizes = [("scratch", bidirectional.scratch_elems(stage, rows) * item)]
+        elif stage.kind == KIND_PRELU and stage.trainable:
+            sizes = [("grad", stage.dims[0] * item)]
         grads = pendings = 0
         for what, nbytes in sizes:
             total += _round_up(nbytes)

@@ -44,6 +44,7 @@ import re
 import stat
 import sys
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -713,7 +714,9 @@ def _read_npy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shape: list[int], dtyp
         else:
             raise ValueError(f"unsupported .npy version {version}")
         file_shape, fortran_order, file_dtype = header
-    except (ValueError, TypeError, SyntaxError, EOFError) as exc:
+    # NumPy's header parser tokenizes the header text: unbalanced brackets raise tokenize.TokenError, deep
+    # nesting RecursionError (neither a ValueError).
+    except (ValueError, TypeError, SyntaxError, EOFError, tokenize.TokenError, RecursionError) as exc:
         raise _FileError(f"entry {name!r} is not a valid .npy array: {exc}") from exc
     # Object arrays (which would need pickle) and every other dtype stop here.
     if file_dtype != dtype:

@@ -1,5 +1,6 @@
 # Kind "dense": activation(x @ kernel + bias), the activation fused (reference/dense.py).
-# param[0] kernel (in, units), param[1] bias (units) or NULL; act one of _core's five.
+# param[0] kernel (in, units), param[1] bias (units) or NULL; act one of specs.FUSED_ACTIVATIONS (their
+# derivative follows from the output, which is all backward keeps; Dense runs the others as an activation stage).
 # dims: [0] L = positions per sample (the product of the leading axes; 1 for (batch, in) data),
 # [1] in, [2] units: a sample's row of n_in = L * in values is L rows of ``in`` (C order), so the
 # stage is the same product over rows * L rows.

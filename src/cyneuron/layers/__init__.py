@@ -7,7 +7,7 @@ a ``StageSpec`` (its ``stage_spec()``), whose semantics live in ``cyneuron.backe
 
 from __future__ import annotations
 
-from cyneuron.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
+from cyneuron.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from cyneuron.layers.base import (
     _NEUTRAL_KEYS,
     _UID_LOCK,
@@ -60,6 +60,7 @@ __all__ = [
     "LeakyReLU",
     "ELU",
     "Softmax",
+    "PReLU",
     "Conv1D",
     "Conv2D",
     "Convolution1D",
@@ -106,6 +107,7 @@ _CLASSES = {
         LeakyReLU,
         ELU,
         Softmax,
+        PReLU,
         Conv1D,
         Conv2D,
         MaxPooling1D,

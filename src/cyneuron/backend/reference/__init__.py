@@ -30,6 +30,7 @@ from cyneuron.backend.reference import (
     global_avg_pool,
     global_max_pool,
     max_pool2d,
+    prelu,
     recurrent,
     transpose,
 )
@@ -52,6 +53,7 @@ KINDS = {
     "embedding": embedding,
     "transpose": transpose,
     "bidirectional": bidirectional,
+    "prelu": prelu,
 }
 
 __all__ = ["KINDS", "Context", "Forward"]

@@ -1,20 +1,26 @@
-"""Kind ``dense``: ``activation(x @ kernel + bias)``, the activation fused in (attr ``activation``, one of the five).
+"""Kind ``dense``: ``activation(x @ kernel + bias)``, the activation fused in (attr ``activation``, one of
+``specs.FUSED_ACTIVATIONS`` at Keras' default arguments).
 
 in_shape ``(..., in)``, out_shape ``(..., units)`` (the same leading axes): the product applies to the
 last axis, each sample being ``prod(leading)`` rows of ``in`` features (softmax per such row).
-params ``(kernel (in, units), bias (units,))`` or ``(kernel,)`` with ``use_bias=False``.
+params ``(kernel (in, units), bias (units,))`` or ``(kernel,)`` with ``use_bias=False``. (The derivative of
+a fused activation follows from its output: the compiled kind keeps no pre-activation;
+``layers.base.split_activation`` gives the others their own stage.)
 """
 
 from __future__ import annotations
 
 from cyneuron.backend.reference import activation as act
 from cyneuron.backend.reference._stage import Forward, check_params
-from cyneuron.backend.specs import ACTIVATIONS
+from cyneuron.backend.specs import FUSED_ACTIVATIONS
 
 
 def check(spec, dtype) -> None:
-    if spec.attrs.get("activation") not in ACTIVATIONS:
-        raise ValueError(f"{spec.name or 'dense'}: unknown activation {spec.attrs.get('activation')!r}")
+    if spec.attrs.get("activation") not in FUSED_ACTIVATIONS:
+        raise ValueError(
+            f"{spec.name or 'dense'}: activation {spec.attrs.get('activation')!r} cannot be fused; "
+            f"expected one of {', '.join(FUSED_ACTIVATIONS)} (others run as their own activation stage)"
+        )
     if not spec.in_shape or len(spec.in_shape) != len(spec.out_shape) or spec.in_shape[:-1] != spec.out_shape[:-1]:
         raise ValueError(
             f"{spec.name or 'dense'}: expected per-sample shapes (..., in) and (..., units) with the same leading "
