@@ -5,7 +5,8 @@ sparse categorical cross-entropy and a fresh shuffle every epoch:
 
 * ``cython`` / ``numpy``: cyneuron's public ``Sequential.fit`` on that backend;
 * ``numpy_loop``: a plain hand-written NumPy forward/backward/SGD loop (the honest baseline);
-* ``torch``: PyTorch CPU eager, ``nn.Sequential`` + ``F.cross_entropy`` + ``optim.SGD``.
+* ``torch``: PyTorch CPU eager, ``nn.Sequential`` + ``F.cross_entropy`` + ``optim.SGD``;
+* ``jax``: one ``jax.jit`` of the whole SGD step (gather, forward, loss, grad, update) on the CPU.
 
 Nothing here times anything; ``worker.py`` and the pytest suites do.
 """
@@ -22,12 +23,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(os.path.dirname(HERE), "src")
 
 LEARNING_RATE = 0.01
-METHODS = ("cython", "numpy", "numpy_loop", "torch")
+METHODS = ("cython", "numpy", "numpy_loop", "torch", "jax")
 METHOD_LABELS = {
     "cython": "cyneuron (cython)",
     "numpy": "cyneuron (numpy backend)",
     "numpy_loop": "hand-written NumPy loop",
     "torch": "PyTorch CPU eager",
+    "jax": "JAX jit (whole step)",
 }
 
 
@@ -445,6 +447,86 @@ class TorchTrainer(Trainer):
             return float(F.cross_entropy(self.model(self.X), self.Y))
 
 
+def jax_available() -> str | None:
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return "jax is not installed (pip install jax)"
+    return None
+
+
+def _jax_forward(params, xb):
+    """Logits of the MLP (relu hidden layers; the softmax is folded into the loss)."""
+    import jax.numpy as jnp
+
+    a = xb
+    last = len(params) // 2 - 1
+    for i in range(last + 1):
+        a = a @ params[2 * i] + params[2 * i + 1]
+        if i < last:
+            a = jnp.maximum(a, 0)
+    return a
+
+
+def _jax_loss(params, xb, yb):
+    import jax
+    import jax.numpy as jnp
+
+    logp = jax.nn.log_softmax(_jax_forward(params, xb), axis=1)
+    return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
+
+
+class JaxTrainer(Trainer):
+    """JAX on the CPU at its best: the whole SGD step (batch gather from device-resident data, forward,
+    loss, gradient, update) is one ``jax.jit`` call; the shuffled order is sent once per epoch."""
+
+    method = "jax"
+
+    def __init__(self, workload: Workload, x: np.ndarray, y: np.ndarray) -> None:
+        super().__init__(workload, x, y)
+        import jax
+        import jax.numpy as jnp
+
+        self.X = jax.device_put(jnp.asarray(x))
+        self.Y = jax.device_put(jnp.asarray(y.astype(np.int32)))
+        lr = np.float32(LEARNING_RATE)
+
+        def step(params, X, Y, order, start, size):
+            idx = jax.lax.dynamic_slice(order, (start,), (size,))
+            grads = jax.grad(_jax_loss)(params, X[idx], Y[idx])
+            return [p - lr * g for p, g in zip(params, grads)]
+
+        self._step = jax.jit(step, static_argnums=5)
+        self._loss = jax.jit(_jax_loss)
+        self.reset()
+        # Compile every batch size a full fit meets (the last batch may be short) before anything is timed.
+        order = jax.device_put(jnp.arange(x.shape[0], dtype=jnp.int32))
+        for size in {workload.batch_size, x.shape[0] % workload.batch_size} - {0}:
+            jax.block_until_ready(self._step(self.params, self.X, self.Y, order, 0, size))
+
+    def reset(self, seed: int = 0) -> None:
+        import jax.numpy as jnp
+
+        self.params = [jnp.asarray(w) for w in self.weights0]
+        self.rng = np.random.default_rng(seed)
+
+    def fit(self, epochs: int | None = None, rows: int | None = None) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        n = self.x.shape[0] if rows is None else min(rows, self.x.shape[0])
+        batch = self.workload.batch_size
+        params, step = self.params, self._step
+        for _ in range(epochs or self.workload.epochs):
+            order = jax.device_put(jnp.asarray(self.rng.permutation(n).astype(np.int32)))
+            for start in range(0, n, batch):
+                params = step(params, self.X, self.Y, order, start, min(batch, n - start))
+        self.params = jax.block_until_ready(params)
+
+    def loss(self) -> float:
+        return float(self._loss(self.params, self.X, self.Y))
+
+
 def make_trainer(method: str, workload: Workload, x: np.ndarray, y: np.ndarray) -> Trainer:
     if method in ("cython", "numpy"):
         return CyneuronTrainer(workload, x, y, method)
@@ -452,6 +534,8 @@ def make_trainer(method: str, workload: Workload, x: np.ndarray, y: np.ndarray) 
         return NumpyLoopTrainer(workload, x, y)
     if method == "torch":
         return TorchTrainer(workload, x, y)
+    if method == "jax":
+        return JaxTrainer(workload, x, y)
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -464,6 +548,8 @@ def method_unavailable(method: str) -> str | None:
         return reason
     if method == "torch":
         return torch_available()
+    if method == "jax":
+        return jax_available()
     return None
 
 
@@ -496,6 +582,17 @@ class Predictor:
             def run(x):
                 with no_grad():
                     return model(from_numpy(x)).numpy()
+
+            self.one = lambda: run(self.x_one)
+            self.batch = lambda: run(self.x_batch)
+        elif method == "jax":
+            import jax
+
+            params = [jax.numpy.asarray(w) for w in self.weights]
+            forward = jax.jit(lambda p, x: jax.nn.softmax(_jax_forward(p, x), axis=1))
+
+            def run(x):
+                return np.asarray(forward(params, x))
 
             self.one = lambda: run(self.x_one)
             self.batch = lambda: run(self.x_batch)

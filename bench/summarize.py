@@ -249,6 +249,8 @@ def markdown(results: dict, analysis: dict) -> str:
     probe = workers.get("probe", {})
     env_outside = results["openblas_env_outside"]
     torch_text = f", torch {torch_info.get('torch')} ({torch_info.get('torch_threads')} threads)" if torch_info else ""
+    if workers.get("jax"):
+        torch_text += f", jax {workers['jax'].get('jax')}"
     if results["openblas_env_unset"]:
         env_text = (
             f"* `{' and '.join(env_outside)}` (set on this host: {env_outside}) were **unset** in the benchmark "
@@ -306,7 +308,7 @@ def markdown(results: dict, analysis: dict) -> str:
             f" ({entry['kept']}/{entry['rounds']} rounds kept{', noisy: all used' if entry['used_all_rounds'] else ''})"
         )
         first = True
-        for method in ("cython", "cython_net", "numpy", "numpy_loop", "torch", "blas_only"):
+        for method in ("cython", "cython_net", "numpy", "numpy_loop", "torch", "jax", "blas_only"):
             if method not in methods:
                 continue
             m = methods[method]
@@ -339,7 +341,7 @@ def markdown(results: dict, analysis: dict) -> str:
         "| method | 1 sample: µs/call | vs torch | 1,000 samples: µs/call | vs torch |",
         "|---|---:|---:|---:|---:|",
     ]
-    for method in ("cython", "numpy", "numpy_loop", "torch"):
+    for method in ("cython", "numpy", "numpy_loop", "torch", "jax"):
         one, batch = p.get(f"{method}/one"), p.get(f"{method}/batch")
         if one is None:
             continue
@@ -470,8 +472,8 @@ def chart(results: dict, analysis: dict, path: str) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib not installed: no chart"
-    methods = ["cython", "numpy", "numpy_loop", "torch"]
-    colours = {"cython": "#1b9e77", "numpy": "#7570b3", "numpy_loop": "#d95f02", "torch": "#e7298a"}
+    methods = [m for m in ("cython", "numpy", "numpy_loop", "torch", "jax") if m in common.METHODS]
+    colours = {"cython": "#1b9e77", "numpy": "#7570b3", "numpy_loop": "#d95f02", "torch": "#e7298a", "jax": "#66a61e"}
     workloads = [w for w in common.WORKLOADS if w in analysis["training"]]
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 1.3]})
     ax = axes[0]

@@ -4,7 +4,7 @@
     python bench/worker.py METHOD --memory NAME   # peak RSS of one training run, JSON on stdout
     python bench/worker.py METHOD --alloc         # NumPy allocations per training step, JSON on stdout
 
-METHOD is one of cython, numpy, numpy_loop, torch, or ``probe`` (sgemm peak and noise probes).
+METHOD is one of cython, numpy, numpy_loop, torch, jax, or ``probe`` (sgemm peak and noise probes).
 Anything the libraries print goes to stderr: stdout carries only the protocol.
 """
 
@@ -189,6 +189,11 @@ class Worker:
 
             info["torch"] = torch.__version__
             info["torch_threads"] = torch.get_num_threads()
+        if self.method == "jax":
+            import jax
+
+            info["jax"] = jax.__version__
+            info["jax_devices"] = [str(d) for d in jax.devices()]
         if self.method == "probe":
             import scipy
 
@@ -216,7 +221,7 @@ class Worker:
 
     def setup_net(self, workload: str) -> dict:
         """The backend's ``Network.train_batch`` loop alone: fit's floor without the front end."""
-        from cyneuron.backend.base import LossSpec, SGDSpec, Stage
+        from cyneuron.backend.specs import LossSpec, OptimizerSpec, ScheduleSpec, StageSpec
 
         if self.method == "cython":
             from cyneuron.backend.cython_ops import CythonOps as OpsClass
@@ -225,9 +230,15 @@ class Worker:
         w = common.WORKLOADS[workload]
         x, y = self._data(workload)
         params = [p.copy() for p in common.initial_weights(w)]
-        stages = [Stage(act, params[2 * i], params[2 * i + 1]) for i, (_, act) in enumerate(w.layers)]
-        net = OpsClass().build_network(stages, w.input_dim, np.float32)
-        sgd = SGDSpec(common.LEARNING_RATE)
+        widths = w.widths
+        stages = [
+            StageSpec("dense", (widths[i],), (units,), {"activation": act}, (params[2 * i], params[2 * i + 1]))
+            for i, (units, act) in enumerate(w.layers)
+        ]
+        net = OpsClass().build_network(stages, (w.input_dim,), np.float32)
+        sgd = OptimizerSpec(
+            "sgd", ScheduleSpec("constant", (common.LEARNING_RATE,)), {"momentum": 0.0, "nesterov": 0.0}
+        )
         net.prepare_training(LossSpec("sparse_categorical_crossentropy"), [], sgd, w.batch_size)
         order = np.arange(x.shape[0], dtype=np.int64)
         net.bind_training_data(x, y, order)
@@ -445,7 +456,7 @@ def allocations(method: str, workloads: list[str], steps: int = 100) -> dict:
                 count, nbytes, sizes = alloc.count_allocations(step, steps)
                 entry["train_batch"] = {"steps": steps, "allocations": count, "bytes": nbytes, "sizes": sizes[:10]}
             entry["train_batch_tracemalloc"] = alloc.tracemalloc_numpy(step, steps)
-        if exact and method != "torch":
+        if exact and method not in ("torch", "jax"):
             entry["fit"] = _fit_allocations(method, w, x, y)
         results["workloads"][name] = entry
     return results

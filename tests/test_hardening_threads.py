@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 import cyneuron.backend as backend_module
-from cyneuron import Input, Sequential, set_backend
+from cyneuron import Input, Sequential, _threads, set_backend
+from cyneuron import config as cyneuron_config
 from cyneuron.backend.base import LossSpec
 from cyneuron.callbacks import Callback
 from cyneuron.layers import Dense
@@ -36,6 +37,19 @@ def _cython_backend():
     set_backend("cython")
     yield
     backend_module._active = previous
+
+
+@pytest.fixture(autouse=True)
+def _fixed_blas_threads():
+    """These tests compare weights bit for bit between fits run alone and fits run concurrently.
+    OpenBLAS's last bits depend on its thread count (and, with one thread, on whether another
+    thread calls it at the same time), and the BLAS thread policy picks the count from the load and
+    from the fits running: fix it at the BLAS's default (what every fit used before the policy), to
+    test what these tests are about (no state shared between models, no corruption)."""
+    previous = cyneuron_config.get_blas_threads()
+    cyneuron_config.set_blas_threads(_threads.usable_cores())
+    yield
+    cyneuron_config.set_blas_threads(previous)
 
 
 def big_network(rows=4096, features=256, hidden=512, units=10, dtype=np.float64):

@@ -34,18 +34,30 @@ cdef enum:
     METRIC_MAE = 4
 
 # -------------------------------------------------------------- dense products
-# Each chooses a plain loop or scipy's BLAS by the size of the product.
+# How a dense product runs: ``path`` is the caller's setting (a network's, read from
+# its StageC; the per-op kernels pass the process default read with the GIL held).
+# PATH_AUTO picks a plain loop or scipy's BLAS by the product's shape (_core.pyx's
+# cost model, a pure function of the shape); the other two force one of them.
+cdef enum:
+    PATH_AUTO = 0
+    PATH_LOOPS = 1
+    PATH_BLAS = 2
+
 cdef void matmul_xw(const floating* x, const floating* w, floating* z,
-                    Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
+                    Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out, int path) noexcept nogil
 cdef void matmul_xt_g(const floating* x, const floating* g, floating* gw,
-                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
+                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out, int path) noexcept nogil
 cdef void matmul_g_wt(const floating* g, const floating* w, floating* gx,
-                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
+                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out, int path) noexcept nogil
 cdef void column_sums(const floating* g, floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
 
 cdef void dense_forward(const floating* x, const floating* w, const floating* b, int act,
                         floating* z, floating* a,
-                        Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
+                        Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out, int path) noexcept nogil
+
+# The process default ``path`` of networks built from now on and of the per-op kernels
+# (set_product_path): read with the GIL held, never inside a nogil step.
+cdef int default_path() noexcept
 
 # ----------------------------------------------------------------- activations
 cdef void activation_forward(int act, const floating* z, floating* a,

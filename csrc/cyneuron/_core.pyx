@@ -16,35 +16,53 @@ from cyneuron cimport _activations as acts
 # packing, ~0.1 us) that a tiny product never repays, while the SSE2 loops
 # below cost ~1-2 ns per (row, k) pair plus a little per output column. The
 # cost models in _use_loop (ns, fitted on an AMD EPYC with scipy's OpenBLAS)
-# pick the cheaper; above _LOOP_CAP multiply-adds BLAS always wins.
+# pick the cheaper; above _LOOP_CAP multiply-adds BLAS always wins. The mode
+# (auto / loops / blas) is the caller's: each network carries its own, so two
+# networks in two threads never read a shared setting inside the step.
 cdef enum:
-    PATH_AUTO = 0
-    PATH_LOOPS = 1
-    PATH_BLAS = 2
+    _LOOP_CAP = 65536
 
-cdef int _path = PATH_AUTO
-cdef Py_ssize_t _LOOP_CAP = 65536
+cdef int _default_path = PATH_AUTO
 _PATH_NAMES = ("auto", "loops", "blas")
 
 
-def set_product_path(str path):
-    """Choose how dense products run: "auto" (cost model), "loops" or "blas" (tests cover both).
+cdef int default_path() noexcept:
+    return _default_path
 
-    Returns the previous setting. Process-wide; meant for tests and benchmarks.
-    """
-    global _path
+
+def path_code(str path) -> int:
+    """The PATH_* code of "auto", "loops" or "blas" (ValueError naming ``path`` otherwise)."""
     if path not in _PATH_NAMES:
         raise ValueError(f"path: expected one of {', '.join(_PATH_NAMES)}, got {path!r}")
-    previous = _PATH_NAMES[_path]
-    _path = _PATH_NAMES.index(path)
+    return _PATH_NAMES.index(path)
+
+
+def path_name(int code) -> str:
+    return _PATH_NAMES[code]
+
+
+def set_product_path(str path):
+    """The default product path, "auto" (cost model), "loops" or "blas", of networks built from
+    now on and of the per-op kernels; returns the previous default. Built networks keep theirs
+    (``NetworkCore.product_path``). Meant for tests and benchmarks."""
+    global _default_path
+    code = path_code(path)
+    previous = _PATH_NAMES[_default_path]
+    _default_path = code
     return previous
 
 
-cdef inline bint _use_loop(int product, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+def get_product_path() -> str:
+    """The current default product path (see ``set_product_path``)."""
+    return _PATH_NAMES[_default_path]
+
+
+cdef inline bint _use_loop(int product, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
+                           int path) noexcept nogil:
     """product 0: x . w, 1: x.T . g, 2: g . w.T."""
     cdef double pairs = <double>rows * n_in, macs = pairs * n_out, loop
-    if _path != PATH_AUTO:
-        return _path == PATH_LOOPS
+    if path != PATH_AUTO:
+        return path == PATH_LOOPS
     if macs > _LOOP_CAP:
         return False
     if product == 0:
@@ -54,6 +72,54 @@ cdef inline bint _use_loop(int product, Py_ssize_t rows, Py_ssize_t n_in, Py_ssi
     else:
         loop = pairs * (1.3 + n_out / 10.0)
     return loop < 120.0 + macs / 25.0
+
+
+# What the compiler targeted (show_config): the instruction set the loops were vectorised for.
+cdef extern from *:
+    """
+    #if defined(__AVX512F__)
+    #define CYN_ISA "x86-64 + AVX-512F"
+    #elif defined(__AVX2__)
+    #define CYN_ISA "x86-64 + AVX2"
+    #elif defined(__AVX__)
+    #define CYN_ISA "x86-64 + AVX"
+    #elif defined(__x86_64__) || defined(_M_X64)
+    #define CYN_ISA "x86-64 baseline (SSE2)"
+    #elif defined(__aarch64__)
+    #define CYN_ISA "aarch64 (NEON)"
+    #else
+    #define CYN_ISA "generic"
+    #endif
+    #ifdef __FMA__
+    #define CYN_FMA 1
+    #else
+    #define CYN_FMA 0
+    #endif
+    #ifdef __OPTIMIZE__
+    #define CYN_OPTIMIZED 1
+    #else
+    #define CYN_OPTIMIZED 0
+    #endif
+    #ifdef __VERSION__
+    #define CYN_COMPILER __VERSION__
+    #else
+    #define CYN_COMPILER "unknown"
+    #endif
+    """
+    const char* CYN_ISA
+    const char* CYN_COMPILER
+    int CYN_FMA
+    int CYN_OPTIMIZED
+
+
+def build_info() -> dict:
+    """How this extension was compiled: the instruction set, FMA contraction support, optimised or not."""
+    return {
+        "instruction_set": CYN_ISA.decode(),
+        "fma": bool(CYN_FMA),
+        "optimized": bool(CYN_OPTIMIZED),
+        "compiler": CYN_COMPILER.decode(),
+    }
 
 
 # ------------------------------------------------------------------ scalar math
@@ -213,10 +279,10 @@ cdef inline void _row_times_matrix(const floating* xr, const floating* w, floati
 
 
 cdef void matmul_xw(const floating* x, const floating* w, floating* z,
-                    Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+                    Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out, int path) noexcept nogil:
     """z (rows, n_out) = x (rows, n_in) . w (n_in, n_out)."""
     cdef Py_ssize_t i
-    if _use_loop(0, rows, n_in, n_out):
+    if _use_loop(0, rows, n_in, n_out, path):
         for i in range(rows):
             _row_times_matrix(x + i * n_in, w, z + i * n_out, n_in, n_out)
     else:
@@ -224,7 +290,7 @@ cdef void matmul_xw(const floating* x, const floating* w, floating* z,
 
 
 cdef void matmul_xt_g(const floating* x, const floating* g, floating* gw,
-                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out, int path) noexcept nogil:
     """gw (n_in, n_out) = x.T . g with x (rows, n_in), g (rows, n_out)."""
     cdef Py_ssize_t i, p, j
     cdef floating a0, a1, a2, a3
@@ -233,7 +299,7 @@ cdef void matmul_xt_g(const floating* x, const floating* g, floating* gw,
     cdef const floating* g1
     cdef const floating* g2
     cdef const floating* g3
-    if _use_loop(1, rows, n_in, n_out):
+    if _use_loop(1, rows, n_in, n_out, path):
         for p in range(n_in):
             out = gw + p * n_out
             for j in range(n_out):
@@ -262,11 +328,11 @@ cdef void matmul_xt_g(const floating* x, const floating* g, floating* gw,
 
 
 cdef void matmul_g_wt(const floating* g, const floating* w, floating* gx,
-                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out, int path) noexcept nogil:
     """gx (rows, n_in) = g (rows, n_out) . w.T with w (n_in, n_out)."""
     cdef Py_ssize_t i, p
     cdef const floating* gr
-    if _use_loop(2, rows, n_in, n_out):
+    if _use_loop(2, rows, n_in, n_out, path):
         for i in range(rows):
             gr = g + i * n_out
             for p in range(n_in):
@@ -336,11 +402,11 @@ cdef void activation_forward(int act, const floating* z, floating* a,
 
 cdef void dense_forward(const floating* x, const floating* w, const floating* b, int act,
                         floating* z, floating* a,
-                        Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+                        Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out, int path) noexcept nogil:
     """z = x . w + b; a = act(z) (a may be z), bias and activation in one pass over z."""
     cdef Py_ssize_t i, j
     cdef floating* zr
-    matmul_xw(x, w, z, rows, n_in, n_out)
+    matmul_xw(x, w, z, rows, n_in, n_out, path)
     for i in range(rows):
         zr = z + i * n_out
         if b != NULL:

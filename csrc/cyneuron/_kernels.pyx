@@ -13,7 +13,7 @@ from libc.stdint cimport int64_t
 from cyneuron cimport _activations as acts
 from cyneuron cimport _core as core
 
-from cyneuron._core import set_product_path  # noqa: F401  (re-exported)
+from cyneuron._core import get_product_path, set_product_path  # noqa: F401  (re-exported)
 
 cnp.import_array()
 
@@ -39,8 +39,9 @@ def dense_forward(const floating[:, ::1] x, kernel, bias, int act, z, a):
     cdef const floating* b = <const floating*>_data(bias)
     cdef floating* zp = <floating*>_data(z)
     cdef floating* ap = <floating*>_data(a)
+    cdef int path = core.default_path()
     with nogil:
-        core.dense_forward(xp, w, b, act, zp, ap, rows, n_in, n_out)
+        core.dense_forward(xp, w, b, act, zp, ap, rows, n_in, n_out, path)
 
 
 def dense_backward(const floating[:, ::1] x, kernel, z, a, grad_a, int act, grad_z, grad_kernel, grad_bias, grad_x):
@@ -55,13 +56,14 @@ def dense_backward(const floating[:, ::1] x, kernel, z, a, grad_a, int act, grad
     cdef floating* gw = <floating*>_data(grad_kernel)
     cdef floating* gb = <floating*>_data(grad_bias)
     cdef floating* gx = <floating*>_data(grad_x)
+    cdef int path = core.default_path()
     with nogil:
         core.activation_backward(act, zp, ap, gap, gz, rows, n_out)
-        core.matmul_xt_g(xp, gz, gw, rows, n_in, n_out)
+        core.matmul_xt_g(xp, gz, gw, rows, n_in, n_out, path)
         if gb != NULL:
             core.column_sums(gz, gb, rows, n_out)
         if gx != NULL:
-            core.matmul_g_wt(gz, w, gx, rows, n_in, n_out)
+            core.matmul_g_wt(gz, w, gx, rows, n_in, n_out, path)
 
 
 def activation_forward(const floating[:, ::1] z, out, int act, params=None):

@@ -67,6 +67,8 @@ import math
 
 import numpy as np
 
+from cyneuron._core import path_code, path_name
+
 from cyneuron.backend.reference import _window as reference_window
 from cyneuron.backend.reference import bidirectional as reference_bidirectional
 from cyneuron.backend.specs import KERNEL_ACTIVATIONS, ROW_ACTIVATIONS, activation_kernel
@@ -515,6 +517,15 @@ cdef inline Py_ssize_t _positive(object value, str name) except -1:
     raise ValueError(f"{name}: expected a positive integer, got {value!r}")
 
 
+cdef int _path_code(object value) except -1:
+    if not isinstance(value, str):
+        raise TypeError(f"product_path: expected a str, got {type(value).__name__}")
+    try:
+        return path_code(value)
+    except ValueError:
+        raise ValueError(f"product_path: expected one of auto, loops, blas, got {value!r}") from None
+
+
 cdef object _index(object value, str name):
     """An integer row index (int or NumPy integer, not bool)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
@@ -556,6 +567,7 @@ cdef class NetworkCore:
     cdef Py_ssize_t _batch_size
     cdef Py_ssize_t _macs_per_row
     cdef bint _busy
+    cdef int _path                # PATH_* of every stage's products (product_path)
 
     def __cinit__(self):
         self.st.stages = NULL
@@ -563,12 +575,13 @@ cdef class NetworkCore:
         self.st.params = NULL
         self.st.opt.sched = NULL
 
-    def __init__(self, stages, input_shape, dtype):
+    def __init__(self, stages, input_shape, dtype, product_path=None):
         cdef int s, k
         cdef StageC* stage
         if self.st.stages != NULL:
             raise RuntimeError("a NetworkCore is initialised once; build a new one instead")
         widths = check_stages(stages, input_shape, dtype)  # validates first, naming the bad argument
+        path = core.default_path() if product_path is None else _path_code(product_path)
         stages = tuple(stages)
         self.dtype = np.dtype(dtype)
         self._typenum = cnp.NPY_DOUBLE if self.dtype == np.float64 else cnp.NPY_FLOAT
@@ -600,6 +613,7 @@ cdef class NetworkCore:
             stage.n_out = widths[s + 1]
             stage.trainable = bool(spec.trainable)
             stage.need_dx = s > self.st.first_trained
+            stage.path = path
             # a bidirectional stage's params belong to its two direction stages (_describe)
             own_params = () if spec.kind == "bidirectional" else spec.params
             if len(own_params) > 4 or len(spec.state) > 4:
@@ -613,6 +627,7 @@ cdef class NetworkCore:
             if stage.trainable:
                 self._params.extend(spec.params)
             self._describe(stage, spec, s == len(stages) - 1)
+        self._path = path
         self.st.head_act = core.ACT_LINEAR
         if self.st.stages[len(stages) - 1].head:
             self.st.head_act = self.st.stages[len(stages) - 1].act
@@ -744,6 +759,7 @@ cdef class NetworkCore:
             sub.n_out = math.prod(sub_spec.out_shape)
             sub.trainable = stage.trainable
             sub.need_dx = stage.need_dx
+            sub.path = stage.path
             sub.n_params = len(sub_spec.params)
             for k, array in enumerate(sub_spec.params):
                 sub.param[k] = cnp.PyArray_DATA(<cnp.ndarray>array)
@@ -1093,6 +1109,31 @@ cdef class NetworkCore:
             if self._busy:
                 raise RuntimeError("this cyneuron network is being used by another thread")
             self.st.iterations = int(value)
+
+    property macs_per_row:
+        """Multiply-adds of one sample's forward pass (the BLAS thread policy sizes a fit's products by it)."""
+
+        def __get__(self):
+            return self._macs_per_row
+
+    property product_path:
+        """How this network's dense products run: "auto" (loop or BLAS by each product's shape),
+        "loops" or "blas". Chosen at build (``product_path=``, default: the process default of
+        ``cyneuron._core.set_product_path``); the step reads it from the network's own stages."""
+
+        def __get__(self):
+            return path_name(self._path)
+
+        def __set__(self, value):
+            cdef int s, code = _path_code(value)
+            if self._busy:
+                raise RuntimeError("this cyneuron network is being used by another thread")
+            for s in range(self.st.n_stages):
+                self.st.stages[s].path = code
+                if self.st.stages[s].kind == KIND_BIDIRECTIONAL:
+                    bidirectional.direction(&self.st.stages[s], 0).path = code
+                    bidirectional.direction(&self.st.stages[s], 1).path = code
+            self._path = code
 
     property seed:
         """The key of Dropout stages without a seed of their own."""

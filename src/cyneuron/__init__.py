@@ -18,6 +18,7 @@ import sys
 
 from cyneuron import _unavailable, activations, config, initializers, layers, losses, metrics, models, optimizers, utils
 from cyneuron._functional import KerasTensor
+from cyneuron._show_config import show_config
 from cyneuron.backend import get_backend, set_backend
 from cyneuron.layers import Input
 from cyneuron.models import Model, Sequential
@@ -28,6 +29,7 @@ __all__ = [
     "__version__",
     "set_backend",
     "get_backend",
+    "show_config",
     "Sequential",
     "Model",
     "KerasTensor",

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from cyneuron import _threads
 from cyneuron import config as _config
 from cyneuron._data import BatchSource, is_batch_source
 from cyneuron._progbar import Progbar, check_verbose
@@ -484,7 +485,9 @@ class TrainingMixin:
         train = network.train_batch
         training_logs: dict = {}
         bar = None
+        threads = _threads.FitThreads(network, min(batch_size, n))
         try:
+            threads.start()
             cbs.on_train_begin(None)
             first_epoch, skip = initial_epoch, 0
             if progress.resume is not None:
@@ -511,6 +514,7 @@ class TrainingMixin:
                 done = skip  # batches that ran
                 failed = False
                 if source is not None:
+                    threads.epoch()
                     done, seen, failed = self._source_epoch(source, train_source, cbs, hooks, live, bar, logs_at)
                     if source.exhausted:
                         warnings.warn(
@@ -525,7 +529,9 @@ class TrainingMixin:
                 elif not hooks and not live:
                     # No Python code of the user's runs in this loop: hold the network for the whole epoch.
                     with net_lock:
-                        for start, stop in bounds[skip:]:
+                        probed, failed = threads.epoch(train, bounds[skip:])  # may time BLAS threads
+                        done += probed
+                        for start, stop in () if failed else bounds[done:]:
                             if not train(start, stop):
                                 failed = True
                                 break
@@ -533,6 +539,7 @@ class TrainingMixin:
                         optimizer.iterations = network.iterations
                     seen = bounds[done][1] if failed else n
                 else:
+                    threads.epoch()
                     interval = bar.interval if live else 0.0
                     next_draw = 0.0
                     seen = bounds[skip - 1][1] if skip else 0
@@ -600,6 +607,7 @@ class TrainingMixin:
             self.history = cbs.history
             raise
         finally:
+            threads.restore()
             self._fit_progress = None
         return cbs.history
 

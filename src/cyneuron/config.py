@@ -77,6 +77,40 @@ def _dtype() -> np.dtype:
     return np.dtype(_FLOATX)
 
 
+# ------------------------------------------------------------------------------- BLAS threads
+def set_blas_threads(threads: int | None) -> None:
+    """Fix the number of BLAS threads ``fit`` uses, or ``None`` for the automatic policy.
+
+    The automatic policy (``cyneuron._threads``; the README's "Threads" section) picks 1 thread
+    for small training steps and, for large ones, as many threads as there are idle cores when the
+    fit (and each epoch) starts. The environment variable ``CYNEURON_BLAS_THREADS`` sets the same
+    override at import. Needs threadpoolctl; without it the BLAS keeps its own setting.
+
+    Args:
+        threads: a positive int, or None.
+
+    Raises:
+        TypeError: ``threads`` is not an int or None.
+        ValueError: ``threads`` < 1.
+    """
+    from cyneuron import _threads
+
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+            raise TypeError(f"set_blas_threads(threads): expected a positive int or None, got {type(threads).__name__}")
+        if threads < 1:
+            raise ValueError(f"set_blas_threads(threads): expected a positive int or None, got {threads}")
+        threads = int(threads)
+    _threads.set_override(threads)
+
+
+def get_blas_threads() -> int | None:
+    """The override set by ``set_blas_threads`` / ``CYNEURON_BLAS_THREADS`` (None: the automatic policy)."""
+    from cyneuron import _threads
+
+    return _threads.get_override()
+
+
 # A Keras name this module lacks raises an error that says so.
 from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
 

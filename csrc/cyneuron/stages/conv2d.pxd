@@ -228,33 +228,36 @@ cdef extern from *:
 
 
 cdef inline void product_forward(floating* tag, const floating* cols, const floating* k, const floating* b, int act,
-                                 floating* z, floating* y, Py_ssize_t m, Py_ssize_t kk, Py_ssize_t f) noexcept nogil:
+                                 floating* z, floating* y, Py_ssize_t m, Py_ssize_t kk, Py_ssize_t f,
+                                 int path) noexcept nogil:
     """z = cols . k + b, y = act(z) (y may be z): the register-blocked product where it applies
     (its bias pass and order as dense_forward's), else dense_forward."""
     if floating is float:
         if cyn_xw_f(cols, k, b, z, m, kk, f):
             core.activation_forward(act, z, y, m, f)
             return
-    core.dense_forward(cols, k, b, act, z, y, m, kk, f)
+    core.dense_forward(cols, k, b, act, z, y, m, kk, f, path)
 
 
 cdef inline void input_gradient(floating* tag, const floating* dz, const floating* k, const floating* kt,
-                                floating* dcols, Py_ssize_t m, Py_ssize_t kk, Py_ssize_t f) noexcept nogil:
+                                floating* dcols, Py_ssize_t m, Py_ssize_t kk, Py_ssize_t f,
+                                int path) noexcept nogil:
     """dcols (m, kk) = dz (m, f) . k.T: the register-blocked product on kt = k.T where it applies."""
     if floating is float:
         if kt != NULL and cyn_xw_f(dz, kt, NULL, dcols, m, f, kk):
             return
-    core.matmul_g_wt(dz, k, dcols, m, kk, f)
+    core.matmul_g_wt(dz, k, dcols, m, kk, f, path)
 
 
 cdef inline void kernel_gradient(floating* tag, const floating* cols, const floating* dz, floating* gw,
-                                 floating* gb, Py_ssize_t m, Py_ssize_t kk, Py_ssize_t f) noexcept nogil:
+                                 floating* gb, Py_ssize_t m, Py_ssize_t kk, Py_ssize_t f,
+                                 int path) noexcept nogil:
     """gw = cols.T . dz and (gb not NULL) gb = dz's column sums: the register-blocked kernel does both
     in one pass over dz where it applies, else BLAS and column_sums."""
     if floating is float:
         if cyn_xtg_f(cols, dz, gw, gb, m, kk, f):
             return
-    core.matmul_xt_g(cols, dz, gw, m, kk, f)
+    core.matmul_xt_g(cols, dz, gw, m, kk, f, path)
     if gb != NULL:
         core.column_sums(dz, gb, m, f)
 
@@ -401,7 +404,7 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
     cdef floating* zz = z if z != NULL else y
     if s.flag:
         product_forward(tag, x, <const floating*>s.param[0], <const floating*>s.param[1], s.act, zz, y,
-                        rows * p, kk, f)
+                        rows * p, kk, f, s.path)
         return
     step = chunk_rows(s, rows, sizeof(floating))
     r0 = 0
@@ -409,7 +412,7 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
         n = step if r0 + step <= rows else rows - r0
         im2col(tag, s, x + r0 * n_in, cols + r0 * p * kk, n)
         product_forward(tag, cols + r0 * p * kk, <const floating*>s.param[0], <const floating*>s.param[1], s.act,
-                        zz + r0 * p * f, y + r0 * p * f, n * p, kk, f)
+                        zz + r0 * p * f, y + r0 * p * f, n * p, kk, f, s.path)
         r0 += n
 
 
@@ -428,7 +431,7 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
         core.activation_backward(s.act, y, y, dy, dy, m, f)
     if s.trainable:
         kernel_gradient(tag, cols, dy, <floating*>s.grad[0], <floating*>s.grad[1] if s.param[1] != NULL else NULL,
-                        m, kk, f)
+                        m, kk, f, s.path)
     if s.need_dx:
         kt = NULL
         if floating is float:  # K.T (F, kh*kw*C) for the register-blocked product dZ . K.T
@@ -438,13 +441,14 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                     for j in range(f):
                         kt[j * kk + i] = (<const floating*>s.param[0])[i * f + j]
         if s.flag:
-            input_gradient(tag, dy, <const floating*>s.param[0], kt, dx, m, kk, f)
+            input_gradient(tag, dy, <const floating*>s.param[0], kt, dx, m, kk, f, s.path)
         else:
             step = chunk_rows(s, rows, sizeof(floating))
             r0 = 0
             while r0 < rows:
                 n = step if r0 + step <= rows else rows - r0
-                input_gradient(tag, dy + r0 * p * f, <const floating*>s.param[0], kt, <floating*>s.scratch, n * p, kk, f)
+                input_gradient(tag, dy + r0 * p * f, <const floating*>s.param[0], kt, <floating*>s.scratch, n * p, kk, f,
+                               s.path)
                 col2im(tag, s, <const floating*>s.scratch, dx + r0 * n_in, n)
                 r0 += n
         free(kt)

@@ -14,7 +14,7 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
                          Py_ssize_t rows) noexcept nogil:
     """y (rows, n_out) = act(x @ W + b); ``z`` receives the pre-activation (NULL: computed in place in y)."""
     core.dense_forward(x, <const floating*>s.param[0], <const floating*>s.param[1], s.act,
-                       z if z != NULL else y, y, rows * s.dims[0], s.dims[1], s.dims[2])
+                       z if z != NULL else y, y, rows * s.dims[0], s.dims[1], s.dims[2], s.path)
 
 
 cdef inline void backward(floating* tag, StageC* s, const floating* x, const floating* y, floating* dy,
@@ -26,8 +26,8 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
         # the activation derivative from A alone (relu: A > 0 exactly when Z > 0)
         core.activation_backward(s.act, y, y, dy, dy, n, units)
     if s.trainable:
-        core.matmul_xt_g(x, dy, <floating*>s.grad[0], n, n_in, units)
+        core.matmul_xt_g(x, dy, <floating*>s.grad[0], n, n_in, units, s.path)
         if s.param[1] != NULL:
             core.column_sums(dy, <floating*>s.grad[1], n, units)
     if s.need_dx:
-        core.matmul_g_wt(dy, <const floating*>s.param[0], dx, n, n_in, units)
+        core.matmul_g_wt(dy, <const floating*>s.param[0], dx, n, n_in, units, s.path)

@@ -321,7 +321,7 @@ cdef extern from *:
 
 
 cdef inline void _xt_g(const floating* x, const floating* g, floating* gw, Py_ssize_t n, Py_ssize_t n_in,
-                       Py_ssize_t n_out) noexcept nogil:
+                       Py_ssize_t n_out, int path) noexcept nogil:
     """gw (n_in, n_out) = x.T . g over x (n, n_in), g (n, n_out): the weight gradients over rows * T.
 
     float32: cyn_gemm over chunks of 256 rows of g (a chunk of the gates, <= 256 KB, stays in L2 for all
@@ -335,12 +335,12 @@ cdef inline void _xt_g(const floating* x, const floating* g, floating* gw, Py_ss
         if n == 0:
             memset(gw, 0, n_in * n_out * sizeof(floating))
     else:
-        core.matmul_xt_g(x, g, gw, n, n_in, n_out)
+        core.matmul_xt_g(x, g, gw, n, n_in, n_out, path)
 
 
 cdef inline void _step_product(const floating* A, Py_ssize_t sai, const floating* B, Py_ssize_t ldb,
                                floating* C, Py_ssize_t ldc, Py_ssize_t M, Py_ssize_t K, Py_ssize_t N,
-                               bint add, floating* tmp) noexcept nogil:
+                               bint add, floating* tmp, int path) noexcept nogil:
     """C (M, N; row stride ldc) = or += A (M, K; row stride sai) . B (K, N; row stride ldb).
 
     float32: cyn_gemm. float64: _core's products through tmp (M * N, contiguous) when a stride is not the
@@ -352,9 +352,9 @@ cdef inline void _step_product(const floating* A, Py_ssize_t sai, const floating
         cyn_gemm(M, N, K, A, sai, 1, B, ldb, C, ldc, add)
     else:
         if not add and ldc == N:
-            core.matmul_xw(A, B, C, M, K, N)
+            core.matmul_xw(A, B, C, M, K, N, path)
             return
-        core.matmul_xw(A, B, tmp, M, K, N)
+        core.matmul_xw(A, B, tmp, M, K, N, path)
         for i in range(M):
             cr = C + i * ldc
             tr = tmp + i * N
@@ -409,7 +409,7 @@ cdef inline void _xt_g_masked(StageC* s, const floating* a, const floating* m, P
     if mc == 1:
         _times_mask(a, m, w, xb, rows, T, w)
         if ldg == blocks * u and ldw == blocks * u:
-            _xt_g(xb, g, gw, n, w, blocks * u)
+            _xt_g(xb, g, gw, n, w, blocks * u, s.path)
         else:
             _xt_g_block(xb, g, ldg, gw, ldw, n, w, blocks * u)
         return
@@ -554,7 +554,7 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
                     memcpy(gates + p * G, b, G * sizeof(floating))
             cyn_gemm(n, G, F, xin, F, 1, W, G, gates, G, b != NULL)
         else:
-            core.matmul_xw(xin, W, gates, n, F, G)
+            core.matmul_xw(xin, W, gates, n, F, G, s.path)
             if b != NULL:
                 for p in range(n):
                     g = gates + p * G
@@ -594,7 +594,7 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
                 for k in range(3):
                     _gemm_s(rows, u, u, hm + k * u, hs, 1, U + k * u, G, hu + k * u, G, False)
             elif t > 0:
-                _step_product(hin, u, U, G, hu, G, rows, u, G, False, hu)
+                _step_product(hin, u, U, G, hu, G, rows, u, G, False, hu, s.path)
             else:
                 memset(hu, 0, rows * G * sizeof(floating))
         elif t > 0 and drop_rec and mc > 1:
@@ -602,9 +602,9 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
                 _gemm_s(rows, u, u, hm + k * u, hs, 1, U + k * u, G, gates + tx * G + k * u, T * G, True)
         elif t > 0:
             if kind == KIND_GRU:
-                _step_product(hin, u, Uzr, 2 * u, gates + tx * G, T * G, rows, u, 2 * u, True, hu)
+                _step_product(hin, u, Uzr, 2 * u, gates + tx * G, T * G, rows, u, 2 * u, True, hu, s.path)
             else:
-                _step_product(hin, u, U, G, gates + tx * G, T * G, rows, u, G, True, hu)
+                _step_product(hin, u, U, G, gates + tx * G, T * G, rows, u, G, True, hu, s.path)
 
         if kind == KIND_SIMPLE_RNN:
             for r in range(rows):
@@ -661,7 +661,7 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
                     cr[j] = g[u + j] * hp[j]
                 if training:
                     memcpy(X2 + (r * T + tx) * u, cr, u * sizeof(floating))
-            _step_product(t1, u, Uh, u, gates + tx * G + 2 * u, T * G, rows, u, u, True, hu)
+            _step_product(t1, u, Uh, u, gates + tx * G + 2 * u, T * G, rows, u, u, True, hu, s.path)
             for r in range(rows):
                 g = gates + (r * T + tx) * G
                 _act_block(ac, g + 2 * u, u)
@@ -924,7 +924,7 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                 _dact_block(ra, g, d, u)                   # dpz
                 _dact_block(ac, g + 2 * u, e, u)           # dph
                 memcpy(X4 + (r * T + tx) * u, e, u * sizeof(floating))
-            _step_product(t1, u, UhT, u, t2, u, rows, u, u, False, hu)  # dL/d(r h_prev)
+            _step_product(t1, u, UhT, u, t2, u, rows, u, u, False, hu, s.path)  # dL/d(r h_prev)
             for r in range(rows):
                 g = gates + (r * T + tx) * G
                 d = dz + r * 2 * u
@@ -953,7 +953,7 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                 if mc > 1:
                     _gemm_s(rows, u, u, dz + k * u, K, 1, Ut + k * u * u, u, t2, u, False)
                 else:
-                    _step_product(dz, K, Ut, u, t2, u, rows, K, u, False, hu)
+                    _step_product(dz, K, Ut, u, t2, u, rows, K, u, False, hu, s.path)
                 for r in range(rows):
                     mrow = Mrec + (r * mc + k) * u
                     cr = t2 + r * u
@@ -973,33 +973,33 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                 else:
                     memcpy(dhr, e, u * sizeof(floating))
         elif t > 0:
-            _step_product(dz, K, Ut, u, dh, u, rows, K, u, kind == KIND_GRU, t2)
+            _step_product(dz, K, Ut, u, dh, u, rows, K, u, kind == KIND_GRU, t2, s.path)
         t -= 1
 
     if s.trainable:
         if drop_in:  # the product read x times the input mask(s)
             _xt_g_masked(s, x, Min, mc, F, XB, gates, G, <floating*>s.grad[0], G, rows, G // u)
         else:
-            _xt_g(x, gates, <floating*>s.grad[0], n, F, G)
+            _xt_g(x, gates, <floating*>s.grad[0], n, F, G, s.path)
         gw = <floating*>s.grad[1]
         if kind == KIND_GRU and after:
             if drop_rec:
                 _xt_g_masked(s, Hp, Mrec, mc, u, XB, X3, G, gw, G, rows, 3)
             else:
-                _xt_g(Hp, X3, gw, n, u, G)
+                _xt_g(Hp, X3, gw, n, u, G, s.path)
         elif kind == KIND_GRU:
             if drop_rec:
                 _xt_g_masked(s, Hp, Mrec, mc, u, XB, X3, 2 * u, dU, 2 * u, rows, 2)
             else:
-                _xt_g(Hp, X3, dU, n, u, 2 * u)
-            _xt_g(X2, X4, dU + u * 2 * u, n, u, u)
+                _xt_g(Hp, X3, dU, n, u, 2 * u, s.path)
+            _xt_g(X2, X4, dU + u * 2 * u, n, u, u, s.path)
             for p in range(u):
                 memcpy(gw + p * G, dU + p * 2 * u, 2 * u * sizeof(floating))
                 memcpy(gw + p * G + 2 * u, dU + u * 2 * u + p * u, u * sizeof(floating))
         elif drop_rec:
             _xt_g_masked(s, Hp, Mrec, mc, u, XB, gates, G, gw, G, rows, G // u)
         else:
-            _xt_g(Hp, gates, gw, n, u, G)
+            _xt_g(Hp, gates, gw, n, u, G, s.path)
         if has_bias:
             core.column_sums(gates, <floating*>s.grad[2], n, G)
             if kind == KIND_GRU and after:
@@ -1022,6 +1022,6 @@ cdef inline void backward(floating* tag, StageC* s, const floating* x, const flo
                         for j in range(F):
                             d[j] = d[j] + e[j] * mrow[j]
     elif s.need_dx:
-        core.matmul_g_wt(gates, W, dx, n, F, G)
+        core.matmul_g_wt(gates, W, dx, n, F, G, s.path)
         if drop_in:
             _times_mask(dx, Min, F, dx, rows, T, F)

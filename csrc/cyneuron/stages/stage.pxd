@@ -53,3 +53,4 @@ ctypedef struct StageC:
     void* scratch_infer      # kind-specific inference workspace (inference arena; recurrent kinds)
     void* masks              # recurrent kinds: the dropout masks and their scratch (training arena)
     void* sub                # bidirectional: its two direction stages (forward, backward), owned by the network
+    int path                 # how this stage's dense products run (_core's PATH_*): its network's setting
