@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import cyneuron
 from cyneuron import backend
-from cyneuron.backend import reference, specs
+from cyneuron.backend import reference
 from cyneuron.backend.specs import ACTIVATIONS as SPEC_ACTIVATIONS
 from cyneuron.backend.specs import StageSpec
 from cyneuron.export import onnx as onnx_export
@@ -33,6 +33,7 @@ from cyneuron.layers import (
     GRU,
     LSTM,
     BatchNormalization,
+    Bidirectional,
     Conv2D,
     Dense,
     Dropout,
@@ -40,6 +41,9 @@ from cyneuron.layers import (
     GlobalAveragePooling2D,
     Input,
     MaxPooling2D,
+    PReLU,
+    SimpleRNN,
+    TimeDistributed,
 )
 from cyneuron.models import Sequential
 from cyneuron.utils import set_random_seed
@@ -155,13 +159,14 @@ def test_stage_examples_match_predict_float64(kind, index, shape, stages):
     _check_stack("float64", kind, index, shape, stages)
 
 
-RECURRENT = [s for s in STACKS["float32"] if s[0] in ("simple_rnn", "lstm", "gru", "embedding")]
+RECURRENT = [s for s in STACKS["float32"] if s[0] in ("simple_rnn", "lstm", "gru", "bidirectional", "embedding")]
 
 
 @needs_onnx
 @pytest.mark.parametrize("kind,index,shape,stages", RECURRENT, ids=[f"{k}-{i}" for k, i, _, _ in RECURRENT])
 def test_unrolled_recurrence_matches_predict(kind, index, shape, stages, monkeypatch):
-    """The step-by-step fallback (softmax activations, float64) on every recurrent example in float32."""
+    """The step-by-step fallback (softmax activations, float64) on every recurrent example in float32
+    (bidirectional ones: each direction apart, then merged)."""
     monkeypatch.setattr(onnx_export, "_RNN_ACTIVATIONS", {})
     _check_stack("float32", kind, index, shape, stages)
 
@@ -193,18 +198,13 @@ def test_window_geometry_matches_predict(stack):
     _check_stack("float32", stages[0].kind, 0, (int(np.prod(shape)),), stages)
 
 
-# Keras' relu with arguments: the "relu_ext" stage today; "relu" with its arguments where the specs list
-# activation arguments (ACTIVATION_PARAMS); the table converts both
-RELU_WITH_ARGUMENTS = "relu" if "relu" in getattr(specs, "ACTIVATION_PARAMS", {}) else "relu_ext"
-
-
 @st.composite
 def _activation_stacks(draw):
     """An extended activation with random attributes (the layers' domain: ReLU's and LeakyReLU's are >= 0),
     the input on a grid that hits the thresholds exactly."""
-    name = draw(st.sampled_from([RELU_WITH_ARGUMENTS, "leaky_relu", "elu"]))
+    name = draw(st.sampled_from(["relu", "leaky_relu", "elu"]))
     grid = st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.0])
-    if name == RELU_WITH_ARGUMENTS:
+    if name == "relu":
         attrs = {"negative_slope": draw(grid), "threshold": draw(grid), "max_value": draw(st.none() | grid)}
     elif name == "leaky_relu":
         attrs = {"negative_slope": draw(grid)}
@@ -298,6 +298,93 @@ def test_recurrent_model_matches_predict(tmp_path):
     model = Sequential([Input((6, 3)), LSTM(5, return_sequences=True, go_backwards=True), GRU(4), Dense(2)])
     x = np.random.default_rng(2).standard_normal((9, 6, 3)).astype("float32")
     _compare_model(model, x, tmp_path / "rnn.onnx")
+
+
+def _recurrent_ops(proto) -> list:
+    return [node for node in proto.graph.node if node.op_type in ("RNN", "LSTM", "GRU")]
+
+
+@needs_onnx
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul"])
+@pytest.mark.parametrize("cell", [SimpleRNN, LSTM, GRU])
+def test_bidirectional_is_one_recurrent_op(cell, merge_mode, tmp_path):
+    """A forward layer and its go_backwards copy run as one op with direction="bidirectional" (its
+    reverse direction's Y is in input time, what Keras' flip of the backward output gives)."""
+    set_random_seed(7)
+    model = Sequential(
+        [
+            Input((5, 3)),
+            Bidirectional(cell(4, return_sequences=True), merge_mode),
+            Bidirectional(cell(3), merge_mode),
+            Dense(2),
+        ]
+    )
+    x = np.random.default_rng(4).standard_normal((9, 5, 3)).astype("float32")
+    proto = _compare_model(model, x, tmp_path / "bi.onnx")
+    ops = _recurrent_ops(proto)
+    assert len(ops) == 2
+    for node in ops:
+        assert {a.name: a for a in node.attribute}["direction"].s == b"bidirectional"
+
+
+@needs_onnx
+def test_bidirectional_with_other_directions_runs_them_apart(tmp_path):
+    """A go_backwards forward layer with a forward backward_layer (Keras allows any two different
+    go_backwards): each direction is its own op, the second's output flipped in time before merging."""
+    set_random_seed(8)
+    layer = Bidirectional(
+        GRU(3, return_sequences=True, go_backwards=True), backward_layer=GRU(3, return_sequences=True)
+    )
+    model = Sequential([Input((4, 2)), layer, Flatten(), Dense(2)])
+    x = np.random.default_rng(5).standard_normal((9, 4, 2)).astype("float32")
+    proto = _compare_model(model, x, tmp_path / "bi.onnx")
+    assert len(_recurrent_ops(proto)) == 2
+    assert all(a.name != "direction" for node in _recurrent_ops(proto) for a in node.attribute)
+
+
+@needs_onnx
+def test_dense_on_sequences_and_images(tmp_path):
+    """Dense on (..., in) (TimeDistributed(Dense) too): MatMul over the last axis, also on a convolution's
+    NCHW output, which goes back to channels-last first."""
+    set_random_seed(9)
+    model = Sequential(
+        [
+            Input((4, 4, 2)),
+            Conv2D(3, 3, padding="same", activation="relu"),
+            Dense(5, activation="softmax"),  # per pixel
+            TimeDistributed(Dense(2, activation="tanh")),
+            Flatten(),
+            Dense(3),
+        ]
+    )
+    x = np.random.default_rng(6).standard_normal((9, 4, 4, 2)).astype("float32")
+    _compare_model(model, x, tmp_path / "dense.onnx")
+
+
+@needs_onnx
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_prelu_after_convolutions(data_format, tmp_path):
+    """PReLU's alpha follows the tensor's layout: transposed to (C, H, W) on a convolution's NCHW output
+    (no Transpose around it), as it is on channels-last data."""
+    set_random_seed(10)
+    channels_first = data_format == "channels_first"
+    model = Sequential(
+        [
+            Input((2, 5, 5) if channels_first else (5, 5, 2)),
+            Conv2D(3, 3, data_format=data_format),
+            PReLU("glorot_uniform", shared_axes=[2, 3] if channels_first else [1, 2]),  # one slope per channel
+            Conv2D(2, 2, data_format=data_format),
+            PReLU("glorot_uniform"),  # one slope per element
+            Flatten(),
+            Dense(2),
+        ]
+    )
+    x = np.random.default_rng(7).standard_normal((9, *model.input_shape[1:])).astype("float32")
+    proto = _compare_model(model, x, tmp_path / "prelu.onnx")
+    ops = [node.op_type for node in proto.graph.node]
+    assert ops.count("PRelu") == 2
+    # channels_last: one Transpose to NCHW and one back before Flatten; channels_first: none
+    assert ops.count("Transpose") == (0 if channels_first else 2)
 
 
 @needs_onnx

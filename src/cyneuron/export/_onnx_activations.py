@@ -130,7 +130,6 @@ def _threshold(g: Graph, x: str, attrs, axis: int) -> str:
 ACTIVATIONS: dict[str, Activation] = {
     "linear": lambda g, x, attrs, axis: x,
     "relu": _relu,
-    "relu_ext": _relu,  # the compiled kernels' name for relu with arguments
     "sigmoid": lambda g, x, attrs, axis: _sigmoid(g, x),
     "tanh": lambda g, x, attrs, axis: g.op("Tanh", [x]),
     "softmax": lambda g, x, attrs, axis: g.op("Softmax", [x], axis=axis),

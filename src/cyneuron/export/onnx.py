@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from cyneuron.backend.reference import affine, conv2d, max_pool2d
+from cyneuron.backend.reference import affine, bidirectional, conv2d, max_pool2d
 from cyneuron.backend.specs import StageSpec
 from cyneuron.export._onnx_activations import ACTIVATIONS, ROW_WISE, activate
 from cyneuron.export._onnx_graph import Graph, Value, require_onnx
@@ -48,12 +48,18 @@ def _label(spec: StageSpec) -> str:
 
 
 def _dense(g: Graph, spec: StageSpec, v: Value) -> Value:
+    """(batch, *leading, in) -> (batch, *leading, units): Gemm for one position per sample, else MatMul
+    (which broadcasts the kernel over the leading axes) and Add; softmax per last-axis row."""
     x = g.shaped(v, spec.in_shape)
-    inputs = [x, g.const(spec.params[0], "kernel")]
-    if len(spec.params) > 1:
-        inputs.append(g.const(spec.params[1], "bias"))
-    z = g.op("Gemm", inputs, "dense")
-    return Value(activate(g, spec.attrs["activation"], z, spec.attrs, -1, _label(spec)), spec.out_shape)
+    kernel = g.const(spec.params[0], "kernel")
+    bias = g.const(spec.params[1], "bias") if len(spec.params) > 1 else None
+    if len(spec.in_shape) == 1:
+        z = g.op("Gemm", [x, kernel] + ([bias] if bias else []), "dense")
+    else:
+        z = g.op("MatMul", [x, kernel], "dense")
+        if bias:
+            z = g.op("Add", [z, bias], "dense_bias")
+    return Value(activate(g, spec.attrs["activation"], z, spec.attrs, -1, _label(spec)), tuple(spec.out_shape))
 
 
 def _activation(g: Graph, spec: StageSpec, v: Value) -> Value:
@@ -206,40 +212,122 @@ _RNN_ACTIVATIONS = {
 }
 
 
-def _recurrent(g: Graph, spec: StageSpec, v: Value) -> Value:
+def _native_activations(spec: StageSpec) -> list[str] | None:
+    """A recurrent stage's activations in the order of ONNX's ``activations`` (f, g[, h]: gates, cell input,
+    cell output), or None when ONNX's recurrent op cannot apply one of them."""
+    a = spec.attrs
+    names = ([a["recurrent_activation"]] if spec.kind != "simple_rnn" else []) + [a["activation"]]
+    if spec.kind == "lstm":
+        names.append(a["activation"])
+    return names if all(name in _RNN_ACTIVATIONS for name in names) else None
+
+
+def _onnx_weights(spec: StageSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One direction's ONNX arrays: W (G, F), R (G, units), B (2G,) (input then recurrent bias) or None."""
     a, kind = spec.attrs, spec.kind
-    steps, _ = spec.in_shape
     u = a["units"]
-    names = ([a["recurrent_activation"]] if kind != "simple_rnn" else []) + [a["activation"]]
-    if kind == "lstm":
-        names.append(a["activation"])  # ONNX's f, g, h: gates, cell input, cell output
-    if any(name not in _RNN_ACTIVATIONS for name in names) or g.dtype != np.float32:
-        return _unrolled(g, spec, v)
-    x = _time_major_input(g, spec, v)
 
     def blocks(m):  # (rows, G) in Keras' gate order -> (G, rows) in ONNX's
         return np.concatenate([m[..., b * u : (b + 1) * u] for b in _GATE_ORDER[kind]], axis=-1).T
 
-    kernel, recurrent = spec.params[0], spec.params[1]
-    inputs = [x, g.const(blocks(kernel)[None], "W"), g.const(blocks(recurrent)[None], "R")]
-    after = kind == "gru" and a["reset_after"]
+    bias = None
     if len(spec.params) == 3:
-        bias = spec.params[2]
-        b_in, b_rec = (bias[0], bias[1]) if after else (bias, np.zeros_like(bias))
-        inputs.append(g.const(np.concatenate([blocks(b_in), blocks(b_rec)])[None], "B"))
+        after = kind == "gru" and a["reset_after"]
+        b_in, b_rec = (spec.params[2][0], spec.params[2][1]) if after else (spec.params[2], None)
+        bias = np.concatenate([blocks(b_in), np.zeros_like(b_in) if b_rec is None else blocks(b_rec)])
+    return blocks(spec.params[0]), blocks(spec.params[1]), bias
+
+
+def _rnn_attrs(spec: StageSpec, names: list[str]) -> dict[str, Any]:
+    """The recurrent op's attributes for activation names (both directions' in turn when bidirectional)."""
     acts = [_RNN_ACTIVATIONS[n] for n in names]
-    attrs: dict[str, Any] = {"hidden_size": u, "activations": [onnx_name for onnx_name, _, _ in acts]}
+    attrs: dict[str, Any] = {"hidden_size": spec.attrs["units"], "activations": [name for name, _, _ in acts]}
     # alpha/beta are listed for the activations that take them, in order
     alphas = [alpha for _, alpha, _ in acts if alpha is not None]
     if alphas:
         attrs["activation_alpha"] = alphas
         attrs["activation_beta"] = [beta for _, _, beta in acts if beta is not None]
-    if kind == "gru":
-        attrs["linear_before_reset"] = int(after)
-    outputs = g.op(_RNN_OPS[kind], inputs, kind, outputs=3 if kind == "lstm" else 2, **attrs)
-    if a["return_sequences"]:  # Y (T, 1, batch, units) -> (batch, T, 1, units)
+    if spec.kind == "gru":
+        attrs["linear_before_reset"] = int(spec.attrs["reset_after"])
+    return attrs
+
+
+def _recurrent(g: Graph, spec: StageSpec, v: Value) -> Value:
+    kind, u = spec.kind, spec.attrs["units"]
+    steps, _ = spec.in_shape
+    names = _native_activations(spec)
+    if names is None or g.dtype != np.float32:
+        return _unrolled(g, spec, v)
+    w, r, b = _onnx_weights(spec)
+    inputs = [_time_major_input(g, spec, v), g.const(w[None], "W"), g.const(r[None], "R")]
+    if b is not None:
+        inputs.append(g.const(b[None], "B"))
+    outputs = g.op(_RNN_OPS[kind], inputs, kind, outputs=3 if kind == "lstm" else 2, **_rnn_attrs(spec, names))
+    if spec.attrs["return_sequences"]:  # Y (T, 1, batch, units) -> (batch, T, 1, units)
         return Value(g.op("Transpose", [outputs[0]], perm=[2, 0, 1, 3]), (steps, 1, u))
     return Value(g.op("Squeeze", [outputs[1], g.ints([0], "axes")]), (u,))  # Y_h (1, batch, units)
+
+
+def _merge(g: Graph, mode: str, forward: str, backward: str) -> str:
+    """Bidirectional's sum / ave / mul of two tensors of one shape (concat is the caller's: its axis varies)."""
+    if mode == "sum":
+        return g.op("Add", [forward, backward])
+    if mode == "ave":
+        return g.op("Div", [g.op("Add", [forward, backward]), g.scalar(2)])
+    return g.op("Mul", [forward, backward])
+
+
+def _bidirectional(g: Graph, spec: StageSpec, v: Value) -> Value:
+    """One ONNX recurrent op with ``direction="bidirectional"`` when the pair is a forward and a
+    go_backwards direction the op can run: its reverse direction's Y is in input time already, what
+    Keras' flip of the go_backwards output gives; otherwise each direction on its own."""
+    forward, backward = bidirectional.directions(spec)
+    names = [_native_activations(d) for d in (forward, backward)]
+    fa, ba, mode = forward.attrs, backward.attrs, spec.attrs["merge_mode"]
+    same_reset = spec.attrs["cell"] != "gru" or fa["reset_after"] == ba["reset_after"]  # one op attribute
+    if None in names or g.dtype != np.float32 or not same_reset or fa["go_backwards"] or not ba["go_backwards"]:
+        return _bidirectional_apart(g, spec, v, forward, backward)
+    kind, u, steps = spec.attrs["cell"], fa["units"], spec.in_shape[0]
+    weights = [_onnx_weights(d) for d in (forward, backward)]
+    inputs = [_time_major_input(g, forward, v)]
+    inputs += [g.const(np.stack([w[i] for w in weights]), hint) for i, hint in ((0, "W"), (1, "R"))]
+    if weights[0][2] is not None:
+        inputs.append(g.const(np.stack([w[2] for w in weights]), "B"))
+    attrs = _rnn_attrs(forward, names[0] + names[1])
+    outputs = g.op(_RNN_OPS[kind], inputs, kind, outputs=3 if kind == "lstm" else 2, direction="bidirectional", **attrs)
+    if fa["return_sequences"]:  # Y (T, 2, batch, units)
+        if mode == "concat":  # -> (batch, T, 2, units): forward's units first at each step
+            return Value(g.op("Transpose", [outputs[0]], perm=[2, 0, 1, 3]), (steps, 2, u))
+        yf, yb = g.op("Split", [outputs[0], g.ints([1, 1], "split")], axis=1, outputs=2)
+        return Value(g.op("Transpose", [_merge(g, mode, yf, yb)], perm=[2, 0, 1, 3]), (steps, 1, u))
+    if mode == "concat":  # Y_h (2, batch, units) -> (batch, 2, units)
+        return Value(g.op("Transpose", [outputs[1]], perm=[1, 0, 2]), (2, u))
+    hf, hb = g.op("Split", [outputs[1], g.ints([1, 1], "split")], axis=0, outputs=2)
+    return Value(g.op("Squeeze", [_merge(g, mode, hf, hb), g.ints([0], "axes")]), (u,))
+
+
+def _bidirectional_apart(g: Graph, spec: StageSpec, v: Value, forward: StageSpec, backward: StageSpec) -> Value:
+    """Each direction as its own recurrent stage, the backward output flipped back in time (as the
+    reference), then merged: float64, activations ONNX's recurrent ops lack, other direction pairs."""
+    steps, seq, u = spec.in_shape[0], forward.attrs["return_sequences"], forward.attrs["units"]
+    shape = (steps, u) if seq else (u,)
+    yf = g.shaped(_recurrent(g, forward, v), shape)
+    yb = g.shaped(_recurrent(g, backward, v), shape)
+    if seq:
+        yb = g.op("Gather", [yb, g.ints(np.arange(steps - 1, -1, -1), "reverse")], "flip", axis=1)
+    if spec.attrs["merge_mode"] == "concat":
+        return Value(g.op("Concat", [yf, yb], axis=-1), tuple(spec.out_shape))
+    return Value(_merge(g, spec.attrs["merge_mode"], yf, yb), tuple(spec.out_shape))
+
+
+def _prelu(g: Graph, spec: StageSpec, v: Value) -> Value:
+    """PRelu with alpha (the per-sample shape, 1 on shared axes) broadcast in the tensor's layout: an NCHW
+    tensor (after a convolution) takes alpha transposed to (C, H, W), any other one alpha as it is."""
+    alpha = spec.params[0]
+    if v.nchw and v.shape == tuple(spec.in_shape):
+        return Value(g.op("PRelu", [v.name, g.const(np.transpose(alpha, (2, 0, 1)), "alpha")]), v.shape, True)
+    x = g.shaped(v, spec.in_shape)
+    return Value(g.op("PRelu", [x, g.const(alpha, "alpha")], "prelu"), tuple(spec.in_shape))
 
 
 def _time_major_input(g: Graph, spec: StageSpec, v: Value) -> str:
@@ -332,6 +420,8 @@ CONVERTERS: dict[str, Converter] = {
     "simple_rnn": _recurrent,
     "lstm": _recurrent,
     "gru": _recurrent,
+    "bidirectional": _bidirectional,
+    "prelu": _prelu,
 }
 
 
