@@ -78,7 +78,7 @@ setups = st.fixed_dictionaries(
 
 BAD_SCALARS = {
     "activation": ["swish", "RELU", "", None, 3, b"relu"],
-    "loss": [LossSpec("hinge"), "mean_squared_error", None, LossSpec(None)],
+    "loss": [LossSpec("focal_crossentropy"), "mean_squared_error", None, LossSpec(None)],
     "metric": ["accuracy", "mse", None, 1],
 }
 
@@ -181,7 +181,7 @@ NETWORK_SCALARS = {
         ([3], None),
     ],
     "dtype": [("float16", None), ("int64", None), ("complex128", None), ("nonsense", None), (np.float16, None)],
-    "loss": [("mean_squared_error", None), (LossSpec("hinge"), None), (None, None)],
+    "loss": [("mean_squared_error", None), (LossSpec("focal_crossentropy"), None), (None, None)],
     "metrics": [
         (["accuracy"], None),
         ("binary_accuracy", None),

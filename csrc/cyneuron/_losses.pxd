@@ -532,6 +532,8 @@ cdef inline double metric_sum(int metric, double param, const floating* y, const
         pr = p + i * units
         yr = y + i * units if y != NULL else NULL
         if metric >= METRIC_LOSSES:
+            if labels != NULL and (labels[i] < 0 or labels[i] >= units):
+                continue  # an ignored label (the sparse loss's ignore_class) adds nothing
             total += <floating>row_loss(&L, yr, labels[i] if labels != NULL else 0, pr, units, signs)
         elif metric == METRIC_SPARSE_CATEGORICAL_ACCURACY:
             total += _argmax(pr, units) == labels[i]

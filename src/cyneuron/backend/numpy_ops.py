@@ -59,7 +59,11 @@ def _per_sample_metric(metric: MetricSpec, y_true: np.ndarray, y_pred: np.ndarra
         return (inside & (above < metric.param)).astype(np.float64)
     if name == "cosine_similarity":
         return -reference_losses.per_sample(LossSpec("cosine_similarity"), y_true, y_pred).astype(np.float64)
-    # a loss by its name, default options
+    # a loss by its name, default options; an ignored label (the sparse loss's ignore_class) adds nothing
+    if name == "sparse_categorical_crossentropy":
+        inside = (y_true >= 0) & (y_true < units)
+        values = reference_losses.per_sample(LossSpec(name), np.where(inside, y_true, 0), y_pred)
+        return np.where(inside, values, 0).astype(np.float64)
     return reference_losses.per_sample(LossSpec(name), y_true, y_pred).astype(np.float64)
 
 
