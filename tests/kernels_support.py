@@ -51,7 +51,12 @@ def product_path(request):
 ONE_HOT_LOSSES = ("categorical_crossentropy", "categorical_hinge")
 BINARY_LOSSES = ("binary_crossentropy", "hinge", "squared_hinge")
 # losses whose predictions are probabilities (clipped to [EPSILON, 1 - EPSILON] or [EPSILON, 1])
-PROBABILITY_LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence")
+PROBABILITY_LOSSES = (
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "kl_divergence",
+)
 POSITIVE_LOSSES = ("poisson", "mean_squared_logarithmic_error")
 
 

@@ -436,7 +436,13 @@ class Sequential(InferenceMixin, TrainingMixin):
         self._get_network()  # checks the model can run (output is 2-D) before the targets are checked
         y_array = _as_array(y, y_name)
         targets = _losses.check_targets(
-            self._loss_spec.name, y_array, self._units, self._dtype, x_array.shape[0], y_name
+            self._loss_spec.name,
+            y_array,
+            self._units,
+            self._dtype,
+            x_array.shape[0],
+            y_name,
+            ignore_class=self._loss_spec.ignore_class,
         )
         return x_array, targets, y_array.shape
 

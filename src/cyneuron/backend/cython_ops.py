@@ -19,8 +19,8 @@ import numpy as np
 from cyneuron import _kernels
 from cyneuron._network import NetworkCore
 from cyneuron.backend.base import ACTIVATIONS, LOSSES, Network, Ops, StageSpec
-from cyneuron.backend.specs import METRIC_CODES, REDUCTION_CODES, SPARSE_METRICS
 from cyneuron.backend.numpy_ops import _sgd_spec
+from cyneuron.backend.specs import METRIC_CODES, REDUCTION_CODES, SPARSE_METRICS
 
 __all__ = ["CythonOps", "NetworkCore"]
 

@@ -18,8 +18,8 @@ from cyneuron.backend.specs import (
     METRICS,
     REDUCTIONS,
     SPARSE_METRICS,
-    MetricSpec,
     LossSpec,
+    MetricSpec,
     OptimizerSpec,
     ScheduleSpec,
     StageSpec,
@@ -42,7 +42,8 @@ def check_loss(loss: object, *, training: bool = False) -> LossSpec:
         raise ValueError(f"loss: unknown {loss.name!r}; expected one of {', '.join(LOSSES)}")
     if loss.reduction not in REDUCTIONS:
         raise ValueError(
-            f"Invalid value for argument `reduction`. Expected one of {REDUCTIONS}. Received: reduction={loss.reduction}"
+            f"Invalid value for argument `reduction`. Expected one of {REDUCTIONS}. "
+            f"Received: reduction={loss.reduction}"
         )
     if training and loss.reduction in (None, "none"):
         raise ValueError(
