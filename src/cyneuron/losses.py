@@ -294,7 +294,10 @@ class _Builtin(Loss):
 
     def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None, **options) -> None:
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = bool(options.pop("from_logits", False))
+        self.from_logits = options.pop("from_logits", False)
+        if not isinstance(self.from_logits, (bool, np.bool_)):
+            raise TypeError(f"from_logits: expected a bool, got {type(self.from_logits).__name__}")
+        self.from_logits = bool(self.from_logits)
         self.label_smoothing = options.pop("label_smoothing", 0.0)
         self.delta = options.pop("delta", 1.0)
         self.ignore_class = options.pop("ignore_class", None)

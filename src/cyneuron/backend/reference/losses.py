@@ -294,7 +294,9 @@ def batch_value(loss: LossSpec, y: np.ndarray, p: np.ndarray, weights=None) -> f
     if mask is not None:
         values = np.where(mask, values, 0)  # ignored rows add nothing, whatever their (unused) value
     w, divisor = _weights_and_divisor(loss, p.shape[0], weights, mask, p.dtype)
-    total = float(np.sum(values.astype(np.float64) * w if weights is not None or mask is not None else values))
+    # the per-sample losses in the dtype, times their weights, summed in float64 (the compiled head's order)
+    values = values.astype(np.float64)
+    total = float(np.sum(values * w if weights is not None or mask is not None else values))
     return total / divisor if divisor != 0 else 0.0
 
 
