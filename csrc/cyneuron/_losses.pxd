@@ -6,7 +6,7 @@
 # A batch's loss is Keras': L = reduce(w_i * m_i * loss_i) with sample weights w (NULL: all 1) and
 # the ignore_class mask m; ``loss_value`` returns L, ``output_gradient`` writes dL/dZ and returns L.
 from cython cimport floating
-from libc.math cimport exp, expf, fabs, fabsf, log, log1p, log1pf, logf, sqrt, sqrtf, tanh, tanhf
+from libc.math cimport INFINITY, exp, expf, fabs, fabsf, log, log1p, log1pf, logf, sqrt, sqrtf, tanh, tanhf
 from libc.stdint cimport int64_t
 from libc.string cimport memset
 
@@ -553,12 +553,11 @@ cdef inline double metric_sum(int metric, double param, const floating* y, const
             if target_index < 0 or target_index >= units:
                 continue  # an ignored label (the sparse loss's ignore_class) is never in the top k
             v = pr[target_index]
+            if v != v:
+                v = -INFINITY  # NaN at the target ranks below every other prediction (Keras' in_top_k)
             above = 0
-            if v == v:
-                for j in range(units):
-                    above += pr[j] > v
-            else:
-                above = units  # NaN at the target ranks last
+            for j in range(units):
+                above += pr[j] > v
             total += above < <Py_ssize_t>param
         else:
             # cosine similarity (the metric: +cos)

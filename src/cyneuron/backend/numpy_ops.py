@@ -55,7 +55,8 @@ def _per_sample_metric(metric: MetricSpec, y_true: np.ndarray, y_pred: np.ndarra
         labels = y_true if name.startswith("sparse") else np.argmax(y_true, axis=1)
         inside = (labels >= 0) & (labels < units)  # an ignored label is never in the top k
         at_label = y_pred[np.arange(y_pred.shape[0]), np.where(inside, labels, 0)][:, None]
-        above = np.where(np.isnan(at_label[:, 0]), units, np.sum(y_pred > at_label, axis=1))
+        at_label = np.where(np.isnan(at_label), -np.inf, at_label)  # NaN at the target ranks last
+        above = np.sum(y_pred > at_label, axis=1)
         return (inside & (above < metric.param)).astype(np.float64)
     if name == "cosine_similarity":
         return -reference_losses.per_sample(LossSpec("cosine_similarity"), y_true, y_pred).astype(np.float64)
