@@ -22,6 +22,7 @@ Targets accepted in training (``y_true``), for predictions ``(batch, units)``:
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -791,3 +792,7 @@ def deserialize(config):
     if name == "function" and isinstance(config.get("config"), str):
         return get(config["config"])
     raise ValueError(f"loss: unknown loss class {name!r}; expected one of {', '.join(_CLASSES)}")
+
+
+# Keras' module name for its losses (``from keras.src.losses import losses``): this module holds them.
+losses = sys.modules[__name__]

@@ -20,6 +20,7 @@ standalone on ``model.predict``'s output.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -44,6 +45,8 @@ from cyneuron.losses import (
 from cyneuron.metrics.base import Mean, MeanMetricWrapper, Metric, Sum, _snake_case
 from cyneuron.metrics.confusion import (
     AUC,
+    AUCCurve,
+    AUCSummationMethod,
     F1Score,
     FalseNegatives,
     FalsePositives,
@@ -145,6 +148,8 @@ __all__ = [
     "Metric",
     *(cls.__name__ for cls in _CLASS_LIST if cls is not Metric),
     *(function.__name__ for function in _FUNCTION_LIST),
+    "AUCCurve",
+    "AUCSummationMethod",
     "get",
     "serialize",
     "deserialize",
@@ -340,3 +345,9 @@ def deserialize(config):
     if name not in _CLASSES:
         raise ValueError(f"metrics: unknown metric class {name!r}; expected one of {', '.join(_CLASSES)}")
     return _CLASSES[name].from_config(config.get("config") or {})
+
+
+# Keras' module names for its metrics (``from keras.src.metrics import accuracy_metrics`` ...): this package
+# holds them all, so code written against those modules finds its classes and functions here.
+accuracy_metrics = regression_metrics = probabilistic_metrics = hinge_metrics = sys.modules[__name__]
+confusion_metrics = f_score_metrics = reduction_metrics = metrics_utils = sys.modules[__name__]

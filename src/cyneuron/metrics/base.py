@@ -11,8 +11,6 @@ from cyneuron import config as _config
 from cyneuron.backend.reference import metrics as _reference
 from cyneuron.backend.specs import MetricSpec
 
-_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
-
 
 def _snake_case(name: str) -> str:
     name = re.sub(r"\W+", "", name)
@@ -21,7 +19,7 @@ def _snake_case(name: str) -> str:
 
 
 def metric_dtype(dtype) -> np.dtype:
-    """A metric's dtype: None for the default float type, or a float dtype (or a policy's compute dtype)."""
+    """A metric's dtype: None for the default float type, or a numeric dtype (or a policy's compute dtype)."""
     if dtype is None:
         return np.dtype(_config._dtype())
     if hasattr(dtype, "compute_dtype"):
@@ -29,10 +27,25 @@ def metric_dtype(dtype) -> np.dtype:
     try:
         value = np.dtype(dtype)
     except TypeError:
-        raise ValueError(f"dtype: expected a float dtype (float16, float32, float64), got {dtype!r}") from None
-    if value not in _FLOATS:
-        raise ValueError(f"dtype: expected a float dtype (float16, float32, float64), got {dtype!r}")
+        raise ValueError(f"dtype: expected a numeric dtype (float32, float64, int32 ...), got {dtype!r}") from None
+    if value.kind not in "biuf":
+        raise ValueError(f"dtype: expected a numeric dtype (float32, float64, int32 ...), got {dtype!r}")
     return value
+
+
+class Variable(np.ndarray):
+    """A metric's state array with a ``name`` (and Keras' ``assign`` / ``numpy``)."""
+
+    name: str = ""
+
+    def __array_finalize__(self, obj) -> None:
+        self.name = getattr(obj, "name", "")
+
+    def assign(self, value) -> None:
+        self[...] = value
+
+    def numpy(self) -> np.ndarray:
+        return np.array(self)
 
 
 def as_array(value, dtype=None, name: str = "y") -> np.ndarray:
@@ -57,27 +70,26 @@ class Metric:
     def __init__(self, dtype=None, name: str | None = None) -> None:
         self.name = name if name is not None else _snake_case(type(self).__name__)
         self._dtype = metric_dtype(dtype)
-        self._variables: list[np.ndarray] = []
-        self._variable_names: list[str] = []
+        self._variables: list[Variable] = []
 
     @property
     def dtype(self) -> str:
         return self._dtype.name
 
     @property
-    def variables(self) -> list[np.ndarray]:
+    def variables(self) -> list[Variable]:
         """The state arrays (updated in place)."""
         return list(self._variables)
 
-    def add_variable(self, shape=(), initializer="zeros", dtype=None, name: str | None = None) -> np.ndarray:
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, name: str | None = None) -> Variable:
         if initializer not in ("zeros", None):
             raise ValueError(f"initializer: metric variables start at zeros, got {initializer!r}")
-        variable = np.zeros(shape, dtype=metric_dtype(dtype) if dtype is not None else self._dtype)
+        variable = np.zeros(shape, dtype=metric_dtype(dtype) if dtype is not None else self._dtype).view(Variable)
+        variable.name = name or f"variable_{len(self._variables)}"
         self._variables.append(variable)
-        self._variable_names.append(name or f"variable_{len(self._variables)}")
         return variable
 
-    def add_weight(self, shape=(), initializer="zeros", dtype=None, name: str | None = None) -> np.ndarray:
+    def add_weight(self, shape=(), initializer="zeros", dtype=None, name: str | None = None) -> Variable:
         return self.add_variable(shape, initializer, dtype, name)
 
     def reset_state(self) -> None:
@@ -113,7 +125,7 @@ class Sum(Metric):
         self.total = self.add_variable((), name="total")
 
     def update_state(self, values, sample_weight=None) -> None:
-        values, _ = _reference.samplewise(as_array(values, self._dtype, "values"), sample_weight)
+        values, _ = _reference.samplewise(as_array(values, self._dtype, "values"), sample_weight, reduce=np.sum)
         self.total[...] += np.sum(values)
 
     def result(self):

@@ -6,19 +6,36 @@ predictions (see docs/architecture.md, "Metrics")."""
 
 from __future__ import annotations
 
+from enum import Enum
+
 import numpy as np
 
 from cyneuron.backend.reference import metrics as _reference
 from cyneuron.backend.specs import EPSILON
 from cyneuron.metrics.base import Metric, as_array
 
-_CURVES = ("ROC", "PR", "PRGAIN")
-_SUMMATIONS = ("interpolation", "minoring", "majoring")
+
+class AUCCurve(str, Enum):
+    """The curves of ``AUC`` (compare equal to their names)."""
+
+    ROC = "ROC"
+    PR = "PR"
+    PRGAIN = "PRGAIN"
+
+
+class AUCSummationMethod(str, Enum):
+    """How ``AUC`` sums its Riemann terms (compare equal to their names)."""
+
+    INTERPOLATION = "interpolation"
+    MAJORING = "majoring"
+    MINORING = "minoring"
 
 
 def _thresholds(thresholds, default: float) -> list[float]:
-    values = [default] if thresholds is None else list(np.atleast_1d(thresholds).tolist())
-    bad = [t for t in values if t is None or not 0 <= t <= 1] if thresholds is not None else []
+    if thresholds is None:
+        return [float(default)]
+    values = list(thresholds) if isinstance(thresholds, (list, tuple, np.ndarray)) else [thresholds]
+    bad = [t for t in values if t is None or not 0 <= t <= 1]
     if bad:
         raise ValueError(f"Threshold values must be in [0, 1]. Received: {bad}")
     return [float(t) for t in values]
@@ -46,9 +63,15 @@ class _Counts(Metric):
             setattr(self, names[kind], variable)
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        y_pred = as_array(y_pred, name="y_pred")
+        if self.class_id is not None and y_pred.ndim == 1:
+            raise ValueError(
+                "When class_id is provided, y_pred must be a 2D array with shape (num_samples, num_classes), "
+                f"found shape: {y_pred.shape}"
+            )
         counts = _reference.confusion_counts(
             as_array(y_true, name="y_true"),
-            as_array(y_pred, name="y_pred"),
+            y_pred,
             np.array(self.thresholds),
             evenly=self._evenly,
             sample_weight=sample_weight,
@@ -146,15 +169,19 @@ class AUC(Metric):
         label_weights=None,
         from_logits: bool = False,
     ) -> None:
-        curve_name = str(getattr(curve, "value", curve)).upper()
-        if curve_name not in _CURVES:
-            raise ValueError(f'Invalid AUC curve value: "{curve}". Expected values are ["PR", "ROC", "PRGAIN"]')
-        summation = str(getattr(summation_method, "value", summation_method)).lower()
-        if summation not in _SUMMATIONS:
+        try:
+            curve_value = AUCCurve(str(getattr(curve, "value", curve)).upper())
+        except ValueError:
+            raise ValueError(
+                f'Invalid AUC curve value: "{curve}". Expected values are ["PR", "ROC", "PRGAIN"]'
+            ) from None
+        try:
+            summation = AUCSummationMethod(str(getattr(summation_method, "value", summation_method)).lower())
+        except ValueError:
             raise ValueError(
                 f'Invalid AUC summation method value: "{summation_method}". '
                 'Expected values are ["interpolation", "majoring", "minoring"]'
-            )
+            ) from None
         self._init_from_thresholds = thresholds is not None
         if thresholds is not None:
             inner = sorted(_thresholds(thresholds, 0.5))
@@ -169,7 +196,7 @@ class AUC(Metric):
             inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
             self._evenly = True
         self._thresholds = np.array([0.0 - EPSILON, *inner, 1.0 + EPSILON])
-        self.curve = curve_name
+        self.curve = curve_value
         self.summation_method = summation
         super().__init__(name=name, dtype=dtype)
         self.multi_label = multi_label
@@ -192,7 +219,6 @@ class AUC(Metric):
     def _build(self, labels: int | None) -> None:
         shape = (self.num_thresholds,) if labels is None else (self.num_thresholds, labels)
         self._variables.clear()
-        self._variable_names.clear()
         self.true_positives = self.add_variable(shape, name="true_positives")
         self.false_positives = self.add_variable(shape, name="false_positives")
         self.true_negatives = self.add_variable(shape, name="true_negatives")
@@ -283,8 +309,8 @@ class AUC(Metric):
         config = {
             **super().get_config(),
             "num_thresholds": self.num_thresholds,
-            "curve": self.curve,
-            "summation_method": self.summation_method,
+            "curve": self.curve.value,
+            "summation_method": self.summation_method.value,
             "multi_label": self.multi_label,
             "num_labels": self.num_labels,
             "label_weights": None if self.label_weights is None else self.label_weights.tolist(),

@@ -80,8 +80,9 @@ def cosine_similarity(y_true, y_pred, axis: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ weighted means
-def samplewise(values: np.ndarray, sample_weight, mask=None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Keras' ``reduce_to_samplewise_values`` (mean over the non-batch axes), with the weights' shape rules.
+def samplewise(values: np.ndarray, sample_weight, mask=None, reduce=np.mean) -> tuple[np.ndarray, np.ndarray | None]:
+    """Keras' ``reduce_to_samplewise_values`` (``reduce``: the mean, or for ``Sum`` the sum, over the non-batch
+    axes), with the weights' shape rules.
 
     A ``mask`` (ignored labels) multiplies the weights, and as in Keras only when weights are given."""
     dtype = values.dtype
@@ -93,13 +94,13 @@ def samplewise(values: np.ndarray, sample_weight, mask=None) -> tuple[np.ndarray
             sample_weight = sample_weight * float_mask
         values, sample_weight = same_rank(values, sample_weight)
         if values.ndim > sample_weight.ndim:
-            values = np.mean(values, axis=tuple(range(sample_weight.ndim, values.ndim)))
+            values = reduce(values, axis=tuple(range(sample_weight.ndim, values.ndim)))
         sample_weight = np.broadcast_to(sample_weight, values.shape)
         values = values * sample_weight
         if sample_weight.ndim > 1:
-            sample_weight = np.mean(sample_weight, axis=tuple(range(1, sample_weight.ndim)))
+            sample_weight = reduce(sample_weight, axis=tuple(range(1, sample_weight.ndim)))
     if values.ndim > 1:
-        values = np.mean(values, axis=tuple(range(1, values.ndim)))
+        values = reduce(values, axis=tuple(range(1, values.ndim)))
     return values, sample_weight
 
 
