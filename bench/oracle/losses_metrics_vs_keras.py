@@ -149,7 +149,7 @@ def loss_gradients() -> float:
             k = getattr(keras.losses, name)(reduction=reduction, **options)
             spec = getattr(cy_losses, name)(reduction=reduction, **options).spec
             labels = y.astype(np.int64) if spec.name == "sparse_categorical_crossentropy" else y
-            expected = np.asarray(jax.grad(lambda q, k=k: k(jnp.asarray(y), q))(jnp.asarray(p)))
+            expected = np.asarray(jax.grad(lambda q, k=k, y=y: k(jnp.asarray(y), q))(jnp.asarray(p)))
             out = np.empty_like(p)
             ops.loss_gradient(spec, labels, p, out)
             err = max(err, float(np.max(np.abs(out - expected)) / max(float(np.max(np.abs(expected))), 1e-12)))
@@ -263,11 +263,19 @@ def standalone_metrics() -> float:
 # (loss, metrics, target kind, output activation)
 LOGGED = [
     ("mse", ["mae", "mape", "msle", "RootMeanSquaredError", "CosineSimilarity", "LogCoshError"], "away", "linear"),
-    ("categorical_crossentropy", ["accuracy", "top_k_categorical_accuracy", "kl_divergence", "categorical_hinge"],
-     "onehot", "softmax"),
+    (
+        "categorical_crossentropy",
+        ["accuracy", "top_k_categorical_accuracy", "kl_divergence", "categorical_hinge"],
+        "onehot",
+        "softmax",
+    ),
     ("sparse_categorical_crossentropy", ["accuracy", "sparse_top_k_categorical_accuracy"], "labels", "softmax"),
-    ("binary_crossentropy", ["accuracy", "binary_crossentropy", "hinge", "squared_hinge", "poisson"], "binary",
-     "sigmoid"),
+    (
+        "binary_crossentropy",
+        ["accuracy", "binary_crossentropy", "hinge", "squared_hinge", "poisson"],
+        "binary",
+        "sigmoid",
+    ),
 ]
 
 
