@@ -118,8 +118,11 @@ def test_input_layer():
     assert isinstance(inp, InputLayer)
     assert inp.shape == (None, 28, 28)
     assert Input(batch_shape=(None, 5)).shape == (None, 5)
+    fixed = Input(batch_shape=(32, 5))  # as Keras: recorded (config, messages), not enforced
+    assert fixed.shape == (None, 5) and fixed.batch_shape == (32, 5) and fixed.get_config()["batch_shape"] == [32, 5]
+    assert Input(shape=(5,), batch_size=32).batch_shape == (32, 5)
     with pytest.raises(ValueError, match="batch size"):
-        Input(batch_shape=(32, 5))
+        Input(batch_shape=(0, 5))
     with pytest.raises(ValueError):
         Input()
 

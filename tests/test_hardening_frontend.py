@@ -61,7 +61,7 @@ SCALARS = {
         ((3, None), None),
         (NAN, None),
     ],
-    ("Input", "batch_shape"): [((8, 3), None), ((None,), None), ("abc", None), ((None, 0), None), (3, None)],
+    ("Input", "batch_shape"): [((0, 3), None), ((None,), None), ("abc", None), ((None, 0), None), (3, None)],
     ("build", "input_shape"): [
         ((None, 0), None),
         ("abc", None),

@@ -307,7 +307,7 @@ def test_refuses_custom_and_unsupported_classes(tmp_path):
     _refused(tmp_path, config, _good(), "Lambda")
     config = _keras_dense_config()
     config["class_name"] = "Functional"
-    _refused(tmp_path, config, _good(), "Functional")
+    _refused(tmp_path, config, _good(), "unsupported functional model")  # no input_layers: not a chain
     config = _keras_dense_config()
     config["compile_config"]["optimizer"]["class_name"] = "Ftrl"
     _refused(tmp_path, config, _good(), "Ftrl")
@@ -440,3 +440,25 @@ def test_h5py_missing_message(monkeypatch, tmp_path):
 def test_cyneuron_saving_imports_unchanged():
     assert cyneuron.saving.load_model is saving.load_model
     assert callable(saving.save_weights) and callable(saving.model_to_bytes)
+
+
+def test_load_weights_skip_mismatch_keeps_the_layers_that_differ(tmp_path):
+    # The Keras saving guide's transfer step: the same body, a new 5-unit head.
+    from cyneuron.layers import Dense, Input
+    from cyneuron.models import Sequential
+
+    source = Sequential([Input((6,)), Dense(4, activation="relu", name="body"), Dense(10, name="head")])
+    source.save_weights(tmp_path / "pretrained.weights.h5")
+    target = Sequential([Input((6,)), Dense(4, activation="relu", name="body"), Dense(5, name="head")])
+    head_before = [w.copy() for w in target.layers[1].get_weights()]
+    with pytest.raises(ValueError):
+        target.load_weights(tmp_path / "pretrained.weights.h5")
+    with pytest.warns(UserWarning, match="skip_mismatch.*head"):
+        target.load_weights(tmp_path / "pretrained.weights.h5", skip_mismatch=True)
+    for a, b in zip(target.layers[0].get_weights(), source.layers[0].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(target.layers[1].get_weights(), head_before):
+        np.testing.assert_array_equal(a, b)
+    target.save(tmp_path / "m.cyneuron")
+    with pytest.raises(ValueError, match="skip_mismatch"):
+        target.load_weights(tmp_path / "m.cyneuron", skip_mismatch=True)

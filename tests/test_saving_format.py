@@ -120,6 +120,7 @@ def fake_models(monkeypatch):
     """Make ``cyneuron.models.Sequential`` the stand-in while the test runs."""
     module = types.ModuleType("cyneuron.models")
     module.Sequential = FakeModel
+    module.model_from_config = FakeModel.from_config
     monkeypatch.setitem(sys.modules, "cyneuron.models", module)
     return module
 

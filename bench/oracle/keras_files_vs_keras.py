@@ -9,6 +9,8 @@ Run in a venv with Keras on JAX, h5py and cyneuron importable::
     data, unshuffled) must give the same weights (1e-5): the optimizer state went across.
 (b) Keras trains, saves ``m.keras``; ``cyneuron.saving.load_model`` opens it: same two checks.
 (c) ``save_weights("m.weights.h5")`` in one, ``load_weights`` in the other, both ways: predictions.
+
+``--functional`` builds every model with the functional API (``Model(inputs, outputs)``) instead.
 """
 
 from __future__ import annotations
@@ -118,10 +120,22 @@ OPTIMIZERS = [
 ]
 
 
+FUNCTIONAL = "--functional" in sys.argv
+
+
+def _chain(module, inputs, layers):
+    if not FUNCTIONAL:
+        return module.Sequential([inputs, *layers])
+    node = inputs
+    for layer in layers:
+        node = layer(node)
+    return module.Model(inputs, node)
+
+
 def models(make, input_shape, dtype=None):
     kin = keras.Input(input_shape, dtype=dtype) if dtype else keras.Input(input_shape)
     cin = cl.Input(input_shape, dtype=dtype) if dtype else cl.Input(input_shape)
-    return keras.Sequential([kin, *make(keras.layers)]), cyneuron.models.Sequential([cin, *make(cl)])
+    return _chain(keras, kin, make(keras.layers)), _chain(cyneuron, cin, make(cl))
 
 
 def main() -> int:

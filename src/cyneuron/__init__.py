@@ -2,7 +2,8 @@
 
 Keras code runs with ``keras`` renamed to ``cyneuron`` in its imports::
 
-    from cyneuron.models import Sequential
+    from cyneuron._functional import KerasTensor
+from cyneuron.models import Model, Sequential
     from cyneuron.layers import Dense
     from cyneuron.optimizers import SGD
 
@@ -13,11 +14,13 @@ from ``CYNEURON_BACKEND``, else the compiled kernels when available).
 from __future__ import annotations
 
 import importlib
+import sys
 
-from cyneuron import activations, config, initializers, layers, losses, metrics, models, optimizers, utils
+from cyneuron import _unavailable, activations, config, initializers, layers, losses, metrics, models, optimizers, utils
+from cyneuron._functional import KerasTensor
 from cyneuron.backend import get_backend, set_backend
 from cyneuron.layers import Input
-from cyneuron.models import Sequential
+from cyneuron.models import Model, Sequential
 
 __version__ = "0.1.0"
 
@@ -26,6 +29,8 @@ __all__ = [
     "set_backend",
     "get_backend",
     "Sequential",
+    "Model",
+    "KerasTensor",
     "Input",
     "activations",
     "callbacks",
@@ -50,4 +55,9 @@ def __getattr__(name: str):
         module = importlib.import_module(f"cyneuron.{name}")
         globals()[name] = module
         return module
-    raise AttributeError(f"module 'cyneuron' has no attribute {name!r}")
+    return _missing(name)
+
+
+_missing = _unavailable.module_getattr(__name__)
+if _unavailable.FINDER not in sys.meta_path:
+    sys.meta_path.append(_unavailable.FINDER)

@@ -14,6 +14,7 @@ takes them. ``BatchSource`` turns each into epochs of batches:
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator
 
 import numpy as np
@@ -72,11 +73,14 @@ def _split(batch, what: str) -> tuple:
 class BatchSource:
     """Epochs of ``(x, y, sample_weight)`` batches from a batch source (see the module docstring)."""
 
-    def __init__(self, data, steps: int | None = None, name: str = "x") -> None:
+    def __init__(self, data, steps: int | None = None, name: str = "x", shuffle: bool = False) -> None:
         self._data = data
         self._name = name
         self._steps = steps
         self._pydataset = isinstance(data, PyDataset)
+        # As Keras: fit(shuffle=True) visits a PyDataset's batches in a new order each epoch, drawn from
+        # Python's global generator (which utils.set_random_seed seeds); other sources come in their order.
+        self._shuffle = bool(shuffle) and self._pydataset
         # a generator or iterator is consumed once; a re-iterable object gives a fresh pass per epoch
         self._one_shot = not self._pydataset and (hasattr(data, "__next__") or not hasattr(data, "__iter__"))
         self._iterator: Iterator | None = None
@@ -97,6 +101,10 @@ class BatchSource:
 
     def peek(self) -> tuple:
         """The first batch (it is still yielded by the first epoch)."""
+        if self._pydataset:
+            # Keras 3.15 looks at the first batch of an order of its own, drawn before the first epoch's:
+            # doing the same keeps Python's generator, and so every epoch's order, in step with Keras.
+            return _split(self._data[self._order()[0]], self._name)
         if not self._peeked:
             iterator = self._epoch_iterator()
             try:
@@ -106,9 +114,16 @@ class BatchSource:
             self._iterator = iterator
         return _split(self._peeked[0], self._name)
 
+    def _order(self) -> list[int]:
+        """A PyDataset's batch indices for one pass: shuffled when ``fit(shuffle=True)``."""
+        order = list(range(len(self._data)))
+        if self._shuffle:
+            random.shuffle(order)
+        return order
+
     def _epoch_iterator(self) -> Iterator:
         if self._pydataset:
-            return (self._data[i] for i in range(len(self._data)))
+            return (self._data[i] for i in self._order())
         if self._one_shot:
             if self._iterator is None:
                 self._iterator = iter(self._data)

@@ -4,6 +4,7 @@ and ``model(x, training=...)``. ``InferenceMixin`` is mixed into ``Sequential``.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -17,7 +18,7 @@ class InferenceMixin:
 
     # ================================================================ predict
     def predict(self, x, batch_size: int | None = None, verbose=0, callbacks=None) -> np.ndarray:
-        """Outputs for inputs ``x`` ``(n, features...)``: an array ``(n, units)`` of the model dtype.
+        """Outputs for inputs ``x`` ``(n, features...)``: an array ``(n, *output_shape[1:])`` of the model dtype.
 
         Args:
             x: array-like of any real dtype (converted once to the model dtype).
@@ -41,12 +42,20 @@ class InferenceMixin:
             # Fast path for already-converted data (e.g. one sample in a loop): the network checks the values.
             lock = self._net_lock
             if not lock.acquire(False):  # positional: measurably cheaper than blocking=False
-                self._refuse_predict()
+                self._wait_or_refuse_predict()
             try:
                 return network.predict(x, _DEFAULT_BATCH_SIZE)
             finally:
                 lock.release()
         return self._predict(x, batch_size, verbose, callbacks)
+
+    def _wait_or_refuse_predict(self) -> None:
+        """The network lock is taken: refused while another thread trains or evaluates the model (a step may
+        hold the lock for a whole epoch); otherwise the holder is reading the model (``get_weights``, a save)
+        or predicting, briefly: wait for it, then hold the lock."""
+        if self._calls and self._calls_thread != threading.get_ident():
+            self._refuse_predict()
+        self._net_lock.acquire()
 
     def _refuse_predict(self) -> None:
         raise RuntimeError(
@@ -58,11 +67,12 @@ class InferenceMixin:
         """``network.predict`` unless another thread is inside a network call: then RuntimeError, never a wait."""
         lock = self._net_lock
         if not lock.acquire(False):
-            self._refuse_predict()
+            self._wait_or_refuse_predict()
         try:
-            return network.predict(inputs, batch_size)
+            out = network.predict(inputs, batch_size)
         finally:
             lock.release()
+        return out if self._units else out.reshape(out.shape[0], *self._out_shape)
 
     def _predict(self, x, batch_size, verbose, callbacks) -> np.ndarray:
         batch_size = _batch_size(batch_size)
@@ -92,7 +102,7 @@ class InferenceMixin:
         hooks = cbs.needs_predict_batch_hooks
         bar = Progbar(steps, verbose) if verbose else None
         cbs.on_predict_begin(None)
-        out = np.empty((n, self._units), dtype=self._dtype)
+        out = np.empty((n, *self._out_shape), dtype=self._dtype)
         if not hooks and (bar is None or not bar._dynamic):
             out[...] = self._network_predict(network, inputs, batch_size)
         else:
@@ -146,11 +156,18 @@ class InferenceMixin:
         ``training=True`` runs the layers in training mode, as Keras does: Dropout drops, and
         BatchNormalization normalises with the batch's statistics and updates its moving ones.
         """
+        from cyneuron._functional import is_symbolic
         from cyneuron.layers.base import _run_stages
         from cyneuron.utils import _check_bool
 
+        if is_symbolic(x):
+            raise NotImplementedError(
+                "Calling a model on a symbolic input (a model used as a layer of another model) is not available "
+                "in cyneuron; add the model's layers to the outer model instead"
+            )
         if not _check_bool(training, "training"):
             return self.predict(x)
         inputs = self._prepare_x(x)
         self._get_network()  # the model can run
-        return _run_stages(self._stage_specs(), self._features, inputs, True, self._dtype)
+        out = _run_stages(self._stage_specs(), self._features, inputs, True, self._dtype)
+        return out if self._units else out.reshape(out.shape[0], *self._out_shape)

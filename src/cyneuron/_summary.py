@@ -52,7 +52,7 @@ def summary_text(model) -> str:
     lines = [f'Model: "{self.name}"', border("┏", "━", "┳", "┓")]
     lines += row(["Layer (type)", "Output Shape", "Param #"], sep="┃")
     lines.append(border("┡", "━", "╇", "┩"))
-    for index, layer in enumerate(self._layers):
+    for index, layer in enumerate(self.layers):
         if index:
             lines.append(border("├", "─", "┼", "┤"))
         if layer.built:

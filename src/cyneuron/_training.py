@@ -282,7 +282,12 @@ class TrainingMixin:
         ``predict`` from another thread while training is either served (between steps, e.g. while a
         callback runs) or refused with ``RuntimeError`` (during a step), never corrupted; it never aborts
         the training: a step that needs the network while another thread's ``predict`` is inside it waits
-        for that predict to finish.
+        for that predict to finish. ``get_weights``, ``set_weights`` and saving from another thread wait for
+        the step in progress (without per-batch callbacks, the epoch in progress) and see the state between
+        two steps. From this model's own callbacks, ``evaluate``, ``predict``, ``get_weights`` and saving are
+        served; ``fit``, ``train_on_batch``, ``compile``, ``add`` and ``pop`` raise ``RuntimeError`` naming
+        the call. Random draws come from the calling thread's generator (see ``cyneuron.config``).
+        ``callbacks.BackupAndRestore`` makes a fit resumable after a crash or a kill.
         """
         self._require_compiled("fit")
         _must_be_none(validation_steps=validation_steps)
@@ -386,7 +391,9 @@ class TrainingMixin:
             weights = _class_weight_rows(class_weight, targets, self._dtype)
         return inputs, targets, weights
 
-    def _fit_source(self, x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight):
+    def _fit_source(
+        self, x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight, shuffle
+    ):
         if y is not None:
             raise ValueError("y: not accepted when x is a dataset, generator or PyDataset (batches hold the targets)")
         if sample_weight is not None:
@@ -398,7 +405,7 @@ class TrainingMixin:
             raise ValueError("class_weight: not supported for Python generator inputs (as in Keras)")
         if validation_split:
             raise ValueError("validation_split: only supported for NumPy arrays; pass validation_data instead")
-        source = BatchSource(x, steps_per_epoch, "x")
+        source = BatchSource(x, steps_per_epoch, "x", shuffle=shuffle)
         first = source.peek()
         if first[1] is None:
             raise ValueError("x: expected batches (x, y) with targets, got batches without y")
@@ -428,7 +435,7 @@ class TrainingMixin:
         weights = None
         if is_batch_source(x):
             source, inputs, targets, y_shape, val = self._fit_source(
-                x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight
+                x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight, shuffle
             )
         else:
             if steps_per_epoch is not None:
@@ -451,6 +458,9 @@ class TrainingMixin:
             network.iterations = self.optimizer.iterations
             network.seed = _dropout_seed(fit_seed)
         rng = np.random.default_rng(fit_seed)
+        # What a BackupAndRestore callback saves and, from its on_train_begin, asks to resume.
+        progress = FitProgress(fit_seed, rng, order, network, resumable=source is None)
+        self._fit_progress = progress
 
         steps = math.ceil(n / batch_size) if source is None else source.steps
         bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
@@ -478,22 +488,29 @@ class TrainingMixin:
         bar = None
         try:
             cbs.on_train_begin(None)
-            for epoch in range(initial_epoch, epochs):
+            first_epoch, skip = initial_epoch, 0
+            if progress.resume is not None:
+                first_epoch, skip = progress.apply_resume(net_lock, optimizer.iterations)
+            for epoch in range(first_epoch, epochs):
+                resumed = skip > 0  # the first epoch of a resumed fit, with `skip` batches already done
                 with net_lock:
                     network.reset_stats()
+                    if resumed:
+                        network.stats[...] = progress.resume["stats"]
                 cbs.on_epoch_begin(epoch, None)
                 if verbose:
                     bar = Progbar(steps, verbose)
                     if epochs > 1:
                         print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-                if shuffle:
+                if shuffle and not resumed:
                     rng.shuffle(order)
+                    progress.shuffles += 1
                 with net_lock:
                     network.set_optimizer(optimizer.spec)
                 version = optimizer._version
                 hooks = cbs.needs_batch_hooks
                 live = bar is not None and verbose == 1 and bar._dynamic
-                done = 0  # batches that ran
+                done = skip  # batches that ran
                 failed = False
                 if source is not None:
                     done, seen, failed = self._source_epoch(source, train_source, cbs, hooks, live, bar, logs_at)
@@ -510,17 +527,18 @@ class TrainingMixin:
                 elif not hooks and not live:
                     # No Python code of the user's runs in this loop: hold the network for the whole epoch.
                     with net_lock:
-                        for start, stop in bounds:
+                        for start, stop in bounds[skip:]:
                             if not train(start, stop):
                                 failed = True
                                 break
                             done += 1
+                        optimizer.iterations = network.iterations
                     seen = bounds[done][1] if failed else n
                 else:
                     interval = bar.interval if live else 0.0
                     next_draw = 0.0
-                    seen = 0
-                    for step, (start, stop) in enumerate(bounds):
+                    seen = bounds[skip - 1][1] if skip else 0
+                    for step, (start, stop) in enumerate(bounds[skip:], skip):
                         if hooks:
                             cbs.on_train_batch_begin(step, None)
                             if optimizer._version != version:
@@ -529,6 +547,8 @@ class TrainingMixin:
                                 version = optimizer._version
                         with net_lock:
                             ok = train(start, stop)
+                            # in step with the weights for a reader (get_weights, save, a backup) between steps
+                            optimizer.iterations = network.iterations
                         seen = stop
                         done += 1
                         if hooks:
@@ -550,6 +570,7 @@ class TrainingMixin:
                                 next_draw = now + interval
                         if self.stop_training:
                             break
+                skip = 0
                 optimizer.iterations = network.iterations
                 if failed:
                     self._report_divergence(epoch, epochs, done, steps, logs_at(seen), verbose, bar)
@@ -580,6 +601,8 @@ class TrainingMixin:
                 bar.close_line()
             self.history = cbs.history
             raise
+        finally:
+            self._fit_progress = None
         return cbs.history
 
     def _source_epoch(self, source, train_source, cbs, hooks, live, bar, logs_at) -> tuple[int, int, bool]:
@@ -597,6 +620,7 @@ class TrainingMixin:
                     version = optimizer._version
             with net_lock:
                 ok, rows = train_source(batch)
+                optimizer.iterations = network.iterations
             seen += rows
             if hooks:
                 cbs.on_train_batch_end(step, logs_at(seen))
@@ -680,11 +704,11 @@ class TrainingMixin:
                 network.seed = _dropout_seed(int(_config.random_generator().integers(2**63)))
                 network.reset_stats()
                 ok = network.train_batch(0, n)
+                self.optimizer.iterations = network.iterations
+                stats = network.stats
+                values = self._finish_values(stats[: len(self._metric_names) + 1] / n)
             self.optimizer.built = True
             keys = ["loss", *self._metric_names]
-            stats = network.stats
-            values = self._finish_values(stats[: len(keys)] / n)
-            self.optimizer.iterations = network.iterations
             if not ok:
                 warnings.warn(
                     f"train_on_batch: the loss or a gradient is not finite (loss: {values[0]}); the weights were "
@@ -704,6 +728,39 @@ class TrainingMixin:
         if network is not None and self._prepared is not None:
             with self._net_lock:
                 network.reset_stats()
+
+
+class FitProgress:
+    """Where a running ``fit`` is, for ``callbacks.BackupAndRestore`` (``model._fit_progress`` during a fit).
+
+    A fit's randomness is its seed (drawn once from ``config.random_generator()``): the shuffle generator
+    ``rng`` starts from it, ``order`` is shuffled in place once per epoch (``shuffles`` counts them, so the
+    permutation and ``rng``'s state are a function of the seed, ``len(order)`` and ``shuffles``), and the
+    Dropout masks are a function of it and the optimizer's step count. ``resume`` is set by a callback's
+    ``on_train_begin`` to ``{"seed", "shuffles", "epoch", "skip", "stats"}``: the fit then continues from
+    epoch ``epoch`` after its first ``skip`` batches (whose summed loss and metrics are ``stats``).
+    """
+
+    def __init__(self, seed: int, rng: np.random.Generator, order: np.ndarray, network, resumable: bool) -> None:
+        self.seed, self.rng, self.order, self.network = seed, rng, order, network
+        self.resumable = resumable  # False for batch sources: their batches cannot be skipped or replayed
+        self.shuffles = 0
+        self.resume: dict | None = None
+
+    def apply_resume(self, net_lock, iterations: int) -> tuple[int, int]:
+        """Replay the saved fit's randomness (the weights and optimizer state, ``iterations`` steps, are
+        already restored); returns (first epoch, batches of it already done)."""
+        resume = self.resume
+        self.seed = int(resume["seed"])
+        self.rng.bit_generator.state = np.random.default_rng(self.seed).bit_generator.state
+        self.order[...] = np.arange(self.order.shape[0])
+        for _ in range(int(resume["shuffles"])):
+            self.rng.shuffle(self.order)
+        self.shuffles = int(resume["shuffles"])
+        with net_lock:
+            self.network.seed = _dropout_seed(self.seed)
+            self.network.iterations = iterations
+        return int(resume["epoch"]), int(resume["skip"])
 
 
 def _dropout_seed(fit_seed: int) -> int:

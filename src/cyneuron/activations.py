@@ -116,3 +116,9 @@ def serialize(activation) -> str:
 def deserialize(name) -> Callable:
     """The activation function for a serialized name."""
     return get(name)
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

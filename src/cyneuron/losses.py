@@ -796,3 +796,8 @@ def deserialize(config):
 
 # Keras' module name for its losses (``from keras.src.losses import losses``): this module holds them.
 losses = sys.modules[__name__]
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

@@ -31,7 +31,7 @@ from cyneuron.layers import serialize as _serialize_layer
 from cyneuron.layers.base import stage_list
 from cyneuron.utils import _as_array, _float_array, _index_array
 
-__all__ = ["Sequential", "load_model", "model_from_json", "clone_model"]
+__all__ = ["Sequential", "Model", "load_model", "model_from_json", "clone_model"]
 
 
 def model_from_json(json_string: str, custom_objects=None) -> Sequential:
@@ -46,16 +46,24 @@ def model_from_json(json_string: str, custom_objects=None) -> Sequential:
         config = json.loads(json_string)
     except json.JSONDecodeError as error:
         raise ValueError(f"json_string: not valid JSON ({error})") from None
-    if not isinstance(config, dict) or config.get("class_name") != "Sequential":
-        raise ValueError("json_string: expected a Sequential model's JSON (from model.to_json())")
-    return Sequential.from_config(config.get("config") or {})
+    if not isinstance(config, dict) or config.get("class_name") not in ("Sequential", "Functional"):
+        raise ValueError("json_string: expected a Sequential or functional model's JSON (from model.to_json())")
+    return model_from_config(config.get("config") or {})
+
+
+def model_from_config(config: dict) -> Sequential:
+    """A new model from a model's ``get_config()``: a functional ``Model`` when the config names its input
+    and output layers (as Keras' functional configs do), else a ``Sequential``."""
+    if isinstance(config, dict) and "input_layers" in config:
+        return Model.from_config(config)
+    return Sequential.from_config(config)
 
 
 def clone_model(model: Sequential) -> Sequential:
     """A new model with the same architecture and freshly initialised weights, as ``keras.models.clone_model``."""
     if not isinstance(model, Sequential):
         raise TypeError(f"model: expected a cyneuron Sequential model, got {type(model).__name__}")
-    return Sequential.from_config(model.get_config())
+    return model_from_config(model.get_config())
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
@@ -78,6 +86,8 @@ class Sequential(InferenceMixin, TrainingMixin):
     given to ``fit`` / ``predict`` / ``evaluate``.
     """
 
+    _keras_class_name = "Sequential"  # the class a Keras config of this model names
+
     def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"name: expected a non-empty string, got {name!r}")
@@ -93,6 +103,7 @@ class Sequential(InferenceMixin, TrainingMixin):
         self._input_dim = 0
         self._fast_dim = -1  # input width when x can go straight to the network (rank-1 input), else -1
         self._units = 0
+        self._out_shape: tuple[int, ...] = ()
         self._network = None
         self._network_trainable: tuple[bool, ...] = ()
         self._network_params: list[np.ndarray] = []
@@ -110,12 +121,15 @@ class Sequential(InferenceMixin, TrainingMixin):
         self.history = None
         # Guards fit/evaluate: a second thread gets a clear error instead of interleaving with the first.
         self._lock = threading.RLock()
-        # Guards the backend network, whose calls cannot overlap. Training / evaluation hold it only inside
-        # network calls (never while callbacks run) and wait for it, so a predict running in another thread
-        # delays a training step instead of aborting it; predict never waits: it is refused while a step runs.
-        self._net_lock = threading.Lock()
+        # Guards the backend network, whose calls cannot overlap, and the training state it updates. Training /
+        # evaluation hold it only inside network calls (never while callbacks run) and wait for it, so a predict
+        # running in another thread delays a training step instead of aborting it; predict never waits: it is
+        # refused while a step runs. get_weights / set_weights / saving wait for it, so they see the state
+        # between two steps, never a torn one. Re-entrant: a callback's save nests the model's own reads.
+        self._net_lock = threading.RLock()
         self._build_lock = threading.Lock()
         self._calls: list[str] = []  # fit / evaluate / train_on_batch in progress (a callback may nest them)
+        self._calls_thread: int | None = None  # the thread making them
         if layers is not None:
             if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
                 raise TypeError(f"layers: expected a list of layers, got {type(layers).__name__}")
@@ -130,19 +144,29 @@ class Sequential(InferenceMixin, TrainingMixin):
 
     def add(self, layer: Layer) -> None:
         """Append a layer; an ``Input`` is only accepted first. Builds it when the input shape is known."""
+        self._refuse_during_calls("add")
         if isinstance(layer, InputLayer):
-            if self._layers or self._input_layer is not None:
+            if self._input_layer is not None:
+                raise ValueError(
+                    f"Sequential model '{self.name}' has already been configured to use input shape "
+                    f"{self._input_layer.batch_shape}. You cannot add a different Input layer to it."
+                )
+            if self._layers:
                 raise ValueError("add(layer): an Input can only be the first layer of a Sequential model")
             self._input_layer = layer
             self._set_features(layer._input_shape_arg)
             return
         if not isinstance(layer, Layer):
-            raise TypeError(f"add(layer): expected a cyneuron layer, got {type(layer).__name__}")
+            raise ValueError(
+                "Only instances of `keras.Layer` can be added to a Sequential model. "
+                f"Received: {layer!r} (of type {type(layer)}) as a layer"
+            )
         if any(existing is layer for existing in self._layers):
             raise ValueError(f"add(layer): layer {layer.name!r} is already in the model")
         if any(existing.name == layer.name for existing in self._layers):
             raise ValueError(
-                f"add(layer): all layers of a Sequential model need unique names; {layer.name!r} is already used"
+                f"All layers added to a Sequential model should have unique names. Name '{layer.name}' is already "
+                "the name of a layer in this model. Update the `name` argument to pass a unique name."
             )
         first = not self._layers and self._input_layer is None
         self._layers.append(layer)
@@ -158,6 +182,7 @@ class Sequential(InferenceMixin, TrainingMixin):
 
     def pop(self) -> Layer:
         """Remove and return the last layer."""
+        self._refuse_during_calls("pop")
         if not self._layers:
             raise TypeError("pop(): there are no layers in the model")
         layer = self._layers.pop()
@@ -203,8 +228,9 @@ class Sequential(InferenceMixin, TrainingMixin):
         self._input_dim = math.prod(features)
         self._indices = self._check_integer_input()
         self._x_dtype = np.dtype(np.int64) if self._indices else dtype
-        self._fast_dim = features[0] if len(features) == 1 else -1
-        self._units = shape[-1] if len(shape) == 2 else 0
+        self._out_shape = tuple(shape[1:])
+        self._units = shape[-1] if len(shape) == 2 else 0  # 0: outputs of rank > 2 (predict only)
+        self._fast_dim = features[0] if len(features) == 1 and self._units else -1
         self.built = True
 
     def _check_integer_input(self) -> int:
@@ -235,9 +261,16 @@ class Sequential(InferenceMixin, TrainingMixin):
         if len(shape) < 2:
             raise ValueError(f"input_shape: expected (batch, features...), got {input_shape!r}")
         features = _feature_shape(shape[1:], "input_shape")
+        if not self._layers and self._features is None:
+            raise ValueError(
+                f"Sequential model {self.name} cannot be built because it has no layers. Call `model.add(layer)`."
+            )
         if self._features is not None:
             if features != self._features:
-                raise ValueError(f"input_shape: the model is built for {(None, *self._features)}, got {input_shape!r}")
+                raise ValueError(
+                    f"Sequential model '{self.name}' has already been configured to use input shape "
+                    f"{(None, *self._features)}. You cannot build it with input_shape {shape}"
+                )
             return
         self._set_features(features)
         self._invalidate()
@@ -254,10 +287,6 @@ class Sequential(InferenceMixin, TrainingMixin):
             )
         if not self._layers:
             raise ValueError("The model has no layers; add some with model.add(...)")
-        if self._units == 0:
-            raise ValueError(
-                f"The model's output is not 2-D (input shape {(None, *self._features)}); add a Flatten() layer"
-            )
         with self._build_lock:
             if self._network is None:
                 self._network = _backend.ops().build_network(self._stage_specs(), self._features, self._dtype)
@@ -311,14 +340,40 @@ class Sequential(InferenceMixin, TrainingMixin):
     @property
     def input_shape(self) -> tuple:
         if self._features is None:
-            raise AttributeError("The model has no input shape yet")
+            raise AttributeError(f"Sequential model '{self.name}' has no defined input shape yet.")
         return (None, *self._features)
 
     @property
     def output_shape(self) -> tuple:
         if not self.built:
-            raise AttributeError("The model is not built yet")
+            raise AttributeError(f"Sequential model '{self.name}' has no defined output shape yet.")
         return self._layers[-1].output_shape if self._layers else self.input_shape
+
+    @property
+    def inputs(self) -> list:
+        """``[the symbolic input]`` once the input shape is known (as Keras' Sequential)."""
+        return [self._symbolic_graph()[0]]
+
+    @property
+    def outputs(self) -> list:
+        """``[the symbolic output]``: the last layer's ``output``."""
+        return [self._symbolic_graph()[1]]
+
+    def _symbolic_graph(self) -> tuple:
+        """(input layer, output) of the model's layers called in turn on its input, made once per structure."""
+        if self._features is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")
+        from cyneuron._functional import symbolic_call
+
+        key = (self._features, tuple(id(layer) for layer in self._layers))
+        cached = getattr(self, "_graph", None)
+        if cached is None or cached[0] != key:
+            source = self._input_layer or InputLayer(shape=self._features, dtype=self.dtype, name="input_layer")
+            node = source
+            for layer in self._layers:
+                node = symbolic_call(layer, node)
+            self._graph = cached = (key, source, node)
+        return cached[1], cached[2]
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -356,10 +411,11 @@ class Sequential(InferenceMixin, TrainingMixin):
         if index is not None:
             if name is not None:
                 raise ValueError("get_layer: give name or index, not both")
-            if not -len(self._layers) <= index < len(self._layers):
-                raise ValueError(f"index: the model has {len(self._layers)} layers, got {index}")
-            return self._layers[index]
-        for layer in self._layers:
+            layers = self.layers
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"index: the model has {len(layers)} layers, got {index}")
+            return layers[index]
+        for layer in self.layers:
             if layer.name == name:
                 return layer
         raise ValueError(f"name: no layer named {name!r}; layers are {[layer.name for layer in self._layers]}")
@@ -371,8 +427,13 @@ class Sequential(InferenceMixin, TrainingMixin):
         return int(sum(w.size for w in self.weights))
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of all weights, Keras order ``[W0, b0, W1, b1, ...]`` with ``W`` ``(in, units)``."""
-        return [w.copy() for w in self.weights]
+        """Copies of all weights, Keras order ``[W0, b0, W1, b1, ...]`` with ``W`` ``(in, units)``.
+
+        While another thread trains the model this waits for the step in progress (for a fit without
+        per-batch callbacks, the epoch in progress) and returns the weights between two steps.
+        """
+        with self._net_lock:
+            return [w.copy() for w in self.weights]
 
     def set_weights(self, weights) -> None:
         """Copy ``weights`` (as ``get_weights()`` returns them) into the model, in place.
@@ -382,7 +443,8 @@ class Sequential(InferenceMixin, TrainingMixin):
         """
         from cyneuron.layers import _assign
 
-        _assign(self.weights, weights, "set_weights(weights)")
+        with self._net_lock:  # never in the middle of another thread's step
+            _assign(self.weights, weights, "set_weights(weights)")
 
     # ================================================================ data
     def _prepare_x(self, x, name: str = "x", check_finite: bool = True) -> np.ndarray:
@@ -434,7 +496,12 @@ class Sequential(InferenceMixin, TrainingMixin):
         x_array = self._prepare_x(x, x_name)
         if y is None:
             raise ValueError(f"{y_name}: targets are required")
-        self._get_network()  # checks the model can run (output is 2-D) before the targets are checked
+        self._get_network()  # checks the model can run before the targets are checked
+        if self._units == 0:
+            raise ValueError(
+                f"The model's output has shape {(None, *self._out_shape)}: training and evaluation take 2-D "
+                "outputs (batch, units) for now (predict takes any); add a Flatten() or a pooling layer"
+            )
         y_array = _as_array(y, y_name)
         targets = _losses.check_targets(
             self._loss_spec.name,
@@ -474,6 +541,14 @@ class Sequential(InferenceMixin, TrainingMixin):
         if same and (batch_size is None or key[3] == batch_size):
             return
         size = batch_size if batch_size is not None else (key[3] if key is not None else _DEFAULT_BATCH_SIZE)
+        outer = [call for call in self._calls[:-1] if call in ("fit", "train_on_batch")]
+        if outer:
+            # preparing again frees the workspaces and data the outer training loop is using
+            raise RuntimeError(
+                f"{self._calls[-1]}: called from inside this model's own {outer[-1]}() with targets that need other "
+                f"metrics than the training's; call it after {outer[-1]}() returns, or with targets shaped like the "
+                "training targets"
+            )
         with self._net_lock:
             network.prepare_training(self._loss_spec, canonical, self.optimizer.spec, size)
         self._prepared = (network, self._loss_spec, canonical, size)
@@ -494,6 +569,15 @@ class Sequential(InferenceMixin, TrainingMixin):
                 f"after {outer}() returns"
             )
         self._calls.append(method)
+        self._calls_thread = threading.get_ident()
+
+    def _refuse_during_calls(self, method: str) -> None:
+        """``compile`` / ``add`` / ``pop`` would replace what a running fit or evaluate is using."""
+        if self._calls:
+            raise RuntimeError(
+                f"{method}: not allowed while this model's {self._calls[-1]}() runs (from one of its callbacks or "
+                f"another thread); call {method} before or after it"
+            )
 
     def _release(self) -> None:
         self._calls.pop()
@@ -543,6 +627,7 @@ class Sequential(InferenceMixin, TrainingMixin):
                 compiled call whatever they say.
             steps_per_execution: accepted (an int >= 1); each step is already a single compiled call.
         """
+        self._refuse_during_calls("compile")
         if loss_weights is not None:
             raise ValueError("loss_weights: a cyneuron model has one output; leave loss_weights=None")
         if weighted_metrics is not None and not (isinstance(weighted_metrics, (list, tuple)) and not weighted_metrics):
@@ -578,10 +663,8 @@ class Sequential(InferenceMixin, TrainingMixin):
         arguments pass through); ``cyneuron.models.model_from_json`` reads it back."""
         import json
 
-        return json.dumps(
-            {"module": "keras", "class_name": "Sequential", "config": self.get_config(), "registered_name": None},
-            **kwargs,
-        )
+        config = {"module": "keras", "class_name": self._keras_class_name, "config": self.get_config()}
+        return json.dumps({**config, "registered_name": None}, **kwargs)
 
     def compute_output_shape(self, input_shape) -> tuple:
         """The output shape ``(None, ...)`` for inputs of ``input_shape`` ``(None, ...)``."""
@@ -729,17 +812,27 @@ class Sequential(InferenceMixin, TrainingMixin):
 
         save_model(self, filepath, overwrite=overwrite)
 
+    def export(self, filepath, format: str = "tf_saved_model", verbose=None, input_signature=None, **kwargs) -> None:
+        """Export the inference pass as an artifact (Keras 3's call); cyneuron writes ``format="onnx"`` only
+        (``cyneuron.export.onnx``, needs the ``onnx`` extra). ``opset_version`` may be passed for ONNX."""
+        from cyneuron.export import export_model
+
+        export_model(self, filepath, format, verbose, input_signature, **kwargs)
+
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Save the weights only (see ``cyneuron.saving``)."""
         from cyneuron.saving import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath) -> None:
-        """Load weights saved by ``save_weights`` (or ``save``) into this built model."""
+    def load_weights(self, filepath, skip_mismatch: bool = False, **kwargs) -> None:
+        """Load weights saved by ``save_weights`` (or ``save``, or Keras) into this built model; see
+        ``cyneuron.saving.load_weights`` for ``skip_mismatch``."""
         from cyneuron.saving import load_weights
 
-        load_weights(self, filepath)
+        if kwargs:
+            raise ValueError(f"Invalid keyword arguments: {kwargs}")
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name}, built={self.built}>"
@@ -750,3 +843,12 @@ def _model_from_bytes(data: bytes) -> Sequential:
     from cyneuron.saving import model_from_bytes
 
     return model_from_bytes(data)
+
+
+# Model(inputs, outputs) builds on Sequential, so it is defined after it.
+from cyneuron._functional import Model  # noqa: E402
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

@@ -137,7 +137,14 @@ def model_from_bytes(data: bytes, compile: bool = True) -> Any:
 
 
 def _model_contents(model: Any) -> tuple[dict, list, list]:
-    """The manifest, weights and optimizer slots of a model file."""
+    """The manifest, weights and optimizer slots of a model file, read between two training steps (the
+    model's network lock is held throughout, so another thread's fit cannot commit a step half-way)."""
+    lock = getattr(model, "_net_lock", None)
+    with contextlib.nullcontext() if lock is None else lock:
+        return _model_contents_locked(model)
+
+
+def _model_contents_locked(model: Any) -> tuple[dict, list, list]:
     model_config = model.get_config()
     compile_config = model.get_compile_config()
     weights = _check_arrays(model.get_weights(), "model.get_weights()") if model.built else []
@@ -212,13 +219,13 @@ def _model_from_archive(path: str, archive: _Archive, compile: bool) -> Any:
     manifest = archive.manifest
     _guard_model_size(path, manifest["model_config"], archive.weights)
 
-    from cyneuron.models import Sequential
+    from cyneuron.models import model_from_config
 
     try:
         # Building runs the initializers, whose values are overwritten anyway: keep them from
         # consuming the global generator, so loading never changes later shuffles or inits.
         with _global_rng_preserved():
-            model = Sequential.from_config(manifest["model_config"])
+            model = model_from_config(manifest["model_config"])
     except MemoryError as exc:
         raise ValueError(f"{path}: the model configuration asks for more memory than available") from exc
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
@@ -311,11 +318,13 @@ def save_weights(model: Any, filepath: PathLike, overwrite: bool = True) -> None
     _atomic_write(path, overwrite, lambda f: _write_archive(f, manifest, weights, []))
 
 
-def load_weights(model: Any, filepath: PathLike) -> None:
+def load_weights(model: Any, filepath: PathLike, skip_mismatch: bool = False) -> None:
     """Load weights written by ``save_weights`` (or the weights of a ``save_model`` file).
 
     The model must be built with the same architecture and dtype. The file is
     validated completely before any weight changes; on error the model is untouched.
+    ``skip_mismatch=True`` (Keras ``.weights.h5`` / ``.keras`` files) leaves the layers whose weights
+    differ in shape from the file's as they are, with a warning, as Keras does.
 
     Raises:
         OSError: the file cannot be opened.
@@ -327,9 +336,15 @@ def load_weights(model: Any, filepath: PathLike) -> None:
         raise ValueError(f"load_weights({path}): the model is not built; build it (give an input shape) first")
     from cyneuron import saving_keras
 
+    _check_bool(skip_mismatch, "skip_mismatch")
     if saving_keras.is_hdf5_file(path) or saving_keras.is_keras_archive(path):
-        saving_keras.load_keras_weights(model, path)
+        saving_keras.load_keras_weights(model, path, skip_mismatch)
         return
+    if skip_mismatch:
+        raise ValueError(
+            "skip_mismatch: supported for Keras .weights.h5 / .keras files, whose weights are stored per layer; "
+            f"{path} is a cyneuron file"
+        )
     archive = _read_archive(path, expect_model=False)
     weights = _check_against_model(path, model, archive.weights, archive.manifest["dtype"], cast=True)
     _set_weights(path, model, weights)
@@ -951,3 +966,9 @@ def _json_depth(obj: object) -> int:
         elif isinstance(item, list):
             stack.extend((v, level + 1) for v in item)
     return depth
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

@@ -33,6 +33,7 @@ import json
 import math
 import os
 import stat
+import warnings
 import zipfile
 from typing import Any
 
@@ -293,7 +294,7 @@ def _keras_model_config(model: Any) -> dict:
     entries = cfg["layers"]
     layers_out = []
     features = None
-    layer_iter = iter(model.layers)
+    layer_iter = iter(model._layers)  # the layers after the input layer
     for entry in entries:
         if entry["class_name"] == "InputLayer":
             config = dict(entry["config"])
@@ -322,6 +323,8 @@ def _keras_model_config(model: Any) -> dict:
         shape = [None, *model.input_shape[1:]]
         inner["build_input_shape"] = shape
         out["build_config"] = {"input_shape": shape}
+    if model._keras_class_name == "Functional":
+        out = _as_functional(model, out)
     compile_config = model.get_compile_config()
     if compile_config is not None:
         compile_config = dict(compile_config)
@@ -337,6 +340,91 @@ def _keras_model_config(model: Any) -> dict:
             compile_config["metrics"] = _with_modules(compile_config["metrics"], "keras.metrics")
         out["compile_config"] = compile_config
     return out
+
+
+def _as_functional(model: Any, sequential: dict) -> dict:
+    """A functional model's Keras config from the Sequential layout of the same chain: each layer entry
+    names the one it is called on (``inbound_nodes``), and the config names its input and output layer."""
+    inner = dict(sequential["config"])
+    inner.pop("build_input_shape", None)
+    layers = []
+    previous = None
+    shape = [None, *model.input_shape[1:]]
+    for entry, layer in zip(inner["layers"], model.layers):
+        entry = dict(entry, name=layer.name)
+        if previous is None:
+            entry["inbound_nodes"] = []
+        else:
+            history = {"shape": shape, "dtype": model.dtype, "keras_history": [previous, 0, 0]}
+            entry["inbound_nodes"] = [{"args": [{"class_name": "__keras_tensor__", "config": history}], "kwargs": {}}]
+            shape = [None, *layer.compute_output_shape(tuple(shape))[1:]]
+        layers.append(entry)
+        previous = layer.name
+    inner["layers"] = layers
+    inner["input_layers"] = [model.layers[0].name, 0, 0]
+    inner["output_layers"] = [previous, 0, 0]
+    out = {
+        "module": "keras.src.models.functional",
+        "class_name": "Functional",
+        "config": inner,
+        "registered_name": "Functional",
+        "build_config": {"input_shape": None},
+    }
+    if "compile_config" in sequential:
+        out["compile_config"] = sequential["compile_config"]
+    return out
+
+
+def _changes_call(key: str, value: Any) -> bool:
+    return not ((key == "mask" and value is None) or (key == "training" and value in (None, True, False)))
+
+
+def _chain_from_functional(path: str, inner: dict) -> dict:
+    """The Sequential layout of a Keras functional config that is one chain of layers (each called once,
+    on the layer before it, from one input to one output); other graphs are refused, naming why."""
+
+    def refuse(why: str) -> ValueError:
+        return ValueError(f"{path}: unsupported functional model: {why}; cyneuron loads chains of layers only")
+
+    def endpoint(value: Any, what: str) -> str:
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+            value = value[0]
+        if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)):
+            raise refuse(f"{what} is not one layer")
+        return value[0]
+
+    entries = inner["layers"]
+    first = endpoint(inner.get("input_layers"), "input_layers")
+    last = endpoint(inner.get("output_layers"), "output_layers")
+    previous = None
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path}: layer {i} of the configuration is not an object")
+        nodes = entry.get("inbound_nodes")
+        if previous is None:
+            if entry.get("class_name") != "InputLayer" or entry.get("name") != first or nodes:
+                raise refuse("the first layer is not its one InputLayer")
+        else:
+            try:
+                (node,) = nodes
+                (arg,) = node["args"]
+                source = arg["config"]["keras_history"][0]
+            except (TypeError, ValueError, KeyError, IndexError):
+                raise refuse(f"layer {entry.get('name')!r} is not called on exactly one tensor") from None
+            if source != previous:
+                raise refuse(f"layer {entry.get('name')!r} is not called on the layer before it")
+            # Keras records a call's keyword arguments: Softmax's mask=None, Dropout's training=False (which
+            # fit and predict override, as Keras' functional call does); anything else changes the layer.
+            kwargs = node.get("kwargs") or {}
+            if not isinstance(kwargs, dict) or any(_changes_call(k, v) for k, v in kwargs.items()):
+                raise refuse(f"layer {entry.get('name')!r} is called with arguments {kwargs!r}")
+        previous = entry.get("name")
+    if previous != last:
+        raise refuse("its output is not its last layer")
+    chain = dict(inner, layers=[{k: v for k, v in e.items() if k not in ("name", "inbound_nodes")} for e in entries])
+    chain["input_layers"] = [[first, 0, 0]]
+    chain["output_layers"] = [[last, 0, 0]]
+    return chain
 
 
 def _dtype_policy(name: str) -> dict:
@@ -438,23 +526,35 @@ def _model_config_from_keras(path: str, config: Any) -> tuple[dict, dict | None]
     if not isinstance(config, dict):
         raise ValueError(f"{path}: {CONFIG_ENTRY} is not a JSON object")
     class_name = config.get("class_name")
-    if class_name != "Sequential":
-        raise ValueError(f"{path}: unsupported model class {class_name!r}; cyneuron loads Keras Sequential models only")
-    if config.get("module") not in (None, "keras", "keras.models", "keras.src.models.sequential"):
+    modules = {
+        "Sequential": (None, "keras", "keras.models", "keras.src.models.sequential"),
+        "Functional": (None, "keras", "keras.models", "keras.src.models.functional"),
+    }
+    if class_name not in modules:
+        raise ValueError(
+            f"{path}: unsupported model class {class_name!r}; cyneuron loads Keras Sequential models and "
+            "functional models that are a chain of layers"
+        )
+    if config.get("module") not in modules[class_name]:
         raise ValueError(f"{path}: unsupported model class {class_name!r} from module {config.get('module')!r}")
-    if config.get("registered_name") not in (None, "Sequential"):
+    if config.get("registered_name") not in (None, class_name):
         raise ValueError(f"{path}: unsupported model class {config.get('registered_name')!r}")
     inner = config.get("config")
     if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
-        raise ValueError(f"{path}: the Sequential configuration has no 'layers' list")
+        raise ValueError(f"{path}: the {class_name} configuration has no 'layers' list")
     if _saving._json_depth(inner) > _saving.MAX_JSON_DEPTH:
         raise ValueError(f"{path}: the model configuration is nested too deeply")
+    if class_name == "Functional":
+        inner = _chain_from_functional(path, inner)
     layers = []
     for i, entry in enumerate(inner["layers"]):
         if not isinstance(entry, dict):
             raise ValueError(f"{path}: layer {i} of the configuration is not an object")
         layers.append(_plain_config(path, entry, f"layer {i}"))
     model_config = {"name": inner.get("name"), "layers": layers}
+    if "input_layers" in inner:  # a functional chain: models.model_from_config builds a Model
+        model_config["input_layers"] = inner["input_layers"]
+        model_config["output_layers"] = inner["output_layers"]
     build_shape = inner.get("build_input_shape")
     if build_shape is None and isinstance(config.get("build_config"), dict):
         build_shape = config["build_config"].get("input_shape")
@@ -673,13 +773,24 @@ def _expected_layer_vars(model: Any) -> list[tuple[str, Any, list[tuple[int, ...
     return out
 
 
-def _read_layer_weights(h5: _H5, model: Any) -> list[np.ndarray]:
-    """The model's weights (``get_weights()`` order, model dtype) from ``layers/...``, everything checked."""
+def _read_layer_weights(h5: _H5, model: Any, skip_mismatch: bool = False) -> list[np.ndarray]:
+    """The model's weights (``get_weights()`` order, model dtype) from ``layers/...``, everything checked.
+
+    ``skip_mismatch``: a layer whose variables in the file differ in number or shape keeps its current
+    weights (with a warning naming it), as Keras' ``load_weights(skip_mismatch=True)``.
+    """
     weights = []
     expected_groups = set()
+    skipped = []
     for group, layer, shapes in _expected_layer_vars(model):
         expected_groups.add(group)
         names = h5.vars_in(group) if shapes else []
+        if skip_mismatch and (
+            len(names) != len(shapes) or any(tuple(h5.datasets[n].shape) != s for n, s in zip(names, shapes))
+        ):
+            skipped.append(layer.name)
+            weights.extend(np.array(w, copy=True) for w in layer.weights)
+            continue
         if len(names) != len(shapes):
             raise ValueError(
                 f"{h5.path}: layer {layer.name!r} expects {len(shapes)} variables but {group!r} holds {len(names)}"
@@ -689,6 +800,12 @@ def _read_layer_weights(h5: _H5, model: Any) -> list[np.ndarray]:
             array = h5.read(name, shape, "f" if i < n_weights else "iu")
             if i < n_weights:
                 weights.append(array.astype(layer.weights[i].dtype, copy=False))
+    if skipped:
+        warnings.warn(
+            f"{h5.path}: skipped loading the weights of {len(skipped)} layer(s) whose shapes differ from the "
+            f"file's (skip_mismatch=True): {skipped}",
+            stacklevel=4,
+        )
     extra = [k for k in h5.datasets if k.startswith("layers/") and k.rsplit("/", 1)[0] not in expected_groups]
     if extra:
         raise ValueError(f"{h5.path}: HDF5 datasets {extra[:5]} belong to no layer of the model")
@@ -713,7 +830,7 @@ def load_keras_model(path: str, compile: bool = True) -> Any:
 
 
 def _build_model(path: str, h5: _H5, model_config: dict, compile_config: dict | None, compile: bool) -> Any:
-    from cyneuron.models import Sequential
+    from cyneuron.models import model_from_config
 
     shapes = _h5_layer_elements(h5)
     # Every layer weight must be declared in the file, whose size bounds them: refuses forged configs
@@ -721,7 +838,7 @@ def _build_model(path: str, h5: _H5, model_config: dict, compile_config: dict | 
     _saving._guard_model_size(path, model_config, shapes)
     try:
         with _saving._global_rng_preserved():
-            model = Sequential.from_config(model_config)
+            model = model_from_config(model_config)
     except MemoryError as exc:
         raise ValueError(f"{path}: the model configuration asks for more memory than available") from exc
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
@@ -786,7 +903,7 @@ def _restore_optimizer(path: str, h5: _H5, model: Any, schedule: bool) -> None:
         raise ValueError(f"{path}: invalid optimizer state: {exc}") from exc
 
 
-def load_keras_weights(model: Any, path: str) -> None:
+def load_keras_weights(model: Any, path: str, skip_mismatch: bool = False) -> None:
     """Load a Keras ``.weights.h5`` (or the weights of a ``.keras`` archive) into a built model."""
     h5py = _h5py(path)
     if not model.built:
@@ -803,7 +920,7 @@ def load_keras_weights(model: Any, path: str) -> None:
         raise ValueError(f"{path} is not an HDF5 weights file")
     h5 = _H5(path, h5py, data)
     try:
-        weights = _read_layer_weights(h5, model)
+        weights = _read_layer_weights(h5, model, skip_mismatch)
     finally:
         h5.close()
     _saving._set_weights(path, model, weights)

@@ -34,7 +34,11 @@ __all__ = [
 def set_random_seed(seed: int) -> None:
     """Seed every random source cyneuron uses: initializers, ``fit``'s shuffling, Python's and NumPy's global RNGs.
 
-    With the same seed, data and backend, building and fitting a model gives identical weights.
+    With the same seed, data and backend, building and fitting a model gives identical weights. cyneuron's
+    own generator is per thread (see ``cyneuron.config``): this call gives the calling thread a generator of
+    its own, so a thread that seeds gets the same weights even while other threads build or train models.
+    Python's ``random`` and NumPy's legacy global generator are process-wide (cyneuron only draws the
+    dataset utilities' default shuffle seeds from NumPy's, as Keras does).
 
     Raises:
         TypeError / ValueError: seed is not a non-negative int.
@@ -159,3 +163,9 @@ def _index_array(value, input_dim: int, name: str) -> np.ndarray:
         if low < 0 or high >= input_dim:
             raise ValueError(f"{name}: embedding indices must be in [0, {input_dim}), got values in [{low}, {high}]")
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

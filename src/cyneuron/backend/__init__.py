@@ -75,3 +75,9 @@ def clear_session(free_memory: bool = True) -> None:
     from cyneuron.utils import clear_session as _clear_session
 
     _clear_session(free_memory)
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

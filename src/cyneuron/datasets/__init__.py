@@ -27,3 +27,9 @@ __all__ = [
     "Sunspots",
     "sunspots",
 ]
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

@@ -155,3 +155,9 @@ def deserialize(config: dict) -> Layer:
 
 # referenced by other modules
 _ = (_NEUTRAL_KEYS, _UID_LOCK, _UIDS, MAX_WIDTH, _assign, _feature_shape, strip_neutral, unique_name)
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

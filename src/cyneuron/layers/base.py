@@ -99,8 +99,9 @@ def _batch_shape_to_features(batch_shape, name: str) -> tuple[int, ...]:
         raise TypeError(f"{name}: expected a tuple like (None, features), got {batch_shape!r}") from None
     if len(dims) < 2:
         raise ValueError(f"{name}: expected (batch, features...), got {batch_shape!r}")
-    if dims[0] is not None:
-        raise ValueError(f"{name}: a fixed batch size is not supported; use None as the first entry")
+    batch = dims[0]
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1):
+        raise ValueError(f"{name}: the batch size (first entry) must be None or a positive int, got {batch!r}")
     return _feature_shape(dims[1:], name)
 
 
@@ -262,6 +263,14 @@ class Layer:
             raise AttributeError(f"The layer {self.name!r} has never been called and thus has no defined output shape.")
         return self.compute_output_shape((None, *self._build_shape))
 
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call on a symbolic input (Keras' ``layer.output``)."""
+        output = getattr(self, "_first_output", None)
+        if output is None:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined output.")
+        return output
+
     def build(self, input_shape) -> None:
         """Create the weights for inputs of ``input_shape`` ``(None, ...)``; layers with weights override this."""
         if self._dry_shapes is None:
@@ -322,7 +331,19 @@ class Layer:
         )
 
     def __call__(self, inputs, training: bool = False) -> np.ndarray:
-        """Apply the layer to an array ``(batch, ...)`` (building it on first use) through the active backend."""
+        """Apply the layer to an array ``(batch, ...)`` (building it on first use) through the active backend.
+
+        Called on ``Input(...)`` or on what a layer call returned, it records the call instead and returns
+        a symbolic ``KerasTensor``, for ``Model(inputs, outputs)`` (Keras' functional API).
+        """
+        from cyneuron._functional import is_symbolic, symbolic_call
+
+        if is_symbolic(inputs):
+            return symbolic_call(self, inputs)
+        return self._call(inputs, training)
+
+    def _call(self, inputs, training: bool) -> np.ndarray:
+        """``__call__`` on data: kinds whose inputs are not float rows (Embedding) override this."""
         array = _as_array(inputs, "inputs")
         if array.ndim < 2:
             raise ValueError(f"inputs: expected shape (batch, features...), got {array.shape}")

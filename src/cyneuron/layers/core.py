@@ -235,14 +235,28 @@ class InputLayer(Layer):
     type then comes from its other layers.
     """
 
-    def __init__(self, shape=None, dtype=None, batch_shape=None, name: str | None = None, input_shape=None) -> None:
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        dtype=None,
+        batch_shape=None,
+        name: str | None = None,
+        input_shape=None,
+    ) -> None:
         given = [s is not None for s in (shape, batch_shape, input_shape)]
         if sum(given) != 1:
             raise ValueError("shape: give exactly one of shape or batch_shape, e.g. Input(shape=(10,))")
+        _check_batch_size(batch_size)
         if batch_shape is not None:
+            if batch_size is not None:
+                raise ValueError("batch_size: give batch_size or batch_shape, not both")
             features = _batch_shape_to_features(batch_shape, "batch_shape")
+            batch_size = batch_shape[0]
         else:
             features = _feature_shape(shape if shape is not None else input_shape, "shape")
+        # Keras records the declared batch size (config, error messages); any batch size runs here.
+        self.batch_shape = (batch_size, *features)
         self._integer_dtype = _integer_dtype_name(dtype)
         if self._integer_dtype is not None:
             dtype = None  # integer inputs: no float type is asked of the model
@@ -256,8 +270,13 @@ class InputLayer(Layer):
     def dtype(self) -> str:
         return self._integer_dtype or super().dtype
 
+    @property
+    def output(self):
+        """The symbolic input this layer stands for (``Input(...)`` returns the layer itself)."""
+        return self
+
     def get_config(self) -> dict:
-        return {"batch_shape": list(self.shape), "dtype": self.dtype, "name": self.name}
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
 
 
 def Input(  # noqa: N802 (Keras name)
@@ -275,8 +294,6 @@ def Input(  # noqa: N802 (Keras name)
     Keras 3's arguments; ``batch_size`` is accepted and not enforced (any batch size runs);
     ``sparse``, ``tensor`` and ``optional`` only at their neutral values.
     """
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size: expected a positive int or None, got {batch_size!r}")
     for key, value, neutral in (
         ("sparse", sparse, (None, False)),
         ("tensor", tensor, (None,)),
@@ -284,4 +301,9 @@ def Input(  # noqa: N802 (Keras name)
     ):
         if value not in neutral:
             raise ValueError(f"{key}={value!r} is not supported by cyneuron")
-    return InputLayer(shape=shape, dtype=dtype, batch_shape=batch_shape, name=name)
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name)
+
+
+def _check_batch_size(batch_size) -> None:
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size: expected a positive int or None, got {batch_size!r}")

@@ -119,7 +119,7 @@ class Embedding(Layer):
         attrs = {"input_dim": self.input_dim, "output_dim": self.output_dim}
         return self._spec("embedding", attrs, self.weights)
 
-    def __call__(self, inputs, training: bool = False) -> np.ndarray:
+    def _call(self, inputs, training: bool) -> np.ndarray:
         """The embeddings of integer ``inputs`` ``(batch, ...)``: ``(batch, ..., output_dim)``."""
         array = _as_array(inputs, "inputs")
         if array.ndim < 2:

@@ -351,3 +351,8 @@ def deserialize(config):
 # holds them all, so code written against those modules finds its classes and functions here.
 accuracy_metrics = regression_metrics = probabilistic_metrics = hinge_metrics = sys.modules[__name__]
 confusion_metrics = f_score_metrics = reduction_metrics = metrics_utils = sys.modules[__name__]
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

@@ -88,3 +88,9 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     if cls is None:
         raise ValueError(f"optimizer: unknown optimizer class {name!r}; expected one of: {', '.join(OPTIMIZERS)}")
     return cls.from_config(dict(config.get("config") or {}), custom_objects=custom_objects)
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)

@@ -336,3 +336,9 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRat
     if cls is None:
         raise ValueError(f"schedule: unknown schedule class {name!r}; expected one of: {', '.join(_CLASSES)}")
     return cls.from_config(dict(config.get("config") or {}))
+
+
+# A Keras name this module lacks raises an error that says so.
+from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
+
+__getattr__ = module_getattr(__name__)
