@@ -291,3 +291,12 @@ def test_compiled_metric_is_the_standalone_metric(backend, class_name):
 def test_stateful_metrics_are_refused_by_compile_with_their_name(metric):
     with pytest.raises(ValueError, match="metrics\\[0\\].*standalone"):
         _model(3, "sigmoid").compile(optimizer="sgd", loss="binary_crossentropy", metrics=[metric])
+
+
+def test_bfloat16_dtype_as_keras():
+    """Keras' losses and metrics take dtype="bfloat16" (ml_dtypes, the bfloat16 extra)."""
+    pytest.importorskip("ml_dtypes", reason="dtype='bfloat16' needs the ml_dtypes package (the bfloat16 extra)")
+    assert str(losses.MeanSquaredError(dtype="bfloat16")(Y_TRUE, Y_PRED).dtype) == "bfloat16"
+    assert str(losses.Huber(dtype="bfloat16", reduction=None)(Y_TRUE, Y_PRED).dtype) == "bfloat16"
+    metric = metrics.MeanSquaredError(dtype="bfloat16")
+    assert metric.dtype == "bfloat16" and str(metric(Y_TRUE, Y_PRED).dtype) == "bfloat16"

@@ -151,17 +151,30 @@ def _predictions(y_pred, dtype=None) -> np.ndarray:
     return _float_array(array, dtype, "y_pred")
 
 
+def bfloat16() -> np.dtype:
+    """NumPy's bfloat16 from ml_dtypes (an optional extra, shipped with JAX), for Keras' ``dtype="bfloat16"``."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise ValueError("dtype: 'bfloat16' needs the ml_dtypes package (pip install ml_dtypes)") from None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
 def _loss_dtype(dtype) -> np.dtype:
     if dtype is None:
         return np.dtype(_config._dtype())
     if hasattr(dtype, "compute_dtype"):  # a dtype policy
         dtype = dtype.compute_dtype
+    if str(dtype) == "bfloat16":
+        return bfloat16()
     try:
         value = np.dtype(dtype)
     except TypeError:
-        raise ValueError(f"dtype: expected a float dtype (float16, float32, float64), got {dtype!r}") from None
+        raise ValueError(
+            f"dtype: expected a float dtype (bfloat16, float16, float32, float64), got {dtype!r}"
+        ) from None
     if value not in _FLOATS:
-        raise ValueError(f"dtype: expected a float dtype (float16, float32, float64), got {dtype!r}")
+        raise ValueError(f"dtype: expected a float dtype (bfloat16, float16, float32, float64), got {dtype!r}")
     return value
 
 
@@ -257,7 +270,7 @@ class Loss:
         if sample_weight is not None:
             sample_weight = _float_input(sample_weight, self._dtype, "sample_weight")
         result = _reference.reduce(values, sample_weight, mask, self.reduction)
-        return result if np.ndim(result) else self._dtype.type(result)
+        return result.astype(self._dtype, copy=False) if np.ndim(result) else self._dtype.type(result)
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}

@@ -24,11 +24,15 @@ def metric_dtype(dtype) -> np.dtype:
         return np.dtype(_config._dtype())
     if hasattr(dtype, "compute_dtype"):
         dtype = dtype.compute_dtype
+    if str(dtype) == "bfloat16":
+        from cyneuron.losses import bfloat16
+
+        return bfloat16()
     try:
         value = np.dtype(dtype)
     except TypeError:
         raise ValueError(f"dtype: expected a numeric dtype (float32, float64, int32 ...), got {dtype!r}") from None
-    if value.kind not in "biuf":
+    if value.kind not in "biuf" and value.name != "bfloat16":
         raise ValueError(f"dtype: expected a numeric dtype (float32, float64, int32 ...), got {dtype!r}")
     return value
 
