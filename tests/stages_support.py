@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cyneuron.backend.specs import StageSpec
+from cyneuron.backend.specs import ACTIVATIONS, FUSED_ACTIVATIONS, StageSpec
 
 
 def _array(rng, dtype, *shape, scale=0.5, offset=0.0):
@@ -32,25 +32,56 @@ def _around(rng, dtype, n_in: int, middle: list[StageSpec], units: int = 3, head
 
 def _dense_examples(rng, dtype):
     stacks = []
-    for activation in ("linear", "relu", "sigmoid", "tanh", "softmax"):
+    for activation in FUSED_ACTIVATIONS:  # every one the dense kind fuses, in the middle and last
         stacks.append(((4,), [dense(rng, dtype, 4, 5, activation), dense(rng, dtype, 5, 3, "softmax")]))
+    for activation in ("softplus", "hard_sigmoid", "sparse_sigmoid", "exponential"):  # last: positive outputs
+        stacks.append(((4,), [dense(rng, dtype, 4, 5, "tanh"), dense(rng, dtype, 5, 3, activation)]))
     stacks.append(((4,), [dense(rng, dtype, 4, 5, "relu", bias=False), dense(rng, dtype, 5, 2, "sigmoid")]))
     stacks.append(((4,), [dense(rng, dtype, 4, 5, "relu", trainable=False), dense(rng, dtype, 5, 3, "linear")]))
+    # on rank >= 3 inputs: the kernel applies to the last axis at every position (softmax per position)
+    for activation in ("tanh", "softmax", "relu"):
+        stacks.append(((3, 4), [seq_dense(rng, dtype, (3, 4), 5, activation), dense(rng, dtype, 15, 3, "softmax")]))
+    stacks.append(((2, 3, 4), [seq_dense(rng, dtype, (2, 3, 4), 2, "sigmoid", bias=False), dense(rng, dtype, 12, 3)]))
+    stacks.append(_around(rng, dtype, 4, [seq_dense(rng, dtype, (3, 2), 4, "tanh")]))  # passes dx down
+    stacks.append(_around(rng, dtype, 4, [seq_dense(rng, dtype, (3, 2), 4, "softmax", trainable=False)]))
+    stacks.append(((4,), [dense(rng, dtype, 4, 6, "tanh"), seq_dense(rng, dtype, (3, 2), 2, "sigmoid")]))  # last
+    stacks.append(((4,), [dense(rng, dtype, 4, 6, "tanh"), seq_dense(rng, dtype, (2, 3), 2, "softmax")]))  # last
     return stacks
+
+
+def seq_dense(rng, dtype, in_shape, units: int, activation: str = "linear", bias: bool = True, trainable=True):
+    """A dense stage on per-sample shape (..., in): the same kernel at every position of the leading axes."""
+    n_in = in_shape[-1]
+    params = (_array(rng, dtype, n_in, units),) + ((_array(rng, dtype, units, scale=0.1),) if bias else ())
+    out = (*in_shape[:-1], units)
+    return StageSpec("dense", tuple(in_shape), out, {"activation": activation}, params, trainable=trainable)
 
 
 def _activation_examples(rng, dtype):
     def act(shape, name, **attrs):
         return StageSpec("activation", shape, shape, {"activation": name, **attrs})
 
-    return [_around(rng, dtype, 4, [act((6,), name)]) for name in ("linear", "relu", "sigmoid", "tanh", "softmax")] + [
-        _around(rng, dtype, 4, [act((6,), "leaky_relu", negative_slope=0.2)]),
+    # every activation at its defaults, then the ones with arguments
+    return [_around(rng, dtype, 4, [act((6,), name)]) for name in ACTIVATIONS] + [
+        _around(rng, dtype, 4, [act((6,), "leaky_relu", negative_slope=0.05)]),
+        _around(rng, dtype, 4, [act((6,), "leaky_relu", negative_slope=0.0)]),
         _around(rng, dtype, 4, [act((6,), "elu", alpha=0.7)]),
-        _around(rng, dtype, 4, [act((6,), "relu_ext", negative_slope=0.1, max_value=0.6, threshold=0.2)]),
-        _around(rng, dtype, 4, [act((6,), "relu_ext", negative_slope=0.0, max_value=None, threshold=0.3)]),
+        _around(rng, dtype, 4, [act((6,), "celu", alpha=1.7)]),
+        _around(rng, dtype, 4, [act((6,), "gelu", approximate=True)]),
+        _around(rng, dtype, 4, [act((6,), "squareplus", b=0.5)]),
+        _around(rng, dtype, 4, [act((6,), "soft_shrink", threshold=0.1)]),
+        _around(rng, dtype, 4, [act((6,), "hard_shrink", threshold=0.1)]),
+        _around(rng, dtype, 4, [act((6,), "threshold", threshold=0.1, default_value=-0.5)]),
+        _around(rng, dtype, 4, [act((6,), "relu", negative_slope=0.1, max_value=0.6, threshold=0.2)]),
+        _around(rng, dtype, 4, [act((6,), "relu", negative_slope=0.0, max_value=None, threshold=0.3)]),
+        _around(rng, dtype, 4, [act((6,), "relu", negative_slope=0.3)]),
         _around(rng, dtype, 4, [act((2, 3), "softmax")]),  # over the last axis of a 2-D sample
+        _around(rng, dtype, 4, [act((2, 3), "log_softmax")]),
+        _around(rng, dtype, 4, [act((2, 3), "gelu")]),
         ((4,), [dense(rng, dtype, 4, 3, "linear"), act((3,), "softmax")]),  # the loss head fuses it
         ((4,), [dense(rng, dtype, 4, 3, "linear"), act((3,), "sigmoid")]),
+        ((4,), [dense(rng, dtype, 4, 3, "linear"), act((3,), "mish")]),
+        ((4,), [dense(rng, dtype, 4, 3, "linear"), act((3,), "squareplus", b=1.0)]),  # last, with an argument
     ]
 
 
@@ -174,6 +205,10 @@ def _conv2d_examples(rng, dtype):
         around(conv(rng, dtype, (1, 9, 2), 2, (1, 4), (1, 3), "same", activation="tanh")),  # Conv1D, same
         around(conv(rng, dtype, (3, 3, 4), 2, (1, 1), activation="linear")),  # 1x1: the direct product
         around(conv(rng, dtype, (4, 4, 2), 3, (3, 3), padding="same", activation="softmax")),  # over filters
+        around(conv(rng, dtype, (4, 4, 2), 4, (2, 2), activation="log_softmax"), head="softplus"),
+        around(conv(rng, dtype, (4, 4, 2), 3, (3, 3), activation="selu")),
+        around(conv(rng, dtype, (4, 4, 2), 3, (2, 2), activation="softplus")),
+        ((18,), [conv(rng, dtype, (3, 3, 2), 2, (2, 2), activation="log_softmax")]),  # last, 4 positions
         around(conv(rng, dtype, (5, 5, 2), 3, (3, 3), trainable=False)),
         ((50,), [conv(rng, dtype, (5, 5, 2), 3, (3, 3), (2, 2)), dense(rng, dtype, 12, 3, "softmax")]),  # first
         ((18,), [conv(rng, dtype, (3, 3, 2), 3, (3, 3), activation="softmax")]),  # last: the head fuses it
@@ -302,6 +337,48 @@ def _recurrent_examples(kind):
     return make
 
 
+def bidirectional(rng, dtype, kind, steps, features, units, merge="concat", seq=False, **kwargs):
+    """Keras' Bidirectional over a recurrent kind: the forward stage's and a go_backwards copy's arrays."""
+    forward = rnn(rng, dtype, kind, steps, features, units, seq=seq, **kwargs)
+    backward = rnn(rng, dtype, kind, steps, features, units, seq=seq, back=True, **kwargs)
+    width = 2 * units if merge == "concat" else units
+    attrs = {
+        "cell": kind,
+        "merge_mode": merge,
+        "forward": dict(forward.attrs),
+        "backward": dict(backward.attrs),
+        "n_forward": len(forward.params),
+    }
+    out = (steps, width) if seq else (width,)
+    params = forward.params + backward.params
+    return StageSpec("bidirectional", (steps, features), out, attrs, params, trainable=forward.trainable)
+
+
+def _bidirectional_examples(rng, dtype):
+    def b(*args, **kwargs):
+        return bidirectional(rng, dtype, *args, **kwargs)
+
+    stacks = []
+    for kind in ("simple_rnn", "lstm", "gru"):
+        for merge in ("concat", "sum", "ave", "mul"):
+            stacks.append(_around(rng, dtype, 4, [b(kind, 3, 2, 3, merge)]))
+            stacks.append(_around(rng, dtype, 4, [b(kind, 4, 2, 3, merge, seq=True)]))
+    gated = True
+    stacks += [
+        ((3, 2), [b("lstm", 3, 2, 4), dense(rng, dtype, 8, 3, "softmax")]),  # first stage: no dx needed
+        _around(rng, dtype, 4, [b("gru", 3, 2, 3, "concat", seq=True, after=False)]),
+        _around(rng, dtype, 4, [b("lstm", 1, 2, 3, "sum", seq=True)]),  # T = 1
+        _around(rng, dtype, 4, [b("gru", 3, 2, 3, "mul", bias=False)]),
+        _around(rng, dtype, 4, [b("lstm", 3, 2, 3, "concat", seq=True), b("gru", 3, 6, 2, "ave")]),  # stacked
+        _around(rng, dtype, 4, [b("simple_rnn", 3, 2, 3, "concat", trainable=False)]),  # frozen: passes dx
+        # dropout: each direction draws its own masks
+        _around(rng, dtype, 4, [b("lstm", 3, 2, 3, "concat", seq=True, dropout=(0.4, 0.3, gated, None))]),
+        _around(rng, dtype, 4, [b("gru", 3, 2, 3, "sum", dropout=(0.3, 0.0, False, 5))]),
+        _around(rng, dtype, 4, [b("simple_rnn", 3, 2, 3, "mul", seq=True, dropout=(0.5, 0.5, False, None))]),
+    ]
+    return stacks
+
+
 def _global_pool_examples(kind):
     def make(rng, dtype):
         stacks = [
@@ -388,7 +465,23 @@ def _transpose_examples(rng, dtype):
     ]
 
 
+def _prelu_examples(rng, dtype):
+    def prelu(shape, alpha_shape, trainable=True):
+        alpha = _array(rng, dtype, *alpha_shape, scale=0.3, offset=0.2)
+        return StageSpec("prelu", shape, shape, {}, (alpha,), trainable=trainable)
+
+    return [
+        _around(rng, dtype, 4, [prelu((6,), (6,))]),
+        _around(rng, dtype, 4, [prelu((2, 3), (1, 3))]),  # shared along the first axis
+        _around(rng, dtype, 4, [prelu((2, 3, 2), (1, 1, 2))]),  # one slope per channel
+        _around(rng, dtype, 4, [prelu((6,), (1,))]),  # one slope for everything
+        _around(rng, dtype, 4, [prelu((6,), (6,), trainable=False)]),
+        ((6,), [prelu((6,), (6,)), dense(rng, dtype, 6, 3, "softmax")]),  # first stage: no dx needed
+    ]
+
+
 EXAMPLES = {
+    "prelu": _prelu_examples,
     "transpose": _transpose_examples,
     "dense": _dense_examples,
     "activation": _activation_examples,
@@ -404,6 +497,7 @@ EXAMPLES = {
     "lstm": _recurrent_examples("lstm"),
     "gru": _recurrent_examples("gru"),
     "embedding": _embedding_examples,
+    "bidirectional": _bidirectional_examples,
 }
 
 

@@ -204,7 +204,7 @@ def test_layer_shapes_and_refusals():
         {"strides": (0, 1)},
         {"kernel_size": (2,)},
         {"dilation_rate": (1, -1)},
-        {"activation": "elu"},
+        {"activation": "gelu"},  # not fused by the conv2d kind (Conv2D runs it as its own stage)
         {"out_shape": (3, 3, 2)},
         {"in_shape": (5, 5)},
         {"kernel_size": (6, 6)},

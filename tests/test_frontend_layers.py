@@ -86,7 +86,8 @@ def test_dense_call_on_arrays(backend):
         ({"units": 0}, ValueError, "units"),
         ({"units": 2.5}, ValueError, "units"),
         ({"units": True}, ValueError, "units"),
-        ({"units": 2, "activation": "gelu"}, ValueError, "gelu"),
+        ({"units": 2, "activation": "gelus"}, ValueError, "gelus"),
+        ({"units": 2, "activation": "glu"}, ValueError, "glu"),  # a function only: it halves the width
         ({"units": 2, "kernel_initializer": "bogus"}, ValueError, "bogus"),
         ({"units": 2, "use_bias": "no"}, TypeError, "use_bias"),
         ({"units": 2, "dtype": "int32"}, ValueError, "dtype"),
@@ -99,9 +100,11 @@ def test_dense_argument_errors(kwargs, error, match):
         Dense(**kwargs)
 
 
-def test_dense_on_rank3_input_asks_for_flatten():
-    with pytest.raises(ValueError, match="Flatten"):
-        Dense(2).build((None, 4, 4))
+def test_dense_on_rank3_input_acts_on_the_last_axis():
+    dense = Dense(2)
+    dense.build((None, 3, 4))
+    assert dense.kernel.shape == (4, 2)
+    assert dense.compute_output_shape((None, 3, 4)) == (None, 3, 2)
 
 
 def test_flatten_and_activation_layers(backend):

@@ -10,18 +10,33 @@ import pytest
 import cyneuron
 from cyneuron import activations, config, initializers, losses, metrics, optimizers, utils
 from cyneuron.backend.base import LossSpec, OptimizerSpec, ScheduleSpec
+from cyneuron.backend.specs import ACTIVATIONS
 
 # ----------------------------------------------------------------------------- activations
 
 
-@pytest.mark.parametrize("name", ["linear", "relu", "sigmoid", "tanh", "softmax"])
+@pytest.mark.parametrize("name", [*ACTIVATIONS, *activations.FUNCTIONS_ONLY])
 def test_activation_get_by_string_and_object(name):
     function = activations.get(name)
     assert function is getattr(activations, name)
     assert activations.get(function) is function
-    assert activations.name_of(function) == name
     assert activations.serialize(function) == name
+    assert activations.serialize(name) == name
     assert activations.deserialize(name) is function
+    if name in ACTIVATIONS:
+        assert activations.name_of(function) == name
+        assert activations.name_of(name) == name
+    else:  # a function only: refused as a layer activation, by name and by function
+        for identifier in (name, function):
+            with pytest.raises(ValueError, match="function only"):
+                activations.name_of(identifier)
+
+
+@pytest.mark.parametrize(("alias", "name"), [("swish", "silu"), ("hard_swish", "hard_silu")])
+def test_activation_aliases(alias, name):
+    assert activations.get(alias) is getattr(activations, name) is getattr(activations, alias)
+    assert activations.name_of(alias) == name
+    assert activations.serialize(activations.get(alias)) == name
 
 
 def test_activation_none_is_linear():
@@ -29,13 +44,23 @@ def test_activation_none_is_linear():
     assert activations.name_of(None) == "linear"
 
 
-def test_activation_unknown_lists_valid_names():
-    with pytest.raises(ValueError, match="relu6.*linear, relu, sigmoid, tanh, softmax"):
-        activations.get("relu6")
-    with pytest.raises(ValueError, match="custom activation"):
-        activations.get(lambda z: z)
-    with pytest.raises(TypeError):
+def test_activation_unknown_names_raise_as_keras():
+    # Keras: ValueError "Could not interpret activation function identifier"; names are case-sensitive
+    for name in ("typo", "Relu", "RELU", ""):
+        with pytest.raises(ValueError, match="Could not interpret activation function identifier"):
+            activations.get(name)
+        with pytest.raises(ValueError, match="Could not interpret"):
+            activations.name_of(name)
+    with pytest.raises(ValueError, match="Could not interpret"):
         activations.get(3)
+    custom = lambda z: z  # noqa: E731
+    assert activations.get(custom) is custom  # Keras returns callables as they are
+    with pytest.raises(ValueError, match="custom activation"):
+        activations.name_of(custom)  # but a layer cannot run them
+    with pytest.raises(TypeError):
+        activations.name_of(3)
+    with pytest.raises(ValueError, match="cannot be serialized"):
+        activations.serialize(custom)
 
 
 def test_activation_functions_on_arrays(backend):

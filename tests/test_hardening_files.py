@@ -131,6 +131,27 @@ def test_python_code_in_an_npy_header_is_never_evaluated(saved, tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(
+    "header_text",
+    [
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, }",  # fuzz/load_model.py: tokenize.TokenError
+        "{'descr': '<f4', 'fortran_order': False, 'shape': " + "(" * 3000 + ")" * 3000 + ", }",  # deep nesting
+    ],
+)
+def test_npy_headers_numpy_cannot_tokenize_are_a_value_error(saved, header_text):
+    """The fuzzer's third finding: NumPy's .npy header parser raises tokenize.TokenError (no ValueError)
+    for an unbalanced bracket, which escaped load_model and load_weights."""
+    model, path = saved
+    genuine = npy_bytes(model.get_weights()[0])
+    body = genuine[10 + int.from_bytes(genuine[8:10], "little") :]
+    header = header_text.encode("latin1")
+    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
+    entries = read_entries(path)
+    entries["weights/000.npy"] = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + body
+    write_entries(path, entries)
+    load_both(path, model)
+
+
 @pytest.mark.parametrize("safe_mode", [True, False])
 @pytest.mark.parametrize(
     "where",
@@ -285,6 +306,71 @@ except (ValueError, OSError) as error:
     except Exception as error:  # subprocess.TimeoutExpired: the loader hung
         pytest.fail(f"load_model({target}) hung: {error}")
     assert result.stdout.startswith("REFUSED"), result.stdout + result.stderr[-1500:]
+
+
+@pytest.mark.parametrize("head", [b"\x89HDF\r\n\x1a\n", b"PK\x03\x04"], ids=["hdf5", "zip"])
+def test_a_huge_keras_weights_file_is_refused_before_reading(tmp_path, head):
+    """load_weights read a whole .weights.h5 / .keras file into memory before comparing its size with what
+    the model can hold: an 8 GB (sparse) file must be refused unread, within a 1 GB address space."""
+    pytest.importorskip("h5py")
+    target = tmp_path / "huge.weights.h5"
+    with open(target, "wb") as f:
+        f.write(head)
+        f.truncate(8 << 30)
+    code = f"""
+from cyneuron import Sequential
+from cyneuron.layers import Dense
+from cyneuron.saving import load_weights
+model = Sequential([Dense(2)])
+model.build((None, 3))
+try:
+    load_weights(model, {str(target)!r})
+except ValueError as error:
+    print("REFUSED", error)
+"""
+    result = hs.run_python(code, timeout=60, memory_limit=2**30)
+    # (The zip one is no zip without its central directory: cyneuron's own reader refuses it from the end.)
+    assert result.stdout.startswith("REFUSED"), result.stdout + result.stderr[-1500:]
+
+
+_ZEROS = bytes(64 << 20)
+
+
+class _SparseWriter(io.FileIO):
+    """Writes of ``_ZEROS`` become holes: a multi-gigabyte zip entry costs no disk and no time."""
+
+    def write(self, data):
+        if data is _ZEROS:
+            self.seek(len(data), os.SEEK_CUR)
+            return len(data)
+        return super().write(data)
+
+
+def test_a_keras_file_with_a_huge_weights_entry_is_refused_before_reading(tmp_path):
+    """load_model read a whole .keras file into memory before any size check: a genuine configuration with
+    a 1.5 GB (sparse) weights entry must be refused unread, within a 1 GB address space."""
+    pytest.importorskip("h5py")
+    genuine = tmp_path / "genuine.keras"
+    save_model(small_model(), genuine)
+    entries = read_entries(genuine)
+    target = tmp_path / "huge.keras"
+    with _SparseWriter(target, "w") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("metadata.json", entries["metadata.json"])
+        zf.writestr("config.json", entries["config.json"])
+        with zf.open("model.weights.h5", "w") as entry:
+            entry.write(entries["model.weights.h5"])
+            for _ in range(24):
+                entry.write(_ZEROS)
+    assert target.stat().st_size > 1.5e9
+    code = f"""
+from cyneuron.saving import load_model
+try:
+    load_model({str(target)!r})
+except ValueError as error:
+    print("REFUSED", error)
+"""
+    result = hs.run_python(code, timeout=60, memory_limit=2**30)
+    assert result.stdout.startswith("REFUSED") and "far more" in result.stdout, result.stdout + result.stderr[-1500:]
 
 
 # ============================================================ atomic replacement

@@ -44,7 +44,7 @@ def sandbox():
 # argument -> [(bad value, clean equivalent)]; clean None: must raise; "same": must work, equal to itself
 SCALARS = {
     ("Dense", "units"): [(0, None), (-1, None), (2.5, None), ("3", None), (None, None), (True, None), (NAN, None)],
-    ("Dense", "activation"): [("swish", None), (3, None), ("", None)],
+    ("Dense", "activation"): [("Swish", None), ("glu", None), (3, None), ("", None)],
     ("Dense", "use_bias"): [("yes", None), (None, None), (1, None)],
     ("Dense", "kernel_initializer"): [("nope", None), (3, None)],
     ("Dense", "input_dim"): [(0, None), (-1, None), (2.5, None), ("3", None)],

@@ -57,6 +57,24 @@ MODELS = {
             L.Dense(3, activation="softmax"),
         ],
     ),
+    "sequence": (
+        (5, 3),
+        lambda: [
+            L.LSTM(4, return_sequences=True),
+            L.TimeDistributed(L.Dense(3, activation="tanh")),
+            L.Dense(2),
+            L.Flatten(),
+            L.Dense(3, activation="softmax"),
+        ],
+    ),
+    "bidirectional": (
+        (5, 3),
+        lambda: [
+            L.Bidirectional(L.LSTM(4, return_sequences=True)),
+            L.Bidirectional(L.GRU(3), merge_mode="mul"),
+            L.Dense(3, activation="softmax"),
+        ],
+    ),
 }
 
 
@@ -462,3 +480,16 @@ def test_load_weights_skip_mismatch_keeps_the_layers_that_differ(tmp_path):
     target.save(tmp_path / "m.cyneuron")
     with pytest.raises(ValueError, match="skip_mismatch"):
         target.load_weights(tmp_path / "m.cyneuron", skip_mismatch=True)
+
+
+def test_a_normalization_with_a_given_mean_has_no_variables_in_keras_files(tmp_path):
+    # Keras keeps Normalization(mean=..., variance=...) in the config only; its files hold no variables.
+    model = Sequential([L.Input((3,)), L.Normalization(mean=[1, 2, 3], variance=[1, 4, 9]), L.Dense(2)])
+    x = np.ones((2, 3), np.float32)
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as f:
+        assert len(f["layers/normalization/vars"]) == 0
+    loaded = cyneuron.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x))
+    model.save_weights(tmp_path / "m.weights.h5")
+    model.load_weights(tmp_path / "m.weights.h5")

@@ -19,6 +19,7 @@ from cyneuron.layers import (
     AveragePooling1D,
     AvgPool2D,
     BatchNormalization,
+    Bidirectional,
     Conv1D,
     Conv2D,
     Dense,
@@ -35,11 +36,13 @@ from cyneuron.layers import (
     MaxPool2D,
     MaxPooling1D,
     Normalization,
+    PReLU,
     ReLU,
     Rescaling,
     Reshape,
     SimpleRNN,
     Softmax,
+    TimeDistributed,
 )
 from cyneuron.models import Sequential, load_model
 from cyneuron.utils import set_random_seed
@@ -68,6 +71,7 @@ LAYER_EXAMPLES = {
     "LeakyReLU": lambda: ((4,), [LeakyReLU(0.2)]),
     "ELU": lambda: ((4,), [ELU(0.5)]),
     "Softmax": lambda: ((4,), [Softmax()]),
+    "PReLU": lambda: ((2, 3), [PReLU(alpha_initializer="glorot_uniform", shared_axes=1), Flatten()]),
     "Conv2D": lambda: ((6, 5, 2), [Conv2D(3, (3, 2), strides=(2, 1), padding="same", activation="relu"), Flatten()]),
     "Conv1D": lambda: ((7, 2), [Conv1D(3, 3, padding="causal", dilation_rate=2, activation="tanh"), Flatten()]),
     "MaxPooling2D": lambda: ((5, 5, 2), [MaxPool2D(pool_size=(2, 2), strides=2, padding="same"), Flatten()]),
@@ -84,6 +88,8 @@ LAYER_EXAMPLES = {
     "LSTM": lambda: ((5, 3), [LSTM(4, go_backwards=True)]),
     "GRU": lambda: ((5, 3), [GRU(4, return_sequences=True, reset_after=False), GRU(3)]),
     "Embedding": lambda: ((6,), [Embedding(12, 3), LSTM(4)], _indices(12)),
+    "TimeDistributed": lambda: ((5, 3), [TimeDistributed(Dense(4, activation="tanh")), LSTM(3)]),
+    "Bidirectional": lambda: ((5, 3), [Bidirectional(LSTM(4, return_sequences=True)), Bidirectional(GRU(3), "sum")]),
 }
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from cyneuron.backend.numpy_ops import NumpyOps
 from cyneuron.backend.specs import LossSpec, OptimizerSpec, ScheduleSpec, StageSpec
 from tests.conftest import cython_available
-from tests.stages_support import EXAMPLES, all_stacks, copy_stack, dense, embedding, input_data
+from tests.stages_support import EXAMPLES, all_stacks, bidirectional, copy_stack, dense, embedding, input_data
 
 pytestmark = pytest.mark.skipif(not cython_available(), reason="compiled kernels not built")
 
@@ -95,7 +95,8 @@ def _malformed():
         "bn param list": _replace_stage(stages, 1, params=([1.0] * 6, bn.params[1])),
         "dense activation": _replace_stage(stages, 0, attrs={"activation": "swish"}),
         "dense kernel shape": _replace_stage(stages, 0, params=(np.ones((4, 5), f32), stages[0].params[1])),
-        "dense 2-D in_shape": _replace_stage(stages, 0, in_shape=(2, 2)),
+        "dense in/out ranks differ": _replace_stage(stages, 0, in_shape=(2, 2)),
+        "dense leading axes differ": _replace_stage(stages, 0, in_shape=(2, 2), out_shape=(3, 2)),
         "dropout rate": [stages[0], StageSpec("dropout", (6,), (6,), {"rate": 1.5, "seed": None}), stages[2]],
         "dropout rate type": [stages[0], StageSpec("dropout", (6,), (6,), {"rate": "0.5", "seed": None}), stages[2]],
         "dropout noise": [
@@ -129,12 +130,38 @@ def _malformed():
             dense(np.random.default_rng(0), f32, 8, 2),
         ],
     }
+    cases.update(_malformed_bidirectional())
     return input_shape, cases
+
+
+def _malformed_bidirectional():
+    """Bidirectional stacks (first stage, input (3, 2)) that must be refused; the input shape is fixed below."""
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    good = bidirectional(rng, f32, "lstm", 3, 2, 4)
+    head = dense(rng, f32, 8, 2)
+
+    def bad(**changes):
+        return [dataclasses.replace(good, **changes), head]
+
+    attrs = good.attrs
+    return {
+        "bidirectional merge_mode": bad(attrs={**attrs, "merge_mode": None}),
+        "bidirectional cell": bad(attrs={**attrs, "cell": "conv2d"}),
+        "bidirectional n_forward": bad(attrs={**attrs, "n_forward": 6}),
+        "bidirectional units differ": bad(attrs={**attrs, "backward": {**attrs["backward"], "units": 3}}),
+        "bidirectional out_shape": bad(out_shape=(4,)),
+        "bidirectional params missing": bad(params=good.params[:5]),
+        "bidirectional param shape": bad(params=(*good.params[:4], np.ones((4, 4), f32), good.params[5])),
+        "bidirectional state": bad(state=(np.ones(2, f32),)),
+    }
 
 
 @pytest.mark.parametrize("name", sorted(_malformed()[1]))
 def test_malformed_stages_are_refused(name):
     input_shape, cases = _malformed()
+    if name.startswith("bidirectional"):
+        input_shape = (3, 2)
     for ops in _ops():
         with pytest.raises((ValueError, TypeError)):
             ops.build_network(cases[name], input_shape, "float32")

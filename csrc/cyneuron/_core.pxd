@@ -10,6 +10,8 @@
 from cython cimport floating
 from libc.stdint cimport int64_t
 
+# The first five activations; Keras' others continue the codes in _activations.pxd (every code
+# works in activation_forward/backward and dense_forward, at the activation's default arguments).
 cdef enum:
     ACT_LINEAR = 0
     ACT_RELU = 1
@@ -34,8 +36,8 @@ cdef void dense_forward(const floating* x, const floating* w, const floating* b,
 # ----------------------------------------------------------------- activations
 cdef void activation_forward(int act, const floating* z, floating* a,
                              Py_ssize_t rows, Py_ssize_t units) noexcept nogil
-# out = dL/dZ from g = dL/dA; relu reads ``z`` (its sign), the others ``a``.
-# ``out`` may be ``g``; ``z`` may be ``a`` for relu (a > 0 exactly when z > 0).
+# out = dL/dZ from g = dL/dA; relu reads ``z`` (its sign), the others ``a``, except those outside
+# specs.FUSED_ACTIVATIONS, which read ``z``. ``out`` may be ``g``; ``z`` may be ``a`` for the fused ones.
 cdef void activation_backward(int act, const floating* z, const floating* a, const floating* g,
                               floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
 

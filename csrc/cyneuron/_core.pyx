@@ -10,6 +10,8 @@ from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+from cyneuron cimport _activations as acts
+
 # Loop or BLAS, per product. A BLAS call has a fixed cost (argument checks,
 # packing, ~0.1 us) that a tiny product never repays, while the SSE2 loops
 # below cost ~1-2 ns per (row, k) pair plus a little per output column. The
@@ -96,12 +98,7 @@ cdef inline floating _clip(floating p, floating lo, floating hi) noexcept nogil:
 
 
 cdef inline floating _sigmoid(floating z) noexcept nogil:
-    # exp(-|z|) never overflows; 1/(1+e) for z >= 0 and e/(1+e) below, so large
-    # |z| saturates to exactly 0 or 1 with no inf/inf.
-    cdef floating e = _exp(-_abs(z))
-    cdef floating zero = 0
-    cdef floating num = 1 if z >= zero else e
-    return num / (1 + e)
+    return acts.sigmoid(z)  # the one formula, shared with the other activations
 
 
 cdef inline floating _row_max(const floating* z, Py_ssize_t n) noexcept nogil:
@@ -306,6 +303,8 @@ cdef inline void _activate_row(int act, const floating* z, floating* a, Py_ssize
     elif act == ACT_TANH:
         for j in range(n):
             a[j] = _tanh(z[j])
+    elif act >= acts.ACT_FIRST_EXTENDED:
+        acts.forward(act, <const double*>NULL, z, a, 1, n)
     elif act == ACT_SOFTMAX:
         m = _row_max(z, n)
         for j in range(n):
@@ -321,6 +320,9 @@ cdef inline void _activate_row(int act, const floating* z, floating* a, Py_ssize
 cdef void activation_forward(int act, const floating* z, floating* a,
                              Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
     cdef Py_ssize_t i
+    if act >= acts.ACT_FIRST_EXTENDED:  # Keras' other activations, at their default arguments
+        acts.forward(act, <const double*>NULL, z, a, rows, units)
+        return
     if act == ACT_LINEAR:
         if a != z:
             memcpy(a, z, rows * units * sizeof(floating))
@@ -354,7 +356,9 @@ cdef void activation_backward(int act, const floating* z, const floating* a, con
     cdef const floating* ar
     cdef const floating* gr
     cdef floating* outr
-    if act == ACT_LINEAR:
+    if act >= acts.ACT_FIRST_EXTENDED:
+        acts.backward(act, <const double*>NULL, z, a, g, out, rows, units)
+    elif act == ACT_LINEAR:
         if out != g:
             memcpy(out, g, n * sizeof(floating))
     elif act == ACT_RELU:

@@ -10,6 +10,7 @@ cimport numpy as cnp
 from cython cimport floating
 from libc.stdint cimport int64_t
 
+from cyneuron cimport _activations as acts
 from cyneuron cimport _core as core
 from cyneuron cimport _losses as losses
 
@@ -64,20 +65,29 @@ def dense_backward(const floating[:, ::1] x, kernel, z, a, grad_a, int act, grad
             core.matmul_g_wt(gz, w, gx, rows, n_in, n_out)
 
 
-def activation_forward(const floating[:, ::1] z, out, int act):
+def activation_forward(const floating[:, ::1] z, out, int act, params=None):
+    """``params``: the kernel's numbers (float64, at least 4; None: the activation's defaults)."""
     cdef floating* op = <floating*>_data(out)
     cdef const floating* zp = _first(z)
+    cdef const double* fp = <const double*>_data(params)
     with nogil:
-        core.activation_forward(act, zp, op, z.shape[0], z.shape[1])
+        if act >= acts.ACT_FIRST_EXTENDED:
+            acts.forward(act, fp, zp, op, z.shape[0], z.shape[1])
+        else:
+            core.activation_forward(act, zp, op, z.shape[0], z.shape[1])
 
 
-def activation_backward(const floating[:, ::1] z, a, grad_a, out, int act):
+def activation_backward(const floating[:, ::1] z, a, grad_a, out, int act, params=None):
     cdef const floating* zp = _first(z)
     cdef const floating* ap = <const floating*>_data(a)
     cdef const floating* gp = <const floating*>_data(grad_a)
     cdef floating* op = <floating*>_data(out)
+    cdef const double* fp = <const double*>_data(params)
     with nogil:
-        core.activation_backward(act, zp, ap, gp, op, z.shape[0], z.shape[1])
+        if act >= acts.ACT_FIRST_EXTENDED:
+            acts.backward(act, fp, zp, ap, gp, op, z.shape[0], z.shape[1])
+        else:
+            core.activation_backward(act, zp, ap, gp, op, z.shape[0], z.shape[1])
 
 
 def loss_value(const floating[:, ::1] p, y, labels, tuple loss, weights=None):

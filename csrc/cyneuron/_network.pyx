@@ -28,6 +28,7 @@ from cyneuron.stages cimport (
     affine,
     avg_pool2d,
     batch_norm,
+    bidirectional,
     conv2d,
     dense,
     dropout,
@@ -35,6 +36,7 @@ from cyneuron.stages cimport (
     global_avg_pool,
     global_max_pool,
     max_pool2d,
+    prelu,
     recurrent,
     transpose,
 )
@@ -46,11 +48,13 @@ from cyneuron.stages.stage cimport (
     KIND_AFFINE,
     KIND_AVG_POOL2D,
     KIND_BATCH_NORM,
+    KIND_BIDIRECTIONAL,
     KIND_CONV2D,
     KIND_DENSE,
     KIND_DROPOUT,
     KIND_EMBEDDING,
     KIND_TRANSPOSE,
+    KIND_PRELU,
     KIND_GLOBAL_AVG_POOL,
     KIND_GLOBAL_MAX_POOL,
     KIND_MAX_POOL2D,
@@ -65,8 +69,11 @@ import math
 import numpy as np
 
 from cyneuron.backend.reference import _window as reference_window
+from cyneuron.backend.reference import bidirectional as reference_bidirectional
+from cyneuron.backend.specs import KERNEL_ACTIVATIONS, ROW_ACTIVATIONS, activation_kernel
 from cyneuron.backend.reference import dropout as reference_dropout
 from cyneuron.backend.reference import transpose as reference_transpose
+from cyneuron.backend.reference import prelu as reference_prelu
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.specs import LOSSES, METRIC_CODES, REDUCTION_CODES
 from cyneuron.backend.validation import (
@@ -117,17 +124,18 @@ cdef inline void _restore_gil(PyThreadState* state) noexcept:
     if state != NULL:
         PyEval_RestoreThread(state)
 
-cdef dict _ACTIVATION_CODES = {
-    "linear": core.ACT_LINEAR, "relu": core.ACT_RELU, "sigmoid": core.ACT_SIGMOID,
-    "tanh": core.ACT_TANH, "softmax": core.ACT_SOFTMAX,
-    "relu_ext": activation.ACT_RELU_EXT, "leaky_relu": activation.ACT_LEAKY_RELU, "elu": activation.ACT_ELU,
-}
+# Activation codes: the indices of specs.KERNEL_ACTIVATIONS (_core.pxd's first five, then _activations.pxd's).
+cdef dict _ACTIVATION_CODES = {name: code for code, name in enumerate(KERNEL_ACTIVATIONS)}
 cdef dict _KIND_CODES = {
     "dense": KIND_DENSE, "activation": KIND_ACTIVATION, "dropout": KIND_DROPOUT, "batch_norm": KIND_BATCH_NORM,
     "conv2d": KIND_CONV2D, "max_pool2d": KIND_MAX_POOL2D, "avg_pool2d": KIND_AVG_POOL2D,
     "global_avg_pool": KIND_GLOBAL_AVG_POOL, "global_max_pool": KIND_GLOBAL_MAX_POOL, "affine": KIND_AFFINE,
     "simple_rnn": KIND_SIMPLE_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU, "embedding": KIND_EMBEDDING,
-    "transpose": KIND_TRANSPOSE,
+    "transpose": KIND_TRANSPOSE, "bidirectional": KIND_BIDIRECTIONAL, "prelu": KIND_PRELU,
+}
+cdef dict _MERGE_MODES = {
+    "concat": bidirectional.MERGE_CONCAT, "sum": bidirectional.MERGE_SUM, "ave": bidirectional.MERGE_AVE,
+    "mul": bidirectional.MERGE_MUL,
 }
 cdef dict _AFFINE_MODES = {
     "rescale": affine.AFFINE_RESCALE, "normalize": affine.AFFINE_NORMALIZE, "denormalize": affine.AFFINE_DENORMALIZE,
@@ -279,6 +287,11 @@ cdef bint _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t ro
             ok = embedding.forward(tag, stage, <const int64_t*>inp, y, rows) and ok
         elif stage.kind == KIND_TRANSPOSE:
             transpose.forward(tag, stage, inp, y, rows)
+        elif stage.kind == KIND_BIDIRECTIONAL:
+            bidirectional.forward(tag, stage, inp, y, rows, training, _dropout_key(st, s) if training else 0,
+                                  bidirectional.backward_key(stage, st.seed, st.iterations, s) if training else 0)
+        elif stage.kind == KIND_PRELU:
+            prelu.forward(tag, stage, inp, y, rows)
         inp = y
     return ok
 
@@ -322,6 +335,10 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
             embedding.backward(tag, stage, <const int64_t*>inp, g, rows)
         elif stage.kind == KIND_TRANSPOSE:
             transpose.backward(tag, stage, g, h, rows)
+        elif stage.kind == KIND_BIDIRECTIONAL:
+            bidirectional.backward(tag, stage, inp, g, h, rows)
+        elif stage.kind == KIND_PRELU:
+            prelu.backward(tag, stage, inp, g, h, rows)
         t = g
         g = h
         h = t
@@ -577,10 +594,12 @@ cdef class NetworkCore:
             stage.n_out = widths[s + 1]
             stage.trainable = bool(spec.trainable)
             stage.need_dx = s > self.st.first_trained
-            if len(spec.params) > 4 or len(spec.state) > 4:
+            # a bidirectional stage's params belong to its two direction stages (_describe)
+            own_params = () if spec.kind == "bidirectional" else spec.params
+            if len(own_params) > 4 or len(spec.state) > 4:
                 raise ValueError(f"stages[{s}]: a stage holds at most 4 parameter and 4 state arrays")
-            stage.n_params = len(spec.params)
-            for k, array in enumerate(spec.params):
+            stage.n_params = len(own_params)
+            for k, array in enumerate(own_params):
                 stage.param[k] = cnp.PyArray_DATA(<cnp.ndarray>array)
             stage.n_state = len(spec.state)
             for k, array in enumerate(spec.state):
@@ -612,16 +631,20 @@ cdef class NetworkCore:
         attrs = spec.attrs
         if stage.kind == KIND_DENSE:
             stage.act = _ACTIVATION_CODES[attrs["activation"]]
-            stage.head = last
-            self._macs_per_row += stage.n_in * stage.n_out
+            stage.dims[1] = spec.in_shape[len(spec.in_shape) - 1]
+            stage.dims[2] = spec.out_shape[len(spec.out_shape) - 1]
+            stage.dims[0] = stage.n_in // stage.dims[1]
+            # the loss head fuses softmax / log_softmax only when it spans the whole row (a single position)
+            stage.head = last and (attrs["activation"] not in ROW_ACTIVATIONS or stage.dims[0] == 1)
+            self._macs_per_row += stage.n_in * stage.dims[2]
         elif stage.kind == KIND_ACTIVATION:
-            stage.act = _ACTIVATION_CODES[attrs["activation"]]
-            stage.units = spec.in_shape[len(spec.in_shape) - 1] if attrs["activation"] == "softmax" else stage.n_in
-            stage.head = last and stage.act < activation.ACT_RELU_EXT and len(spec.in_shape) == 1
-            stage.f[0] = attrs.get("negative_slope", attrs.get("alpha", 0.0))
-            stage.flag = attrs.get("max_value") is not None
-            stage.f[1] = attrs["max_value"] if stage.flag else 0.0
-            stage.f[2] = attrs.get("threshold", 0.0)
+            code, numbers = activation_kernel(attrs["activation"], attrs)
+            stage.act = code
+            for k, number in enumerate(numbers):
+                stage.f[k] = number
+            stage.units = spec.in_shape[len(spec.in_shape) - 1] if attrs["activation"] in ROW_ACTIVATIONS else stage.n_in
+            # the loss head fuses the first five (no arguments) on 1-D samples
+            stage.head = last and stage.act <= core.ACT_SOFTMAX and len(spec.in_shape) == 1
             self._macs_per_row += stage.n_in
         elif stage.kind == KIND_DROPOUT:
             stage.f[0] = attrs["rate"]
@@ -687,11 +710,46 @@ cdef class NetworkCore:
             stage.dims[1] = attrs["output_dim"]
             stage.dims[2] = stage.n_in
             self._macs_per_row += stage.n_out
+        elif stage.kind == KIND_BIDIRECTIONAL:
+            self._describe_bidirectional(stage, spec)
         elif stage.kind == KIND_TRANSPOSE:
             index_map = reference_transpose.index_map(spec)
             self._keep.append(index_map)
             stage.index_map = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>index_map)
             self._macs_per_row += stage.n_in
+        elif stage.kind == KIND_PRELU:
+            index_map = reference_prelu.alpha_map(spec)
+            self._keep.append(index_map)
+            stage.index_map = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>index_map)
+            stage.dims[0] = spec.params[0].size
+            self._macs_per_row += 2 * stage.n_in
+
+    cdef _describe_bidirectional(self, StageC* stage, spec):
+        """Two direction stages, each described as its recurrent kind, in memory the network keeps."""
+        cdef int d, k
+        cdef StageC* sub
+        memory = np.zeros(2 * sizeof(StageC), dtype=np.uint8)
+        self._keep.append(memory)
+        stage.sub = cnp.PyArray_DATA(<cnp.ndarray>memory)
+        for d, sub_spec in enumerate(reference_bidirectional.directions(spec)):
+            sub = bidirectional.direction(stage, d)
+            sub.kind = _KIND_CODES[sub_spec.kind]
+            sub.n_in = stage.n_in
+            sub.n_out = math.prod(sub_spec.out_shape)
+            sub.trainable = stage.trainable
+            sub.need_dx = stage.need_dx
+            sub.n_params = len(sub_spec.params)
+            for k, array in enumerate(sub_spec.params):
+                sub.param[k] = cnp.PyArray_DATA(<cnp.ndarray>array)
+            self._describe(sub, sub_spec, False)
+        stage.dims[0] = spec.in_shape[0]
+        stage.dims[1] = spec.attrs["forward"]["units"]
+        stage.dims[2] = _MERGE_MODES[spec.attrs["merge_mode"]]
+        stage.dims[3] = bool(spec.attrs["forward"]["return_sequences"])
+        # the forward direction's dropout key is the stage's own (_dropout_key)
+        stage.flag2 = bidirectional.direction(stage, 0).flag2
+        stage.seed = bidirectional.direction(stage, 0).seed
+        self._macs_per_row += 2 * stage.n_out
 
     cdef _describe_window(self, StageC* stage, spec, bint last):
         """conv2d and the 2-D pooling kinds: stages/_window.pxd's dims."""
@@ -712,8 +770,8 @@ cdef class NetworkCore:
             stage.dims[index] = value
         if conv:
             stage.act = _ACTIVATION_CODES[attrs["activation"]]
-            # the loss head fuses softmax only when it spans the whole row (a single position)
-            stage.head = last and (stage.act != core.ACT_SOFTMAX or oh * ow == 1)
+            # the loss head fuses softmax / log_softmax only when it spans the whole row (a single position)
+            stage.head = last and (attrs["activation"] not in ROW_ACTIVATIONS or oh * ow == 1)
             stage.flag = k == (1, 1) and strides == (1, 1) and top == 0 and left == 0
             self._macs_per_row += oh * ow * k[0] * k[1] * c * spec.out_shape[2] + 2 * stage.n_in
         else:
@@ -739,6 +797,8 @@ cdef class NetworkCore:
         """The inference workspace a stage needs beyond its output (one branch per kind); with ``take``,
         carves it from ``arena`` and points the stage at it."""
         cdef Py_ssize_t nbytes = 0
+        cdef int d
+        cdef StageC* sub
         if stage.kind == KIND_CONV2D and not stage.flag:
             nbytes = rows * conv2d.positions(stage) * conv2d.col_width(stage) * self.st.itemsize
             if take:
@@ -748,6 +808,14 @@ cdef class NetworkCore:
             nbytes *= self.st.itemsize
             if take:
                 stage.scratch_infer = arena.take(nbytes)
+        elif stage.kind == KIND_BIDIRECTIONAL:
+            # each direction's output and inference workspace
+            for d in range(2):
+                sub = bidirectional.direction(stage, d)
+                nbytes += _round_up(rows * sub.n_out * self.st.itemsize)
+                if take:
+                    sub.out_infer = arena.take(rows * sub.n_out * self.st.itemsize)
+                nbytes += self._stage_infer_bytes(sub, rows, take, arena)
         return _round_up(nbytes)
 
     cdef _alloc_infer(self, Py_ssize_t rows):
@@ -773,8 +841,10 @@ cdef class NetworkCore:
         carves it from ``arena`` and points the stage at it."""
         cdef Py_ssize_t item = self.st.itemsize, total = 0, k
         cdef list sizes = []
+        cdef int d
+        cdef StageC* sub
         if stage.kind == KIND_DENSE and stage.trainable:
-            sizes = [("grad", stage.n_in * stage.n_out * item), ("grad", stage.n_out * item)]
+            sizes = [("grad", stage.dims[1] * stage.dims[2] * item), ("grad", stage.dims[2] * item)]
         elif stage.kind == KIND_DROPOUT:
             sizes = [("saved", rows * stage.n_in)]
         elif stage.kind == KIND_BATCH_NORM:
@@ -805,6 +875,10 @@ cdef class NetworkCore:
                     sizes += [("grad", (2 if stage.dims[6] else 1) * g * item)]
         elif stage.kind == KIND_EMBEDDING and stage.trainable:
             sizes = [("grad", stage.dims[0] * stage.dims[1] * item)]
+        elif stage.kind == KIND_BIDIRECTIONAL:
+            sizes = [("scratch", bidirectional.scratch_elems(stage, rows) * item)]
+        elif stage.kind == KIND_PRELU and stage.trainable:
+            sizes = [("grad", stage.dims[0] * item)]
         grads = pendings = 0
         for what, nbytes in sizes:
             total += _round_up(nbytes)
@@ -824,10 +898,18 @@ cdef class NetworkCore:
                 stage.masks = arena.take(nbytes)
             else:
                 stage.saved = arena.take(nbytes)
+        if stage.kind == KIND_BIDIRECTIONAL:
+            # each direction's output and training workspace (its grads: _alloc_train's ParamC table)
+            for d in range(2):
+                sub = bidirectional.direction(stage, d)
+                total += _round_up(rows * sub.n_out * item)
+                if take:
+                    sub.out_train = arena.take(rows * sub.n_out * item)
+                total += self._stage_train_bytes(sub, rows, take, arena)
         return total
 
     cdef _alloc_train(self, Py_ssize_t rows):
-        cdef int s, k, p
+        cdef int s, k, p, d
         cdef StageC* stage
         cdef Py_ssize_t item = self.st.itemsize, nbytes = 0
         cdef Py_ssize_t work = batch_norm.WORK_BYTES_PER_CHANNEL * self.st.max_channels
@@ -852,7 +934,12 @@ cdef class NetworkCore:
             stage = &self.st.stages[s]
             stage.out_train = arena.take(rows * stage.n_out * item)
             self._stage_train_bytes(stage, rows, True, arena)
-            if stage.trainable:
+            if stage.trainable and stage.kind == KIND_BIDIRECTIONAL:
+                for d in range(2):
+                    for k in range(bidirectional.direction(stage, d).n_params):
+                        self.st.params[p].g = bidirectional.direction(stage, d).grad[k]
+                        p += 1
+            elif stage.trainable:
                 for k in range(stage.n_params):
                     self.st.params[p].g = stage.grad[k]
                     p += 1

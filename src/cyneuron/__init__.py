@@ -44,10 +44,12 @@ __all__ = [
     "optimizers",
     "saving",
     "utils",
+    "wrappers",
 ]
 
-# Imported on first use: they import the model classes themselves (saving) or may pull optional packages.
-_LAZY = ("callbacks", "saving", "datasets")
+# Imported on first use: they import the model classes themselves (saving) or may pull optional packages
+# (wrappers: scikit-learn).
+_LAZY = ("callbacks", "saving", "datasets", "wrappers")
 
 
 def __getattr__(name: str):

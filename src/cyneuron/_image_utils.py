@@ -9,11 +9,19 @@ time, and come out as float32 arrays in [0, 255] (``(batch, height, width, chann
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["image_dataset_from_directory", "load_img", "img_to_array", "array_to_img", "ImageDirectoryDataset"]
+__all__ = [
+    "image_dataset_from_directory",
+    "load_img",
+    "img_to_array",
+    "array_to_img",
+    "decode_image",
+    "ImageDirectoryDataset",
+]
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -51,20 +59,15 @@ def _resample(Image, interpolation: str):  # noqa: N803 (the PIL module)
 def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", keep_aspect_ratio=False):
     """A PIL image from a file, as ``keras.utils.load_img``; ``target_size`` is ``(height, width)``.
 
-    ``keep_aspect_ratio`` centre-crops to the target's aspect ratio before resizing.
+    ``keep_aspect_ratio`` centre-crops to the target's aspect ratio before resizing. Unreadable files raise
+    what ``decode_image`` documents (OSError; ValueError for oversized images and non-regular files).
     """
     Image = _pil()  # noqa: N806
     if color_mode not in _PIL_MODES:
         raise ValueError(f'color_mode must be "grayscale", "rgb", or "rgba". Received: color_mode={color_mode!r}')
-    if isinstance(path, (str, os.PathLike)):
-        with open(path, "rb") as f:
-            img = Image.open(f)
-            img.load()
-    else:
+    if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path should be path-like, got {type(path).__name__}")
-    mode = _PIL_MODES[color_mode]
-    if img.mode != mode:
-        img = img.convert(mode)
+    img = decode_image(path, _PIL_MODES[color_mode])
     if target_size is not None:
         height, width = (int(d) for d in target_size)
         if (img.size[0], img.size[1]) != (width, height):
@@ -75,6 +78,49 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", 
                 left, top = (w - crop_w) // 2, (h - crop_h) // 2
                 img = img.crop((left, top, left + crop_w, top + crop_h))
             img = img.resize((width, height), resample)
+    return img
+
+
+def decode_image(path, mode: str | None = None, draft: tuple | None = None):
+    """The fully decoded PIL image of one file (converted to ``mode``; ``draft=(mode, size)`` lets JPEGs
+    decode at a reduced scale). The one place cyneuron's image readers open files.
+
+    Raises:
+        OSError: the file cannot be opened, is truncated or corrupted, or is not an image
+            (``PIL.UnidentifiedImageError``, an OSError, as Pillow's).
+        ValueError: the file is not a regular file (a FIFO would block), or its header declares more than
+            ``PIL.Image.MAX_IMAGE_PIXELS`` pixels (refused before decoding; raise that limit to read it).
+    """
+    Image = _pil()  # noqa: N806
+    # O_NONBLOCK: opening a FIFO returns at once (and is refused below) instead of waiting for a writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{os.fsdecode(path)} is not a regular file (a device, FIFO or socket), so not an image")
+        limit = Image.MAX_IMAGE_PIXELS
+        try:
+            img = Image.open(f)
+            # Pillow only refuses images over twice its limit (warning below that): a small compressed file
+            # declaring up to ~180 million pixels would still be decoded into gigabytes.
+            if limit is not None and img.size[0] * img.size[1] > limit:
+                raise Image.DecompressionBombError(f"{img.size[0]}x{img.size[1]} pixels")
+            if draft is not None:
+                img.draft(*draft)
+            img.load()
+            if mode is not None and img.mode != mode:
+                img = img.convert(mode)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # the warning if made an error
+            raise ValueError(
+                f"{os.fsdecode(path)}: the image declares more pixels than PIL.Image.MAX_IMAGE_PIXELS={limit} "
+                f"({exc}); refused before decoding (raise that limit to read it)"
+            ) from None
+        except MemoryError:
+            raise
+        except Exception as exc:
+            # Pillow's decoders raise many types for malformed data (OSError, ValueError, SyntaxError, EOFError,
+            # struct.error, IndexError...; Pillow's own fuzzers accept any Exception): one type, naming the file.
+            error = Image.UnidentifiedImageError if isinstance(exc, Image.UnidentifiedImageError) else OSError
+            raise error(f"{os.fsdecode(path)}: cannot decode this image ({type(exc).__name__}: {exc})") from exc
     return img
 
 
@@ -212,7 +258,7 @@ class ImageDirectoryDataset:
     def _read(self, path: str) -> np.ndarray:
         try:
             img = load_img(path, self._color_mode, self._image_size, self._interpolation, self._crop)
-        except (OSError, ValueError, SyntaxError) as error:  # what Pillow raises for truncated or foreign files
+        except (OSError, ValueError) as error:  # what decode_image raises for unreadable files
             raise ValueError(f"{path}: cannot read this image ({error}); remove it from the folder") from None
         return img_to_array(img)
 

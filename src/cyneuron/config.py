@@ -51,6 +51,14 @@ def epsilon() -> float:
     return EPSILON
 
 
+def backend() -> str:
+    """The active compute backend's name, ``"cython"`` or ``"numpy"`` (``keras.config.backend()``'s place;
+    ``cyneuron.set_backend`` chooses it)."""
+    from cyneuron.backend import get_backend
+
+    return get_backend()
+
+
 def random_generator() -> np.random.Generator:
     """The calling thread's generator behind un-seeded initializers, ``fit(shuffle=True)`` and Dropout seeds:
     its own after ``set_random_seed``, else the one shared by un-seeded threads (see the module docstring)."""

@@ -44,6 +44,7 @@ import re
 import stat
 import sys
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -713,7 +714,9 @@ def _read_npy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shape: list[int], dtyp
         else:
             raise ValueError(f"unsupported .npy version {version}")
         file_shape, fortran_order, file_dtype = header
-    except (ValueError, TypeError, SyntaxError, EOFError) as exc:
+    # NumPy's header parser tokenizes the header text: unbalanced brackets raise tokenize.TokenError, deep
+    # nesting RecursionError (neither a ValueError).
+    except (ValueError, TypeError, SyntaxError, EOFError, tokenize.TokenError, RecursionError) as exc:
         raise _FileError(f"entry {name!r} is not a valid .npy array: {exc}") from exc
     # Object arrays (which would need pickle) and every other dtype stop here.
     if file_dtype != dtype:
@@ -825,7 +828,10 @@ def _built_weight_count(model_config: dict) -> int:
         if isinstance(layer, InputLayer):
             continue
         try:
-            total += sum(math.prod(shape) for shape in layer._weight_shapes(features))
+            # A Normalization's given mean / variance come from the config (already read, so bounded by
+            # its size); Keras files hold no variables for them.
+            if getattr(layer, "input_mean", None) is None:
+                total += sum(math.prod(shape) for shape in layer._weight_shapes(features))
             features = tuple(layer.compute_output_shape((None, *features))[1:])
         except Exception:
             break

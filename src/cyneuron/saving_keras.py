@@ -7,7 +7,9 @@ A ``.keras`` file is a zip holding::
                        "config": {..., "layers": [{"module": "keras.layers", "class_name": ..., "config": ...,
                        "registered_name": null, "build_config": {"input_shape": [...]}}, ...]},
                        "build_config": ..., "compile_config": ...}
-    model.weights.h5   HDF5: ``layers/<layer>/vars/<i>`` (recurrent layers: ``layers/<layer>/cell/vars/<i>``),
+    model.weights.h5   HDF5: ``layers/<layer>/vars/<i>`` (recurrent layers: ``layers/<layer>/cell/vars/<i>``;
+                       wrappers nest their layers': ``<layer>/layer/...`` for TimeDistributed,
+                       ``<layer>/forward_layer/...`` and ``<layer>/backward_layer/...`` for Bidirectional),
                        and ``optimizer/vars/<i>``: iterations, learning_rate (unless a schedule), then the
                        slots, in Keras' order (each ``add_optimizer_variables`` call interleaves its names
                        per trained variable; the calls follow each other)
@@ -64,6 +66,11 @@ _H5_OVERHEAD = 4 * 1024 * 1024
 _MAX_H5_OBJECTS = 100_000
 
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+# Wrapper layers: (HDF5 group name, wrapped layer) pairs, in weight order.
+_WRAPPERS = {
+    "TimeDistributed": lambda layer: [("layer", layer.layer)],
+    "Bidirectional": lambda layer: [("forward_layer", layer.forward_layer), ("backward_layer", layer.backward_layer)],
+}
 # Modules under which Keras serializes the built-in objects cyneuron implements.
 _KERAS_MODULES = frozenset(
     (
@@ -202,14 +209,39 @@ def _layer_entries(model: Any) -> list[tuple[Any, str]]:
     return out
 
 
-def _vars_path(layer: Any, name: str) -> str:
-    return f"layers/{name}/cell/vars" if type(layer).__name__ in _RECURRENT else f"layers/{name}/vars"
+def _leaf_groups(layer: Any, base: str) -> list[tuple[str, Any]]:
+    """(HDF5 vars group, layer holding the variables) under ``base`` (``layers/<name>``), in weight order:
+    a recurrent layer's are in ``cell/vars``; a wrapper's in its wrapped layers' groups (``layer`` for
+    TimeDistributed, ``forward_layer`` then ``backward_layer`` for Bidirectional), as Keras nests them."""
+    kind = type(layer).__name__
+    if kind in _WRAPPERS:
+        return [group for attr, sub in _WRAPPERS[kind](layer) for group in _leaf_groups(sub, f"{base}/{attr}")]
+    return [(f"{base}/cell/vars" if kind in _RECURRENT else f"{base}/vars", layer)]
+
+
+def _write_layer(group: Any, layer: Any) -> None:
+    """``layer``'s groups and datasets under ``group``, Keras' layout (see ``_leaf_groups``)."""
+    own = group.create_group("vars")
+    own.attrs["name"] = layer.name
+    kind = type(layer).__name__
+    if kind in _WRAPPERS:
+        for attr, sub in _WRAPPERS[kind](layer):
+            _write_layer(group.create_group(attr), sub)
+        return
+    target = own
+    if kind in _RECURRENT:
+        target = group.create_group("cell").create_group("vars")
+        target.attrs["name"] = f"{_snake(kind)}_cell"
+    for i, array in enumerate(_layer_arrays(layer)):
+        target.create_dataset(str(i), data=_little_endian(array))
 
 
 def _layer_arrays(layer: Any) -> list[np.ndarray]:
     """The layer's variables as Keras stores them (cyneuron's weights plus Keras-only state)."""
     arrays = [np.asarray(w) for w in layer.weights]
     if type(layer).__name__ == "Normalization" and arrays:
+        if layer.input_mean is not None:
+            return []  # Keras keeps a given mean / variance in the config, with no variables
         arrays.append(np.array(0, dtype=np.int64))  # Keras' adapt() sample count; unused once adapted
     return arrays
 
@@ -219,15 +251,7 @@ def _weights_h5_bytes(h5py, model: Any, with_optimizer: bool) -> bytes:
     with h5py.File(buffer, "w") as f:
         layers = f.create_group("layers")
         for layer, name in _layer_entries(model):
-            group = layers.create_group(name)
-            own = group.create_group("vars")
-            own.attrs["name"] = layer.name
-            target = own
-            if type(layer).__name__ in _RECURRENT:
-                target = group.create_group("cell").create_group("vars")
-                target.attrs["name"] = f"{_snake(type(layer).__name__)}_cell"
-            for i, array in enumerate(_layer_arrays(layer)):
-                target.create_dataset(str(i), data=_little_endian(array))
+            _write_layer(layers.create_group(name), layer)
         root_vars = f.create_group("vars")
         root_vars.attrs["name"] = model.name
         if with_optimizer and model.built:
@@ -580,8 +604,8 @@ def _model_config_from_keras(path: str, config: Any) -> tuple[dict, dict | None]
 
 
 # --------------------------------------------------------------------------- reading: files
-def _read_regular(path: str, what: str) -> bytes:
-    """The whole file (regular files only; FIFOs and devices refused)."""
+def _read_regular(path: str, what: str, limit: int | None = None) -> bytes:
+    """The whole file (regular files only; FIFOs and devices refused); over ``limit`` bytes refused unread."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -595,6 +619,8 @@ def _read_regular(path: str, what: str) -> bytes:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{path} is not a regular file (a device, FIFO or socket)")
+        if limit is not None and st.st_size > limit:
+            raise ValueError(f"{path}: {st.st_size} bytes is far more than a {what} for this model can hold")
         data = f.read(st.st_size + 1)
     return data
 
@@ -670,6 +696,12 @@ class _Shape:
         self.size = math.prod(shape)
 
 
+# What h5py raises for a damaged file: HDF5's errors (OSError, RuntimeError, KeyError, ValueError...), and
+# from its file-object driver (which serves HDF5's reads from the bytes in memory) offsets a forged superblock
+# makes too large for a C ssize_t (OverflowError) or of the wrong type.
+_H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, OverflowError)
+
+
 class _H5:
     """A validated view of an HDF5 weights file: every dataset path -> h5py dataset (not yet read)."""
 
@@ -678,7 +710,7 @@ class _H5:
         self._h5py = h5py
         try:
             self.file = h5py.File(io.BytesIO(data), "r")
-        except (OSError, ValueError, RuntimeError) as exc:
+        except _H5_ERRORS as exc:
             raise ValueError(f"{path}: not a valid HDF5 weights file: {exc}") from exc
         self.datasets: dict[str, Any] = {}
         self.groups: set[str] = set()
@@ -699,7 +731,7 @@ class _H5:
             prefix, group = stack.pop()
             try:
                 names = list(group.keys())
-            except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            except _H5_ERRORS as exc:
                 raise ValueError(f"{path}: corrupted HDF5 group {prefix or '/'!r}: {exc}") from exc
             for name in names:
                 count += 1
@@ -708,33 +740,34 @@ class _H5:
                 full = f"{prefix}/{name}" if prefix else name
                 try:
                     link = group.get(name, getlink=True)
-                except (OSError, RuntimeError, KeyError, ValueError) as exc:
+                except _H5_ERRORS as exc:
                     raise ValueError(f"{path}: corrupted HDF5 link {full!r}: {exc}") from exc
                 if not isinstance(link, h5py.HardLink):
                     raise ValueError(f"{path}: HDF5 object {full!r} is a {type(link).__name__} (only hard links)")
                 try:
                     obj = group[name]
-                except (OSError, RuntimeError, KeyError, ValueError) as exc:
+                    # What the checks read of a dataset comes from its object header, which may be damaged too.
+                    is_dataset = isinstance(obj, h5py.Dataset)
+                    header = (obj.is_virtual, obj.external, obj.dtype, obj.shape) if is_dataset else ()
+                except _H5_ERRORS as exc:
                     raise ValueError(f"{path}: corrupted HDF5 object {full!r}: {exc}") from exc
                 if isinstance(obj, h5py.Group):
                     self.groups.add(full)
                     stack.append((full, obj))
                 elif isinstance(obj, h5py.Dataset):
-                    self._check_dataset(full, obj)
+                    self._check_dataset(full, *header)
                     self.datasets[full] = obj
                 else:
                     raise ValueError(f"{path}: HDF5 object {full!r} is a {type(obj).__name__}")
 
-    def _check_dataset(self, name: str, ds) -> None:
+    def _check_dataset(self, name: str, virtual: bool, external: Any, dtype: np.dtype, shape: Any) -> None:
         path = self.path
-        if ds.is_virtual:
+        if virtual:
             raise ValueError(f"{path}: HDF5 dataset {name!r} is a virtual dataset (refused)")
-        if ds.external:
+        if external:
             raise ValueError(f"{path}: HDF5 dataset {name!r} stores its data in external files (refused)")
-        dtype = ds.dtype
         if dtype.kind not in "fiu" or dtype.fields is not None or dtype.subdtype is not None or dtype.itemsize > 8:
             raise ValueError(f"{path}: HDF5 dataset {name!r} has unsupported dtype {dtype} (numbers only)")
-        shape = ds.shape
         if shape is None or len(shape) > 32:
             raise ValueError(f"{path}: HDF5 dataset {name!r} has an unsupported shape {shape}")
 
@@ -756,7 +789,7 @@ class _H5:
             raise ValueError(f"{self.path}: HDF5 dataset {name!r} has dtype {ds.dtype}, expected kind {kinds!r}")
         try:
             array = ds[()]
-        except (OSError, RuntimeError, ValueError, TypeError) as exc:
+        except _H5_ERRORS as exc:
             raise ValueError(f"{self.path}: HDF5 dataset {name!r} cannot be read (corrupted): {exc}") from exc
         array = np.asarray(array)
         if tuple(array.shape) != tuple(shape):
@@ -768,8 +801,8 @@ def _expected_layer_vars(model: Any) -> list[tuple[str, Any, list[tuple[int, ...
     """(vars group, layer, Keras variable shapes) for every layer of a built model."""
     out = []
     for layer, name in _layer_entries(model):
-        shapes = [tuple(a.shape) for a in _layer_arrays(layer)]
-        out.append((_vars_path(layer, name), layer, shapes))
+        for group, leaf in _leaf_groups(layer, f"layers/{name}"):
+            out.append((group, leaf, [tuple(a.shape) for a in _layer_arrays(leaf)]))
     return out
 
 
@@ -796,6 +829,8 @@ def _read_layer_weights(h5: _H5, model: Any, skip_mismatch: bool = False) -> lis
                 f"{h5.path}: layer {layer.name!r} expects {len(shapes)} variables but {group!r} holds {len(names)}"
             )
         n_weights = len(layer.weights)
+        if not shapes:  # weights Keras does not store (a Normalization's given mean): from the config
+            weights.extend(np.array(w, copy=True) for w in layer.weights)
         for i, (name, shape) in enumerate(zip(names, shapes)):
             array = h5.read(name, shape, "f" if i < n_weights else "iu")
             if i < n_weights:
@@ -819,7 +854,7 @@ def _h5_layer_elements(h5: _H5) -> list[_Shape]:
 def load_keras_model(path: str, compile: bool = True) -> Any:
     """A cyneuron model from a Keras 3 ``.keras`` archive (Sequential of layers cyneuron has)."""
     h5py = _h5py(path)
-    data = _read_regular(path, "Keras file")
+    data = _read_regular(path, "Keras file", _keras_file_limit(path))
     config, _metadata, h5_bytes = _open_keras_zip(path, data)
     model_config, compile_config = _model_config_from_keras(path, config)
     h5 = _H5(path, h5py, h5_bytes)
@@ -827,6 +862,23 @@ def load_keras_model(path: str, compile: bool = True) -> Any:
         return _build_model(path, h5, model_config, compile_config, compile)
     finally:
         h5.close()
+
+
+def _keras_file_limit(path: str) -> int:
+    """The most bytes a ``.keras`` file can hold for the model its ``config.json`` describes (its weights,
+    four optimizer slots each, in float64, plus HDF5 bookkeeping and the capped JSON entries), read from the
+    archive on disk before the whole file is: a forged multi-gigabyte weights entry is refused unread."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config_bytes = _read_entry(zf, zf.getinfo(CONFIG_ENTRY), _saving.MAX_CONFIG_BYTES, path)
+    except (*_saving._ZIP_ERRORS, KeyError, OSError) as exc:
+        raise ValueError(f"{path} is not a readable Keras file: {exc}") from exc
+    model_config, _ = _model_config_from_keras(path, _parse_json(path, config_bytes, CONFIG_ENTRY))
+    # 0 for a configuration that does not deserialize: such a file only gets as far as its error message
+    # (_build_model's), and only when it is small.
+    values = _saving._built_weight_count(model_config)
+    datasets = 4 * len(model_config["layers"]) + 64
+    return 5 * 8 * values + _H5_OVERHEAD + _H5_OVERHEAD_PER_DATASET * datasets + 2 * _saving.MAX_CONFIG_BYTES
 
 
 def _build_model(path: str, h5: _H5, model_config: dict, compile_config: dict | None, compile: bool) -> Any:
@@ -908,12 +960,13 @@ def load_keras_weights(model: Any, path: str, skip_mismatch: bool = False) -> No
     h5py = _h5py(path)
     if not model.built:
         raise ValueError(f"load_weights({path}): the model is not built; build it (give an input shape) first")
-    data = _read_regular(path, "Keras weights file")
-    if data[:4] == b"PK\x03\x04":
-        _config, _metadata, data = _open_keras_zip(path, data)
-    # A weights file for this model is its weights plus HDF5 bookkeeping: refuse much larger ones unread.
+    # A weights file for this model is its weights plus HDF5 bookkeeping: refuse much larger ones unread
+    # (a .keras archive also holds its capped JSON entries).
     need = sum(int(w.nbytes) * 5 for w in model.get_weights())  # weights plus up to 4 optimizer slots each
     limit = need + _H5_OVERHEAD + _H5_OVERHEAD_PER_DATASET * (len(model.get_weights()) + 64)
+    data = _read_regular(path, "Keras weights file", limit + _saving.MAX_CONFIG_BYTES + MAX_METADATA_BYTES)
+    if data[:4] == b"PK\x03\x04":
+        _config, _metadata, data = _open_keras_zip(path, data)
     if len(data) > limit:
         raise ValueError(f"{path}: {len(data)} bytes is far more than this model's weights ({need // 5} bytes)")
     if data[: len(HDF5_MAGIC)] != HDF5_MAGIC:

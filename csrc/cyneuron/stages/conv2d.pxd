@@ -1,5 +1,5 @@
 # Kind "conv2d" (reference/conv2d.py): im2col + one product over the whole batch.
-# dims: stages/_window.pxd's layout (dims[5] = F); act one of _core's five (softmax over F);
+# dims: stages/_window.pxd's layout (dims[5] = F); act one of specs.FUSED_ACTIVATIONS (softmax, log_softmax over F);
 # param[0] kernel (kh, kw, C, F) = a (kh*kw*C, F) matrix, param[1] bias (F) or NULL.
 # flag: "direct" (1x1 kernel, unit strides, no padding): the input already is the column matrix.
 # Workspaces: saved = training columns (train_rows * OH*OW, kh*kw*C), scratch = their gradient

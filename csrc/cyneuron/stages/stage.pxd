@@ -19,6 +19,8 @@ cdef enum:
     KIND_GRU = 12
     KIND_EMBEDDING = 13
     KIND_TRANSPOSE = 14
+    KIND_BIDIRECTIONAL = 15
+    KIND_PRELU = 16
 
 ctypedef struct StageC:
     int kind
@@ -31,7 +33,7 @@ ctypedef struct StageC:
     Py_ssize_t inner         # BatchNormalization: per-sample size after the channel axis
     Py_ssize_t dims[16]      # kind-specific sizes (documented in each kind's module)
     double f[8]              # kind-specific numbers (documented in each kind's module)
-    bint flag                # kind-specific switch (relu_ext: has max_value; dropout: per-sample masks)
+    bint flag                # kind-specific switch (dropout: per-sample masks)
     int n_params
     void* param[4]           # trainable arrays (the model's), e.g. kernel, bias
     void* grad[4]            # their gradients (training arena)
@@ -44,9 +46,10 @@ ctypedef struct StageC:
     void* saved2             # a second one (kinds that need two)
     void* scratch            # kind-specific scratch shared by forward and backward (training arena)
     const int64_t* noise_map # dropout: per-sample element -> its mask element (NULL: identity)
-    const int64_t* index_map # transpose: output element -> the input element it copies
+    const int64_t* index_map # transpose: output element -> the input element it copies; prelu: element -> alpha
     Py_ssize_t noise_width   # dropout: mask elements per sample
     uint64_t seed            # dropout, recurrent: the layer's own seed (when ``flag2``), else the network's
     bint flag2
     void* scratch_infer      # kind-specific inference workspace (inference arena; recurrent kinds)
     void* masks              # recurrent kinds: the dropout masks and their scratch (training arena)
+    void* sub                # bidirectional: its two direction stages (forward, backward), owned by the network

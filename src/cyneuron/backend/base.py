@@ -136,23 +136,28 @@ class Ops(abc.ABC):
             x, kernel, z, a, grad_a, activation, grad_z_out, grad_kernel_out, grad_bias_out, grad_x_out
         )
 
-    def activation_forward(self, activation, z, out) -> None:
-        """``out = activation(z)``; z, out (batch, units); out may be z."""
-        check.check_activation(activation)
+    def activation_forward(self, activation, z, out, params=None) -> None:
+        """``out = activation(z)``; z, out (batch, units); out may be z. Softmax and log_softmax act on rows.
+
+        ``params``: the activation's arguments by name (``specs.ACTIVATION_PARAMS``; missing ones take
+        Keras' defaults; ``"threshold"`` is only accepted with both of its arguments)."""
+        params = check.check_activation_params(activation, params)
         z = check.check_float_array("z", z, 2)
         check.check_array("out", out, z.shape, z.dtype, writeable=True)
         check.check_no_overlap("out", out, {"z": z}, may_be=("z",))
-        self._activation_forward(activation, z, out)
+        self._activation_forward(activation, z, out, params)
 
-    def activation_backward(self, activation, z, a, grad_a, out) -> None:
-        """``out = dLoss/dZ`` from grad_a = dLoss/dA; z, a, grad_a, out (batch, units); out may be grad_a."""
-        check.check_activation(activation)
+    def activation_backward(self, activation, z, a, grad_a, out, params=None) -> None:
+        """``out = dLoss/dZ`` from grad_a = dLoss/dA; z, a, grad_a, out (batch, units); out may be grad_a.
+
+        ``params`` as in ``activation_forward``."""
+        params = check.check_activation_params(activation, params)
         z = check.check_float_array("z", z, 2)
         check.check_array("a", a, z.shape, z.dtype)
         check.check_array("grad_a", grad_a, z.shape, z.dtype)
         check.check_array("out", out, z.shape, z.dtype, writeable=True)
         check.check_no_overlap("out", out, {"z": z, "a": a, "grad_a": grad_a}, may_be=("grad_a",))
-        self._activation_backward(activation, z, a, grad_a, out)
+        self._activation_backward(activation, z, a, grad_a, out, params)
 
     def loss_value(self, loss: LossSpec, y_true, y_pred, sample_weight=None) -> float:
         """The batch's loss: ``loss.reduction`` of the per-sample losses times their weights.
@@ -232,10 +237,10 @@ class Ops(abc.ABC):
     ) -> None: ...
 
     @abc.abstractmethod
-    def _activation_forward(self, activation, z, out) -> None: ...
+    def _activation_forward(self, activation, z, out, params=None) -> None: ...
 
     @abc.abstractmethod
-    def _activation_backward(self, activation, z, a, grad_a, out) -> None: ...
+    def _activation_backward(self, activation, z, a, grad_a, out, params=None) -> None: ...
 
     @abc.abstractmethod
     def _loss_value(self, loss, y_true, y_pred, sample_weight=None) -> float: ...

@@ -20,12 +20,21 @@ from cyneuron import _kernels
 from cyneuron._network import NetworkCore
 from cyneuron.backend.base import ACTIVATIONS, LOSSES, Network, Ops, StageSpec
 from cyneuron.backend.numpy_ops import _sgd_spec
-from cyneuron.backend.specs import METRIC_CODES, REDUCTION_CODES, SPARSE_METRICS
+from cyneuron.backend.specs import METRIC_CODES, REDUCTION_CODES, SPARSE_METRICS, activation_kernel
 
 __all__ = ["CythonOps", "NetworkCore"]
 
-# Codes shared with csrc/cyneuron/_core.pxd and _losses.pxd (same order as the tuples in specs.py).
+# Codes shared with csrc/cyneuron/_core.pxd, _activations.pxd and _losses.pxd (same order as the tuples in specs.py).
 _ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
+
+
+def _activation_kernel(name: str, params) -> tuple[int, np.ndarray | None]:
+    """The kernel code and its numbers (float64, None: the defaults) for an activation and its arguments."""
+    if params is None:
+        return _ACTIVATION_CODES[name], None
+    code, numbers = activation_kernel(name, params)
+    return code, np.array(numbers + (0.0,), dtype=np.float64)
+
 _SPARSE = "sparse_categorical_crossentropy"
 
 
@@ -64,11 +73,11 @@ class CythonOps(Ops):
         act = _ACTIVATION_CODES[activation]
         _kernels.dense_backward(x, kernel, z, a, grad_a, act, grad_z_out, grad_kernel_out, grad_bias_out, grad_x_out)
 
-    def _activation_forward(self, activation, z, out) -> None:
-        _kernels.activation_forward(z, out, _ACTIVATION_CODES[activation])
+    def _activation_forward(self, activation, z, out, params=None) -> None:
+        _kernels.activation_forward(z, out, *_activation_kernel(activation, params))
 
-    def _activation_backward(self, activation, z, a, grad_a, out) -> None:
-        _kernels.activation_backward(z, a, grad_a, out, _ACTIVATION_CODES[activation])
+    def _activation_backward(self, activation, z, a, grad_a, out, params=None) -> None:
+        _kernels.activation_backward(z, a, grad_a, out, *_activation_kernel(activation, params))
 
     def _loss_value(self, loss, y_true, y_pred, sample_weight=None) -> float:
         y, labels = _split_targets(loss.name == _SPARSE, y_true)

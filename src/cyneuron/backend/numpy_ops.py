@@ -13,10 +13,9 @@ import numpy as np
 
 from cyneuron.backend.base import LossSpec, MetricSpec, Network, Ops, OptimizerSpec, ScheduleSpec, StageSpec
 from cyneuron.backend.reference import KINDS, Context, Forward
+from cyneuron.backend.reference import activation as _activation
 from cyneuron.backend.reference import losses as reference_losses
 from cyneuron.backend.reference import optimizers as reference_optimizers
-from cyneuron.backend.reference.activation import log_softmax as _log_softmax
-from cyneuron.backend.reference.activation import sigmoid as _sigmoid
 from cyneuron.backend.reference.embedding import check_indices
 from cyneuron.backend.validation import (
     check_batch_bounds,
@@ -96,30 +95,11 @@ class NumpyOps(Ops):
         if grad_x_out is not None:
             grad_x_out[...] = grad_z_out @ kernel.T
 
-    def _activation_forward(self, activation, z, out) -> None:
-        if activation == "linear":
-            out[...] = z
-        elif activation == "relu":
-            out[...] = np.maximum(z, 0)
-        elif activation == "sigmoid":
-            out[...] = _sigmoid(z)
-        elif activation == "tanh":
-            out[...] = np.tanh(z)
-        else:
-            out[...] = np.exp(_log_softmax(z))
+    def _activation_forward(self, activation, z, out, params=None) -> None:
+        out[...] = _activation.apply(activation, z, params)
 
-    def _activation_backward(self, activation, z, a, grad_a, out) -> None:
-        if activation == "linear":
-            out[...] = grad_a
-        elif activation == "relu":
-            # The derivative at exactly 0 is taken as 0, as TensorFlow and PyTorch do.
-            out[...] = grad_a * (z > 0)
-        elif activation == "sigmoid":
-            out[...] = grad_a * a * (1 - a)
-        elif activation == "tanh":
-            out[...] = grad_a * (1 - a * a)
-        else:
-            out[...] = a * (grad_a - np.sum(grad_a * a, axis=1, keepdims=True))
+    def _activation_backward(self, activation, z, a, grad_a, out, params=None) -> None:
+        out[...] = _activation.backward(activation, z, a, grad_a, params)
 
     def _loss_value(self, loss: LossSpec, y_true, y_pred, sample_weight=None) -> float:
         return reference_losses.batch_value(loss, y_true, y_pred, sample_weight)

@@ -10,7 +10,44 @@ import numpy as np
 
 EPSILON = 1e-7
 
-ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
+# Keras 3's activations by name, in the compiled kernels' code order (codes 0-4, the first five, are
+# _core's own; the rest are csrc/cyneuron/_activations.pxd's). Softmax and log_softmax act on rows
+# (the last axis); all others element by element. Each runs with Keras' default arguments here;
+# ACTIVATION_PARAMS lists the ones that take arguments (activation stages and the functions pass them).
+ACTIVATIONS = (
+    "linear", "relu", "sigmoid", "tanh", "softmax",
+    "leaky_relu", "relu6", "elu", "selu", "celu", "gelu", "silu", "softplus", "softsign",
+    "hard_sigmoid", "hard_silu", "exponential", "mish", "log_softmax", "hard_tanh", "sparse_plus",
+    "squareplus", "soft_shrink", "hard_shrink", "tanh_shrink", "log_sigmoid", "sparse_sigmoid",
+)  # fmt: skip
+# Kernel-only names after them: Keras' relu with any non-default argument, and threshold (no defaults).
+KERNEL_ACTIVATIONS = ACTIVATIONS + ("relu_ext", "threshold")
+# Row-wise ones: they normalise over the last axis.
+ROW_ACTIVATIONS = ("softmax", "log_softmax")
+# The ones whose derivative (at Keras' default arguments) follows from the output alone: a dense or
+# conv2d stage fuses these (its backward reads only A); a layer with any other activation runs its
+# product with "linear" and then an activation stage, which keeps its input.
+FUSED_ACTIVATIONS = (
+    "linear", "relu", "sigmoid", "tanh", "softmax",
+    "leaky_relu", "relu6", "elu", "selu", "celu", "softplus", "hard_sigmoid", "exponential",
+    "log_softmax", "soft_shrink", "hard_shrink", "log_sigmoid", "sparse_sigmoid",
+)  # fmt: skip
+# The recurrent kinds' kernels know the first five only.
+RECURRENT_ACTIVATIONS = ACTIVATIONS[:5]
+# Arguments (name, Keras default) by activation; in the kernels they are the numbers f[0], f[1], ...
+# (booleans 0/1). relu's max_value None means no cap; a relu with any non-default argument runs the
+# "relu_ext" kernel with f = (negative_slope, max_value, threshold, has max_value).
+ACTIVATION_PARAMS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "relu": (("negative_slope", 0.0), ("max_value", None), ("threshold", 0.0)),
+    "leaky_relu": (("negative_slope", 0.2),),
+    "elu": (("alpha", 1.0),),
+    "celu": (("alpha", 1.0),),
+    "gelu": (("approximate", False),),
+    "squareplus": (("b", 4.0),),
+    "soft_shrink": (("threshold", 0.5),),
+    "hard_shrink": (("threshold", 0.5),),
+    "threshold": (("threshold", None), ("default_value", None)),
+}
 LOSSES = (
     "mean_squared_error",
     "mean_absolute_error",
@@ -135,3 +172,17 @@ class OptimizerSpec:
     clipnorm: float = 0.0
     clipvalue: float = 0.0
     global_clipnorm: float = 0.0
+
+
+def activation_kernel(name: str, params: Mapping[str, Any] | None = None) -> tuple[int, tuple[float, ...]]:
+    """The compiled kernel code (an index of KERNEL_ACTIVATIONS) and its numbers for an activation
+    and its arguments (missing ones take Keras' defaults); the arguments are already validated."""
+    params = dict(params or {})
+    values = {key: params.get(key, default) for key, default in ACTIVATION_PARAMS.get(name, ())}
+    if name == "relu":
+        if values == {"negative_slope": 0.0, "max_value": None, "threshold": 0.0}:
+            return KERNEL_ACTIVATIONS.index("relu"), ()
+        cap = values["max_value"]
+        numbers = (values["negative_slope"], 0.0 if cap is None else cap, values["threshold"], float(cap is not None))
+        return KERNEL_ACTIVATIONS.index("relu_ext"), tuple(float(v) for v in numbers)
+    return KERNEL_ACTIVATIONS.index(name), tuple(float(v) for v in values.values())

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cyneuron.backend.specs import (
+    ACTIVATION_PARAMS,
     ACTIVATIONS,
     DTYPES,
     LOSSES,
@@ -32,6 +33,27 @@ def check_activation(name: object) -> str:
     if name not in ACTIVATIONS:
         raise ValueError(f"activation: unknown {name!r}; expected one of {', '.join(ACTIVATIONS)}")
     return name
+
+
+def check_activation_params(name: object, params: object) -> dict | None:
+    """An activation name with its arguments (a mapping, or None for Keras' defaults), validated."""
+    if params is None:
+        if name == "threshold":
+            raise ValueError("params: threshold needs its arguments threshold and default_value")
+        check_activation(name)
+        return None
+    if not isinstance(params, dict):
+        raise TypeError(f"params: expected a dict or None, got {type(params).__name__}")
+    if name != "threshold":
+        check_activation(name)
+    from cyneuron.backend.reference.activation import check_params
+
+    known = {key for key, _ in ACTIVATION_PARAMS.get(name, ())}
+    unknown = set(params) - known
+    if unknown:
+        raise ValueError(f"params: {name} takes no argument {sorted(unknown)[0]!r}")
+    check_params(name, params, "params")
+    return dict(params)
 
 
 def check_loss(loss: object, *, training: bool = False) -> LossSpec:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cyneuron._image_utils import decode_image
 from cyneuron.datasets._common import CLASS_NAMES, ImageDataset
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
@@ -34,7 +35,8 @@ def image_folder(
         DIR/train/...                           # either of the above one level down
 
     Each image is centre-cropped to a square and resized, so shapes are not
-    squashed. Files that cannot be decoded are skipped: their paths are in the
+    squashed. Files that cannot be decoded (truncated, not images, or declaring more than
+    ``PIL.Image.MAX_IMAGE_PIXELS`` pixels, refused before decoding) are skipped: their paths are in the
     result's ``skipped`` and a warning says how many there were.
 
     Args:
@@ -87,12 +89,12 @@ def image_folder(
     resample = getattr(Image, "Resampling", Image).LANCZOS  # Pillow < 9.1 has no Resampling enum
     for file, label in files:
         try:
-            with Image.open(file) as photo:
-                photo.draft("RGB", (2 * size, 2 * size))  # JPEG: decode at reduced scale, much faster
-                square = ImageOps.fit(photo.convert("RGB"), (size, size), method=resample)
+            # JPEG: decode at a reduced scale, much faster.
+            photo = decode_image(file, "RGB", draft=("RGB", (2 * size, 2 * size)))
+            square = ImageOps.fit(photo, (size, size), method=resample)
             images.append(np.asarray(square, dtype=np.uint8))
             labels.append(label)
-        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        except (OSError, ValueError):  # what decode_image raises for truncated, foreign or oversized files
             skipped.append(str(file))
 
     if skipped:

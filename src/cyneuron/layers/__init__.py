@@ -7,7 +7,7 @@ a ``StageSpec`` (its ``stage_spec()``), whose semantics live in ``cyneuron.backe
 
 from __future__ import annotations
 
-from cyneuron.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
+from cyneuron.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from cyneuron.layers.base import (
     _NEUTRAL_KEYS,
     _UID_LOCK,
@@ -44,6 +44,7 @@ from cyneuron.layers.pooling import (
 )
 from cyneuron.layers.preprocessing import Normalization, Rescaling
 from cyneuron.layers.recurrent import GRU, LSTM, SimpleRNN
+from cyneuron.layers.rnn_wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "Layer",
@@ -59,6 +60,7 @@ __all__ = [
     "LeakyReLU",
     "ELU",
     "Softmax",
+    "PReLU",
     "Conv1D",
     "Conv2D",
     "Convolution1D",
@@ -85,6 +87,8 @@ __all__ = [
     "LSTM",
     "GRU",
     "Embedding",
+    "TimeDistributed",
+    "Bidirectional",
     "serialize",
     "deserialize",
 ]
@@ -103,6 +107,7 @@ _CLASSES = {
         LeakyReLU,
         ELU,
         Softmax,
+        PReLU,
         Conv1D,
         Conv2D,
         MaxPooling1D,
@@ -119,6 +124,8 @@ _CLASSES = {
         LSTM,
         GRU,
         Embedding,
+        TimeDistributed,
+        Bidirectional,
     )
 }
 

@@ -11,6 +11,7 @@ Names are unique per process as in Keras (``dense``, ``dense_1``, ...).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import math
 import re
@@ -21,7 +22,7 @@ import numpy as np
 from cyneuron import backend as _backend
 from cyneuron import config as _config
 from cyneuron import initializers as _initializers
-from cyneuron.backend.specs import StageSpec
+from cyneuron.backend.specs import FUSED_ACTIVATIONS, StageSpec
 from cyneuron.utils import _as_array, _check_bool, _check_int, _float_array
 
 _UIDS: collections.Counter = collections.Counter()
@@ -373,6 +374,18 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def split_activation(spec: StageSpec) -> list[StageSpec]:
+    """A dense/conv2d ``spec`` with its activation fused when the kind can fuse it (its derivative
+    follows from the output: ``specs.FUSED_ACTIVATIONS``), else the product with ``"linear"`` and then
+    an activation stage on its output, which keeps the pre-activation its derivative needs."""
+    name = spec.attrs["activation"]
+    if name in FUSED_ACTIVATIONS:
+        return [spec]
+    product = dataclasses.replace(spec, attrs={**spec.attrs, "activation": "linear"})
+    shape = spec.out_shape
+    return [product, StageSpec("activation", shape, shape, {"activation": name}, (), (), spec.trainable, spec.name)]
 
 
 def stage_list(specs) -> list[StageSpec]:

@@ -20,7 +20,7 @@ from cyneuron.layers._conv_utils import (
     standardize_tuple,
     to_channels_last,
 )
-from cyneuron.layers.base import MAX_WIDTH, Layer, _named
+from cyneuron.layers.base import MAX_WIDTH, Layer, _named, split_activation
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 
@@ -149,11 +149,14 @@ class _Conv(Layer):
             "dilation_rate": d,
             "activation": self._activation_name,
         }
-        spec = StageSpec("conv2d", in_shape, out, attrs, tuple(params), (), self._trainable, self.name)
+        spec, *activation = split_activation(
+            StageSpec("conv2d", in_shape, out, attrs, tuple(params), (), self._trainable, self.name)
+        )
         if self.data_format == "channels_first":
             # the stage's (1, L, C) rows of Conv1D are the same flat data as the transposes' (L, C)
-            return channels_first_stages(self, spec, cf_in, cf_out)
-        return spec
+            stages = channels_first_stages(self, spec, cf_in, cf_out)
+            return stages[:2] + activation + stages[2:]
+        return [spec, *activation]
 
     def get_config(self) -> dict:
         return {

@@ -10,12 +10,14 @@ from cyneuron import activations as _activations
 from cyneuron import initializers as _initializers
 from cyneuron.backend.specs import StageSpec
 from cyneuron.layers._conv_utils import transpose_stage
+from cyneuron.layers.activation_layers import ElementwiseLayer
 from cyneuron.layers.base import (
     MAX_WIDTH,
     Layer,
     _batch_shape_to_features,
     _feature_shape,
     _named,
+    split_activation,
     unique_name,
 )
 
@@ -27,8 +29,8 @@ class Dense(Layer):
 
     Args:
         units: positive int, the output width.
-        activation: ``None`` (linear), a name (``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"softmax"``,
-            ``"linear"``) or a function from ``cyneuron.activations``.
+        activation: ``None`` (linear), a name of Keras' activations (``"relu"``, ``"gelu"``,
+            ``"softmax"`` ...) or a function from ``cyneuron.activations``.
         use_bias: whether the layer has a bias vector.
         kernel_initializer, bias_initializer: initializer names or objects
             (defaults ``"glorot_uniform"`` and ``"zeros"``, as Keras).
@@ -37,8 +39,10 @@ class Dense(Layer):
         dtype: ``"float32"`` or ``"float64"`` (default ``cyneuron.config.floatx()``).
         trainable: False freezes the layer's weights.
 
-    Input ``(batch, in)``, output ``(batch, units)``; ``kernel`` ``(in, units)``, ``bias`` ``(units,)``.
-    Inputs of rank > 2 need a ``Flatten`` layer first.
+    Input ``(batch, ..., in)``, output ``(batch, ..., units)``: as Keras, the kernel applies to the last
+    axis, the same product at every position of the leading axes (e.g. each time step of an
+    ``LSTM(return_sequences=True)``; softmax runs over the last axis). ``kernel`` ``(in, units)``,
+    ``bias`` ``(units,)``.
     """
 
     def __init__(
@@ -73,13 +77,6 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (*tuple(input_shape)[:-1], self.units)
 
-    def _validate_input(self, features: tuple[int, ...]) -> None:
-        if len(features) != 1:
-            raise ValueError(
-                f"{self.name}: Dense takes inputs of shape (batch, features), got per-sample shape {features}; "
-                "add a Flatten() layer before it"
-            )
-
     def build(self, input_shape) -> None:
         fan_in = int(tuple(input_shape)[-1])
         self.kernel = self.add_weight((fan_in, self.units), self.kernel_initializer, name="kernel")
@@ -87,8 +84,8 @@ class Dense(Layer):
             self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias")
         self.built = True
 
-    def stage_spec(self) -> StageSpec:
-        return self._spec("dense", {"activation": self._activation_name}, self.weights)
+    def stage_spec(self) -> list[StageSpec]:
+        return split_activation(self._spec("dense", {"activation": self._activation_name}, self.weights))
 
     def get_config(self) -> dict:
         return {
@@ -101,7 +98,7 @@ class Dense(Layer):
         }
 
 
-class Activation(Layer):
+class Activation(ElementwiseLayer):
     """Applies an activation function (``"relu"``, ``"softmax"`` ...) to its input; no weights.
 
     Softmax runs over the last axis, as Keras' ``activations.softmax``.
@@ -119,6 +116,9 @@ class Activation(Layer):
         self.activation = _activations.get(activation)
         self._activation_name = _activations.name_of(activation)
         super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+
+    def _function(self, x):
+        return _activations.get(self._activation_name)(x)
 
     def stage_spec(self) -> StageSpec:
         return self._spec("activation", {"activation": self._activation_name})

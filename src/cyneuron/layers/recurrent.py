@@ -29,7 +29,7 @@ import numpy as np
 
 from cyneuron import activations as _activations
 from cyneuron import initializers as _initializers
-from cyneuron.backend.specs import StageSpec
+from cyneuron.backend.specs import RECURRENT_ACTIVATIONS, StageSpec
 from cyneuron.layers.base import MAX_WIDTH, Layer, _named
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
@@ -100,6 +100,13 @@ class _RNN(Layer):
         self._activation_name = _activations.name_of(activation)
         self.recurrent_activation = _activations.get(recurrent_activation)
         self._recurrent_activation_name = _activations.name_of(recurrent_activation)
+        names = (("activation", self._activation_name), ("recurrent_activation", self._recurrent_activation_name))
+        for key, name in names:
+            if name not in RECURRENT_ACTIVATIONS:
+                raise ValueError(
+                    f"{key}: {name!r} is not supported by the recurrent kernels; "
+                    f"expected one of {', '.join(RECURRENT_ACTIVATIONS)}"
+                )
         self.use_bias = _check_flag(use_bias, "use_bias")
         self.kernel_initializer = _named(_initializers.get, kernel_initializer, "kernel_initializer")
         self.recurrent_initializer = _named(_initializers.get, recurrent_initializer, "recurrent_initializer")

@@ -22,6 +22,7 @@ from cyneuron.backend.reference import (
     affine,
     avg_pool2d,
     batch_norm,
+    bidirectional,
     conv2d,
     dense,
     dropout,
@@ -29,6 +30,7 @@ from cyneuron.backend.reference import (
     global_avg_pool,
     global_max_pool,
     max_pool2d,
+    prelu,
     recurrent,
     transpose,
 )
@@ -50,6 +52,8 @@ KINDS = {
     "gru": recurrent,
     "embedding": embedding,
     "transpose": transpose,
+    "bidirectional": bidirectional,
+    "prelu": prelu,
 }
 
 __all__ = ["KINDS", "Context", "Forward"]

@@ -3,7 +3,8 @@
 in_shape ``(H, W, C)``, out_shape ``(OH, OW, F)``; params ``(kernel (kh, kw, C, F), bias (F,))`` or
 ``(kernel,)`` without bias (Keras' layout). attrs: ``kernel_size (kh, kw)``, ``strides (sh, sw)``,
 ``dilation_rate (dh, dw)``, ``padding`` (``"valid"``, ``"same"``, or ``"causal"``: Conv1D's, along W;
-the arithmetic is ``_window``'s) and ``activation`` (one of the five; softmax over the filters).
+the arithmetic is ``_window``'s) and ``activation`` (one of ``specs.FUSED_ACTIVATIONS``; softmax and
+log_softmax over the filters).
 
 As cross-correlation (Keras/XLA): ``z[oh, ow, f] = b[f] + sum_{i, j, c} x[oh*sh - top + i*dh,
 ow*sw - left + j*dw, c] * kernel[i, j, c, f]``, out-of-range positions reading 0. Computed as
@@ -21,12 +22,15 @@ import numpy as np
 from cyneuron.backend.reference import _window
 from cyneuron.backend.reference import activation as act
 from cyneuron.backend.reference._stage import Forward, check_params
-from cyneuron.backend.specs import ACTIVATIONS
+from cyneuron.backend.specs import FUSED_ACTIVATIONS, ROW_ACTIVATIONS
 
 
 def check(spec, dtype) -> None:
-    if spec.attrs.get("activation") not in ACTIVATIONS:
-        raise ValueError(f"{spec.name or 'conv2d'}: unknown activation {spec.attrs.get('activation')!r}")
+    if spec.attrs.get("activation") not in FUSED_ACTIVATIONS:
+        raise ValueError(
+            f"{spec.name or 'conv2d'}: activation {spec.attrs.get('activation')!r} cannot be fused; "
+            f"expected one of {', '.join(FUSED_ACTIVATIONS)} (others run as their own activation stage)"
+        )
     if len(spec.out_shape) != 3:
         raise ValueError(f"{spec.name or 'conv2d'}: expected per-sample shapes (H, W, C), got {spec.out_shape}")
     k, _, _, _, _ = _window.check_window(spec, "kernel_size", True, spec.out_shape[2])
@@ -92,6 +96,6 @@ def forward(spec, x, ctx) -> Forward:
         return backprop_from_pre(act.backward(name, z, a, dy.reshape(-1, f)))
 
     positions = math.prod(spec.out_shape[:2])
-    # the loss head fuses softmax only when it spans the whole output row (one position)
-    head = (name, z.reshape(rows, -1), backprop_from_pre) if name != "softmax" or positions == 1 else None
+    # the loss head fuses a row-wise activation only when it spans the whole output row (one position)
+    head = (name, z.reshape(rows, -1), backprop_from_pre) if name not in ROW_ACTIVATIONS or positions == 1 else None
     return Forward(a.reshape(rows, -1), backprop, head=head)

@@ -41,7 +41,7 @@ import numpy as np
 from cyneuron.backend.reference import activation as act
 from cyneuron.backend.reference import rng
 from cyneuron.backend.reference._stage import Forward, check_params
-from cyneuron.backend.specs import ACTIVATIONS
+from cyneuron.backend.specs import RECURRENT_ACTIVATIONS
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
@@ -60,8 +60,11 @@ def check(spec, dtype) -> None:
             raise ValueError(f"{label}: attr {key} must be a bool, got {attrs.get(key)!r}")
     names = ("activation",) + (("recurrent_activation",) if spec.kind != "simple_rnn" else ())
     for key in names:
-        if attrs.get(key) not in ACTIVATIONS:
-            raise ValueError(f"{label}: unknown {key} {attrs.get(key)!r}")
+        if attrs.get(key) not in RECURRENT_ACTIVATIONS:
+            raise ValueError(
+                f"{label}: {key} {attrs.get(key)!r} is not supported by the recurrent kernels; "
+                f"expected one of {', '.join(RECURRENT_ACTIVATIONS)}"
+            )
     expected = (steps, units) if attrs["return_sequences"] else (units,)
     if tuple(spec.out_shape) != expected:
         raise ValueError(f"{label}: expected out_shape {expected}, got {spec.out_shape}")
