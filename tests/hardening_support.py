@@ -519,13 +519,14 @@ def quiet():
 def ops_signature(method: str, b: int, i: int, u: int, dtype: str, loss: tuple, activation: str, metric: str):
     """Argument order, clean recipes (Arr or plain values) and written outputs of one Ops method."""
     from cyneuron.backend.base import LossSpec
+    from cyneuron.backend.specs import SPARSE_METRICS
 
     def f(shape, kind="normal", seed=0):
         return Arr(tuple(shape), dtype, kind, seed)
 
     sparse_loss = loss[0] == "sparse_categorical_crossentropy"
     y_loss = Arr((b,), "int64", f"labels:{u}", 7) if sparse_loss else f((b, u), "prob", 7)
-    y_metric = Arr((b,), "int64", f"labels:{u}", 7) if metric == "sparse_categorical_accuracy" else f((b, u), "unit", 7)
+    y_metric = Arr((b,), "int64", f"labels:{u}", 7) if metric in SPARSE_METRICS else f((b, u), "unit", 7)
     spec = LossSpec(*loss)
     if method == "dense_forward":
         args = {

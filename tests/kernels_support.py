@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cyneuron.backend.numpy_ops import NumpyOps
-from cyneuron.backend.specs import ACTIVATIONS, LOSSES, METRICS  # noqa: F401  (re-exported to the kernel tests)
+from cyneuron.backend.specs import ACTIVATIONS, LOSSES, METRICS, SPARSE_METRICS  # noqa: F401  (re-exported to the kernel tests)
 
 try:
     from cyneuron import _kernels
@@ -48,20 +48,41 @@ def product_path(request):
     _kernels.set_product_path(previous)
 
 
+ONE_HOT_LOSSES = ("categorical_crossentropy", "categorical_hinge")
+BINARY_LOSSES = ("binary_crossentropy", "hinge", "squared_hinge")
+# losses whose predictions are probabilities (clipped to [EPSILON, 1 - EPSILON] or [EPSILON, 1])
+PROBABILITY_LOSSES = (
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "kl_divergence",
+)
+POSITIVE_LOSSES = ("poisson", "mean_squared_logarithmic_error")
+
+
 def targets_for(loss: str, rng: np.random.Generator, rows: int, units: int, dtype):
-    """Plausible y_true for a loss: labels, one-hot rows, 0/1 targets or real values."""
+    """Plausible y_true for a loss: labels, one-hot rows, 0/1 targets, distributions, counts or real values."""
     if loss == "sparse_categorical_crossentropy":
         return rng.integers(0, units, size=rows).astype(np.int64)
-    if loss == "categorical_crossentropy":
+    if loss in ONE_HOT_LOSSES:
         return np.eye(units, dtype=dtype)[rng.integers(0, units, size=rows)]
-    if loss == "binary_crossentropy":
+    if loss in BINARY_LOSSES:
         return rng.integers(0, 2, size=(rows, units)).astype(dtype)
+    if loss == "kl_divergence":
+        e = rng.random(size=(rows, units))
+        return (e / e.sum(axis=1, keepdims=True)).astype(dtype)
+    if loss == "poisson":
+        return rng.poisson(2.0, size=(rows, units)).astype(dtype)
+    if loss == "mean_squared_logarithmic_error":
+        return rng.uniform(0.0, 3.0, size=(rows, units)).astype(dtype)
     return rng.normal(size=(rows, units)).astype(dtype)
 
 
 def predictions_for(loss: str, from_logits: bool, rng: np.random.Generator, rows: int, units: int, dtype):
-    """y_pred in the loss's domain: logits, probabilities (some at the clip edges) or real values."""
-    if from_logits or loss in ("mean_squared_error", "mean_absolute_error"):
+    """y_pred in the loss's domain: logits, probabilities (some at the clip edges), positive or real values."""
+    if loss in POSITIVE_LOSSES:
+        return rng.uniform(0.05, 3.0, size=(rows, units)).astype(dtype)
+    if from_logits or loss not in PROBABILITY_LOSSES:
         return rng.normal(scale=3.0, size=(rows, units)).astype(dtype)
     p = rng.uniform(0.0, 1.0, size=(rows, units))
     # exercise the clipping: exact 0 and 1 and values inside [0, EPSILON]

@@ -16,19 +16,48 @@ import numpy as np
 import pytest
 
 from cyneuron.backend.base import LossSpec
-from tests.kernels_support import ACTIVATIONS, CY, DTYPES, LOSSES, REF, close, targets_for
+from tests.kernels_support import (
+    ACTIVATIONS,
+    CY,
+    DTYPES,
+    LOSSES,
+    POSITIVE_LOSSES,
+    PROBABILITY_LOSSES,
+    REF,
+    close,
+    targets_for,
+)
 
+# every loss (the cross-entropies also on logits), then each option of Keras' losses once per activation
+VARIANTS = [
+    LossSpec("binary_crossentropy", label_smoothing=0.2),
+    LossSpec("categorical_crossentropy", label_smoothing=0.1),
+    LossSpec("categorical_crossentropy", True, label_smoothing=0.3),
+    LossSpec("sparse_categorical_crossentropy", True, ignore_class=1),
+    LossSpec("sparse_categorical_crossentropy", ignore_class=-1),
+    LossSpec("huber", delta=0.4),
+    LossSpec("mean_squared_error", reduction="sum"),
+    LossSpec("categorical_crossentropy", reduction="mean_with_sample_weight"),
+    LossSpec("log_cosh", reduction="mean"),
+]
+# activations whose outputs are never positive: no domain for the losses of positive predictions (Poisson)
+_NEGATIVE_OUTPUTS = ("log_softmax", "log_sigmoid")
 CASES = [
     (activation, LossSpec(loss, from_logits))
     for activation, loss in itertools.product(ACTIVATIONS, LOSSES)
     for from_logits in ((False, True) if "crossentropy" in loss else (False,))
-]
+    if not (loss == "poisson" and activation in _NEGATIVE_OUTPUTS)
+] + [(activation, loss) for activation, loss in itertools.product(ACTIVATIONS, VARIANTS)]
 OPS = [pytest.param(CY, id="cython"), pytest.param(REF, id="numpy")]
 
 
 def _probability_domain(activation: str, loss: LossSpec) -> bool:
     """Whether act(z) must be a probability (in (0, 1), rows with a positive sum) for this pair."""
-    return "crossentropy" in loss.name and not loss.from_logits and activation not in ("sigmoid", "softmax")
+    probabilities = loss.name in PROBABILITY_LOSSES and not loss.from_logits
+    # Poisson reads log(act(z)): the positive draws keep act(z) > 0 for every activation that can be negative
+    return (probabilities and activation not in ("sigmoid", "softmax")) or (
+        loss.name in POSITIVE_LOSSES and activation not in ("sigmoid", "softmax", "relu")
+    ) or (loss.name == "cosine_similarity" and activation == "relu")  # one live unit: a constant cosine
 
 
 # Where act(z) is positive for the probability-domain draws: the shrinks zero |z| <= 0.5.
@@ -37,7 +66,13 @@ _PROBABILITY_SHIFT = {"soft_shrink": 0.7, "hard_shrink": 0.5}
 
 def _case_id(case) -> str:
     activation, loss = case
-    return f"{activation}-{loss.name}{'-logits' if loss.from_logits else ''}"
+    options = "".join(
+        f"-{key}={getattr(loss, key)}"
+        for key, neutral in (("reduction", "sum_over_batch_size"), ("label_smoothing", 0.0), ("delta", 1.0),
+                             ("ignore_class", None))
+        if getattr(loss, key) != neutral
+    )
+    return f"{activation}-{loss.name}{'-logits' if loss.from_logits else ''}{options}"
 
 
 def _relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
@@ -67,9 +102,11 @@ def _loss_of(ops, activation, loss, y, z):
 
 def _targets(loss: LossSpec, rng, rows, units, a):
     y = targets_for(loss.name, rng, rows, units, np.float64)
-    if loss.name == "mean_absolute_error":
-        # keep |a - y| away from the kink of |.|
-        y = np.where(np.abs(a - y) < 1e-3, y + 0.5, y)
+    if loss.name in ("mean_absolute_error", "mean_absolute_percentage_error", "huber"):
+        # keep |a - y| away from the kinks of |.| (and of Huber at delta)
+        y = np.where(np.abs(np.abs(a - y) - (loss.delta if loss.name == "huber" else 0)) < 1e-3, y + 0.5, y)
+    if loss.ignore_class is not None:
+        y[0] = loss.ignore_class  # one ignored row: no loss, no gradient, not counted
     return y
 
 

@@ -79,8 +79,8 @@ setups = st.fixed_dictionaries(
 
 BAD_SCALARS = {
     "activation": ["swish", "RELU", "", None, 3, b"relu"],
-    "loss": [LossSpec("hinge"), "mean_squared_error", None, LossSpec(None)],
-    "metric": ["accuracy", "mse", None, 1],
+    "loss": [LossSpec("focal_crossentropy"), "mean_squared_error", None, LossSpec(None)],
+    "metric": ["auc", "mse", None, 1],
 }
 
 
@@ -182,9 +182,9 @@ NETWORK_SCALARS = {
         ([3], None),
     ],
     "dtype": [("float16", None), ("int64", None), ("complex128", None), ("nonsense", None), (np.float16, None)],
-    "loss": [("mean_squared_error", None), (LossSpec("hinge"), None), (None, None)],
+    "loss": [("mean_squared_error", None), (LossSpec("focal_crossentropy"), None), (None, None)],
     "metrics": [
-        (["accuracy"], None),
+        (["auc"], None),
         ("binary_accuracy", None),
         ([None], None),
         (["sparse_categorical_accuracy"], None),

@@ -174,8 +174,8 @@ def test_unknown_activation(call):
 
 def test_unknown_loss_and_metric():
     y = np.ones((2, 3), F)
-    with pytest.raises(ValueError, match="loss.*hinge"):
-        CY.loss_value(LossSpec("hinge"), y, y)
+    with pytest.raises(ValueError, match="loss.*focal_crossentropy"):
+        CY.loss_value(LossSpec("focal_crossentropy"), y, y)
     with pytest.raises(TypeError, match="loss"):
         CY.loss_value("mean_squared_error", y, y)
     with pytest.raises(ValueError, match="metric.*auc"):

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from cyneuron.backend.base import LossSpec, Network, StageSpec
+from cyneuron.backend.base import LOSSES, LossSpec, MetricSpec, Network, StageSpec
 from tests.kernels_support import CY, DTYPES, REF, close, product_path, targets_for  # noqa: F401
 from tests.spec_support import activation_stage, dense_stage, sgd_spec
 
@@ -68,6 +68,28 @@ CASES = [
     ("wide", LossSpec("sparse_categorical_crossentropy"), ["sparse_categorical_accuracy"], SGDSpec(0.05, 0.9)),
 ]
 
+# every other loss of the registry trains too, on an architecture whose outputs are in its domain
+_COVERED = {case[1].name for case in CASES}
+_ARCHITECTURE_OF = {"kl_divergence": "1-16-32-2", "categorical_hinge": "wide", "poisson": "sigmoid-out",
+                    "mean_squared_logarithmic_error": "sigmoid-out"}
+CASES += [
+    (_ARCHITECTURE_OF.get(name, "regression"), LossSpec(name), ["mean_squared_error"], SGDSpec(0.02, 0.5))
+    for name in LOSSES
+    if name not in _COVERED
+]
+# Keras' loss options and the metrics with parameters
+CASES += [
+    ("sigmoid-out", LossSpec("binary_crossentropy", label_smoothing=0.2, reduction="sum"),
+     ["binary_crossentropy", MetricSpec("binary_accuracy", 0.3)], SGDSpec(0.02)),
+    ("1-16-32-2", LossSpec("categorical_crossentropy", label_smoothing=0.1, reduction="mean_with_sample_weight"),
+     ["top_k_categorical_accuracy", "kl_divergence"], SGDSpec(0.1)),
+    ("wide", LossSpec("sparse_categorical_crossentropy", ignore_class=3),
+     [MetricSpec("sparse_top_k_categorical_accuracy", 2)], SGDSpec(0.05)),
+    ("leading-bare", LossSpec("sparse_categorical_crossentropy", True, ignore_class=-1, reduction="sum"),
+     ["sparse_categorical_crossentropy"], SGDSpec(0.01)),
+    ("regression", LossSpec("huber", delta=0.3, reduction="mean"), ["cosine_similarity", "accuracy"], SGDSpec(0.05)),
+]
+
 
 def _stages(name: str, dtype, seed: int = 0) -> tuple[list[StageSpec], int]:
     input_dim, layers = ARCHITECTURES[name]
@@ -89,7 +111,10 @@ def _data(name: str, loss: LossSpec, dtype, n: int, seed: int = 1):
     stages, input_dim = _stages(name, dtype)
     units = stages[-1].out_shape[0]
     x = rng.normal(size=(n, input_dim)).astype(dtype)
-    return x, targets_for(loss.name, rng, n, units, dtype)
+    y = targets_for(loss.name, rng, n, units, dtype)
+    if loss.ignore_class is not None:
+        y[rng.random(n) < 0.3] = loss.ignore_class
+    return x, y
 
 
 def _run(ops, case, dtype, n=37, batch_size=8, epochs=3):
@@ -124,7 +149,12 @@ def _run(ops, case, dtype, n=37, batch_size=8, epochs=3):
 
 def _case_id(case) -> str:
     name, loss, metrics, sgd = case
-    return f"{name}-{loss.name}{'-logits' if loss.from_logits else ''}-m{sgd.momentum}{'n' if sgd.nesterov else ''}"
+    options = "".join(
+        f"-{value}" for value, neutral in ((loss.reduction, "sum_over_batch_size"), (loss.label_smoothing, 0.0),
+                                           (loss.delta, 1.0), (loss.ignore_class, None)) if value != neutral
+    )
+    return (f"{name}-{loss.name}{'-logits' if loss.from_logits else ''}{options}"
+            f"-m{sgd.momentum}{'n' if sgd.nesterov else ''}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -19,20 +19,6 @@ cdef enum:
     ACT_TANH = 3
     ACT_SOFTMAX = 4
 
-cdef enum:
-    LOSS_MSE = 0
-    LOSS_MAE = 1
-    LOSS_BCE = 2
-    LOSS_CCE = 3
-    LOSS_SCCE = 4
-
-cdef enum:
-    METRIC_BINARY_ACCURACY = 0
-    METRIC_CATEGORICAL_ACCURACY = 1
-    METRIC_SPARSE_CATEGORICAL_ACCURACY = 2
-    METRIC_MSE = 3
-    METRIC_MAE = 4
-
 # -------------------------------------------------------------- dense products
 # How a dense product runs: ``path`` is the caller's setting (a network's, read from
 # its StageC; the per-op kernels pass the process default read with the GIL held).
@@ -67,21 +53,7 @@ cdef void activation_forward(int act, const floating* z, floating* a,
 cdef void activation_backward(int act, const floating* z, const floating* a, const floating* g,
                               floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
 
-# ---------------------------------------------------------------------- losses
-# Sums over the rows of the per-sample loss (divide by rows for the mean), each times its
-# sample weight ``w[i]`` when ``w`` is not NULL (NULL: unweighted, the fast path).
-cdef double loss_sum(int loss, bint from_logits, const floating* y, const int64_t* labels,
-                     const floating* p, Py_ssize_t rows, Py_ssize_t units,
-                     const floating* w) noexcept nogil
-cdef void loss_gradient(int loss, bint from_logits, const floating* y, const int64_t* labels,
-                        const floating* p, floating* out, Py_ssize_t rows, Py_ssize_t units) noexcept nogil
-# dL/dZ of the last stage and the loss sum; with sample weights ``w`` (not NULL) L is
-# sum_i w[i] * loss_i / rows (Keras' sum_over_batch_size): each row's gradient scales by w[i].
-cdef double output_gradient(int loss, bint from_logits, int act, const floating* y, const int64_t* labels,
-                            const floating* z, const floating* a, floating* out,
-                            Py_ssize_t rows, Py_ssize_t units, const floating* w) noexcept nogil
-cdef double metric_sum(int metric, const floating* y, const int64_t* labels, const floating* p,
-                       Py_ssize_t rows, Py_ssize_t units) noexcept nogil
+# Losses and metrics: _losses.pxd.
 
 # ----------------------------------------------------------------------- misc
 cdef bint all_finite(const floating* p, Py_ssize_t n) noexcept nogil

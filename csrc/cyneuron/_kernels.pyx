@@ -12,6 +12,7 @@ from libc.stdint cimport int64_t
 
 from cyneuron cimport _activations as acts
 from cyneuron cimport _core as core
+from cyneuron cimport _losses as losses
 
 from cyneuron._core import get_product_path, set_product_path  # noqa: F401  (re-exported)
 
@@ -91,50 +92,53 @@ def activation_backward(const floating[:, ::1] z, a, grad_a, out, int act, param
             core.activation_backward(act, zp, ap, gp, op, z.shape[0], z.shape[1])
 
 
-def loss_value(const floating[:, ::1] p, y, labels, int loss, bint from_logits, weights=None):
-    """Mean over the rows of the per-sample loss (y None for the sparse loss, labels None otherwise),
-    each times its sample weight when ``weights`` (rows,) is given."""
+def loss_value(const floating[:, ::1] p, y, labels, tuple loss, weights=None):
+    """The batch's loss (Keras' reduction of the sample-weighted per-sample losses; y None for the sparse
+    loss, labels None otherwise). ``loss``: the ``make_loss`` arguments."""
+    cdef losses.LossC L = losses.make_loss(loss)
     cdef const floating* pp = _first(p)
     cdef const floating* yp = <const floating*>_data(y)
     cdef const int64_t* lp = <const int64_t*>_data(labels)
     cdef const floating* wp = <const floating*>_data(weights)
-    cdef double total
+    cdef double value
     with nogil:
-        total = core.loss_sum(loss, from_logits, yp, lp, pp, p.shape[0], p.shape[1], wp)
-    return total / p.shape[0]
+        value = losses.loss_value(&L, yp, lp, pp, p.shape[0], p.shape[1], wp)
+    return value
 
 
-def loss_gradient(const floating[:, ::1] p, y, labels, out, int loss, bint from_logits):
+def loss_gradient(const floating[:, ::1] p, y, labels, out, tuple loss, weights=None):
+    cdef losses.LossC L = losses.make_loss(loss)
     cdef const floating* pp = _first(p)
     cdef const floating* yp = <const floating*>_data(y)
     cdef const int64_t* lp = <const int64_t*>_data(labels)
     cdef floating* op = <floating*>_data(out)
+    cdef const floating* wp = <const floating*>_data(weights)
     with nogil:
-        core.loss_gradient(loss, from_logits, yp, lp, pp, op, p.shape[0], p.shape[1])
+        losses.loss_gradient(&L, yp, lp, pp, op, p.shape[0], p.shape[1], wp)
 
 
-def output_gradient(const floating[:, ::1] z, a, y, labels, out, int loss, bint from_logits, int act,
-                    weights=None):
-    """Writes dLoss/dZ into out; returns the mean loss (sample-weighted when ``weights`` (rows,) is given)."""
+def output_gradient(const floating[:, ::1] z, a, y, labels, out, tuple loss, int act, weights=None):
+    """Writes dLoss/dZ into out; returns the batch's loss."""
+    cdef losses.LossC L = losses.make_loss(loss)
     cdef const floating* zp = _first(z)
     cdef const floating* ap = <const floating*>_data(a)
     cdef const floating* yp = <const floating*>_data(y)
     cdef const int64_t* lp = <const int64_t*>_data(labels)
     cdef floating* op = <floating*>_data(out)
     cdef const floating* wp = <const floating*>_data(weights)
-    cdef double total
+    cdef double value
     with nogil:
-        total = core.output_gradient(loss, from_logits, act, yp, lp, zp, ap, op, z.shape[0], z.shape[1], wp)
-    return total / z.shape[0]
+        value = losses.output_gradient(&L, act, yp, lp, zp, ap, op, z.shape[0], z.shape[1], wp)
+    return value
 
 
-def metric_value(const floating[:, ::1] p, y, labels, int metric):
+def metric_value(const floating[:, ::1] p, y, labels, int metric, double param):
     cdef const floating* pp = _first(p)
     cdef const floating* yp = <const floating*>_data(y)
     cdef const int64_t* lp = <const int64_t*>_data(labels)
     cdef double total
     with nogil:
-        total = core.metric_sum(metric, yp, lp, pp, p.shape[0], p.shape[1])
+        total = losses.metric_sum(metric, param, yp, lp, pp, p.shape[0], p.shape[1])
     return total / p.shape[0]
 
 

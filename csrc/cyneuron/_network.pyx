@@ -20,6 +20,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from cyneuron cimport _core as core
+from cyneuron cimport _losses as losses
 from cyneuron cimport _optim as optim
 from cyneuron cimport _rng as rng
 from cyneuron.stages cimport (
@@ -76,6 +77,7 @@ from cyneuron.backend.reference import dropout as reference_dropout
 from cyneuron.backend.reference import transpose as reference_transpose
 from cyneuron.backend.reference import prelu as reference_prelu
 from cyneuron.backend.reference import optimizers as reference_optimizers
+from cyneuron.backend.specs import LOSSES, METRIC_CODES, REDUCTION_CODES
 from cyneuron.backend.validation import (
     check_loss,
     check_metrics,
@@ -140,17 +142,6 @@ cdef dict _MERGE_MODES = {
 cdef dict _AFFINE_MODES = {
     "rescale": affine.AFFINE_RESCALE, "normalize": affine.AFFINE_NORMALIZE, "denormalize": affine.AFFINE_DENORMALIZE,
 }
-cdef dict _LOSS_CODES = {
-    "mean_squared_error": core.LOSS_MSE, "mean_absolute_error": core.LOSS_MAE,
-    "binary_crossentropy": core.LOSS_BCE, "categorical_crossentropy": core.LOSS_CCE,
-    "sparse_categorical_crossentropy": core.LOSS_SCCE,
-}
-cdef dict _METRIC_CODES = {
-    "binary_accuracy": core.METRIC_BINARY_ACCURACY, "categorical_accuracy": core.METRIC_CATEGORICAL_ACCURACY,
-    "sparse_categorical_accuracy": core.METRIC_SPARSE_CATEGORICAL_ACCURACY,
-    "mean_squared_error": core.METRIC_MSE, "mean_absolute_error": core.METRIC_MAE,
-}
-
 # Below this many multiply-adds per step the GIL is kept: releasing and
 # re-acquiring it costs ~0.1 us, a sizeable share of a tiny network's step.
 cdef Py_ssize_t _NOGIL_MIN_WORK = 50000
@@ -176,11 +167,11 @@ ctypedef struct NetState:
     StageC* stages
     int head_act             # the activation the loss head fuses (ACT_LINEAR: none)
     # training configuration
-    int loss
-    bint from_logits
+    losses.LossC loss
     bint sparse
     int n_metrics
     int* metrics
+    double* metric_params     # binary accuracy's threshold, top-k's k
     double* stats
     optim.OptC opt
     optim.ParamC* params     # one per trainable parameter array, in stage order
@@ -397,7 +388,8 @@ cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, co
                               floating* grad, double* sums) noexcept nogil:
     """Loss gradient (w.r.t. the last stage's pre-activation when the head fuses it) into ``grad`` (a
     scratch buffer when only evaluating), and adds the loss then metric sums to ``sums``; returns the loss sum.
-    ``w``: the rows' sample weights (NULL: unweighted); they weight the loss, not the metrics (Keras' ``metrics=``)."""
+    ``w``: the rows' sample weights (NULL: unweighted); they weight the loss, not the metrics (Keras' ``metrics=``).
+    ``sums[0]`` adds rows times the batch's loss (Keras' loss tracker weighs each batch by its size)."""
     cdef int last = st.n_stages - 1, k
     cdef StageC* stage = &st.stages[last]
     cdef const floating* a = <const floating*>(stage.out_train if training else stage.out_infer)
@@ -407,10 +399,10 @@ cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, co
         z = <const floating*>(st.z_train if training else st.z_infer)
     elif stage.head:
         z = _stage_input(tag, st, last, x, training)
-    loss = core.output_gradient(st.loss, st.from_logits, st.head_act, y, labels, z, a, grad, rows, st.out_dim, w)
-    sums[0] += loss
+    loss = losses.output_gradient(&st.loss, st.head_act, y, labels, z, a, grad, rows, st.out_dim, w)
+    sums[0] += loss * rows
     for k in range(st.n_metrics):
-        sums[1 + k] += core.metric_sum(st.metrics[k], y, labels, a, rows, st.out_dim)
+        sums[1 + k] += losses.metric_sum(st.metrics[k], st.metric_params[k], y, labels, a, rows, st.out_dim)
     return loss
 
 
@@ -450,7 +442,8 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
             memcpy(xb + r * n_in, xs + idx * n_in, n_in * sizeof(floating))
         if st.sparse:
             # the caller may change its label array after bind: a label indexes rows, so check it
-            if st.label_data[idx] < 0 or st.label_data[idx] >= n_out:
+            if (st.label_data[idx] < 0 or st.label_data[idx] >= n_out) and not (
+                    st.loss.has_ignore and st.label_data[idx] == st.loss.ignore_class):
                 return STEP_BAD_LABEL
             st.label_batch[r] = st.label_data[idx]
         else:
@@ -572,6 +565,7 @@ cdef class NetworkCore:
     def __cinit__(self):
         self.st.stages = NULL
         self.st.metrics = NULL
+        self.st.metric_params = NULL
         self.st.params = NULL
         self.st.opt.sched = NULL
 
@@ -802,6 +796,7 @@ cdef class NetworkCore:
     def __dealloc__(self):
         free(self.st.stages)
         free(self.st.metrics)
+        free(self.st.metric_params)
         free(self.st.params)
         optim.opt_free(&self.st.opt)
 
@@ -1036,7 +1031,8 @@ cdef class NetworkCore:
         cdef Py_ssize_t rows = _positive(batch_size, "batch_size")
         cdef int k
         cdef int* codes
-        loss = check_loss(loss)
+        cdef double* params
+        loss = check_loss(loss, training=True)
         metrics = check_metrics(metrics, loss)
         sparse = loss.name == "sparse_categorical_crossentropy"
         self._enter()
@@ -1046,17 +1042,25 @@ cdef class NetworkCore:
             self._train_arena = None
             self.st.train_rows = 0
             codes = <int*>malloc((len(metrics) + 1) * sizeof(int))
-            if codes == NULL:
+            params = <double*>malloc((len(metrics) + 1) * sizeof(double))
+            if codes == NULL or params == NULL:
+                free(codes)
+                free(params)
                 raise MemoryError()
             free(self.st.metrics)
+            free(self.st.metric_params)
             self.st.metrics = codes
-            for k, name in enumerate(metrics):
-                self.st.metrics[k] = _METRIC_CODES[name]
+            self.st.metric_params = params
+            for k, metric in enumerate(metrics):
+                self.st.metrics[k] = METRIC_CODES[metric.name]
+                self.st.metric_params[k] = metric.param
             self.st.n_metrics = len(metrics)
             self._metrics = metrics
             self._loss = loss
-            self.st.loss = _LOSS_CODES[loss.name]
-            self.st.from_logits = bool(loss.from_logits)
+            self.st.loss = losses.make_loss((
+                LOSSES.index(loss.name), bool(loss.from_logits), REDUCTION_CODES[loss.reduction],
+                float(loss.label_smoothing), float(loss.delta), loss.ignore_class if sparse else None,
+            ))
             self.st.sparse = sparse
             self.stats = np.zeros(1 + len(metrics))
             self.st.stats = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.stats)

@@ -148,7 +148,7 @@ class TrainingMixin:
                 weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype)
             pairs = self._resolve_metrics(y_shape)
             network = self._get_network()
-            self._ensure_prepared(network, tuple(c for _, c in pairs), None)
+            self._ensure_prepared(network, tuple(m.spec for m in pairs), None)
             steps_total = math.ceil(inputs.shape[0] / batch_size) if source is None else source.steps
             cbs = _callback_list(callbacks, self, add_history=False)
             cbs.set_params({"verbose": verbose, "epochs": 1, "steps": steps_total})
@@ -177,7 +177,7 @@ class TrainingMixin:
         if not hooks and (bar is None or not bar._dynamic):
             with self._net_lock:
                 values = network.evaluate(inputs, targets, batch_size, weights, finite_checked=True)
-            return [float(v) for v in values]
+            return self._finish_values(values)
         n = inputs.shape[0]
         sums = np.zeros(len(keys))
         for step, start in enumerate(range(0, n, batch_size)):
@@ -194,14 +194,15 @@ class TrainingMixin:
                 )
             sums += values * (stop - start)
             if hooks or bar is not None:
-                logs = {key: float(sums[i] / stop) for key, i in sorted(zip(keys, range(len(keys))))}
+                means = self._finish_values(sums / stop)
+                logs = {key: means[i] for key, i in sorted(zip(keys, range(len(keys))))}
                 if hooks:
                     cbs.on_test_batch_end(step, logs)
                 if bar is not None:
                     if step == 0:
                         bar.first_step_done()
                     bar.update(step + 1, logs)
-        return [float(v) for v in sums / n]
+        return self._finish_values(sums / n)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
         """Loss (and metrics) on one batch, without updating the weights."""
@@ -444,7 +445,7 @@ class TrainingMixin:
                 x, y, validation_split, validation_data, sample_weight, class_weight
             )
         pairs = self._resolve_metrics(y_shape)
-        canonical = tuple(c for _, c in pairs)
+        canonical = tuple(m.spec for m in pairs)
         self._refresh_trainable()
         network = self._get_network()
         n = inputs.shape[0]
@@ -474,7 +475,8 @@ class TrainingMixin:
 
         def logs_at(seen: int) -> dict:
             stats = network.stats
-            return {key: float(stats[i] / seen) for key, i in ordered}
+            means = self._finish_values(stats / seen)
+            return {key: means[i] for key, i in ordered}
 
         cbs = _callback_list(callbacks, self, add_history=True)
         cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
@@ -661,7 +663,8 @@ class TrainingMixin:
             sums += values * bx.shape[0]
             seen += bx.shape[0]
             if hooks or bar is not None:
-                logs = {key: float(sums[i] / seen) for key, i in sorted(zip(keys, range(len(keys))))}
+                means = self._finish_values(sums / seen)
+                logs = {key: means[i] for key, i in sorted(zip(keys, range(len(keys))))}
                 if hooks:
                     cbs.on_test_batch_end(step, logs)
                 if bar is not None:
@@ -670,7 +673,7 @@ class TrainingMixin:
                     bar.update(step + 1, logs)
         if seen == 0:
             raise ValueError(f"{source._name}: the data yielded no batch")
-        return [float(v) for v in sums / seen]
+        return self._finish_values(sums / seen)
 
     def _report_divergence(self, epoch, epochs, done, steps, logs, verbose, bar) -> None:
         message = (
@@ -701,7 +704,7 @@ class TrainingMixin:
             if class_weight is not None:
                 weights = _class_weight_rows(class_weight, targets, self._dtype)
             key = self._prepared
-            self._ensure_prepared(network, tuple(c for _, c in pairs), max(n, key[3] if key else 0))
+            self._ensure_prepared(network, tuple(m.spec for m in pairs), max(n, key[3] if key else 0))
             with self._net_lock:
                 network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64), weights, finite_checked=True)
                 network.set_optimizer(self.optimizer.spec)
@@ -711,7 +714,7 @@ class TrainingMixin:
                 ok = network.train_batch(0, n)
                 self.optimizer.iterations = network.iterations
                 stats = network.stats
-                values = [float(stats[i] / n) for i in range(len(self._metric_names) + 1)]
+                values = self._finish_values(stats[: len(self._metric_names) + 1] / n)
             self.optimizer.built = True
             keys = ["loss", *self._metric_names]
             if not ok:

@@ -115,6 +115,7 @@ class Sequential(InferenceMixin, TrainingMixin):
         self._loss_spec = None
         self._metric_ids: list = []
         self._metric_names: list[str] = []
+        self._metric_sqrt: list[bool] = []  # per compiled metric: log the root of the mean (RMSE)
         self.compiled = False
         self.stop_training = False
         self.history = None
@@ -503,7 +504,13 @@ class Sequential(InferenceMixin, TrainingMixin):
             )
         y_array = _as_array(y, y_name)
         targets = _losses.check_targets(
-            self._loss_spec.name, y_array, self._units, self._dtype, x_array.shape[0], y_name
+            self._loss_spec.name,
+            y_array,
+            self._units,
+            self._dtype,
+            x_array.shape[0],
+            y_name,
+            ignore_class=self._loss_spec.ignore_class,
         )
         return x_array, targets, y_array.shape
 
@@ -513,12 +520,21 @@ class Sequential(InferenceMixin, TrainingMixin):
         if self._loss_spec is None:
             raise ValueError(f"{method}: no loss to compute; provide a `loss` argument in compile()")
 
-    def _resolve_metrics(self, y_shape: tuple) -> list[tuple[str, str]]:
-        pairs = _metrics.resolve(self._metric_ids, y_shape, self._units, self._loss_spec.name)
-        self._metric_names = [name for name, _ in pairs]
-        return pairs
+    def _resolve_metrics(self, y_shape: tuple) -> list:
+        compiled = _metrics.resolve(self._metric_ids, y_shape, self._units, self._loss_spec.name)
+        self._metric_names = [m.name for m in compiled]
+        self._metric_sqrt = [m.sqrt for m in compiled]
+        return compiled
 
-    def _ensure_prepared(self, network, canonical: tuple[str, ...], batch_size: int | None) -> None:
+    def _finish_values(self, means) -> list[float]:
+        """Logged values from the network's means: the loss, then each metric (RMSE: the root of the mean)."""
+        values = [float(v) for v in means]
+        for k, root in enumerate(self._metric_sqrt):
+            if root and 1 + k < len(values):
+                values[1 + k] = float(np.sqrt(values[1 + k]))
+        return values
+
+    def _ensure_prepared(self, network, canonical: tuple, batch_size: int | None) -> None:
         """``prepare_training`` only when the loss, metrics or training batch size change (it allocates)."""
         key = self._prepared
         same = key is not None and key[0] is network and key[1] == self._loss_spec and key[2] == canonical

@@ -12,12 +12,12 @@ Conventions shared by every implementation:
 * Kernels write into ``*_out`` buffers that the caller owns; they never allocate
   the result (the NumPy reference may allocate temporaries internally).
 * Activation names: ``linear relu sigmoid tanh softmax`` (softmax is row-wise).
-* Loss names (Keras' canonical ones): ``mean_squared_error mean_absolute_error
-  binary_crossentropy categorical_crossentropy sparse_categorical_crossentropy``.
-  A loss value is the mean over the batch of the per-sample loss, as Keras'
-  ``sum_over_batch_size`` reduction; per-sample losses average over the last
-  axis for MSE, MAE and binary cross-entropy and sum over it for the
-  categorical ones. Probabilities are clipped to ``[EPSILON, 1 - EPSILON]``.
+* Loss names (Keras' canonical ones): ``specs.LOSSES``; their formulas, options (label smoothing,
+  Huber's delta, ignore_class) and Keras' reductions are ``reference/losses.py``. A loss value is
+  the loss's reduction of the (sample-weighted) per-sample losses: by default the mean over the
+  batch (Keras' ``sum_over_batch_size``); per-sample losses average over the last axis for the
+  element-wise losses and sum over it for the row ones (the categorical ones, KL divergence,
+  categorical hinge, cosine similarity). Probabilities are clipped to ``[EPSILON, 1 - EPSILON]``.
   Categorical cross-entropy (sparse or not) on probabilities first divides
   each row by its sum, then clips, as Keras does (for the sparse loss this is
   Keras' JAX/PyTorch-backend formula; its TensorFlow backend clips without
@@ -29,10 +29,10 @@ Conventions shared by every implementation:
   computed from the logits ``Z`` (log-sum-exp / softplus), as Keras' TensorFlow
   backend does. Every other pair chains the loss gradient through the activation
   derivative.
-* Metric names: ``binary_accuracy categorical_accuracy
-  sparse_categorical_accuracy mean_squared_error mean_absolute_error``.
-  Binary accuracy thresholds predictions at 0.5; the categorical ones compare
-  arg-max indices (the first maximum wins on ties).
+* Metrics: ``specs.METRICS`` by name or ``MetricSpec(name, param)``: the accuracies, top-k,
+  cosine similarity and every loss by its name (default options). Binary accuracy thresholds
+  predictions at ``param`` (0.5); the categorical ones compare arg-max indices (the first maximum
+  wins on ties); top-k counts a hit when fewer than k predictions exceed the target's.
 * SGD, in place, Keras' formulas (hyperparameters cast to the dtype first): plain ``w -= lr * g``; momentum
   ``v = m * v - lr * g; w += v``; Nesterov ``v = m * v - lr * g;
   w += m * v - lr * g``. Every optimizer's formulas: ``reference/optimizers.py``.
@@ -54,7 +54,9 @@ from cyneuron.backend.specs import (  # noqa: F401  (re-exported: the interface'
     EPSILON,
     LOSSES,
     METRICS,
+    SPARSE_METRICS,
     LossSpec,
+    MetricSpec,
     OptimizerSpec,
     ScheduleSpec,
     StageSpec,
@@ -158,25 +160,25 @@ class Ops(abc.ABC):
         self._activation_backward(activation, z, a, grad_a, out, params)
 
     def loss_value(self, loss: LossSpec, y_true, y_pred, sample_weight=None) -> float:
-        """Mean over the batch of the per-sample loss.
+        """The batch's loss: ``loss.reduction`` of the per-sample losses times their weights.
 
         y_pred (batch, units): probabilities, or logits when ``loss.from_logits``.
         y_true (batch, units) of the dtype, or int64 labels (batch,) for the
-        sparse loss. ``sample_weight`` (batch,) of the dtype, finite and >= 0: the mean
-        becomes ``sum(w_i * loss_i) / batch`` (Keras' ``sum_over_batch_size``: the
-        divisor stays the batch size, zero weights included).
+        sparse loss. ``sample_weight`` (batch,) of the dtype, finite and >= 0: with the default
+        reduction the value is ``sum(w_i * loss_i) / batch`` (Keras' ``sum_over_batch_size``: the
+        divisor stays the batch size, zero weights included; ignored labels are not counted).
         """
-        loss = check.check_loss(loss)
+        loss = check.check_loss(loss, training=True)
         y_pred = check.check_float_array("y_pred", y_pred, 2)
-        y_true = check.check_targets(loss.name == "sparse_categorical_crossentropy", y_true, y_pred)
+        y_true = check.check_targets(loss.name == "sparse_categorical_crossentropy", y_true, y_pred, loss.ignore_class)
         sample_weight = check.check_sample_weights("sample_weight", sample_weight, y_pred.shape[0], y_pred.dtype)
         return self._loss_value(loss, y_true, y_pred, sample_weight)
 
     def loss_gradient(self, loss: LossSpec, y_true, y_pred, out) -> None:
-        """``out = d loss_value / d y_pred``; y_pred, out (batch, units)."""
-        loss = check.check_loss(loss)
+        """``out = d loss_value / d y_pred`` (unweighted); y_pred, out (batch, units)."""
+        loss = check.check_loss(loss, training=True)
         y_pred = check.check_float_array("y_pred", y_pred, 2)
-        y_true = check.check_targets(loss.name == "sparse_categorical_crossentropy", y_true, y_pred)
+        y_true = check.check_targets(loss.name == "sparse_categorical_crossentropy", y_true, y_pred, loss.ignore_class)
         check.check_array("out", out, y_pred.shape, y_pred.dtype, writeable=True)
         check.check_no_overlap("out", out, {"y_true": y_true, "y_pred": y_pred})
         self._loss_gradient(loss, y_true, y_pred, out)
@@ -188,21 +190,22 @@ class Ops(abc.ABC):
         the gradient buffer; y_true and ``sample_weight`` as in ``loss_value`` (with
         weights, row i of dLoss/dA, so of dLoss/dZ, is scaled by ``w_i``).
         """
-        loss = check.check_loss(loss)
+        loss = check.check_loss(loss, training=True)
         check.check_activation(activation)
         z = check.check_float_array("z", z, 2)
-        y_true = check.check_targets(loss.name == "sparse_categorical_crossentropy", y_true, z)
+        y_true = check.check_targets(loss.name == "sparse_categorical_crossentropy", y_true, z, loss.ignore_class)
         check.check_array("a", a, z.shape, z.dtype)
         check.check_array("out", out, z.shape, z.dtype, writeable=True)
         check.check_no_overlap("out", out, {"y_true": y_true, "z": z, "a": a})
         sample_weight = check.check_sample_weights("sample_weight", sample_weight, z.shape[0], z.dtype)
         return self._output_gradient(loss, activation, y_true, z, a, out, sample_weight)
 
-    def metric_value(self, metric: str, y_true, y_pred) -> float:
-        """Mean over the batch of the per-sample metric; y_pred (batch, units), y_true as in ``loss_value``."""
-        check.check_metrics((metric,))
+    def metric_value(self, metric, y_true, y_pred) -> float:
+        """Mean over the batch of the per-sample metric (a name or ``MetricSpec``); y_pred (batch, units),
+        y_true as in ``loss_value``."""
+        (metric,) = check.check_metrics((metric,))
         y_pred = check.check_float_array("y_pred", y_pred, 2)
-        y_true = check.check_targets(metric == "sparse_categorical_accuracy", y_true, y_pred)
+        y_true = check.check_targets(metric.name in SPARSE_METRICS, y_true, y_pred)
         return self._metric_value(metric, y_true, y_pred)
 
     def sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
@@ -280,11 +283,13 @@ class Network(abc.ABC):
     per-sample loss then of each metric, all measured on the forward pass before that batch's update.
 
     Sample weights (Keras 3's semantics): ``weights`` is None (unweighted) or (n,) of the dtype,
-    finite and >= 0, one per row. A batch's loss is then ``sum_i w_i * loss_i / rows`` (Keras'
-    ``sum_over_batch_size``: the divisor is the row count, zero weights included) and so is its
-    gradient; ``stats[0]`` sums ``w_i * loss_i`` (so ``stats[0] / samples`` is Keras' logged loss,
-    whose tracker averages the batch losses weighted by the batch sizes), while the metric sums stay
-    unweighted (Keras' compiled ``metrics=`` ignore sample weights).
+    finite and >= 0, one per row. A batch's loss is then the loss's reduction of ``w_i * loss_i``
+    (by default ``sum_i w_i * loss_i / rows``, Keras' ``sum_over_batch_size``: the divisor is the
+    row count, zero weights included; ``"sum"`` drops the divisor; ``"mean_with_sample_weight"``
+    divides by the weights' sum) and so is its gradient; ``stats[0]`` sums rows times each batch's
+    loss (so ``stats[0] / samples`` is Keras' logged loss, whose tracker averages the batch losses
+    weighted by the batch sizes), while the metric sums stay unweighted (Keras' compiled
+    ``metrics=`` ignore sample weights).
 
     A training step is a transaction: forward (training mode) -> loss -> backward -> finiteness
     check of the loss, every gradient and every stage's new state -> commit (the optimizer update

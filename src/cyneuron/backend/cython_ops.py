@@ -18,13 +18,13 @@ import numpy as np
 
 from cyneuron import _kernels
 from cyneuron._network import NetworkCore
-from cyneuron.backend.base import ACTIVATIONS, LOSSES, METRICS, Network, Ops, StageSpec
+from cyneuron.backend.base import ACTIVATIONS, LOSSES, Network, Ops, StageSpec
 from cyneuron.backend.numpy_ops import _sgd_spec
-from cyneuron.backend.specs import activation_kernel
+from cyneuron.backend.specs import METRIC_CODES, REDUCTION_CODES, SPARSE_METRICS, activation_kernel
 
 __all__ = ["CythonOps", "NetworkCore"]
 
-# Codes shared with csrc/cyneuron/_core.pxd and _activations.pxd (same order as the tuples in specs.py).
+# Codes shared with csrc/cyneuron/_core.pxd, _activations.pxd and _losses.pxd (same order as the tuples in specs.py).
 _ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
 
 
@@ -35,10 +35,19 @@ def _activation_kernel(name: str, params) -> tuple[int, np.ndarray | None]:
     code, numbers = activation_kernel(name, params)
     return code, np.array(numbers + (0.0,), dtype=np.float64)
 
-
-_LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
-_METRIC_CODES = {name: code for code, name in enumerate(METRICS)}
 _SPARSE = "sparse_categorical_crossentropy"
+
+
+def _loss_codes(loss) -> tuple:
+    """The arguments of _losses.pxd's ``make_loss`` for a checked ``LossSpec``."""
+    return (
+        LOSSES.index(loss.name),
+        bool(loss.from_logits),
+        REDUCTION_CODES[loss.reduction],
+        float(loss.label_smoothing),
+        float(loss.delta),
+        loss.ignore_class if loss.name == _SPARSE else None,
+    )
 
 # NetworkCore is the Network of this backend; registering keeps its calls free
 # of a Python subclass's attribute lookups.
@@ -72,20 +81,20 @@ class CythonOps(Ops):
 
     def _loss_value(self, loss, y_true, y_pred, sample_weight=None) -> float:
         y, labels = _split_targets(loss.name == _SPARSE, y_true)
-        return _kernels.loss_value(y_pred, y, labels, _LOSS_CODES[loss.name], bool(loss.from_logits), sample_weight)
+        return _kernels.loss_value(y_pred, y, labels, _loss_codes(loss), sample_weight)
 
     def _loss_gradient(self, loss, y_true, y_pred, out) -> None:
         y, labels = _split_targets(loss.name == _SPARSE, y_true)
-        _kernels.loss_gradient(y_pred, y, labels, out, _LOSS_CODES[loss.name], bool(loss.from_logits))
+        _kernels.loss_gradient(y_pred, y, labels, out, _loss_codes(loss))
 
     def _output_gradient(self, loss, activation, y_true, z, a, out, sample_weight=None) -> float:
         y, labels = _split_targets(loss.name == _SPARSE, y_true)
-        code, act = _LOSS_CODES[loss.name], _ACTIVATION_CODES[activation]
-        return _kernels.output_gradient(z, a, y, labels, out, code, bool(loss.from_logits), act, sample_weight)
+        return _kernels.output_gradient(z, a, y, labels, out, _loss_codes(loss), _ACTIVATION_CODES[activation],
+                                        sample_weight)
 
     def _metric_value(self, metric, y_true, y_pred) -> float:
-        y, labels = _split_targets(metric == "sparse_categorical_accuracy", y_true)
-        return _kernels.metric_value(y_pred, y, labels, _METRIC_CODES[metric])
+        y, labels = _split_targets(metric.name in SPARSE_METRICS, y_true)
+        return _kernels.metric_value(y_pred, y, labels, METRIC_CODES[metric.name], metric.param)
 
     def _sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
         # the optimizer kernels of the fused step; they may overwrite the gradient (clipping), hence the copy

@@ -6,16 +6,16 @@ allocates temporaries freely. Semantics are documented in ``base.py``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
-from cyneuron.backend.base import EPSILON, LossSpec, Network, Ops, OptimizerSpec, ScheduleSpec, StageSpec
+from cyneuron.backend.base import LossSpec, MetricSpec, Network, Ops, OptimizerSpec, ScheduleSpec, StageSpec
 from cyneuron.backend.reference import KINDS, Context, Forward
 from cyneuron.backend.reference import activation as _activation
+from cyneuron.backend.reference import losses as reference_losses
 from cyneuron.backend.reference import optimizers as reference_optimizers
-from cyneuron.backend.reference.activation import log_softmax as _log_softmax
-from cyneuron.backend.reference.activation import sigmoid as _sigmoid
 from cyneuron.backend.reference.embedding import check_indices
 from cyneuron.backend.validation import (
     check_batch_bounds,
@@ -39,86 +39,32 @@ _FUSED_PAIRS = {
 }
 
 
-def _one_hot(labels: np.ndarray, units: int, dtype) -> np.ndarray:
-    """int labels (batch,) -> one-hot rows (batch, units)."""
-    rows = np.zeros((labels.shape[0], units), dtype=dtype)
-    rows[np.arange(labels.shape[0]), labels] = 1
-    return rows
-
-
-def _as_targets(loss_name: str, y_true: np.ndarray, units: int, dtype) -> np.ndarray:
-    if loss_name == "sparse_categorical_crossentropy":
-        return _one_hot(y_true, units, dtype)
-    return y_true
-
-
-def _softplus_loss(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Element-wise binary cross-entropy of logits z: max(z, 0) - z*y + log(1 + e^-|z|)."""
-    return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-
-
-def _per_sample_loss(loss: LossSpec, y: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """Per-sample loss (batch,); y already dense targets (batch, units)."""
-    name = loss.name
-    if name == "mean_squared_error":
-        return np.mean((y_pred - y) ** 2, axis=1)
-    if name == "mean_absolute_error":
-        return np.mean(np.abs(y_pred - y), axis=1)
-    if name == "binary_crossentropy":
-        if loss.from_logits:
-            return np.mean(_softplus_loss(y_pred, y), axis=1)
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p), axis=1)
-    # categorical and sparse categorical cross-entropy
-    if loss.from_logits:
-        return -np.sum(y * _log_softmax(y_pred), axis=1)
-    q = np.clip(y_pred / y_pred.sum(axis=1, keepdims=True), EPSILON, 1 - EPSILON)
-    return -np.sum(y * np.log(q), axis=1)
-
-
-def _weighted(per_sample: np.ndarray, sample_weight) -> np.ndarray:
-    """The per-sample losses times their sample weights (in the dtype, as Keras)."""
-    if sample_weight is None:
-        return per_sample
-    return per_sample * sample_weight
-
-
-def _loss_gradient(loss: LossSpec, y: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """d(mean loss)/d(y_pred) (batch, units); y dense targets."""
-    batch, units = y_pred.shape
-    name = loss.name
-    if name == "mean_squared_error":
-        return 2 * (y_pred - y) / (batch * units)
-    if name == "mean_absolute_error":
-        return np.sign(y_pred - y) / (batch * units)
-    if name == "binary_crossentropy":
-        if loss.from_logits:
-            return (_sigmoid(y_pred) - y) / (batch * units)
-        inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return inside * (-y / p + (1 - y) / (1 - p)) / (batch * units)
-    if loss.from_logits:
-        return (np.exp(_log_softmax(y_pred)) * y.sum(axis=1, keepdims=True) - y) / batch
-    # L = -sum_j y_j log(clip(q_j)), q = p / sum(p): chain through the clip and the row normalisation.
-    total = y_pred.sum(axis=1, keepdims=True)
-    q = y_pred / total
-    inside = (q >= EPSILON) & (q <= 1 - EPSILON)
-    grad_q = inside * (-y / np.clip(q, EPSILON, 1 - EPSILON))
-    return (grad_q - np.sum(grad_q * q, axis=1, keepdims=True)) / total / batch
-
-
-def _per_sample_metric(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """Per-sample metric (batch,); y_true int labels for the sparse metric, else (batch, units)."""
-    if metric == "sparse_categorical_accuracy":
-        return (np.argmax(y_pred, axis=1) == y_true).astype(np.float64)
-    if metric == "categorical_accuracy":
-        return (np.argmax(y_pred, axis=1) == np.argmax(y_true, axis=1)).astype(np.float64)
-    if metric == "binary_accuracy":
+def _per_sample_metric(metric: MetricSpec, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Per-sample metric (batch,) in float64; y_true int labels for ``SPARSE_METRICS``, else (batch, units)."""
+    name, units = metric.name, y_pred.shape[1]
+    if name in ("sparse_categorical_accuracy", "categorical_accuracy"):
+        labels = y_true if name == "sparse_categorical_accuracy" else np.argmax(y_true, axis=1)
+        return (np.argmax(y_pred, axis=1) == labels).astype(np.float64)
+    if name == "binary_accuracy":
         # Keras compares the target itself with the thresholded prediction: a target of 0.7 never matches.
-        return np.mean(y_true == (y_pred > 0.5), axis=1, dtype=np.float64)
-    if metric == "mean_squared_error":
-        return np.mean((y_pred - y_true) ** 2, axis=1, dtype=np.float64)
-    return np.mean(np.abs(y_pred - y_true), axis=1, dtype=np.float64)
+        return np.mean(y_true == (y_pred > y_pred.dtype.type(metric.param)), axis=1, dtype=np.float64)
+    if name == "accuracy":
+        return np.mean(y_true == y_pred, axis=1, dtype=np.float64)
+    if name in ("top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"):
+        labels = y_true if name.startswith("sparse") else np.argmax(y_true, axis=1)
+        inside = (labels >= 0) & (labels < units)  # an ignored label is never in the top k
+        at_label = y_pred[np.arange(y_pred.shape[0]), np.where(inside, labels, 0)][:, None]
+        at_label = np.where(np.isnan(at_label), -np.inf, at_label)  # NaN at the target ranks last
+        above = np.sum(y_pred > at_label, axis=1)
+        return (inside & (above < metric.param)).astype(np.float64)
+    if name == "cosine_similarity":
+        return -reference_losses.per_sample(LossSpec("cosine_similarity"), y_true, y_pred).astype(np.float64)
+    # a loss by its name, default options; an ignored label (the sparse loss's ignore_class) adds nothing
+    if name == "sparse_categorical_crossentropy":
+        inside = (y_true >= 0) & (y_true < units)
+        values = reference_losses.per_sample(LossSpec(name), np.where(inside, y_true, 0), y_pred)
+        return np.where(inside, values, 0).astype(np.float64)
+    return reference_losses.per_sample(LossSpec(name), y_true, y_pred).astype(np.float64)
 
 
 def _sgd_spec(learning_rate: float, momentum: float, nesterov: bool) -> OptimizerSpec:
@@ -156,31 +102,23 @@ class NumpyOps(Ops):
         out[...] = _activation.backward(activation, z, a, grad_a, params)
 
     def _loss_value(self, loss: LossSpec, y_true, y_pred, sample_weight=None) -> float:
-        y = _as_targets(loss.name, y_true, y_pred.shape[1], y_pred.dtype)
-        return float(np.mean(_weighted(_per_sample_loss(loss, y, y_pred), sample_weight)))
+        return reference_losses.batch_value(loss, y_true, y_pred, sample_weight)
 
     def _loss_gradient(self, loss: LossSpec, y_true, y_pred, out) -> None:
-        y = _as_targets(loss.name, y_true, y_pred.shape[1], y_pred.dtype)
-        out[...] = _loss_gradient(loss, y, y_pred)
+        out[...] = reference_losses.batch_gradient(loss, y_true, y_pred)
 
     def _output_gradient(self, loss: LossSpec, activation, y_true, z, a, out, sample_weight=None) -> float:
-        # With sample weights w the loss is sum(w_i * loss_i) / batch (Keras' sum_over_batch_size):
-        # row i of dLoss/dA scales by w_i, and so (the activations act row by row) does dLoss/dZ.
-        batch, units = z.shape
-        y = _as_targets(loss.name, y_true, units, z.dtype)
-        rows = 1 if sample_weight is None else sample_weight[:, None]
+        # The loss's row factors (w_i m_i / divisor) scale row i of dLoss/dA, so (the activations act row by
+        # row) of dLoss/dZ; the fused pairs go straight to dZ and take their value from the logits.
         if loss.from_logits or (activation, loss.name) not in _FUSED_PAIRS:
-            grad_a = _loss_gradient(loss, y, a) * rows
+            grad_a = reference_losses.batch_gradient(loss, y_true, a, sample_weight)
             self._activation_backward(activation, z, a, grad_a, out)
-            return float(np.mean(_weighted(_per_sample_loss(loss, y, a), sample_weight)))
-        if activation == "softmax":
-            out[...] = (a * y.sum(axis=1, keepdims=True) - y) / batch * rows
-        else:
-            out[...] = (a - y) / (batch * units) * rows
-        logits_loss = LossSpec(loss.name, from_logits=True)
-        return float(np.mean(_weighted(_per_sample_loss(logits_loss, y, z), sample_weight)))
+            return reference_losses.batch_value(loss, y_true, a, sample_weight)
+        logits = dataclasses.replace(loss, from_logits=True)
+        out[...] = reference_losses.batch_gradient(logits, y_true, z, sample_weight)
+        return reference_losses.batch_value(logits, y_true, z, sample_weight)
 
-    def _metric_value(self, metric: str, y_true, y_pred) -> float:
+    def _metric_value(self, metric, y_true, y_pred) -> float:
         return float(np.mean(_per_sample_metric(metric, y_true, y_pred)))
 
     def _sgd_update(self, param, grad, velocity, learning_rate, momentum, nesterov) -> None:
@@ -210,7 +148,7 @@ class NumpyNetwork(Network):
             (i for i, stage in enumerate(self._stages) if stage.trainable and stage.params), len(self._stages)
         )
         self._loss: LossSpec | None = None
-        self._metrics: tuple[str, ...] = ()
+        self._metrics: tuple[MetricSpec, ...] = ()
         self._optimizer: OptimizerSpec | None = None
         self._slot_layout: tuple = ()
         self._slots: list[list[np.ndarray]] = [[] for _ in self._params]
@@ -287,7 +225,7 @@ class NumpyNetwork(Network):
     def prepare_training(
         self, loss: LossSpec, metrics: Sequence[str], optimizer: OptimizerSpec, batch_size: int
     ) -> None:
-        check_loss(loss)
+        check_loss(loss, training=True)
         self._batch_size = check_positive_int("batch_size", batch_size)
         self._data, self._weights = None, None  # data bound for another loss may not fit this one
         self._loss = loss
@@ -344,7 +282,7 @@ class NumpyNetwork(Network):
         if self._indices:
             check_indices("x", xb, self._indices)
         if self._loss.name == "sparse_categorical_crossentropy":
-            check_labels("y", yb, yb.shape[0], self._widths[-1])
+            check_labels("y", yb, yb.shape[0], self._widths[-1], self._loss.ignore_class)
         return self._step(xb, yb, None if self._weights is None else self._weights[rows])
 
     def train_arrays(self, x, y, weights=None, *, finite_checked: bool = False) -> bool:

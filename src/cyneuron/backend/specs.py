@@ -54,14 +54,42 @@ LOSSES = (
     "binary_crossentropy",
     "categorical_crossentropy",
     "sparse_categorical_crossentropy",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "huber",
+    "log_cosh",
+    "kl_divergence",
+    "poisson",
+    "hinge",
+    "squared_hinge",
+    "categorical_hinge",
+    "cosine_similarity",
 )
+# Keras' loss reductions; None and "none" (no reduction) only outside training
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", None, "none")
+# The compiled kernels' reduction codes (_losses.pxd's RED_*); "mean" is "sum_over_batch_size"
+REDUCTION_CODES = {"sum_over_batch_size": 0, "mean": 0, "sum": 1, "mean_with_sample_weight": 2}
+# Metrics computed per sample inside the training step: the accuracies, top-k, cosine similarity (+cos)
+# and every loss but cosine similarity by its name (the loss's default options, per-sample mean)
 METRICS = (
     "binary_accuracy",
     "categorical_accuracy",
     "sparse_categorical_accuracy",
-    "mean_squared_error",
-    "mean_absolute_error",
+    "accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "cosine_similarity",
+    *(name for name in LOSSES if name != "cosine_similarity"),
 )
+# metrics reading int class labels (so only with the sparse loss, whose targets they share)
+SPARSE_METRICS = ("sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy", "sparse_categorical_crossentropy")
+_FIRST_LOSS_METRIC = METRICS.index(LOSSES[0])
+METRIC_CODES = {
+    name: (index if index < _FIRST_LOSS_METRIC else _FIRST_LOSS_METRIC + LOSSES.index(name))
+    for index, name in enumerate(METRICS)
+}
+# the parameter a metric reads (binary accuracy's threshold, top-k's k) and its default
+METRIC_PARAMS = {"binary_accuracy": 0.5, "top_k_categorical_accuracy": 5, "sparse_top_k_categorical_accuracy": 5}
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -91,10 +119,28 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class LossSpec:
-    """A loss by canonical name, and whether the model's output is logits."""
+    """A loss by canonical name, whether the model's output is logits, and Keras' loss options.
+
+    ``reduction``: one of ``REDUCTIONS`` (``backend/reference/losses.py``'s ``reduce``);
+    ``label_smoothing`` (binary and categorical cross-entropy, in [0, 1]); ``delta`` (Huber, > 0);
+    ``ignore_class`` (sparse categorical cross-entropy: labels equal to it add nothing and are not
+    counted by ``sum_over_batch_size``).
+    """
 
     name: str
     from_logits: bool = False
+    reduction: str | None = "sum_over_batch_size"
+    label_smoothing: float = 0.0
+    delta: float = 1.0
+    ignore_class: int | None = None
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A per-sample metric by name (``METRICS``) and its parameter (``METRIC_PARAMS``; 0.0 when it has none)."""
+
+    name: str
+    param: float = 0.0
 
 
 @dataclass(frozen=True)

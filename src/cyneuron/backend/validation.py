@@ -15,8 +15,12 @@ from cyneuron.backend.specs import (
     ACTIVATIONS,
     DTYPES,
     LOSSES,
+    METRIC_PARAMS,
     METRICS,
+    REDUCTIONS,
+    SPARSE_METRICS,
     LossSpec,
+    MetricSpec,
     OptimizerSpec,
     ScheduleSpec,
     StageSpec,
@@ -52,33 +56,67 @@ def check_activation_params(name: object, params: object) -> dict | None:
     return dict(params)
 
 
-def check_loss(loss: object) -> LossSpec:
+def check_loss(loss: object, *, training: bool = False) -> LossSpec:
+    """A known loss with valid options; ``training``: also a reduction to a single value (not None)."""
     if not isinstance(loss, LossSpec):
         raise TypeError(f"loss: expected a LossSpec, got {type(loss).__name__}")
     if loss.name not in LOSSES:
         raise ValueError(f"loss: unknown {loss.name!r}; expected one of {', '.join(LOSSES)}")
+    if loss.reduction not in REDUCTIONS:
+        raise ValueError(
+            f"Invalid value for argument `reduction`. Expected one of {REDUCTIONS}. "
+            f"Received: reduction={loss.reduction}"
+        )
+    if training and loss.reduction in (None, "none"):
+        raise ValueError(
+            f"reduction: {loss.reduction!r} gives one loss per sample; training needs a single value "
+            "('sum_over_batch_size', 'sum', 'mean' or 'mean_with_sample_weight')"
+        )
+    if not isinstance(loss.from_logits, (bool, np.bool_)):
+        raise TypeError(f"from_logits: expected a bool, got {type(loss.from_logits).__name__}")
+    smoothing = check_hyperparameter("label_smoothing", loss.label_smoothing)
+    if not 0 <= smoothing <= 1:
+        raise ValueError(f"label_smoothing: expected a value in [0, 1], got {loss.label_smoothing!r}")
+    if check_hyperparameter("delta", loss.delta) <= 0:
+        raise ValueError(f"delta: expected a value > 0, got {loss.delta!r}")
+    if loss.ignore_class is not None and (
+        isinstance(loss.ignore_class, (bool, np.bool_)) or not isinstance(loss.ignore_class, (int, np.integer))
+    ):
+        raise TypeError(f"ignore_class: expected None or an int, got {type(loss.ignore_class).__name__}")
+    if loss.ignore_class is not None and not -(2**62) <= loss.ignore_class < 2**62:
+        raise ValueError(f"ignore_class: out of range, got {loss.ignore_class}")
     return loss
 
 
-def check_metrics(metrics: Sequence[str], loss: LossSpec | None = None) -> tuple[str, ...]:
-    """Known metric names; with a loss, also that each metric can read the loss's targets.
+def check_metrics(metrics: Sequence, loss: LossSpec | None = None) -> tuple[MetricSpec, ...]:
+    """Known metrics (names or ``MetricSpec``s) as ``MetricSpec``s; with a loss, also that each can read the
+    loss's targets.
 
     The sparse loss trains on int labels and every other loss on dense target
-    rows, and a network holds one ``y``: so ``sparse_categorical_accuracy`` goes
+    rows, and a network holds one ``y``: so the metrics reading labels (``SPARSE_METRICS``) go
     with ``sparse_categorical_crossentropy``, and only with it.
     """
     if isinstance(metrics, str) or not isinstance(metrics, Sequence):
         raise TypeError(f"metrics: expected a sequence of metric names, got {type(metrics).__name__}")
-    for name in metrics:
-        if name not in METRICS:
-            raise ValueError(f"metrics: unknown {name!r}; expected names from {', '.join(METRICS)}")
+    specs = []
+    for metric in metrics:
+        if isinstance(metric, str):
+            metric = MetricSpec(metric, float(METRIC_PARAMS.get(metric, 0.0)))
+        if not isinstance(metric, MetricSpec):
+            raise TypeError(f"metrics: expected metric names or MetricSpecs, got {type(metric).__name__}")
+        if metric.name not in METRICS:
+            raise ValueError(f"metrics: unknown {metric.name!r}; expected names from {', '.join(METRICS)}")
+        param = check_hyperparameter(f"metrics: {metric.name}'s parameter", metric.param)
+        if metric.name.endswith("top_k_categorical_accuracy") and (param < 1 or param != int(param)):
+            raise ValueError(f"k: expected a positive integer, got {metric.param!r}")
+        specs.append(MetricSpec(metric.name, param))
     if loss is not None:
         sparse = loss.name == "sparse_categorical_crossentropy"
-        for name in metrics:
-            if (name == "sparse_categorical_accuracy") != sparse:
+        for metric in specs:
+            if (metric.name in SPARSE_METRICS) != sparse:
                 needs = "dense target rows (batch, units)" if sparse else "int labels (sparse_categorical_crossentropy)"
-                raise ValueError(f"metrics: {name!r} needs {needs} but the loss is {loss.name}")
-    return tuple(metrics)
+                raise ValueError(f"metrics: {metric.name!r} needs {needs} but the loss is {loss.name}")
+    return tuple(specs)
 
 
 def check_dtype(dtype: object) -> np.dtype:
@@ -254,7 +292,7 @@ def check_network_data(
     checked = [x]
     if y is not None:
         if loss is not None and loss.name == "sparse_categorical_crossentropy":
-            y = check_labels("y", y, n, units)
+            y = check_labels("y", y, n, units, loss.ignore_class)
         else:
             y = check_array("y", y, (n, units), dtype)
             if not finite_checked:
@@ -301,11 +339,16 @@ def check_units(name: str, kernel: np.ndarray) -> int:
     return units
 
 
-def check_labels(name: str, value: object, rows: int, units: int) -> np.ndarray:
-    """int64 class labels (rows,) in [0, units)."""
+def check_labels(name: str, value: object, rows: int, units: int, ignore_class: int | None = None) -> np.ndarray:
+    """int64 class labels (rows,) in [0, units), or equal to ``ignore_class``."""
     check_array(name, value, (rows,), np.dtype(np.int64))
-    if rows and (value.min() < 0 or value.max() >= units):
-        raise ValueError(f"{name}: class labels must be in [0, {units}), got values in [{value.min()}, {value.max()}]")
+    if not rows:
+        return value
+    labels = value if ignore_class is None else value[value != ignore_class]
+    if labels.size and (labels.min() < 0 or labels.max() >= units):
+        raise ValueError(
+            f"{name}: class labels must be in [0, {units}), got values in [{labels.min()}, {labels.max()}]"
+        )
     return value
 
 
@@ -334,12 +377,12 @@ def check_no_overlap(out_name: str, out: np.ndarray | None, inputs: dict, *, may
             raise ValueError(f"{out_name}: must not overlap {name}{allowed}")
 
 
-def check_targets(sparse: bool, y_true: object, y_pred: np.ndarray) -> np.ndarray:
+def check_targets(sparse: bool, y_true: object, y_pred: np.ndarray, ignore_class: int | None = None) -> np.ndarray:
     """y_true for a loss or metric on y_pred (batch, units): labels when ``sparse``, else same-shape targets."""
     if y_pred.shape[0] == 0:
         raise ValueError(f"y_pred: expected at least one row, got shape {_shape_text(y_pred.shape)}")
     if sparse:
-        return check_labels("y_true", y_true, *y_pred.shape)
+        return check_labels("y_true", y_true, *y_pred.shape, ignore_class)
     return check_array("y_true", y_true, y_pred.shape, y_pred.dtype)
 
 
