@@ -463,11 +463,14 @@ cdef inline double output_gradient(const LossC* L, int act, const floating* y, c
                                    const floating* z, const floating* a, floating* out,
                                    Py_ssize_t rows, Py_ssize_t units, const floating* w) noexcept nogil:
     """dL/dZ of the last stage into ``out``; returns L. Softmax + (sparse) categorical and sigmoid + binary
-    cross-entropy fuse: dZ = (a * sum(y) - y) * scale and (a - y) / units * scale, L from the logits Z."""
+    cross-entropy fuse the chain rule in closed form, with Keras' semantics (its losses take probabilities
+    clipped to [eps, 1 - eps], q = p / sum(p) for the categorical ones): L from the clipped probabilities,
+    and a clipped probability passes no gradient. Softmax: dZ_i = (a_i * sum_{k in U} y_k - y_i [i in U])
+    * scale, U the unclipped classes (a * sum(y) - y when none is clipped); sigmoid: (a - y) / units * scale
+    where a is unclipped, else 0."""
     cdef Py_ssize_t i, j
-    cdef LossC logits
     cdef double divisor, total
-    cdef floating scale, sum_y
+    cdef floating scale, sum_y, q, t, row_total, eps = <floating>EPS, one = 1
     cdef const floating* ar
     cdef const floating* yr
     cdef floating* outr
@@ -478,9 +481,7 @@ cdef inline double output_gradient(const LossC* L, int act, const floating* y, c
         loss_gradient(L, y, labels, a, out, rows, units, w)
         core.activation_backward(act, z, a, out, out, rows, units)
         return loss_value(L, y, labels, a, rows, units, w)
-    logits = L[0]
-    logits.from_logits = True
-    total = weighted_sum(&logits, y, labels, z, rows, units, w, False, &divisor)
+    total = weighted_sum(L, y, labels, a, rows, units, w, False, &divisor)
     for i in range(rows):
         ar = a + i * units
         outr = out + i * units
@@ -489,22 +490,32 @@ cdef inline double output_gradient(const LossC* L, int act, const floating* y, c
         else:
             scale = <floating>((<double>w[i] if w != NULL else 1.0) / divisor)
         if L.code == LOSS_SCCE:
+            q = ar[labels[i]] / <floating>_row_sum(ar, units) if scale != 0 else 0
+            if scale == 0 or q < eps or q > one - eps:
+                memset(outr, 0, units * sizeof(floating))
+                continue
             for j in range(units):
                 outr[j] = ar[j] * scale
-            if scale != 0:
-                outr[labels[i]] = (ar[labels[i]] - 1) * scale
+            outr[labels[i]] = (ar[labels[i]] - 1) * scale
         elif L.code == LOSS_CCE:
             yr = y + i * units
-            # (p * sum(y) - y) * scale: exact for one-hot and for probability rows
+            row_total = <floating>_row_sum(ar, units)
             sum_y = 0
             for j in range(units):
-                sum_y = sum_y + target(L, yr[j], units, False)
+                q = ar[j] / row_total
+                if eps <= q <= one - eps:
+                    sum_y = sum_y + target(L, yr[j], units, False)
             for j in range(units):
-                outr[j] = (ar[j] * sum_y - target(L, yr[j], units, False)) * scale
+                q = ar[j] / row_total
+                t = target(L, yr[j], units, False) if eps <= q <= one - eps else 0
+                outr[j] = (ar[j] * sum_y - t) * scale
         else:
             yr = y + i * units
             for j in range(units):
-                outr[j] = (ar[j] - target(L, yr[j], units, False)) / <floating>units * scale
+                if eps <= ar[j] <= one - eps:
+                    outr[j] = (ar[j] - target(L, yr[j], units, False)) / <floating>units * scale
+                else:
+                    outr[j] = 0
     return total / divisor if divisor != 0 else 0.0
 
 

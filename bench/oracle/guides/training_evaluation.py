@@ -93,7 +93,7 @@ optimizer = keras.optimizers.RMSprop(learning_rate=lr_schedule)
 model = get_uncompiled_model()
 model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
 print(
-    "sched", np.round(model.fit(x_train, y_train, epochs=1, batch_size=64, shuffle=False, verbose=0).history["loss"], 5)
+    "sched", np.round(model.fit(x_train, y_train, epochs=1, batch_size=64, shuffle=False, verbose=0).history["loss"], 4)
 )
 
 

@@ -6,7 +6,6 @@ allocates temporaries freely. Semantics are documented in ``base.py``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,12 +30,6 @@ from cyneuron.backend.validation import (
     check_stages,
     input_indices,
 )
-
-_FUSED_PAIRS = {
-    ("softmax", "categorical_crossentropy"),
-    ("softmax", "sparse_categorical_crossentropy"),
-    ("sigmoid", "binary_crossentropy"),
-}
 
 
 def _per_sample_metric(metric: MetricSpec, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -109,14 +102,12 @@ class NumpyOps(Ops):
 
     def _output_gradient(self, loss: LossSpec, activation, y_true, z, a, out, sample_weight=None) -> float:
         # The loss's row factors (w_i m_i / divisor) scale row i of dLoss/dA, so (the activations act row by
-        # row) of dLoss/dZ; the fused pairs go straight to dZ and take their value from the logits.
-        if loss.from_logits or (activation, loss.name) not in _FUSED_PAIRS:
-            grad_a = reference_losses.batch_gradient(loss, y_true, a, sample_weight)
-            self._activation_backward(activation, z, a, grad_a, out)
-            return reference_losses.batch_value(loss, y_true, a, sample_weight)
-        logits = dataclasses.replace(loss, from_logits=True)
-        out[...] = reference_losses.batch_gradient(logits, y_true, z, sample_weight)
-        return reference_losses.batch_value(logits, y_true, z, sample_weight)
+        # row) of dLoss/dZ. The reference runs the chain rule as Keras does, for every pair: the loss of the
+        # (clipped) probabilities, then the activation's backward; the compiled kernels fuse softmax /
+        # sigmoid + cross-entropy in closed form, with the same clipping.
+        grad_a = reference_losses.batch_gradient(loss, y_true, a, sample_weight)
+        self._activation_backward(activation, z, a, grad_a, out)
+        return reference_losses.batch_value(loss, y_true, a, sample_weight)
 
     def _metric_value(self, metric, y_true, y_pred) -> float:
         return float(np.mean(_per_sample_metric(metric, y_true, y_pred)))
