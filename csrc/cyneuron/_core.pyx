@@ -130,37 +130,11 @@ cdef inline floating _exp(floating x) noexcept nogil:
         return exp(x)
 
 
-cdef inline floating _log(floating x) noexcept nogil:
-    if floating is float:
-        return logf(x)
-    else:
-        return log(x)
-
-
-cdef inline floating _log1p(floating x) noexcept nogil:
-    if floating is float:
-        return log1pf(x)
-    else:
-        return log1p(x)
-
-
 cdef inline floating _tanh(floating x) noexcept nogil:
     if floating is float:
         return tanhf(x)
     else:
         return tanh(x)
-
-
-cdef inline floating _abs(floating x) noexcept nogil:
-    if floating is float:
-        return fabsf(x)
-    else:
-        return fabs(x)
-
-
-cdef inline floating _clip(floating p, floating lo, floating hi) noexcept nogil:
-    # NaN falls through both tests and stays NaN, as np.clip.
-    return lo if p < lo else (hi if p > hi else p)
 
 
 cdef inline floating _sigmoid(floating z) noexcept nogil:
@@ -217,22 +191,6 @@ cdef inline double _row_sum(const floating* a, Py_ssize_t n) noexcept nogil:
         s0 += a[j]
         j += 1
     return (s0 + s1) + (s2 + s3)
-
-
-cdef inline Py_ssize_t _argmax(const floating* p, Py_ssize_t n) noexcept nogil:
-    # np.argmax semantics: the first NaN wins, else the first maximum.
-    cdef Py_ssize_t j, best = 0
-    cdef floating v, m = p[0]
-    if m != m:
-        return 0
-    for j in range(1, n):
-        v = p[j]
-        if v > m:
-            m = v
-            best = j
-        elif v != v:
-            return j
-    return best
 
 
 # -------------------------------------------------------------------- products
