@@ -80,3 +80,23 @@ def test_train_on_batch_reports_each_batch_as_keras_3_15(backend):
     )
     for part in (slice(0, 4), slice(4, 8)):
         np.testing.assert_allclose(model.train_on_batch(x[part], y[part]), model.test_on_batch(x[part], y[part]))
+
+
+def test_initializers_keras_adds():
+    # keras.initializers: get(None), Constant(array) broadcast, Identity(gain) for 2-D shapes only
+    from cyneuron import initializers
+
+    assert initializers.get(None) is None
+    np.testing.assert_array_equal(initializers.Constant(np.arange(3))((2, 3)), [[0, 1, 2], [0, 1, 2]])
+    restored = initializers.deserialize(initializers.serialize(initializers.Constant([1.0, 2.0])))
+    np.testing.assert_array_equal(restored((2,)), [1.0, 2.0])
+    np.testing.assert_array_equal(initializers.get("identity")((2, 3)), np.eye(2, 3))
+    assert initializers.Identity(gain=2.0).get_config() == {"gain": 2.0}
+    np.testing.assert_array_equal(initializers.IdentityInitializer(2.0)((2, 2)), 2 * np.eye(2))
+    with pytest.raises(ValueError, match="2D matrices"):
+        initializers.Identity()((2, 2, 2))
+    with pytest.raises(ValueError, match="broadcast"):
+        initializers.Constant([1.0, 2.0])((3,))
+    layer = cyneuron.layers.Dense(2, kernel_initializer=None)  # Keras: glorot_uniform then
+    Sequential([Input((3,)), layer])
+    assert layer.kernel.shape == (3, 2) and layer.get_config()["kernel_initializer"] is None

@@ -119,19 +119,47 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
-    """Every entry equal to ``value``."""
+    """Every entry equal to ``value``: a number, or an array broadcast to the shape (as Keras')."""
 
-    def __init__(self, value: float = 0.0) -> None:
-        value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"value: expected a finite number, got {value}")
-        self.value = value
+    def __init__(self, value=0.0) -> None:
+        if isinstance(value, dict) and value.get("class_name") == "__numpy__":  # Keras' serialized array
+            value = (value.get("config") or {}).get("value")
+        array = np.asarray(value, dtype=np.float64)
+        if array.dtype.kind not in "fiub" or not np.all(np.isfinite(array)):
+            raise ValueError(f"value: expected finite numbers, got {value!r}")
+        self.value = float(array) if array.ndim == 0 else array
 
     def __call__(self, shape, dtype=None) -> np.ndarray:
-        return np.full(_check_shape(shape), self.value, dtype=_check_dtype(dtype))
+        shape = _check_shape(shape)
+        try:
+            return np.array(np.broadcast_to(self.value, shape), dtype=_check_dtype(dtype))
+        except ValueError:
+            raise ValueError(f"value of shape {np.shape(self.value)} does not broadcast to {shape}") from None
 
     def get_config(self) -> dict:
-        return {"value": self.value}
+        return {"value": self.value if isinstance(self.value, float) else self.value.tolist()}
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes only), as Keras' ``Identity``."""
+
+    def __init__(self, gain: float = 1.0) -> None:
+        gain = float(gain)
+        if not math.isfinite(gain):
+            raise ValueError(f"gain: expected a finite number, got {gain}")
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None) -> np.ndarray:
+        shape = _check_shape(shape)
+        if len(shape) != 2:
+            raise ValueError(
+                "Identity matrix initializer can only be used for 2D matrices. "
+                f"Received: shape={shape} of rank {len(shape)}."
+            )
+        return (self.gain * np.eye(*shape)).astype(_check_dtype(dtype))
+
+    def get_config(self) -> dict:
+        return {"gain": self.gain}
 
 
 class RandomInitializer(Initializer):
@@ -366,6 +394,7 @@ _CLASSES = {
         LecunUniform,
         LecunNormal,
         Orthogonal,
+        Identity,
     )
 }
 _ALIASES = {
@@ -388,6 +417,8 @@ _ALIASES = {
     "lecun_normal": LecunNormal,
     "orthogonal": Orthogonal,
     "OrthogonalInitializer": Orthogonal,
+    "identity": Identity,
+    "IdentityInitializer": Identity,
 }
 
 
@@ -395,11 +426,13 @@ def _valid() -> str:
     return ", ".join(sorted(_ALIASES) + sorted(_CLASSES))
 
 
-def get(identifier) -> Initializer:
+def get(identifier) -> Initializer | None:
     """An initializer from a name (``"glorot_uniform"``, ``"GlorotUniform"`` ...), a config dict or an instance.
 
     A name or class gives a new instance. Unknown names raise ValueError listing the valid ones.
     """
+    if identifier is None:
+        return None  # as Keras' get(None)
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
@@ -414,8 +447,10 @@ def get(identifier) -> Initializer:
     raise TypeError(f"initializer: expected a name, a config dict or an Initializer, got {type(identifier).__name__}")
 
 
-def serialize(initializer: Initializer) -> dict:
-    """``{"class_name": ..., "config": ...}`` of an initializer (JSON-able)."""
+def serialize(initializer: Initializer | None) -> dict | None:
+    """``{"class_name": ..., "config": ...}`` of an initializer (JSON-able); None stays None."""
+    if initializer is None:
+        return None
     return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
 
 
@@ -445,6 +480,9 @@ he_normal = HeNormal
 lecun_uniform = LecunUniform
 lecun_normal = LecunNormal
 orthogonal = Orthogonal
+identity = Identity
+IdentityInitializer = Identity
+OrthogonalInitializer = Orthogonal
 
 
 # A Keras name this module lacks raises an error that says so.

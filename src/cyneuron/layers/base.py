@@ -194,7 +194,8 @@ class Layer:
         if self._dry_shapes is not None:  # shape inference only (see _weight_shapes): allocate nothing
             self._dry_shapes.append(shape)
             return np.broadcast_to(np.zeros((), dtype), shape)
-        init = _initializers.get(initializer)
+        # As Keras: no initializer means glorot_uniform for floats
+        init = _initializers.get(initializer if initializer is not None else "glorot_uniform")
         array = np.ascontiguousarray(init(shape, dtype=dtype), dtype=dtype)
         name = name or f"variable_{len(self._variables)}"
         self._variables.append((name, array, bool(trainable)))
