@@ -402,8 +402,9 @@ def test_initializer_registry_and_config():
     config = initializers.serialize(init)
     assert config == {"class_name": "RandomNormal", "config": {"mean": 1.0, "stddev": 2.0, "seed": 5}}
     np.testing.assert_array_equal(initializers.deserialize(config)((3,)), init((3,)))
-    with pytest.raises(ValueError, match="identity.*glorot_uniform"):
-        initializers.get("identity")
+    with pytest.raises(ValueError, match="no_such_init.*glorot_uniform"):
+        initializers.get("no_such_init")
+    assert type(initializers.get("identity")) is initializers.Identity
     assert type(initializers.get("orthogonal")) is initializers.Orthogonal
     with pytest.raises(ValueError, match="dtype"):
         initializers.Zeros()((2,), dtype="int32")
