@@ -217,3 +217,32 @@ def test_image_dataset_names_the_hostile_file_when_its_batch_is_read(tmp_path, n
     with pytest.raises(ValueError, match=f"{name}: cannot read this image"):
         for _ in range(3):
             next(batches)
+
+
+@needs_pillow
+@pytest.mark.skipif(os.environ.get("CYNEURON_SANITIZED") == "1", reason="AddressSanitizer cannot run under RLIMIT_AS")
+def test_a_png_chunk_length_in_the_gigabytes_allocates_nothing(tmp_path):
+    # Found by the CI fuzz run: Pillow's PNG load_end() read(n) with a forged n; a file object allocates n
+    # bytes before reading (a MemoryError under an address-space limit), an in-memory buffer does not.
+    import base64
+    import subprocess
+    import sys
+
+    path = tmp_path / "forged.png"
+    path.write_bytes(
+        base64.b64decode(
+            "ColQTkcNChoKAAAADUlIRFIAAAAFAAAABRAAAAAA+JSleqUAAEJJREFUeJwBNwDI/wDgYBRMDv6r11aQZldPBhUiXRKbnQAAAABJRU5ErkJggg=="
+        )
+    )
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from cyneuron.utils import load_img\n"
+        "try:\n"
+        f"    load_img({str(path)!r}, target_size=(4, 4))\n"
+        "except (OSError, ValueError):\n"
+        "    pass\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -8,6 +8,7 @@ time, and come out as float32 arrays in [0, 255] (``(batch, height, width, chann
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from pathlib import Path
@@ -81,6 +82,9 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", 
     return img
 
 
+MAX_IMAGE_FILE_BYTES = 1 << 30  # larger files are refused unread
+
+
 def decode_image(path, mode: str | None = None, draft: tuple | None = None):
     """The fully decoded PIL image of one file (converted to ``mode``; ``draft=(mode, size)`` lets JPEGs
     decode at a reduced scale). The one place cyneuron's image readers open files.
@@ -95,11 +99,19 @@ def decode_image(path, mode: str | None = None, draft: tuple | None = None):
     # O_NONBLOCK: opening a FIFO returns at once (and is refused below) instead of waiting for a writer.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise ValueError(f"{os.fsdecode(path)} is not a regular file (a device, FIFO or socket), so not an image")
+        if info.st_size > MAX_IMAGE_FILE_BYTES:
+            raise ValueError(
+                f"{os.fsdecode(path)}: {info.st_size} bytes, more than an image file may have ({MAX_IMAGE_FILE_BYTES})"
+            )
+        # Decoded from memory: a forged chunk length makes Pillow read(n) with n in the gigabytes, which a
+        # file object allocates before reading and an in-memory buffer does not.
+        data = io.BytesIO(f.read(info.st_size + 1))
         limit = Image.MAX_IMAGE_PIXELS
         try:
-            img = Image.open(f)
+            img = Image.open(data)
             # Pillow only refuses images over twice its limit (warning below that): a small compressed file
             # declaring up to ~180 million pixels would still be decoded into gigabytes.
             if limit is not None and img.size[0] * img.size[1] > limit:
