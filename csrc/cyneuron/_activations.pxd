@@ -8,7 +8,7 @@
 # z = a gives the same answer at the default arguments, because the dense and conv2d kinds keep no
 # pre-activation and pass their output as both. Softmax-like rows: log_softmax only.
 from cython cimport floating
-from libc.math cimport erfc, erfcf, exp, expf, expm1, expm1f, fabs, fabsf, log, log1p, log1pf, sqrt, sqrtf, tanh, tanhf
+from libc.math cimport erfc, erfcf, exp, expf, expm1, expm1f, fabs, fabsf, log, log1p, log1pf, logf, sqrt, sqrtf, tanh, tanhf
 
 cdef enum:
     ACT_FIRST_EXTENDED = 5  # codes below are _core's
@@ -51,6 +51,13 @@ cdef inline floating _expm1(floating x) noexcept nogil:
         return expm1f(x)
     else:
         return expm1(x)
+
+
+cdef inline floating _log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
 
 
 cdef inline floating _log1p(floating x) noexcept nogil:

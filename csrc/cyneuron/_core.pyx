@@ -5,12 +5,12 @@
 # explicit accumulators (gcc may not reassociate one floating-point sum).
 
 from cython cimport floating
-from libc.math cimport exp, expf, fabs, fabsf, log, log1p, log1pf, logf, tanh, tanhf
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from cyneuron cimport _activations as acts
+from cyneuron._activations cimport _exp, _tanh
 
 # Loop or BLAS, per product. A BLAS call has a fixed cost (argument checks,
 # packing, ~0.1 us) that a tiny product never repays, while the SSE2 loops
@@ -123,18 +123,7 @@ def build_info() -> dict:
 
 
 # ------------------------------------------------------------------ scalar math
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
-
-
-cdef inline floating _tanh(floating x) noexcept nogil:
-    if floating is float:
-        return tanhf(x)
-    else:
-        return tanh(x)
+# (_exp, _tanh: the float/double wrappers in _activations.pxd)
 
 
 cdef inline floating _sigmoid(floating z) noexcept nogil:

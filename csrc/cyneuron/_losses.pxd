@@ -6,11 +6,14 @@
 # A batch's loss is Keras': L = reduce(w_i * m_i * loss_i) with sample weights w (NULL: all 1) and
 # the ignore_class mask m; ``loss_value`` returns L, ``output_gradient`` writes dL/dZ and returns L.
 from cython cimport floating
-from libc.math cimport INFINITY, exp, expf, fabs, fabsf, log, log1p, log1pf, logf, sqrt, sqrtf, tanh, tanhf
+from libc.math cimport INFINITY, log, sqrt
 from libc.stdint cimport int64_t
 from libc.string cimport memset
 
 from cyneuron cimport _core as core
+from cyneuron._activations cimport _abs, _exp, _log, _log1p, _sqrt, _tanh
+from cyneuron._activations cimport sigmoid as _sigmoid
+from cyneuron._activations cimport softplus as _softplus
 
 # codes: the order of backend/specs.py's LOSSES
 cdef enum:
@@ -69,46 +72,7 @@ cdef extern from *:
 
 
 # ------------------------------------------------------------------ scalar math
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
-
-
-cdef inline floating _log(floating x) noexcept nogil:
-    if floating is float:
-        return logf(x)
-    else:
-        return log(x)
-
-
-cdef inline floating _log1p(floating x) noexcept nogil:
-    if floating is float:
-        return log1pf(x)
-    else:
-        return log1p(x)
-
-
-cdef inline floating _abs(floating x) noexcept nogil:
-    if floating is float:
-        return fabsf(x)
-    else:
-        return fabs(x)
-
-
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
-
-
-cdef inline floating _tanh(floating x) noexcept nogil:
-    if floating is float:
-        return tanhf(x)
-    else:
-        return tanh(x)
+# (_exp, _log, _log1p, _abs, _sqrt, _tanh, sigmoid, softplus: the float/double wrappers in _activations.pxd)
 
 
 cdef inline floating _clip(floating p, floating lo, floating hi) noexcept nogil:
@@ -128,16 +92,8 @@ cdef inline floating _sign(floating d) noexcept nogil:
     return (one if d > zero else zero) - (one if d < zero else zero)
 
 
-cdef inline floating _softplus(floating x) noexcept nogil:
-    cdef floating zero = 0
-    return (x if x > zero else zero) + _log1p(_exp(-_abs(x)))
 
 
-cdef inline floating _sigmoid(floating z) noexcept nogil:
-    cdef floating e = _exp(-_abs(z))
-    cdef floating zero = 0
-    cdef floating num = 1 if z >= zero else e
-    return num / (1 + e)
 
 
 cdef inline floating _row_max(const floating* z, Py_ssize_t n) noexcept nogil:
