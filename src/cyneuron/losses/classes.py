@@ -4,6 +4,7 @@ to ``inspect``); the arithmetic is ``base._values``' and, in training, the compi
 from __future__ import annotations
 
 from cyneuron.losses.base import SPARSE, _Builtin
+from cyneuron.utils import _init_arguments
 
 
 class MeanSquaredError(_Builtin):
@@ -17,7 +18,7 @@ class MeanSquaredError(_Builtin):
         name: str = "mean_squared_error",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        super().__init__(**_init_arguments(locals()))
 
 
 class MeanAbsoluteError(_Builtin):
@@ -31,7 +32,7 @@ class MeanAbsoluteError(_Builtin):
         name: str = "mean_absolute_error",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        super().__init__(**_init_arguments(locals()))
 
 
 class MeanAbsolutePercentageError(_Builtin):
@@ -45,7 +46,7 @@ class MeanAbsolutePercentageError(_Builtin):
         name: str = "mean_absolute_percentage_error",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        super().__init__(**_init_arguments(locals()))
 
 
 class MeanSquaredLogarithmicError(_Builtin):
@@ -59,7 +60,7 @@ class MeanSquaredLogarithmicError(_Builtin):
         name: str = "mean_squared_logarithmic_error",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        super().__init__(**_init_arguments(locals()))
 
 
 class CosineSimilarity(_Builtin):
@@ -76,7 +77,7 @@ class CosineSimilarity(_Builtin):
         name: str = "cosine_similarity",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype, axis=axis)
+        super().__init__(**_init_arguments(locals()))
 
 
 class Huber(_Builtin):
@@ -93,7 +94,7 @@ class Huber(_Builtin):
         name: str = "huber_loss",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype, delta=delta)
+        super().__init__(**_init_arguments(locals()))
 
 
 class LogCosh(_Builtin):
@@ -107,7 +108,7 @@ class LogCosh(_Builtin):
         name: str = "log_cosh",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        super().__init__(**_init_arguments(locals()))
 
 
 class KLDivergence(_Builtin):
@@ -121,7 +122,7 @@ class KLDivergence(_Builtin):
         name: str = "kl_divergence",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        super().__init__(**_init_arguments(locals()))
 
 
 class Poisson(_Builtin):
@@ -135,7 +136,7 @@ class Poisson(_Builtin):
         name: str = "poisson",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        super().__init__(**_init_arguments(locals()))
 
 
 class Hinge(_Builtin):
@@ -149,7 +150,7 @@ class Hinge(_Builtin):
         name: str = "hinge",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        super().__init__(**_init_arguments(locals()))
 
 
 class SquaredHinge(_Builtin):
@@ -163,7 +164,7 @@ class SquaredHinge(_Builtin):
         name: str = "squared_hinge",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        super().__init__(**_init_arguments(locals()))
 
 
 class CategoricalHinge(_Builtin):
@@ -177,7 +178,7 @@ class CategoricalHinge(_Builtin):
         name: str = "categorical_hinge",
         dtype=None,
     ) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        super().__init__(**_init_arguments(locals()))
 
 
 class BinaryCrossentropy(_Builtin):
@@ -195,14 +196,7 @@ class BinaryCrossentropy(_Builtin):
         name: str = "binary_crossentropy",
         dtype=None,
     ) -> None:
-        super().__init__(
-            reduction=reduction,
-            name=name,
-            dtype=dtype,
-            from_logits=from_logits,
-            label_smoothing=label_smoothing,
-            axis=axis,
-        )
+        super().__init__(**_init_arguments(locals()))
 
 
 class CategoricalCrossentropy(_Builtin):
@@ -220,14 +214,7 @@ class CategoricalCrossentropy(_Builtin):
         name: str = "categorical_crossentropy",
         dtype=None,
     ) -> None:
-        super().__init__(
-            reduction=reduction,
-            name=name,
-            dtype=dtype,
-            from_logits=from_logits,
-            label_smoothing=label_smoothing,
-            axis=axis,
-        )
+        super().__init__(**_init_arguments(locals()))
 
 
 class SparseCategoricalCrossentropy(_Builtin):
@@ -246,8 +233,6 @@ class SparseCategoricalCrossentropy(_Builtin):
         name: str = "sparse_categorical_crossentropy",
         dtype=None,
     ) -> None:
-        super().__init__(
-            reduction=reduction, name=name, dtype=dtype, from_logits=from_logits, ignore_class=ignore_class, axis=axis
-        )
+        super().__init__(**_init_arguments(locals()))
 
 
