@@ -30,6 +30,22 @@ ZIP_ERRORS = (
 )
 
 
+class FileFormatError(Exception):
+    """A file's content fails validation; the caller turns it into a ValueError prefixed by the file's path."""
+
+
+def read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """A zip entry's bytes; FileFormatError when it declares, or turns out to hold, more than ``limit`` bytes
+    (reading to the end makes zipfile check the CRC)."""
+    if info.file_size > limit:
+        raise FileFormatError(f"{info.filename} declares {info.file_size} bytes (limit {limit})")
+    with zf.open(info) as entry:
+        data = entry.read(limit + 1)
+    if len(data) > limit:
+        raise FileFormatError(f"{info.filename} is larger than {limit} bytes")
+    return data
+
+
 def check_path(filepath: object, name: str) -> str:
     if not isinstance(filepath, (str, os.PathLike)):
         raise TypeError(f"{name} must be a str or os.PathLike, got {type(filepath).__name__}")

@@ -30,7 +30,7 @@ import stat
 import zipfile
 from typing import Any
 
-from cyneuron.saving.files import ZIP_ERRORS, atomic_write, read_regular, zipinfo
+from cyneuron.saving.files import ZIP_ERRORS, FileFormatError, atomic_write, read_entry, read_regular, zipinfo
 from cyneuron.saving.guard import built_weight_count, global_rng_preserved, guard_model_size, set_weights
 from cyneuron.saving.keras_config import keras_model_config, model_config_from_keras
 from cyneuron.saving.keras_h5 import (
@@ -142,13 +142,10 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: st
         raise ValueError(f"{path}: entry {info.filename!r} is encrypted")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise ValueError(f"{path}: entry {info.filename!r} uses an unsupported compression method")
-    if info.file_size > limit:
-        raise ValueError(f"{path}: entry {info.filename!r} declares {info.file_size} bytes (limit {limit})")
-    with zf.open(info) as entry:
-        data = entry.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"{path}: entry {info.filename!r} is larger than {limit} bytes")
-    return data
+    try:
+        return read_entry(zf, info, limit)
+    except FileFormatError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _open_keras_zip(path: str, data: bytes) -> tuple[dict, dict | None, bytes]:

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from cyneuron.saving.files import ZIP_ERRORS, open_regular
+from cyneuron.saving.files import ZIP_ERRORS, FileFormatError, open_regular, read_entry
 from cyneuron.saving.guard import MAX_JSON_DEPTH, global_rng_preserved, guard_model_size, json_depth, set_weights
 from cyneuron.saving.native import (
     ALLOWED_DTYPES,
@@ -66,14 +66,10 @@ def _read_zip(path: str, raw: IO[bytes], archive_size: int, expect_model: bool) 
     with zf:
         try:
             return _read_entries(path, zf, archive_size, expect_model)
-        except _FileError as exc:
+        except FileFormatError as exc:
             raise ValueError(f"{path}: {exc}") from exc.__cause__
         except (*ZIP_ERRORS, OSError) as exc:
             raise ValueError(f"{path} is corrupted: {exc}") from exc
-
-
-class _FileError(Exception):
-    """A validation failure; the caller prefixes the file's path."""
 
 
 def _read_entries(path: str, zf: zipfile.ZipFile, archive_size: int, expect_model: bool) -> Archive:
@@ -82,25 +78,25 @@ def _read_entries(path: str, zf: zipfile.ZipFile, archive_size: int, expect_mode
     for info in infos:
         name = info.filename
         if name != CONFIG_ENTRY and not ENTRY_NAME.fullmatch(name):
-            raise _FileError(f"unexpected entry {name!r} (not a cyneuron file, or tampered with)")
+            raise FileFormatError(f"unexpected entry {name!r} (not a cyneuron file, or tampered with)")
         if name in by_name:
-            raise _FileError(f"duplicate entry {name!r}")
+            raise FileFormatError(f"duplicate entry {name!r}")
         if info.flag_bits & 0x1:
-            raise _FileError(f"entry {name!r} is encrypted")
+            raise FileFormatError(f"entry {name!r} is encrypted")
         # Arrays are written uncompressed, which bounds what they can make us allocate by
         # the file's own size (no zip bombs); only the small, capped config may be deflated.
         allowed = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) if name == CONFIG_ENTRY else (zipfile.ZIP_STORED,)
         if info.compress_type not in allowed:
-            raise _FileError(f"entry {name!r} uses an unsupported compression method ({info.compress_type})")
+            raise FileFormatError(f"entry {name!r} uses an unsupported compression method ({info.compress_type})")
         if info.compress_size > archive_size:
-            raise _FileError(f"entry {name!r} declares more data than the file holds")
+            raise FileFormatError(f"entry {name!r} declares more data than the file holds")
         if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
-            raise _FileError(f"entry {name!r} declares inconsistent sizes")
+            raise FileFormatError(f"entry {name!r} declares inconsistent sizes")
         by_name[name] = info
     if sum(info.compress_size for info in infos) > archive_size:
-        raise _FileError("entries declare more data than the file holds")
+        raise FileFormatError("entries declare more data than the file holds")
     if CONFIG_ENTRY not in by_name:
-        raise _FileError(f"no {CONFIG_ENTRY} (not a cyneuron file)")
+        raise FileFormatError(f"no {CONFIG_ENTRY} (not a cyneuron file)")
 
     manifest = _parse_manifest(zf, by_name[CONFIG_ENTRY], expect_model)
     weight_specs, optimizer_specs = manifest["weights"], manifest["optimizer"]
@@ -109,10 +105,10 @@ def _read_entries(path: str, zf: zipfile.ZipFile, archive_size: int, expect_mode
     expected.update(entry_name("optimizer", i) for i in range(len(optimizer_specs)))
     missing = sorted(expected - by_name.keys())
     if missing:
-        raise _FileError(f"missing entries {', '.join(missing)} (truncated or tampered with)")
+        raise FileFormatError(f"missing entries {', '.join(missing)} (truncated or tampered with)")
     extra = sorted(by_name.keys() - expected)
     if extra:
-        raise _FileError(f"unexpected entries {', '.join(extra)}")
+        raise FileFormatError(f"unexpected entries {', '.join(extra)}")
 
     # Check every declared size before reading a single array.
     total = 0
@@ -122,13 +118,13 @@ def _read_entries(path: str, zf: zipfile.ZipFile, archive_size: int, expect_mode
             nbytes = math.prod(shape) * dtype.itemsize
             info = by_name[name]
             if not nbytes <= info.file_size <= nbytes + MAX_NPY_HEADER_BYTES:
-                raise _FileError(
+                raise FileFormatError(
                     f"entry {name!r} declares {info.file_size} bytes but an array of shape {tuple(shape)} "
                     f"and dtype {dtype.name} needs {nbytes} plus a header"
                 )
             total += info.file_size
     if total > archive_size:
-        raise _FileError("entries declare more data than the file holds")
+        raise FileFormatError("entries declare more data than the file holds")
 
     weights = [_read_npy(zf, by_name[entry_name("weights", i)], s, d) for i, (s, d) in enumerate(weight_specs)]
     optimizer = [_read_npy(zf, by_name[entry_name("optimizer", i)], s, d) for i, (s, d) in enumerate(optimizer_specs)]
@@ -136,55 +132,50 @@ def _read_entries(path: str, zf: zipfile.ZipFile, archive_size: int, expect_mode
 
 
 def _parse_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, expect_model: bool) -> dict:
-    if info.file_size > MAX_CONFIG_BYTES:
-        raise _FileError(f"{CONFIG_ENTRY} declares {info.file_size} bytes (limit {MAX_CONFIG_BYTES})")
-    with zf.open(info) as entry:
-        data = entry.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise _FileError(f"{CONFIG_ENTRY} is larger than {MAX_CONFIG_BYTES} bytes")
+    data = read_entry(zf, info, MAX_CONFIG_BYTES)
     try:
         manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise _FileError(f"{CONFIG_ENTRY} is not valid JSON: {exc}") from exc
+        raise FileFormatError(f"{CONFIG_ENTRY} is not valid JSON: {exc}") from exc
     if not isinstance(manifest, dict):
-        raise _FileError(f"{CONFIG_ENTRY} is not a JSON object (not a cyneuron file)")
+        raise FileFormatError(f"{CONFIG_ENTRY} is not a JSON object (not a cyneuron file)")
     fmt = manifest.get("format")
     if fmt not in (MODEL_FORMAT, WEIGHTS_FORMAT):
-        raise _FileError(f"not a cyneuron file (format {fmt!r})")
+        raise FileFormatError(f"not a cyneuron file (format {fmt!r})")
     version = manifest.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise _FileError(f"invalid format_version {version!r}")
+        raise FileFormatError(f"invalid format_version {version!r}")
     if version > FORMAT_VERSION:
-        raise _FileError(
+        raise FileFormatError(
             f"written in format version {version} by cyneuron {manifest.get('cyneuron_version')!r}; "
             f"this cyneuron reads up to version {FORMAT_VERSION}: upgrade cyneuron"
         )
     if expect_model and fmt != MODEL_FORMAT:
-        raise _FileError("is a weights-only file (from save_weights): load it with model.load_weights()")
+        raise FileFormatError("is a weights-only file (from save_weights): load it with model.load_weights()")
     dtype_name = manifest.get("dtype")
     if not isinstance(dtype_name, str) or dtype_name not in ALLOWED_DTYPES:
-        raise _FileError(f"dtype must be 'float32' or 'float64', got {dtype_name!r}")
+        raise FileFormatError(f"dtype must be 'float32' or 'float64', got {dtype_name!r}")
     raw_optimizer = manifest.get("optimizer", [])
     manifest["weights"] = _parse_specs(manifest.get("weights"), "weights", dtype_name)
     manifest["optimizer"] = _parse_specs(raw_optimizer, "optimizer", dtype_name)
     if fmt == MODEL_FORMAT:
         if not isinstance(manifest.get("model_config"), dict):
-            raise _FileError("model_config is missing or not a JSON object")
+            raise FileFormatError("model_config is missing or not a JSON object")
         if json_depth(manifest["model_config"]) > MAX_JSON_DEPTH:
-            raise _FileError("model_config is nested too deeply")
+            raise FileFormatError("model_config is nested too deeply")
         compile_config = manifest.get("compile_config")
         if compile_config is not None and not isinstance(compile_config, dict):
-            raise _FileError("compile_config must be a JSON object or null")
+            raise FileFormatError("compile_config must be a JSON object or null")
         iterations = manifest.get("optimizer_iterations")
         if iterations is not None and (
             not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 0
         ):
-            raise _FileError(f"optimizer_iterations must be an integer >= 0, got {iterations!r}")
+            raise FileFormatError(f"optimizer_iterations must be an integer >= 0, got {iterations!r}")
         if manifest["optimizer"]:
             if compile_config is None:
-                raise _FileError("optimizer state without a compile configuration")
+                raise FileFormatError("optimizer state without a compile configuration")
             if version == 1 and [s for s, _ in manifest["optimizer"]] != [s for s, _ in manifest["weights"]]:
-                raise _FileError("optimizer state must hold one array per weight, with the weight's shape")
+                raise FileFormatError("optimizer state must hold one array per weight, with the weight's shape")
         if version >= 2:
             manifest["optimizer_paths"] = _parse_paths(raw_optimizer)
             scalars = manifest.get("optimizer_scalars", {})
@@ -192,9 +183,9 @@ def _parse_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, expect_model: bo
                 isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                 for k, v in scalars.items()
             ):
-                raise _FileError("optimizer_scalars must map names to finite numbers")
+                raise FileFormatError("optimizer_scalars must map names to finite numbers")
     elif manifest["optimizer"]:
-        raise _FileError("a weights file cannot hold optimizer state")
+        raise FileFormatError("a weights file cannot hold optimizer state")
     return manifest
 
 
@@ -203,28 +194,28 @@ def _parse_paths(specs: list) -> list[str]:
     paths = [spec.get("path") for spec in specs]
     for i, value in enumerate(paths):
         if not isinstance(value, str) or not value or len(value) > MAX_PATH_CHARS or not value.isprintable():
-            raise _FileError(f"optimizer[{i}] has an invalid path {value!r}")
+            raise FileFormatError(f"optimizer[{i}] has an invalid path {value!r}")
     if len(set(paths)) != len(paths):
-        raise _FileError("optimizer entries have duplicate paths")
+        raise FileFormatError("optimizer entries have duplicate paths")
     return paths
 
 
 def _parse_specs(specs: object, what: str, dtype_name: str) -> list[tuple[list[int], np.dtype]]:
     if not isinstance(specs, list):
-        raise _FileError(f"{what!r} in {CONFIG_ENTRY} must be a list")
+        raise FileFormatError(f"{what!r} in {CONFIG_ENTRY} must be a list")
     parsed = []
     for i, spec in enumerate(specs):
         if not isinstance(spec, dict):
-            raise _FileError(f"{what}[{i}] in {CONFIG_ENTRY} must be an object")
+            raise FileFormatError(f"{what}[{i}] in {CONFIG_ENTRY} must be an object")
         shape = spec.get("shape")
         if not (
             isinstance(shape, list)
             and len(shape) <= 32
             and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
         ):
-            raise _FileError(f"{what}[{i}] has an invalid shape {shape!r}")
+            raise FileFormatError(f"{what}[{i}] has an invalid shape {shape!r}")
         if spec.get("dtype") != dtype_name:
-            raise _FileError(f"{what}[{i}] has dtype {spec.get('dtype')!r}, expected the model's {dtype_name!r}")
+            raise FileFormatError(f"{what}[{i}] has dtype {spec.get('dtype')!r}, expected the model's {dtype_name!r}")
         parsed.append((shape, ALLOWED_DTYPES[dtype_name]))
     return parsed
 
@@ -235,7 +226,7 @@ def _read_npy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shape: list[int], dtyp
     with zf.open(info) as entry:
         data = entry.read(info.file_size + 1)
     if len(data) != info.file_size:
-        raise _FileError(f"entry {name!r} is truncated")
+        raise FileFormatError(f"entry {name!r} is truncated")
     stream = io.BytesIO(data)
     try:
         version = np.lib.format.read_magic(stream)
@@ -249,16 +240,16 @@ def _read_npy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shape: list[int], dtyp
     # NumPy's header parser tokenizes the header text: unbalanced brackets raise tokenize.TokenError, deep
     # nesting RecursionError (neither a ValueError).
     except (ValueError, TypeError, SyntaxError, EOFError, tokenize.TokenError, RecursionError) as exc:
-        raise _FileError(f"entry {name!r} is not a valid .npy array: {exc}") from exc
+        raise FileFormatError(f"entry {name!r} is not a valid .npy array: {exc}") from exc
     # Object arrays (which would need pickle) and every other dtype stop here.
     if file_dtype != dtype:
-        raise _FileError(f"entry {name!r} has dtype {file_dtype}, expected {dtype.name} (little-endian)")
+        raise FileFormatError(f"entry {name!r} has dtype {file_dtype}, expected {dtype.name} (little-endian)")
     if list(file_shape) != list(shape):
-        raise _FileError(f"entry {name!r} has shape {tuple(file_shape)}, expected {tuple(shape)}")
+        raise FileFormatError(f"entry {name!r} has shape {tuple(file_shape)}, expected {tuple(shape)}")
     payload = memoryview(data)[stream.tell() :]
     nbytes = math.prod(shape) * dtype.itemsize
     if len(payload) != nbytes:
-        raise _FileError(f"entry {name!r} holds {len(payload)} data bytes, expected {nbytes}")
+        raise FileFormatError(f"entry {name!r} holds {len(payload)} data bytes, expected {nbytes}")
     array = np.frombuffer(payload, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
     return np.array(array, dtype=dtype, order="C", copy=True)
 
