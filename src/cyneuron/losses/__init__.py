@@ -107,7 +107,6 @@ __all__ = [
 ]
 
 
-
 _CLASSES = {
     cls.__name__: cls
     for cls in (

@@ -59,8 +59,6 @@ def check_path(filepath: object, name: str) -> str:
     return path
 
 
-
-
 def zipinfo(name: str, size_hint: int) -> zipfile.ZipInfo:
     # A fixed timestamp makes identical models give byte-identical files.
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
@@ -156,7 +154,6 @@ def _fsync_folder(folder: str) -> None:
         pass
     finally:
         os.close(fd)
-
 
 
 @contextlib.contextmanager

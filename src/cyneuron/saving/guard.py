@@ -153,7 +153,6 @@ def json_depth(obj: object) -> int:
     return depth
 
 
-
 def set_weights(path: str, model: Any, weights: list) -> None:
     """``model.set_weights`` (which refuses NaN / inf), with the file named in its error."""
     try:

@@ -206,7 +206,6 @@ def _module_for(key: str, default: str) -> str:
     return default
 
 
-
 def _plain_config(path: str, obj: Any, where: str = "config") -> Any:
     """A Keras config with Keras-only wrapping removed (module, registered_name, shared ids, DTypePolicy
     objects, neutral new keys); ValueError naming any class that is not one of Keras' built-ins."""

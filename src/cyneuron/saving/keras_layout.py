@@ -34,7 +34,6 @@ _SLOT_GROUPS = {
 }
 
 
-
 def layer_entries(model: Any) -> list[tuple[Any, str]]:
     """(layer, container name) in Keras' ``layers/<name>`` order: Keras names each entry after its class in
     snake case (not the layer's name, which varies between instances), numbered from the second on."""

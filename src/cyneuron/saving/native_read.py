@@ -36,13 +36,14 @@ from cyneuron.saving.native import (
 
 
 class Archive:
+    """A validated file: its manifest (specs parsed) and its weight and optimizer arrays, in entry order."""
+
     __slots__ = ("manifest", "weights", "optimizer")
 
     def __init__(self, manifest: dict, weights: list, optimizer: list) -> None:
         self.manifest = manifest
         self.weights = weights
         self.optimizer = optimizer
-
 
 
 def read_archive(path: str, expect_model: bool) -> Archive:
@@ -269,7 +270,6 @@ def check_against_model(path: str, model: Any, weights: list, dtype_name: str, c
             )
     # Like Keras, load_weights casts to the model's dtype.
     return [got.astype(have.dtype, copy=False) for have, got in zip(current, weights, strict=True)]
-
 
 
 def model_from_archive(path: str, archive: Archive, compile: bool) -> Any:
