@@ -561,6 +561,7 @@ cdef class NetworkCore:
     cdef Py_ssize_t _macs_per_row
     cdef bint _busy
     cdef int _path                # PATH_* of every stage's products (product_path)
+    cdef Py_ssize_t _last_rows    # rows of the last training step in the workspace (0: none)
 
     def __cinit__(self):
         self.st.stages = NULL
@@ -961,6 +962,7 @@ cdef class NetworkCore:
                     p += 1
         self._train_arena = arena
         self.st.train_rows = rows
+        self._last_rows = 0
 
     # ------------------------------------------------------------ predict
     def predict(self, x, batch_size):
@@ -1041,6 +1043,7 @@ cdef class NetworkCore:
             self._batch_size = rows
             self._train_arena = None
             self.st.train_rows = 0
+            self._last_rows = 0
             codes = <int*>malloc((len(metrics) + 1) * sizeof(int))
             params = <double*>malloc((len(metrics) + 1) * sizeof(double))
             if codes == NULL or params == NULL:
@@ -1214,6 +1217,7 @@ cdef class NetworkCore:
             result = _train_step(<float*>NULL, &self.st, first, last)
             _restore_gil(gil_state)
         self._busy = False
+        self._last_rows = last - first if result == STEP_OK or result == STEP_NONFINITE else 0
         if result == STEP_BAD_ORDER:
             raise ValueError(f"order: indices must be in [0, {self.st.n})")
         if result == STEP_BAD_LABEL:
@@ -1255,6 +1259,30 @@ cdef class NetworkCore:
         finally:
             self._busy = False
         return self.train_batch(0, rows)
+
+    def last_batch(self):
+        """(y_pred, y_true, weights) of the last training step: read-only views of the workspace (valid until
+        the next training call) holding its training-mode output (rows, units), its gathered targets (labels
+        (rows,) int64 or (rows, units)) and sample weights ((rows,), None when unweighted)."""
+        cdef cnp.npy_intp dims[2]
+        if self._last_rows == 0:
+            raise RuntimeError("last_batch: no training step since the workspace was allocated")
+        dims[0] = self._last_rows
+        dims[1] = self.st.out_dim
+        y_pred = self._view(self.st.stages[self.st.n_stages - 1].out_train, 2, dims, self._typenum)
+        if self.st.sparse:
+            y_true = self._view(self.st.label_batch, 1, dims, cnp.NPY_INT64)
+        else:
+            y_true = self._view(self.st.y_batch, 2, dims, self._typenum)
+        weights = self._view(self.st.w_batch, 1, dims, self._typenum) if self.st.w_data != NULL else None
+        return y_pred, y_true, weights
+
+    cdef object _view(self, void* data, int nd, cnp.npy_intp* dims, int typenum):
+        # the array keeps the arena alive, so a later reallocation cannot leave it dangling
+        cdef cnp.ndarray array = cnp.PyArray_SimpleNewFromData(nd, dims, typenum, data)
+        cnp.set_array_base(array, self._train_arena)
+        cnp.PyArray_CLEARFLAGS(array, cnp.NPY_ARRAY_WRITEABLE)
+        return array
 
     def reset_stats(self):
         """Zero ``stats``."""

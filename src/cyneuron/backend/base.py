@@ -350,6 +350,14 @@ class Network(abc.ABC):
         workspaces grow once to the largest."""
 
     @abc.abstractmethod
+    def last_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(y_pred, y_true, weights)`` of the last ``train_batch`` / ``train_arrays`` step (refused or not):
+        read-only views, valid until the next training call, of its training-mode output (rows, units), its
+        gathered targets (labels (rows,) int64, or (rows, units)) and sample weights ((rows,), or None when
+        unweighted). What the front end updates its Python-side metrics from (Keras updates its metrics with
+        the training-mode output of each step); RuntimeError when no step ran since the workspaces were made."""
+
+    @abc.abstractmethod
     def reset_stats(self) -> None:
         """Zero ``stats``."""
 

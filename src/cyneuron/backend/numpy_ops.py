@@ -150,6 +150,7 @@ class NumpyNetwork(Network):
         self._data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._weights: np.ndarray | None = None  # the bound sample weights (None: unweighted)
         self.stats = np.zeros(1)
+        self._last: tuple | None = None  # (y_pred, y_true, weights) of the last training step
 
     @property
     def iterations(self) -> int:
@@ -223,6 +224,7 @@ class NumpyNetwork(Network):
         self._metrics = check_metrics(metrics, loss)
         self.set_optimizer(optimizer)
         self.stats = np.zeros(1 + len(self._metrics))
+        self._last = None
 
     def set_optimizer(self, optimizer: OptimizerSpec) -> None:
         optimizer = check_optimizer(optimizer)
@@ -250,6 +252,11 @@ class NumpyNetwork(Network):
         )
         weights = check_sample_weights("weights", weights, data[0].shape[0], self._dtype, finite_checked=finite_checked)
         self._data, self._weights = data, weights
+
+    def last_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if self._last is None:
+            raise RuntimeError("last_batch: no training step since prepare_training")
+        return self._last
 
     def reset_stats(self) -> None:
         self.stats[...] = 0
@@ -297,6 +304,7 @@ class NumpyNetwork(Network):
         grad = np.empty_like(z)
         loss = self._ops._output_gradient(self._loss, activation, yb, z, a, grad, wb)
         self.stats += self._batch_stats(yb, a, loss)
+        self._last = tuple(None if v is None else _read_only(v) for v in (a, yb, wb))
 
         grads: list[np.ndarray] = []
         for index in range(len(self._stages) - 1, self._first_trained - 1, -1):
@@ -369,3 +377,9 @@ class NumpyNetwork(Network):
     def _require_training(self) -> None:
         if self._loss is None:
             raise RuntimeError("prepare_training must be called first")
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
