@@ -146,9 +146,9 @@ class TrainingMixin:
             else:
                 inputs, targets, y_shape = self._prepare_xy(x, y)
                 weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype)
-            pairs = self._resolve_metrics(y_shape)
+            canonical = self._resolve_metrics(y_shape)
             network = self._get_network()
-            self._ensure_prepared(network, tuple(m.spec for m in pairs), None)
+            self._ensure_prepared(network, canonical, None)
             steps_total = math.ceil(inputs.shape[0] / batch_size) if source is None else source.steps
             cbs = _callback_list(callbacks, self, add_history=False)
             cbs.set_params({"verbose": verbose, "epochs": 1, "steps": steps_total})
@@ -167,31 +167,40 @@ class TrainingMixin:
             self._release()
         if return_dict:
             return logs
-        ordered = [values[i] for i in range(len(keys))]
-        return ordered[0] if len(ordered) == 1 else ordered
+        return self._flat_results(logs)
 
     def _run_test(self, network, inputs, targets, batch_size, cbs, bar, keys, weights=None) -> list[float]:
         """Mean loss and metrics over all rows, one network call unless hooks or a live bar need batches.
         With sample ``weights`` the loss is Keras' weighted one (sum of weight * loss over the rows / rows)."""
         hooks = cbs.needs_test_batch_hooks
+        python = bool(self._python_metrics)
+        self._reset_metric_objects()
+        n = inputs.shape[0]
         if not hooks and (bar is None or not bar._dynamic):
             with self._net_lock:
                 values = network.evaluate(inputs, targets, batch_size, weights, finite_checked=True)
+                outputs = network.predict(inputs, batch_size) if python else None
+            if python:
+                for start in range(0, n, batch_size):
+                    stop = start + batch_size
+                    self._update_metric_objects(
+                        outputs[start:stop], targets[start:stop], None if weights is None else weights[start:stop]
+                    )
             return self._finish_values(values)
-        n = inputs.shape[0]
-        sums = np.zeros(len(keys))
+        sums = np.zeros(len(network.stats))
         for step, start in enumerate(range(0, n, batch_size)):
             stop = min(start + batch_size, n)
             if hooks:
                 cbs.on_test_batch_begin(step, None)
+            batch_weights = None if weights is None else weights[start:stop]
             with self._net_lock:
                 values = network.evaluate(
-                    inputs[start:stop],
-                    targets[start:stop],
-                    batch_size,
-                    None if weights is None else weights[start:stop],
-                    finite_checked=True,
+                    inputs[start:stop], targets[start:stop], batch_size, batch_weights, finite_checked=True
                 )
+                if python:
+                    self._update_metric_objects(
+                        network.predict(inputs[start:stop], batch_size), targets[start:stop], batch_weights
+                    )
             sums += values * (stop - start)
             if hooks or bar is not None:
                 means = self._finish_values(sums / stop)
@@ -444,8 +453,7 @@ class TrainingMixin:
             inputs, targets, y_shape, val, weights = self._fit_data(
                 x, y, validation_split, validation_data, sample_weight, class_weight
             )
-        pairs = self._resolve_metrics(y_shape)
-        canonical = tuple(m.spec for m in pairs)
+        canonical = self._resolve_metrics(y_shape)
         self._refresh_trainable()
         network = self._get_network()
         n = inputs.shape[0]
@@ -466,9 +474,13 @@ class TrainingMixin:
         steps = math.ceil(n / batch_size) if source is None else source.steps
         bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
 
+        train, train_arrays = network.train_batch, network.train_arrays
+        if self._python_metrics:
+            train, train_arrays = self._tracked(network, train), self._tracked(network, train_arrays)
+
         def train_source(batch) -> tuple[bool, int]:
             bx, by, bw = self._source_batch(batch, "x", class_weight)
-            return network.train_arrays(bx, by, bw, finite_checked=True), bx.shape[0]
+            return train_arrays(bx, by, bw, finite_checked=True), bx.shape[0]
 
         keys = ["loss", *self._metric_names]
         ordered = sorted(zip(keys, range(len(keys))))
@@ -484,7 +496,6 @@ class TrainingMixin:
         optimizer = self.optimizer
         optimizer.built = True
         self.stop_training = False
-        train = network.train_batch
         training_logs: dict = {}
         bar = None
         threads = _threads.FitThreads(network, min(batch_size, n))
@@ -498,6 +509,7 @@ class TrainingMixin:
                 resumed = skip > 0  # the first epoch of a resumed fit, with `skip` batches already done
                 with net_lock:
                     network.reset_stats()
+                    self._reset_metric_objects()  # (a resumed epoch's Python-side metrics restart here)
                     if resumed:
                         network.stats[...] = progress.resume["stats"]
                 cbs.on_epoch_begin(epoch, None)
@@ -653,13 +665,16 @@ class TrainingMixin:
     def _run_test_source(self, network, source: BatchSource, cbs, bar, keys) -> list[float]:
         """Mean loss and metrics over every batch of a batch source (weighted by the batch sizes)."""
         hooks = cbs.needs_test_batch_hooks
-        sums, seen = np.zeros(len(keys)), 0
+        sums, seen = np.zeros(len(network.stats)), 0
+        self._reset_metric_objects()
         for step, batch in enumerate(source.epoch()):
             if hooks:
                 cbs.on_test_batch_begin(step, None)
             bx, by, bw = self._source_batch(batch, source._name)
             with self._net_lock:
                 values = network.evaluate(bx, by, bx.shape[0], bw, finite_checked=True)
+                if self._python_metrics:
+                    self._update_metric_objects(network.predict(bx, bx.shape[0]), by, bw)
             sums += values * bx.shape[0]
             seen += bx.shape[0]
             if hooks or bar is not None:
@@ -696,7 +711,7 @@ class TrainingMixin:
         self._acquire("train_on_batch")
         try:
             inputs, targets, y_shape = self._prepare_xy(x, y)
-            pairs = self._resolve_metrics(y_shape)
+            canonical = self._resolve_metrics(y_shape)
             self._refresh_trainable()
             network = self._get_network()
             n = inputs.shape[0]
@@ -704,7 +719,7 @@ class TrainingMixin:
             if class_weight is not None:
                 weights = _class_weight_rows(class_weight, targets, self._dtype)
             key = self._prepared
-            self._ensure_prepared(network, tuple(m.spec for m in pairs), max(n, key[3] if key else 0))
+            self._ensure_prepared(network, canonical, max(n, key[3] if key else 0))
             with self._net_lock:
                 network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64), weights, finite_checked=True)
                 network.set_optimizer(self.optimizer.spec)
@@ -713,8 +728,10 @@ class TrainingMixin:
                 network.reset_stats()
                 ok = network.train_batch(0, n)
                 self.optimizer.iterations = network.iterations
-                stats = network.stats
-                values = self._finish_values(stats[: len(self._metric_names) + 1] / n)
+                if self._python_metrics:
+                    self._reset_metric_objects()
+                    self._update_metric_objects(*network.last_batch())
+                values = self._finish_values(network.stats / n)
             self.optimizer.built = True
             keys = ["loss", *self._metric_names]
             if not ok:
@@ -728,7 +745,7 @@ class TrainingMixin:
             self._release()
         if return_dict:
             return {key: values[i] for key, i in sorted(zip(keys, range(len(keys))))}
-        return values[0] if len(values) == 1 else values
+        return self._flat_results(dict(zip(keys, values)))
 
     def reset_metrics(self) -> None:
         """Reset the metrics, as ``keras.Model.reset_metrics`` (the network's running sums)."""
@@ -736,6 +753,18 @@ class TrainingMixin:
         if network is not None and self._prepared is not None:
             with self._net_lock:
                 network.reset_stats()
+        self._reset_metric_objects()
+
+    def _tracked(self, network, step):
+        """``step`` (a network training call) followed by the Python-side metrics' update from its batch."""
+        update = self._update_metric_objects
+
+        def tracked(*args, **kwargs) -> bool:
+            ok = step(*args, **kwargs)
+            update(*network.last_batch())
+            return ok
+
+        return tracked
 
 
 class FitProgress:
