@@ -18,6 +18,7 @@ from cyneuron import _threads
 from cyneuron import config as _config
 from cyneuron._data import BatchSource, is_batch_source
 from cyneuron._progbar import Progbar, check_verbose
+from cyneuron.backend.base import accumulate
 from cyneuron.utils import _as_array, _check_int
 
 _DEFAULT_BATCH_SIZE = 32
@@ -201,7 +202,7 @@ class TrainingMixin:
                     self._update_metric_objects(
                         network.predict(inputs[start:stop], batch_size), targets[start:stop], batch_weights
                     )
-            sums += values * (stop - start)
+            accumulate(sums, values * (stop - start), self._dtype)
             if hooks or bar is not None:
                 means = self._finish_values(sums / stop)
                 logs = {key: means[i] for key, i in sorted(zip(keys, range(len(keys))))}
@@ -675,7 +676,7 @@ class TrainingMixin:
                 values = network.evaluate(bx, by, bx.shape[0], bw, finite_checked=True)
                 if self._python_metrics:
                     self._update_metric_objects(network.predict(bx, bx.shape[0]), by, bw)
-            sums += values * bx.shape[0]
+            accumulate(sums, values * bx.shape[0], self._dtype)
             seen += bx.shape[0]
             if hooks or bar is not None:
                 means = self._finish_values(sums / seen)

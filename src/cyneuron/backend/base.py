@@ -378,3 +378,12 @@ class Network(abc.ABC):
     @abc.abstractmethod
     def set_optimizer_state(self, state: dict) -> None:
         """Restore a state shaped as ``get_optimizer_state`` returns it (checked before anything changes)."""
+
+
+def accumulate(totals: np.ndarray, batch_sums: np.ndarray, dtype) -> None:
+    """Add a batch's sums to running totals (float64 arrays) as Keras' metric trackers do: in the model's float
+    type, so a float32 model's totals round as Keras' float32 trackers' do over a long epoch."""
+    if np.dtype(dtype) == np.float32:
+        totals[...] = totals.astype(np.float32) + batch_sums.astype(np.float32)
+    else:
+        totals += batch_sums

@@ -10,7 +10,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cyneuron.backend.base import LossSpec, MetricSpec, Network, Ops, OptimizerSpec, ScheduleSpec, StageSpec
+from cyneuron.backend.base import (
+    LossSpec,
+    MetricSpec,
+    Network,
+    Ops,
+    OptimizerSpec,
+    ScheduleSpec,
+    StageSpec,
+    accumulate,
+)
 from cyneuron.backend.reference import KINDS, Context, Forward
 from cyneuron.backend.reference import activation as _activation
 from cyneuron.backend.reference import losses as reference_losses
@@ -303,7 +312,7 @@ class NumpyNetwork(Network):
         activation, z, a, backprop = self._head(trace)
         grad = np.empty_like(z)
         loss = self._ops._output_gradient(self._loss, activation, yb, z, a, grad, wb)
-        self.stats += self._batch_stats(yb, a, loss)
+        accumulate(self.stats, self._batch_stats(yb, a, loss), self._dtype)
         self._last = tuple(None if v is None else _read_only(v) for v in (a, yb, wb))
 
         grads: list[np.ndarray] = []
@@ -356,7 +365,7 @@ class NumpyNetwork(Network):
             wb = None if weights is None else weights[start : start + batch_size]
             activation, z, a, _ = self._head(self._forward(xb, False))
             loss = self._ops._output_gradient(self._loss, activation, yb, z, a, np.empty_like(z), wb)
-            totals += self._batch_stats(yb, a, loss)
+            accumulate(totals, self._batch_stats(yb, a, loss), self._dtype)
         return totals / x.shape[0]
 
     def get_optimizer_state(self) -> dict:
@@ -383,3 +392,4 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.flags.writeable = False
     return view
+
