@@ -262,7 +262,9 @@ def test_metric_values_as_keras():
         np.array([[1, 1, 1], [1, 0, 0], [1, 1, 0]]), np.array([[0.2, 0.6, 0.7], [0.2, 0.6, 0.6], [0.6, 0.8, 0.0]])
     )
     np.testing.assert_allclose(f1.result(), [0.5, 0.8, 0.6666667], rtol=1e-5)
-    assert metrics.get("auc").name == "auc" and isinstance(metrics.get("mse"), metrics.MeanSquaredError)
+    cyneuron.utils.clear_session()  # unnamed metrics are named per session, as Keras' auto_name
+    assert metrics.get("auc").name == "auc" and metrics.AUC().name == "auc_1"
+    assert isinstance(metrics.get("mse"), metrics.MeanSquaredError)
 
 
 def _compiled_case(class_name: str):
@@ -332,6 +334,7 @@ def test_compiled_metric_names_and_order_as_keras(backend):
     """Keras 3's names: the object's name, repeats suffixed _1; a weighted metric whose name is taken gets
     weighted_; evaluate's list follows the names as compiled (a repeated name repeats, as Keras')."""
     model, x, y, *_ = _compiled_case("Precision")
+    cyneuron.utils.clear_session()  # the unnamed metric objects below are named auc, precision, recall
     model.compile(
         optimizer="sgd",
         loss="mse",

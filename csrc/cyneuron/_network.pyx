@@ -512,6 +512,18 @@ cdef bint _evaluate(floating* tag, NetState* st, const floating* x, const floati
 
 
 # ------------------------------------------------------------ the Python class
+cdef inline bint _plain(cnp.ndarray a, int ndim, int typenum, Py_ssize_t rows, Py_ssize_t width):
+    """``a`` has ``ndim`` dims of ``typenum``, ``rows`` rows (any when -1) and ``width`` columns (when 2-D),
+    and is C-contiguous, aligned and in native byte order."""
+    if cnp.PyArray_NDIM(a) != ndim or cnp.PyArray_TYPE(a) != typenum:
+        return False
+    if rows >= 0 and cnp.PyArray_DIM(a, 0) != rows:
+        return False
+    if ndim == 2 and cnp.PyArray_DIM(a, 1) != width:
+        return False
+    return cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a)
+
+
 cdef inline Py_ssize_t _positive(object value, str name) except -1:
     if type(value) is int and value >= 1:
         return value
@@ -1243,12 +1255,15 @@ cdef class NetworkCore:
         order), so the step is ``train_batch`` on it; workspaces grow once to the largest batch seen."""
         cdef Py_ssize_t rows
         self._require_training()
-        x, y = check_network_data(
-            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked,
-            indices=self.st.index_limit,
-        )
-        rows = x.shape[0]
-        weights = check_sample_weights("weights", weights, rows, self.dtype, finite_checked=finite_checked)
+        if finite_checked and self._plain_batch(x, y, weights):
+            rows = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+        else:
+            x, y = check_network_data(
+                x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked,
+                indices=self.st.index_limit,
+            )
+            rows = x.shape[0]
+            weights = check_sample_weights("weights", weights, rows, self.dtype, finite_checked=finite_checked)
         if self._identity is None or self._identity.shape[0] < rows:
             self._identity = np.arange(max(rows, self._batch_size), dtype=np.int64)
         self._enter()
@@ -1293,6 +1308,27 @@ cdef class NetworkCore:
         cnp.set_array_base(array, self._train_arena)
         cnp.PyArray_CLEARFLAGS(array, cnp.NPY_ARRAY_WRITEABLE)
         return array
+
+    cdef bint _plain_batch(self, x, y, weights):
+        """Whether x, y (and weights) are the C-contiguous, aligned, native ndarrays of the types and shapes the
+        step reads, so a caller that validated their values (``finite_checked``) skips the generic checks of a
+        per-batch call; labels and embedding indices are still checked one by one by the step's gather."""
+        cdef Py_ssize_t rows
+        if type(x) is not np.ndarray or type(y) is not np.ndarray:
+            return False
+        if not _plain(<cnp.ndarray>x, 2, self._x_typenum, -1, self.st.in_dim):
+            return False
+        rows = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+        if rows == 0:
+            return False
+        if self.st.sparse:
+            if not _plain(<cnp.ndarray>y, 1, cnp.NPY_INT64, rows, 0):
+                return False
+        elif not _plain(<cnp.ndarray>y, 2, self._typenum, rows, self.st.out_dim):
+            return False
+        if weights is None:
+            return True
+        return type(weights) is np.ndarray and _plain(<cnp.ndarray>weights, 1, self._typenum, rows, 0)
 
     def reset_stats(self):
         """Zero ``stats``."""

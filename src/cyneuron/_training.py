@@ -18,6 +18,7 @@ from cyneuron import _threads
 from cyneuron import config as _config
 from cyneuron._data import BatchSource, is_batch_source
 from cyneuron._progbar import Progbar, check_verbose
+from cyneuron._sample_weights import _check_class_weight, _class_weight_rows, _no_both, _sample_weights
 from cyneuron.backend.base import accumulate
 from cyneuron.utils import _as_array, _check_int
 
@@ -38,64 +39,6 @@ def _must_be_none(**kwargs) -> None:
     for key, value in kwargs.items():
         if value is not None:
             raise ValueError(f"{key}: not supported by cyneuron (only None)")
-
-
-def _sample_weights(value, n: int, dtype, name: str = "sample_weight") -> np.ndarray | None:
-    """Per-sample weights as Keras 3 takes them: (n,) or (n, 1), numeric, finite and >= 0; returned as a
-    C-contiguous (n,) array of the model's dtype (None stays None)."""
-    if value is None:
-        return None
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{name}: could not convert to an array ({error})") from None
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected numeric sample weights, got dtype {array.dtype}")
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.shape != (n,):
-        raise ValueError(f"{name}: expected shape ({n},) or ({n}, 1) (one weight per sample), got {array.shape}")
-    out = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(out).all():
-        raise ValueError(f"{name}: contains NaN or infinity")
-    if n and out.min() < 0:
-        raise ValueError(f"{name}: sample weights must be >= 0, got {out.min()}")
-    return out
-
-
-def _check_class_weight(class_weight) -> dict | None:
-    """``class_weight`` as a dict {int class: finite weight >= 0}."""
-    if class_weight is None:
-        return None
-    if not isinstance(class_weight, dict):
-        raise TypeError(f"class_weight: expected a dict {{class index: weight}}, got {type(class_weight).__name__}")
-    checked = {}
-    for key, value in class_weight.items():
-        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
-            raise TypeError(f"class_weight: keys must be int class indices, got {key!r}")
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"class_weight: weights must be numbers, got {value!r} for class {key}")
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"class_weight: weights must be finite and >= 0, got {value!r} for class {key}")
-        checked[int(key)] = float(value)
-    return checked
-
-
-def _class_weight_rows(class_weight: dict, targets: np.ndarray, dtype) -> np.ndarray:
-    """Per-sample weights from class weights, as Keras 3: the class of a row is its int label, the arg-max of
-    a one-hot / probability row, or the rounded value of a (n, 1) target; classes not listed weigh 1."""
-    labels = targets
-    if labels.ndim > 1:
-        labels = np.argmax(labels, axis=-1) if labels.shape[-1] != 1 else labels[:, 0]
-    labels = np.round(labels).astype(np.int64)
-    classes, inverse = np.unique(labels, return_inverse=True)
-    table = np.array([class_weight.get(int(c), 1.0) for c in classes], dtype=dtype)
-    return np.ascontiguousarray(table[inverse.reshape(-1)], dtype=dtype)
-
-
-def _no_both(sample_weight, class_weight) -> None:
-    if sample_weight is not None and class_weight is not None:
-        raise ValueError("class_weight, sample_weight: cannot be given at the same time (as in Keras)")
 
 
 class TrainingMixin:
@@ -270,7 +213,8 @@ class TrainingMixin:
             sample_weight: per-sample weights (n,) or (n, 1), finite and >= 0 (arrays only; a batch source
                 yields ``(x, y, sample_weight)`` batches instead). The loss of a batch becomes Keras'
                 ``sum(w * loss) / batch_size`` (zero weights still count in the divisor), so the logged loss is
-                ``sum(w * loss) / samples``; the compiled metrics stay unweighted, as in Keras 3.
+                ``sum(w * loss) / samples``; ``metrics=`` stay unweighted and ``weighted_metrics=`` see the
+                weights, as in Keras 3.
             class_weight: dict {class index: weight}, turned into per-sample weights by each training row's
                 class (its int label, the arg-max of a one-hot row, the rounded (n, 1) target; unlisted classes
                 weigh 1), as Keras; not together with sample_weight, not for Python generators; validation is
@@ -391,6 +335,8 @@ class TrainingMixin:
         bx, by, weights = batch
         if by is None:
             raise ValueError(f"{name}: expected batches (x, y) with targets, got batches without y")
+        if weights is None and class_weight is None and self._ready_batch(bx, by):
+            return bx, by, None
         inputs, targets, _ = self._prepare_xy(bx, by, f"{name} batch x", f"{name} batch y")
         if weights is not None:
             if class_weight is not None:
@@ -401,6 +347,34 @@ class TrainingMixin:
         elif class_weight is not None:
             weights = _class_weight_rows(class_weight, targets, self._dtype)
         return inputs, targets, weights
+
+    def _ready_batch(self, bx, by) -> bool:
+        """Whether a batch can go to the network as it is (the usual generator batch: C-contiguous arrays of
+        the model's types and shapes, finite, labels in range); anything else takes ``_prepare_xy``, which
+        converts it or words the error. A few array checks instead of the general path's dozen."""
+        if (
+            type(bx) is not np.ndarray
+            or type(by) is not np.ndarray
+            or bx.ndim != 2
+            or bx.shape[1] != self._fast_dim
+            or bx.dtype != self._dtype
+            or not bx.flags.c_contiguous
+            or not 0 < by.shape[0] == bx.shape[0]
+            or self._indices
+        ):
+            return False
+        if self._loss_spec.name == "sparse_categorical_crossentropy":
+            if by.ndim != 1 or by.dtype != np.int64 or not by.flags.c_contiguous:
+                return False
+            if self._loss_spec.ignore_class is not None:
+                return False
+            return by.min() >= 0 and by.max() < self._units
+        if by.ndim != 2 or by.shape[1] != self._units or by.dtype != self._dtype or not by.flags.c_contiguous:
+            return False
+        # a finite sum means no NaN or infinity (either would make it NaN or infinite); an overflowing sum of
+        # finite values takes the general path, which tells the two apart
+        with np.errstate(over="ignore"):
+            return math.isfinite(np.add.reduce(bx, axis=None)) and math.isfinite(np.add.reduce(by, axis=None))
 
     def _fit_source(
         self, x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight, shuffle

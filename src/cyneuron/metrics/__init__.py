@@ -287,10 +287,23 @@ def check_identifiers(metrics, argument: str = "metrics") -> list:
         if item is None or (isinstance(item, str) and item.lower() in _AUTO):
             continue
         try:
-            _object(item, (1, 2), 2)
+            _check_identifier(item)
         except (ValueError, TypeError) as error:
             raise type(error)(f"{argument}[{index}]: {str(error).removeprefix('metrics: ')}") from None
     return items
+
+
+def _check_identifier(item) -> None:
+    """Raise as ``get`` would, without making the metric (which would take an automatic name, as Keras' do)."""
+    if isinstance(item, str):
+        if item not in _BY_NAME:
+            raise ValueError(f"Could not interpret metric identifier: {item} (metrics: expected one of {_valid()})")
+    elif isinstance(item, dict):
+        _object(item, (1, 2), 2)
+    elif isinstance(item, type) and not issubclass(item, Metric):
+        raise ValueError(f"Could not interpret metric identifier: {item} (a class that is not a Metric)")
+    elif not (isinstance(item, Metric) or callable(item)):
+        raise ValueError(f"Could not interpret metric identifier: {item}")
 
 
 def _unique(name: str, seen: dict[str, int]) -> str:
