@@ -139,4 +139,6 @@ def test_batch_source_labels_are_checked():
         model.fit(iter([(X[:4], np.array([0, 1, 3, 2]))]), epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"class labels must be in \[0, 3\)"):
         model.fit(iter([(X[:4], np.array([0, -1, 1, 2]))]), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(iter([(np.full((4, 3), np.nan, np.float32), np.array([0, 1, 1, 2]))]), epochs=1, verbose=0)
     model.fit(iter([(X[:4], np.array([0, 1, 1, 2]))]), epochs=1, verbose=0)

@@ -350,8 +350,8 @@ class TrainingMixin:
 
     def _ready_batch(self, bx, by) -> bool:
         """Whether a batch can go to the network as it is (the usual generator batch: C-contiguous arrays of
-        the model's types and shapes, finite, labels in range); anything else takes ``_prepare_xy``, which
-        converts it or words the error. A few array checks instead of the general path's dozen."""
+        the model's types and shapes, finite); anything else takes ``_prepare_xy``, which converts it or words
+        the error. A few array checks instead of the general path's dozen."""
         if (
             type(bx) is not np.ndarray
             or type(by) is not np.ndarray
@@ -363,18 +363,21 @@ class TrainingMixin:
             or self._indices
         ):
             return False
-        if self._loss_spec.name == "sparse_categorical_crossentropy":
+        sparse = self._loss_spec.name == "sparse_categorical_crossentropy"
+        if sparse:
+            # the labels' range is checked label by label by the step's gather (a ValueError naming y)
             if by.ndim != 1 or by.dtype != np.int64 or not by.flags.c_contiguous:
                 return False
             if self._loss_spec.ignore_class is not None:
                 return False
-            return by.min() >= 0 and by.max() < self._units
-        if by.ndim != 2 or by.shape[1] != self._units or by.dtype != self._dtype or not by.flags.c_contiguous:
+        elif by.ndim != 2 or by.shape[1] != self._units or by.dtype != self._dtype or not by.flags.c_contiguous:
             return False
         # a finite sum means no NaN or infinity (either would make it NaN or infinite); an overflowing sum of
         # finite values takes the general path, which tells the two apart
         with np.errstate(over="ignore"):
-            return math.isfinite(np.add.reduce(bx, axis=None)) and math.isfinite(np.add.reduce(by, axis=None))
+            return math.isfinite(np.add.reduce(bx, axis=None)) and (
+                sparse or math.isfinite(np.add.reduce(by, axis=None))
+            )
 
     def _fit_source(
         self, x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight, shuffle
