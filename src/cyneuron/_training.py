@@ -372,8 +372,12 @@ class TrainingMixin:
                 return False
         elif by.ndim != 2 or by.shape[1] != self._units or by.dtype != self._dtype or not by.flags.c_contiguous:
             return False
-        # a finite sum means no NaN or infinity (either would make it NaN or infinite); an overflowing sum of
-        # finite values takes the general path, which tells the two apart
+        # a finite sum means no NaN or infinity (either would make it NaN or infinite); float32 data summed in
+        # float64 cannot overflow, and a float64 sum that does takes the general path, which tells the two apart
+        if self._dtype == np.float32:
+            return math.isfinite(np.add.reduce(bx, axis=None, dtype=np.float64)) and (
+                sparse or math.isfinite(np.add.reduce(by, axis=None, dtype=np.float64))
+            )
         with np.errstate(over="ignore"):
             return math.isfinite(np.add.reduce(bx, axis=None)) and (
                 sparse or math.isfinite(np.add.reduce(by, axis=None))
