@@ -276,6 +276,7 @@ class Network(abc.ABC):
             net.reset_stats()
             for start in range(0, n, batch_size):
                 ok = net.train_batch(start, min(start + batch_size, n))
+                net.last_batch()                         # only for metrics updated in Python
         net.evaluate(x, y, batch_size)
 
     Data is flat rows: x ``(n, prod(input_shape))`` in C order. ``stats`` is a float64 array
