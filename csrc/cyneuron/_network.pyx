@@ -400,10 +400,20 @@ cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, co
     elif stage.head:
         z = _stage_input(tag, st, last, x, training)
     loss = losses.output_gradient(&st.loss, st.head_act, y, labels, z, a, grad, rows, st.out_dim, w)
-    sums[0] += loss * rows
+    _accumulate(tag, sums, loss * rows)
     for k in range(st.n_metrics):
-        sums[1 + k] += losses.metric_sum(st.metrics[k], st.metric_params[k], y, labels, a, rows, st.out_dim)
+        _accumulate(tag, sums + 1 + k,
+                    losses.metric_sum(st.metrics[k], st.metric_params[k], y, labels, a, rows, st.out_dim))
     return loss
+
+
+cdef inline void _accumulate(floating* tag, double* total, double batch_sum) noexcept nogil:
+    """Add a batch's sum to a running total as Keras' metric trackers do: in the model's float type (float32
+    totals drift over a long epoch, up to ~1e-5 relative after 1e4 batches, and Keras' logs show that drift)."""
+    if floating is float:
+        total[0] = <float>(<float>total[0] + <float>batch_sum)
+    else:
+        total[0] += batch_sum
 
 
 cdef inline bint _gather_indices(const int64_t* src, int64_t* dst, Py_ssize_t n, Py_ssize_t limit) noexcept nogil:
@@ -502,6 +512,18 @@ cdef bint _evaluate(floating* tag, NetState* st, const floating* x, const floati
 
 
 # ------------------------------------------------------------ the Python class
+cdef inline bint _plain(cnp.ndarray a, int ndim, int typenum, Py_ssize_t rows, Py_ssize_t width):
+    """``a`` has ``ndim`` dims of ``typenum``, ``rows`` rows (any when -1) and ``width`` columns (when 2-D),
+    and is C-contiguous, aligned and in native byte order."""
+    if cnp.PyArray_NDIM(a) != ndim or cnp.PyArray_TYPE(a) != typenum:
+        return False
+    if rows >= 0 and cnp.PyArray_DIM(a, 0) != rows:
+        return False
+    if ndim == 2 and cnp.PyArray_DIM(a, 1) != width:
+        return False
+    return cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a)
+
+
 cdef inline Py_ssize_t _positive(object value, str name) except -1:
     if type(value) is int and value >= 1:
         return value
@@ -561,6 +583,7 @@ cdef class NetworkCore:
     cdef Py_ssize_t _macs_per_row
     cdef bint _busy
     cdef int _path                # PATH_* of every stage's products (product_path)
+    cdef Py_ssize_t _last_rows    # rows of the last training step in the workspace (0: none)
 
     def __cinit__(self):
         self.st.stages = NULL
@@ -961,6 +984,7 @@ cdef class NetworkCore:
                     p += 1
         self._train_arena = arena
         self.st.train_rows = rows
+        self._last_rows = 0
 
     # ------------------------------------------------------------ predict
     def predict(self, x, batch_size):
@@ -1041,6 +1065,7 @@ cdef class NetworkCore:
             self._batch_size = rows
             self._train_arena = None
             self.st.train_rows = 0
+            self._last_rows = 0
             codes = <int*>malloc((len(metrics) + 1) * sizeof(int))
             params = <double*>malloc((len(metrics) + 1) * sizeof(double))
             if codes == NULL or params == NULL:
@@ -1214,6 +1239,7 @@ cdef class NetworkCore:
             result = _train_step(<float*>NULL, &self.st, first, last)
             _restore_gil(gil_state)
         self._busy = False
+        self._last_rows = last - first if result == STEP_OK or result == STEP_NONFINITE else 0
         if result == STEP_BAD_ORDER:
             raise ValueError(f"order: indices must be in [0, {self.st.n})")
         if result == STEP_BAD_LABEL:
@@ -1229,12 +1255,15 @@ cdef class NetworkCore:
         order), so the step is ``train_batch`` on it; workspaces grow once to the largest batch seen."""
         cdef Py_ssize_t rows
         self._require_training()
-        x, y = check_network_data(
-            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked,
-            indices=self.st.index_limit,
-        )
-        rows = x.shape[0]
-        weights = check_sample_weights("weights", weights, rows, self.dtype, finite_checked=finite_checked)
+        if finite_checked and self._plain_batch(x, y, weights):
+            rows = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+        else:
+            x, y = check_network_data(
+                x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked,
+                indices=self.st.index_limit,
+            )
+            rows = x.shape[0]
+            weights = check_sample_weights("weights", weights, rows, self.dtype, finite_checked=finite_checked)
         if self._identity is None or self._identity.shape[0] < rows:
             self._identity = np.arange(max(rows, self._batch_size), dtype=np.int64)
         self._enter()
@@ -1255,6 +1284,51 @@ cdef class NetworkCore:
         finally:
             self._busy = False
         return self.train_batch(0, rows)
+
+    def last_batch(self):
+        """(y_pred, y_true, weights) of the last training step: read-only views of the workspace (valid until
+        the next training call) holding its training-mode output (rows, units), its gathered targets (labels
+        (rows,) int64 or (rows, units)) and sample weights ((rows,), None when unweighted)."""
+        cdef cnp.npy_intp dims[2]
+        if self._last_rows == 0:
+            raise RuntimeError("last_batch: no training step since the workspace was allocated")
+        dims[0] = self._last_rows
+        dims[1] = self.st.out_dim
+        y_pred = self._view(self.st.stages[self.st.n_stages - 1].out_train, 2, dims, self._typenum)
+        if self.st.sparse:
+            y_true = self._view(self.st.label_batch, 1, dims, cnp.NPY_INT64)
+        else:
+            y_true = self._view(self.st.y_batch, 2, dims, self._typenum)
+        weights = self._view(self.st.w_batch, 1, dims, self._typenum) if self.st.w_data != NULL else None
+        return y_pred, y_true, weights
+
+    cdef object _view(self, void* data, int nd, cnp.npy_intp* dims, int typenum):
+        # the array keeps the arena alive, so a later reallocation cannot leave it dangling
+        cdef cnp.ndarray array = cnp.PyArray_SimpleNewFromData(nd, dims, typenum, data)
+        cnp.set_array_base(array, self._train_arena)
+        cnp.PyArray_CLEARFLAGS(array, cnp.NPY_ARRAY_WRITEABLE)
+        return array
+
+    cdef bint _plain_batch(self, x, y, weights):
+        """Whether x, y (and weights) are the C-contiguous, aligned, native ndarrays of the types and shapes the
+        step reads, so a caller that validated their values (``finite_checked``) skips the generic checks of a
+        per-batch call; labels and embedding indices are still checked one by one by the step's gather."""
+        cdef Py_ssize_t rows
+        if type(x) is not np.ndarray or type(y) is not np.ndarray:
+            return False
+        if not _plain(<cnp.ndarray>x, 2, self._x_typenum, -1, self.st.in_dim):
+            return False
+        rows = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+        if rows == 0:
+            return False
+        if self.st.sparse:
+            if not _plain(<cnp.ndarray>y, 1, cnp.NPY_INT64, rows, 0):
+                return False
+        elif not _plain(<cnp.ndarray>y, 2, self._typenum, rows, self.st.out_dim):
+            return False
+        if weights is None:
+            return True
+        return type(weights) is np.ndarray and _plain(<cnp.ndarray>weights, 1, self._typenum, rows, 0)
 
     def reset_stats(self):
         """Zero ``stats``."""

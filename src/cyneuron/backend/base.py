@@ -276,6 +276,7 @@ class Network(abc.ABC):
             net.reset_stats()
             for start in range(0, n, batch_size):
                 ok = net.train_batch(start, min(start + batch_size, n))
+                net.last_batch()                         # only for metrics updated in Python
         net.evaluate(x, y, batch_size)
 
     Data is flat rows: x ``(n, prod(input_shape))`` in C order. ``stats`` is a float64 array
@@ -350,6 +351,14 @@ class Network(abc.ABC):
         workspaces grow once to the largest."""
 
     @abc.abstractmethod
+    def last_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(y_pred, y_true, weights)`` of the last ``train_batch`` / ``train_arrays`` step (refused or not):
+        read-only views, valid until the next training call, of its training-mode output (rows, units), its
+        gathered targets (labels (rows,) int64, or (rows, units)) and sample weights ((rows,), or None when
+        unweighted). What the front end updates its Python-side metrics from (Keras updates its metrics with
+        the training-mode output of each step); RuntimeError when no step ran since the workspaces were made."""
+
+    @abc.abstractmethod
     def reset_stats(self) -> None:
         """Zero ``stats``."""
 
@@ -370,3 +379,12 @@ class Network(abc.ABC):
     @abc.abstractmethod
     def set_optimizer_state(self, state: dict) -> None:
         """Restore a state shaped as ``get_optimizer_state`` returns it (checked before anything changes)."""
+
+
+def accumulate(totals: np.ndarray, batch_sums: np.ndarray, dtype) -> None:
+    """Add a batch's sums to running totals (float64 arrays) as Keras' metric trackers do: in the model's float
+    type, so a float32 model's totals round as Keras' float32 trackers' do over a long epoch."""
+    if np.dtype(dtype) == np.float32:
+        totals[...] = totals.astype(np.float32) + batch_sums.astype(np.float32)
+    else:
+        totals += batch_sums

@@ -10,7 +10,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cyneuron.backend.base import LossSpec, MetricSpec, Network, Ops, OptimizerSpec, ScheduleSpec, StageSpec
+from cyneuron.backend.base import (
+    LossSpec,
+    MetricSpec,
+    Network,
+    Ops,
+    OptimizerSpec,
+    ScheduleSpec,
+    StageSpec,
+    accumulate,
+)
 from cyneuron.backend.reference import KINDS, Context, Forward
 from cyneuron.backend.reference import activation as _activation
 from cyneuron.backend.reference import losses as reference_losses
@@ -150,6 +159,7 @@ class NumpyNetwork(Network):
         self._data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._weights: np.ndarray | None = None  # the bound sample weights (None: unweighted)
         self.stats = np.zeros(1)
+        self._last: tuple | None = None  # (y_pred, y_true, weights) of the last training step
 
     @property
     def iterations(self) -> int:
@@ -223,6 +233,7 @@ class NumpyNetwork(Network):
         self._metrics = check_metrics(metrics, loss)
         self.set_optimizer(optimizer)
         self.stats = np.zeros(1 + len(self._metrics))
+        self._last = None
 
     def set_optimizer(self, optimizer: OptimizerSpec) -> None:
         optimizer = check_optimizer(optimizer)
@@ -250,6 +261,11 @@ class NumpyNetwork(Network):
         )
         weights = check_sample_weights("weights", weights, data[0].shape[0], self._dtype, finite_checked=finite_checked)
         self._data, self._weights = data, weights
+
+    def last_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if self._last is None:
+            raise RuntimeError("last_batch: no training step since prepare_training")
+        return self._last
 
     def reset_stats(self) -> None:
         self.stats[...] = 0
@@ -296,7 +312,8 @@ class NumpyNetwork(Network):
         activation, z, a, backprop = self._head(trace)
         grad = np.empty_like(z)
         loss = self._ops._output_gradient(self._loss, activation, yb, z, a, grad, wb)
-        self.stats += self._batch_stats(yb, a, loss)
+        accumulate(self.stats, self._batch_stats(yb, a, loss), self._dtype)
+        self._last = tuple(None if v is None else _read_only(v) for v in (a, yb, wb))
 
         grads: list[np.ndarray] = []
         for index in range(len(self._stages) - 1, self._first_trained - 1, -1):
@@ -348,7 +365,7 @@ class NumpyNetwork(Network):
             wb = None if weights is None else weights[start : start + batch_size]
             activation, z, a, _ = self._head(self._forward(xb, False))
             loss = self._ops._output_gradient(self._loss, activation, yb, z, a, np.empty_like(z), wb)
-            totals += self._batch_stats(yb, a, loss)
+            accumulate(totals, self._batch_stats(yb, a, loss), self._dtype)
         return totals / x.shape[0]
 
     def get_optimizer_state(self) -> dict:
@@ -369,3 +386,10 @@ class NumpyNetwork(Network):
     def _require_training(self) -> None:
         if self._loss is None:
             raise RuntimeError("prepare_training must be called first")
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
