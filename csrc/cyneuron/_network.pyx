@@ -965,11 +965,7 @@ cdef class NetworkCore:
     # ------------------------------------------------------------ predict
     def predict(self, x, batch_size):
         """Forward pass of x (n, input_dim) in chunks of ``batch_size``; returns a new (n, units) array."""
-        cdef Py_ssize_t n, chunk
         cdef cnp.npy_intp dims[2]
-        cdef cnp.ndarray xa, out
-        cdef bint ok, in_range = True, big
-        cdef PyThreadState* gil_state
         if not (cnp.PyArray_CheckExact(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == 2
                 and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)
                 and cnp.PyArray_TYPE(<cnp.ndarray>x) == self._x_typenum
@@ -980,18 +976,30 @@ cdef class NetworkCore:
             x = check_network_data(
                 x, None, self.st.in_dim, self.st.out_dim, self.dtype, None, indices=self.st.index_limit
             )[0]
-        xa = <cnp.ndarray>x
-        chunk = _positive(batch_size, "batch_size")
-        n = cnp.PyArray_DIM(xa, 0)
+        dims[0] = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+        dims[1] = self.st.out_dim
+        return self._predict_rows(<cnp.ndarray>x, _positive(batch_size, "batch_size"), 2, dims)
+
+    def fast_predictor(self, features, out_shape, lock, batch_size):
+        """A ``FastPredictor`` for a model whose samples are ``features``-shaped and whose outputs are
+        ``out_shape``-shaped, guarded by ``lock`` (see ``base.Network.fast_predictor``)."""
+        return FastPredictor(self, features, out_shape, lock, batch_size)
+
+    cdef object _predict_rows(self, cnp.ndarray xa, Py_ssize_t chunk, int out_nd, cnp.npy_intp* out_dims):
+        """The forward pass of checked rows ``xa`` (C-contiguous, x's type, ``in_dim`` elements per row, at
+        least one row) into a new array of ``out_nd`` dims ``out_dims`` (``out_dims[0]`` rows of ``out_dim``
+        elements in all). NaN / infinity in x and out-of-range embedding indices raise ValueError."""
+        cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
+        cdef cnp.ndarray out
+        cdef bint ok, in_range = True, big
+        cdef PyThreadState* gil_state
         self._enter()
         try:
             if chunk > n:
                 chunk = n
             if chunk > self.st.infer_rows:
                 self._alloc_infer(chunk)
-            dims[0] = n
-            dims[1] = self.st.out_dim
-            out = cnp.PyArray_EMPTY(2, dims, self._typenum, 0)
+            out = cnp.PyArray_EMPTY(out_nd, out_dims, self._typenum, 0)
             big = n * self._macs_per_row >= _NOGIL_MIN_WORK
             # index rows have no NaN; each index is checked where the embedding reads it
             if self.st.double:
@@ -1340,3 +1348,84 @@ cdef class NetworkCore:
     cdef _require_training(self):
         if self._loss is None:
             raise RuntimeError("prepare_training must be called first")
+
+
+# ------------------------------------------------------------ the model's one-call predict
+cdef enum:
+    _FAST_MAX_DIMS = 8
+
+
+cdef class FastPredictor:
+    """A model's ``predict`` / ``predict_on_batch`` for inputs that need no conversion, in one compiled call.
+
+    ``predict(x)`` / ``on_batch(x)`` return the outputs ``(n, *out_shape)`` of ``x`` ``(n, *features)`` when
+    x is exactly an ndarray of the network's x type (native byte order, C-contiguous) with at least one
+    row; values are checked as in ``NetworkCore.predict`` (NaN / infinity, embedding indices: ValueError).
+    They return None, having done nothing, for any other x or when ``lock`` is taken: the caller then takes
+    its general path, which converts or refuses x and waits for, or refuses, the lock's holder.
+    ``predict`` runs chunks of ``batch_size`` rows (as ``NetworkCore.predict``), ``on_batch`` one chunk.
+    """
+
+    cdef NetworkCore net
+    cdef object _acquire
+    cdef object _release
+    cdef int _x_nd
+    cdef int _out_nd
+    cdef Py_ssize_t _chunk
+    cdef cnp.npy_intp _x_dims[_FAST_MAX_DIMS]
+    cdef cnp.npy_intp _out_dims[_FAST_MAX_DIMS]
+
+    def __init__(self, NetworkCore net, features, out_shape, lock, batch_size):
+        cdef int k
+        features, out_shape = tuple(features), tuple(out_shape)
+        if not 1 + len(features) <= _FAST_MAX_DIMS or not 1 + len(out_shape) <= _FAST_MAX_DIMS:
+            raise ValueError(f"features, out_shape: at most {_FAST_MAX_DIMS - 1} axes each")
+        if math.prod(features) != net.st.in_dim or math.prod(out_shape) != net.st.out_dim:
+            raise ValueError(
+                f"features, out_shape: {features} and {out_shape} do not match the network's "
+                f"{net.st.in_dim} inputs and {net.st.out_dim} outputs per sample"
+            )
+        self.net = net
+        self._acquire = lock.acquire
+        self._release = lock.release
+        self._chunk = _positive(batch_size, "batch_size")
+        self._x_nd = 1 + len(features)
+        self._out_nd = 1 + len(out_shape)
+        for k in range(len(features)):
+            self._x_dims[1 + k] = features[k]
+        for k in range(len(out_shape)):
+            self._out_dims[1 + k] = out_shape[k]
+
+    def predict(self, x):
+        """Outputs of x in chunks of ``batch_size`` rows, or None (see the class)."""
+        return self._run(x, self._chunk)
+
+    def on_batch(self, x):
+        """Outputs of x in one chunk, or None (see the class)."""
+        return self._run(x, 0)
+
+    cdef object _run(self, object x, Py_ssize_t chunk):
+        cdef int k
+        cdef cnp.ndarray xa
+        cdef cnp.npy_intp out_dims[_FAST_MAX_DIMS]
+        if not cnp.PyArray_CheckExact(x):
+            return None
+        xa = <cnp.ndarray>x
+        if not (cnp.PyArray_NDIM(xa) == self._x_nd
+                and cnp.PyArray_TYPE(xa) == self.net._x_typenum
+                and cnp.PyArray_ISNOTSWAPPED(xa)
+                and cnp.PyArray_IS_C_CONTIGUOUS(xa)
+                and cnp.PyArray_DIM(xa, 0) > 0):
+            return None
+        for k in range(1, self._x_nd):
+            if cnp.PyArray_DIM(xa, k) != self._x_dims[k]:
+                return None
+        if not self._acquire(False):
+            return None
+        try:
+            out_dims[0] = cnp.PyArray_DIM(xa, 0)
+            for k in range(1, self._out_nd):
+                out_dims[k] = self._out_dims[k]
+            return self.net._predict_rows(xa, chunk if chunk else out_dims[0], self._out_nd, out_dims)
+        finally:
+            self._release()

@@ -1,5 +1,6 @@
-"""Prediction paths of a model: ``predict`` (with its fast path for converted rows), ``predict_on_batch``
-and ``model(x, training=...)``. ``InferenceMixin`` is mixed into ``Sequential``."""
+"""Prediction paths of a model: ``predict``, ``predict_on_batch`` and ``model(x, training=...)``, each with a
+one-call fast path (the network's ``fast_predictor``) for inputs that need no conversion. ``InferenceMixin`` is
+mixed into ``Sequential``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from cyneuron._data import BatchSource, is_batch_source
 from cyneuron._progbar import Progbar, check_verbose
-from cyneuron._training import _DEFAULT_BATCH_SIZE, _batch_size, _callback_list
+from cyneuron._training import _batch_size, _callback_list
 
 
 class InferenceMixin:
@@ -26,27 +27,13 @@ class InferenceMixin:
             verbose: 0 (default), 1 or 2 / "auto" for a progress bar.
             callbacks: optional callbacks receiving the predict hooks.
         """
-        network = self._network
-        if (
-            network is not None
-            and batch_size is None
-            and verbose == 0
-            and callbacks is None
-            and type(x) is np.ndarray
-            and x.ndim == 2
-            and x.shape[1] == self._fast_dim
-            and x.dtype == self._x_dtype
-            and x.shape[0]
-            and x.flags.c_contiguous
-        ):
-            # Fast path for already-converted data (e.g. one sample in a loop): the network checks the values.
-            lock = self._net_lock
-            if not lock.acquire(False):  # positional: measurably cheaper than blocking=False
-                self._wait_or_refuse_predict()
-            try:
-                return network.predict(x, _DEFAULT_BATCH_SIZE)
-            finally:
-                lock.release()
+        fast = self._fast
+        if fast is not None and batch_size is None and verbose == 0 and callbacks is None:
+            # One compiled call for data that needs no conversion (e.g. one sample in a loop); it checks the
+            # values, and returns None for any other x or a taken lock: the general path handles those.
+            out = fast.predict(x)
+            if out is not None:
+                return out
         return self._predict(x, batch_size, verbose, callbacks)
 
     def _wait_or_refuse_predict(self) -> None:
@@ -147,6 +134,11 @@ class InferenceMixin:
 
     def predict_on_batch(self, x) -> np.ndarray:
         """Outputs for one batch ``x`` (as ``keras.Model.predict_on_batch``)."""
+        fast = self._fast
+        if fast is not None:
+            out = fast.on_batch(x)  # see predict
+            if out is not None:
+                return out
         inputs = self._prepare_x(x, check_finite=False)
         return self._network_predict(self._get_network(), inputs, inputs.shape[0])
 
@@ -156,6 +148,12 @@ class InferenceMixin:
         ``training=True`` runs the layers in training mode, as Keras does: Dropout drops, and
         BatchNormalization normalises with the batch's statistics and updates its moving ones.
         """
+        if training is False:
+            fast = self._fast
+            if fast is not None:
+                out = fast.predict(x)  # see predict
+                if out is not None:
+                    return out
         from cyneuron._functional import is_symbolic
         from cyneuron.layers.base import _run_stages
         from cyneuron.utils import _check_bool

@@ -105,6 +105,7 @@ class Sequential(InferenceMixin, TrainingMixin):
         self._units = 0
         self._out_shape: tuple[int, ...] = ()
         self._network = None
+        self._fast = None  # the network's fast_predictor (predict's one-call path) or None
         self._network_trainable: tuple[bool, ...] = ()
         self._network_params: list[np.ndarray] = []
         self._trainable = True
@@ -193,6 +194,7 @@ class Sequential(InferenceMixin, TrainingMixin):
 
     def _invalidate(self) -> None:
         with self._build_lock:
+            self._fast = None  # first: a predict in another thread must not reach a network being dropped
             self._network = None
             self._prepared = None
 
@@ -293,6 +295,9 @@ class Sequential(InferenceMixin, TrainingMixin):
                 self._network_trainable = self._trainable_key()
                 self._network_params = self._trained_params()
                 self._prepared = None
+                self._fast = self._network.fast_predictor(
+                    self._features, self._out_shape, self._net_lock, _DEFAULT_BATCH_SIZE
+                )
             return self._network
 
     def _stage_specs(self) -> list[StageSpec]:
