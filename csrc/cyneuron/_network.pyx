@@ -13,6 +13,7 @@
 # ``self.st.double``, passing a typed NULL "tag" pointer whose type
 # picks the fused specialisation of the whole step.
 
+cimport cython
 cimport numpy as cnp
 from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
@@ -65,6 +66,7 @@ from cyneuron.stages.stage cimport (
 )
 
 import math
+import time
 
 import numpy as np
 
@@ -1351,31 +1353,138 @@ cdef class NetworkCore:
 
 
 # ------------------------------------------------------------ the model's one-call predict
+cdef extern from "pythread.h":
+    ctypedef void* PyThread_type_lock
+    ctypedef enum PyLockStatus:
+        PY_LOCK_FAILURE
+        PY_LOCK_ACQUIRED
+        PY_LOCK_INTR
+    PyThread_type_lock PyThread_allocate_lock()
+    void PyThread_free_lock(PyThread_type_lock)
+    int PyThread_acquire_lock(PyThread_type_lock, int waitflag) noexcept
+    PyLockStatus PyThread_acquire_lock_timed(PyThread_type_lock, long long microseconds, int intr_flag) noexcept nogil
+    void PyThread_release_lock(PyThread_type_lock) noexcept
+    unsigned long PyThread_get_thread_ident() noexcept
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+
+@cython.auto_pickle(False)
+cdef class ModelLock:
+    """A model's network lock: re-entrant, with ``threading.RLock``'s ``acquire(blocking=True, timeout=-1)``,
+    ``release()`` and ``with``; a blocking wait can be interrupted (Ctrl-C) as RLock's.
+
+    Owner and count change only under the GIL, so ``try_acquire`` (compiled callers: the model's one-call
+    predict) is one non-blocking OS-lock attempt, without RLock's argument parsing and clock reads.
+    """
+
+    cdef PyThread_type_lock _lock
+    cdef unsigned long _owner
+    cdef Py_ssize_t _count
+
+    def __cinit__(self):
+        self._lock = PyThread_allocate_lock()
+        if self._lock == NULL:
+            raise MemoryError("cyneuron: cannot allocate a lock")
+
+    def __dealloc__(self):
+        if self._lock != NULL:
+            if self._count:
+                PyThread_release_lock(self._lock)
+            PyThread_free_lock(self._lock)
+
+    cdef inline bint try_acquire(self) noexcept:
+        cdef unsigned long me = PyThread_get_thread_ident()
+        if self._count and self._owner == me:
+            self._count += 1
+            return True
+        if not PyThread_acquire_lock(self._lock, 0):
+            return False
+        self._owner = me
+        self._count = 1
+        return True
+
+    cdef inline void release_owned(self) noexcept:
+        """The calling thread holds the lock (a ``try_acquire`` that returned True)."""
+        self._count -= 1
+        if self._count == 0:
+            self._owner = 0
+            PyThread_release_lock(self._lock)
+
+    def acquire(self, blocking=True, timeout=-1):
+        """As ``threading.RLock.acquire``: True once held (again, by its owner), False on a failed
+        non-blocking attempt or when ``timeout`` seconds passed."""
+        cdef PyLockStatus status
+        cdef long long wait
+        cdef double seconds = timeout
+        if not blocking and seconds != -1:
+            raise ValueError("can't specify a timeout for a non-blocking call")
+        if seconds < 0 and seconds != -1:
+            raise ValueError("timeout value must be a non-negative number")
+        if self.try_acquire():
+            return True
+        if not blocking:
+            return False
+        deadline = None if seconds == -1 else time.monotonic() + seconds
+        while True:
+            wait = -1 if deadline is None else max(0, <long long>((deadline - time.monotonic()) * 1e6))
+            with nogil:
+                status = PyThread_acquire_lock_timed(self._lock, wait, 1)
+            if status != PY_LOCK_INTR:
+                break
+            PyErr_CheckSignals()  # a signal handler's exception (KeyboardInterrupt) propagates
+        if status != PY_LOCK_ACQUIRED:
+            return False
+        self._owner = PyThread_get_thread_ident()
+        self._count = 1
+        return True
+
+    def release(self):
+        """As ``threading.RLock.release``: RuntimeError unless the calling thread holds the lock."""
+        if self._count == 0 or self._owner != PyThread_get_thread_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self.release_owned()
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, exc_type, exc, tb):
+        self.release()
+
+    def _is_owned(self):
+        return self._count > 0 and self._owner == PyThread_get_thread_ident()
+
+    def __repr__(self):
+        state = f"locked, count={self._count}" if self._count else "unlocked"
+        return f"<cyneuron ModelLock {state}>"
+
+
 cdef enum:
     _FAST_MAX_DIMS = 8
 
 
+@cython.auto_pickle(False)
 cdef class FastPredictor:
     """A model's ``predict`` / ``predict_on_batch`` for inputs that need no conversion, in one compiled call.
 
     ``predict(x)`` / ``on_batch(x)`` return the outputs ``(n, *out_shape)`` of ``x`` ``(n, *features)`` when
     x is exactly an ndarray of the network's x type (native byte order, C-contiguous) with at least one
     row; values are checked as in ``NetworkCore.predict`` (NaN / infinity, embedding indices: ValueError).
-    They return None, having done nothing, for any other x or when ``lock`` is taken: the caller then takes
-    its general path, which converts or refuses x and waits for, or refuses, the lock's holder.
+    They return None, having done nothing, for any other x or when ``lock`` is held by another thread: the
+    caller then takes its general path, which converts or refuses x and waits for, or refuses, the holder.
     ``predict`` runs chunks of ``batch_size`` rows (as ``NetworkCore.predict``), ``on_batch`` one chunk.
     """
 
     cdef NetworkCore net
-    cdef object _acquire
-    cdef object _release
+    cdef ModelLock lock
     cdef int _x_nd
     cdef int _out_nd
     cdef Py_ssize_t _chunk
     cdef cnp.npy_intp _x_dims[_FAST_MAX_DIMS]
     cdef cnp.npy_intp _out_dims[_FAST_MAX_DIMS]
 
-    def __init__(self, NetworkCore net, features, out_shape, lock, batch_size):
+    def __init__(self, NetworkCore net, features, out_shape, ModelLock lock, batch_size):
         cdef int k
         features, out_shape = tuple(features), tuple(out_shape)
         if not 1 + len(features) <= _FAST_MAX_DIMS or not 1 + len(out_shape) <= _FAST_MAX_DIMS:
@@ -1386,8 +1495,7 @@ cdef class FastPredictor:
                 f"{net.st.in_dim} inputs and {net.st.out_dim} outputs per sample"
             )
         self.net = net
-        self._acquire = lock.acquire
-        self._release = lock.release
+        self.lock = lock
         self._chunk = _positive(batch_size, "batch_size")
         self._x_nd = 1 + len(features)
         self._out_nd = 1 + len(out_shape)
@@ -1420,7 +1528,7 @@ cdef class FastPredictor:
         for k in range(1, self._x_nd):
             if cnp.PyArray_DIM(xa, k) != self._x_dims[k]:
                 return None
-        if not self._acquire(False):
+        if not self.lock.try_acquire():
             return None
         try:
             out_dims[0] = cnp.PyArray_DIM(xa, 0)
@@ -1428,4 +1536,47 @@ cdef class FastPredictor:
                 out_dims[k] = self._out_dims[k]
             return self.net._predict_rows(xa, chunk if chunk else out_dims[0], self._out_nd, out_dims)
         finally:
-            self._release()
+            self.lock.release_owned()
+
+
+# The model's predict entry points (``_inference.InferenceMixin`` takes them when this module loads): the
+# fast predictor's one call when it applies, else the model's general path (pure Python).
+def model_predict(self, x, batch_size=None, verbose=0, callbacks=None):
+    """Outputs for inputs ``x`` ``(n, features...)``: an array ``(n, *output_shape[1:])`` of the model dtype.
+
+    Args:
+        x: array-like of any real dtype (converted once to the model dtype).
+        batch_size: rows per forward pass (default 32).
+        verbose: 0 (default), 1 or 2 / "auto" for a progress bar.
+        callbacks: optional callbacks receiving the predict hooks.
+    """
+    fast = self._fast
+    if type(fast) is FastPredictor and batch_size is None and callbacks is None and verbose == 0:
+        out = (<FastPredictor>fast)._run(x, (<FastPredictor>fast)._chunk)
+        if out is not None:
+            return out
+    return self._predict(x, batch_size, verbose, callbacks)
+
+
+def model_predict_on_batch(self, x):
+    """Outputs for one batch ``x`` (as ``keras.Model.predict_on_batch``)."""
+    fast = self._fast
+    if type(fast) is FastPredictor:
+        out = (<FastPredictor>fast)._run(x, 0)
+        if out is not None:
+            return out
+    return self._predict_on_batch(x)
+
+
+def model_call(self, x, training=False):
+    """``model(x)``: the outputs for ``x``, an array ``(n, *output_shape[1:])`` (``model.predict(x)``).
+
+    ``training=True`` runs the layers in training mode, as Keras does: Dropout drops, and
+    BatchNormalization normalises with the batch's statistics and updates its moving ones.
+    """
+    fast = self._fast
+    if training is False and type(fast) is FastPredictor:
+        out = (<FastPredictor>fast)._run(x, (<FastPredictor>fast)._chunk)
+        if out is not None:
+            return out
+    return self._call(x, training)

@@ -21,7 +21,7 @@ from cyneuron import config as _config
 from cyneuron import losses as _losses
 from cyneuron import metrics as _metrics
 from cyneuron import optimizers as _optimizers
-from cyneuron._inference import InferenceMixin
+from cyneuron._inference import InferenceMixin, new_net_lock
 from cyneuron._summary import summary_text
 from cyneuron._training import _DEFAULT_BATCH_SIZE, TrainingMixin
 from cyneuron.backend.specs import StageSpec
@@ -127,7 +127,7 @@ class Sequential(InferenceMixin, TrainingMixin):
         # running in another thread delays a training step instead of aborting it; predict never waits: it is
         # refused while a step runs. get_weights / set_weights / saving wait for it, so they see the state
         # between two steps, never a torn one. Re-entrant: a callback's save nests the model's own reads.
-        self._net_lock = threading.RLock()
+        self._net_lock = new_net_lock()  # an RLock; compiled when it can be (the fast predict takes it)
         self._build_lock = threading.Lock()
         self._calls: list[str] = []  # fit / evaluate / train_on_batch in progress (a callback may nest them)
         self._calls_thread: int | None = None  # the thread making them

@@ -315,8 +315,9 @@ class Network(abc.ABC):
         """An object whose ``predict(x)`` / ``on_batch(x)`` return this network's outputs ``(n, *out_shape)``
         for x ``(n, *features)`` in one call (chunks of ``batch_size`` rows / one chunk), or None, having
         done nothing, when x is not exactly a C-contiguous native-order ndarray of x's dtype with at least
-        one row, or when ``lock`` (an ``RLock``) cannot be taken at once; values are checked as ``predict``
-        checks them. None (the default) when the backend has no such path: callers use ``predict``."""
+        one row, or when ``lock`` (the model's network lock, ``_inference.new_net_lock()``) is held by another
+        thread; values are checked as ``predict`` checks them. None (the default) when the backend has no
+        such path: callers use ``predict``."""
         return None
 
     @abc.abstractmethod
