@@ -1447,10 +1447,13 @@ cdef class ModelLock:
         self.release_owned()
 
     def __enter__(self):
-        return self.acquire()
+        # the uncontended case without a Python-level call (fit takes the lock per step with callbacks)
+        return True if self.try_acquire() else self.acquire()
 
     def __exit__(self, exc_type, exc, tb):
-        self.release()
+        if self._count == 0 or self._owner != PyThread_get_thread_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self.release_owned()
 
     def _is_owned(self):
         return self._count > 0 and self._owner == PyThread_get_thread_ident()
