@@ -13,6 +13,7 @@
 # ``self.st.double``, passing a typed NULL "tag" pointer whose type
 # picks the fused specialisation of the whole step.
 
+cimport cython
 cimport numpy as cnp
 from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
@@ -65,6 +66,7 @@ from cyneuron.stages.stage cimport (
 )
 
 import math
+import time
 
 import numpy as np
 
@@ -989,11 +991,7 @@ cdef class NetworkCore:
     # ------------------------------------------------------------ predict
     def predict(self, x, batch_size):
         """Forward pass of x (n, input_dim) in chunks of ``batch_size``; returns a new (n, units) array."""
-        cdef Py_ssize_t n, chunk
         cdef cnp.npy_intp dims[2]
-        cdef cnp.ndarray xa, out
-        cdef bint ok, in_range = True, big
-        cdef PyThreadState* gil_state
         if not (cnp.PyArray_CheckExact(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == 2
                 and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)
                 and cnp.PyArray_TYPE(<cnp.ndarray>x) == self._x_typenum
@@ -1004,18 +1002,30 @@ cdef class NetworkCore:
             x = check_network_data(
                 x, None, self.st.in_dim, self.st.out_dim, self.dtype, None, indices=self.st.index_limit
             )[0]
-        xa = <cnp.ndarray>x
-        chunk = _positive(batch_size, "batch_size")
-        n = cnp.PyArray_DIM(xa, 0)
+        dims[0] = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+        dims[1] = self.st.out_dim
+        return self._predict_rows(<cnp.ndarray>x, _positive(batch_size, "batch_size"), 2, dims)
+
+    def fast_predictor(self, features, out_shape, lock, batch_size):
+        """A ``FastPredictor`` for a model whose samples are ``features``-shaped and whose outputs are
+        ``out_shape``-shaped, guarded by ``lock`` (see ``base.Network.fast_predictor``)."""
+        return FastPredictor(self, features, out_shape, lock, batch_size)
+
+    cdef object _predict_rows(self, cnp.ndarray xa, Py_ssize_t chunk, int out_nd, cnp.npy_intp* out_dims):
+        """The forward pass of checked rows ``xa`` (C-contiguous, x's type, ``in_dim`` elements per row, at
+        least one row) into a new array of ``out_nd`` dims ``out_dims`` (``out_dims[0]`` rows of ``out_dim``
+        elements in all). NaN / infinity in x and out-of-range embedding indices raise ValueError."""
+        cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
+        cdef cnp.ndarray out
+        cdef bint ok, in_range = True, big
+        cdef PyThreadState* gil_state
         self._enter()
         try:
             if chunk > n:
                 chunk = n
             if chunk > self.st.infer_rows:
                 self._alloc_infer(chunk)
-            dims[0] = n
-            dims[1] = self.st.out_dim
-            out = cnp.PyArray_EMPTY(2, dims, self._typenum, 0)
+            out = cnp.PyArray_EMPTY(out_nd, out_dims, self._typenum, 0)
             big = n * self._macs_per_row >= _NOGIL_MIN_WORK
             # index rows have no NaN; each index is checked where the embedding reads it
             if self.st.double:
@@ -1414,3 +1424,236 @@ cdef class NetworkCore:
     cdef _require_training(self):
         if self._loss is None:
             raise RuntimeError("prepare_training must be called first")
+
+
+# ------------------------------------------------------------ the model's one-call predict
+cdef extern from "pythread.h":
+    ctypedef void* PyThread_type_lock
+    ctypedef enum PyLockStatus:
+        PY_LOCK_FAILURE
+        PY_LOCK_ACQUIRED
+        PY_LOCK_INTR
+    PyThread_type_lock PyThread_allocate_lock()
+    void PyThread_free_lock(PyThread_type_lock)
+    int PyThread_acquire_lock(PyThread_type_lock, int waitflag) noexcept
+    PyLockStatus PyThread_acquire_lock_timed(PyThread_type_lock, long long microseconds, int intr_flag) noexcept nogil
+    void PyThread_release_lock(PyThread_type_lock) noexcept
+    unsigned long PyThread_get_thread_ident() noexcept
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+
+@cython.auto_pickle(False)
+cdef class ModelLock:
+    """A model's network lock: re-entrant, with ``threading.RLock``'s ``acquire(blocking=True, timeout=-1)``,
+    ``release()`` and ``with``; a blocking wait can be interrupted (Ctrl-C) as RLock's.
+
+    Owner and count change only under the GIL, so ``try_acquire`` (compiled callers: the model's one-call
+    predict) is one non-blocking OS-lock attempt, without RLock's argument parsing and clock reads.
+    """
+
+    cdef PyThread_type_lock _lock
+    cdef unsigned long _owner
+    cdef Py_ssize_t _count
+
+    def __cinit__(self):
+        self._lock = PyThread_allocate_lock()
+        if self._lock == NULL:
+            raise MemoryError("cyneuron: cannot allocate a lock")
+
+    def __dealloc__(self):
+        if self._lock != NULL:
+            if self._count:
+                PyThread_release_lock(self._lock)
+            PyThread_free_lock(self._lock)
+
+    cdef inline bint try_acquire(self) noexcept:
+        cdef unsigned long me = PyThread_get_thread_ident()
+        if self._count and self._owner == me:
+            self._count += 1
+            return True
+        if not PyThread_acquire_lock(self._lock, 0):
+            return False
+        self._owner = me
+        self._count = 1
+        return True
+
+    cdef inline void release_owned(self) noexcept:
+        """The calling thread holds the lock (a ``try_acquire`` that returned True)."""
+        self._count -= 1
+        if self._count == 0:
+            self._owner = 0
+            PyThread_release_lock(self._lock)
+
+    def acquire(self, blocking=True, timeout=-1):
+        """As ``threading.RLock.acquire``: True once held (again, by its owner), False on a failed
+        non-blocking attempt or when ``timeout`` seconds passed."""
+        cdef PyLockStatus status
+        cdef long long wait
+        cdef double seconds = timeout
+        if not blocking and seconds != -1:
+            raise ValueError("can't specify a timeout for a non-blocking call")
+        if seconds < 0 and seconds != -1:
+            raise ValueError("timeout value must be a non-negative number")
+        if self.try_acquire():
+            return True
+        if not blocking:
+            return False
+        deadline = None if seconds == -1 else time.monotonic() + seconds
+        while True:
+            wait = -1 if deadline is None else max(0, <long long>((deadline - time.monotonic()) * 1e6))
+            with nogil:
+                status = PyThread_acquire_lock_timed(self._lock, wait, 1)
+            if status != PY_LOCK_INTR:
+                break
+            PyErr_CheckSignals()  # a signal handler's exception (KeyboardInterrupt) propagates
+        if status != PY_LOCK_ACQUIRED:
+            return False
+        self._owner = PyThread_get_thread_ident()
+        self._count = 1
+        return True
+
+    def release(self):
+        """As ``threading.RLock.release``: RuntimeError unless the calling thread holds the lock."""
+        if self._count == 0 or self._owner != PyThread_get_thread_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self.release_owned()
+
+    def __enter__(self):
+        # the uncontended case without a Python-level call (fit takes the lock per step with callbacks)
+        return True if self.try_acquire() else self.acquire()
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._count == 0 or self._owner != PyThread_get_thread_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self.release_owned()
+
+    def _is_owned(self):
+        return self._count > 0 and self._owner == PyThread_get_thread_ident()
+
+    def __repr__(self):
+        state = f"locked, count={self._count}" if self._count else "unlocked"
+        return f"<cyneuron ModelLock {state}>"
+
+
+cdef enum:
+    _FAST_MAX_DIMS = 8
+
+
+@cython.auto_pickle(False)
+cdef class FastPredictor:
+    """A model's ``predict`` / ``predict_on_batch`` for inputs that need no conversion, in one compiled call.
+
+    ``predict(x)`` / ``on_batch(x)`` return the outputs ``(n, *out_shape)`` of ``x`` ``(n, *features)`` when
+    x is exactly an ndarray of the network's x type (native byte order, C-contiguous) with at least one
+    row; values are checked as in ``NetworkCore.predict`` (NaN / infinity, embedding indices: ValueError).
+    They return None, having done nothing, for any other x or when ``lock`` is held by another thread: the
+    caller then takes its general path, which converts or refuses x and waits for, or refuses, the holder.
+    ``predict`` runs chunks of ``batch_size`` rows (as ``NetworkCore.predict``), ``on_batch`` one chunk.
+    """
+
+    cdef NetworkCore net
+    cdef ModelLock lock
+    cdef int _x_nd
+    cdef int _out_nd
+    cdef Py_ssize_t _chunk
+    cdef cnp.npy_intp _x_dims[_FAST_MAX_DIMS]
+    cdef cnp.npy_intp _out_dims[_FAST_MAX_DIMS]
+
+    def __init__(self, NetworkCore net, features, out_shape, ModelLock lock, batch_size):
+        cdef int k
+        features, out_shape = tuple(features), tuple(out_shape)
+        if not 1 + len(features) <= _FAST_MAX_DIMS or not 1 + len(out_shape) <= _FAST_MAX_DIMS:
+            raise ValueError(f"features, out_shape: at most {_FAST_MAX_DIMS - 1} axes each")
+        if math.prod(features) != net.st.in_dim or math.prod(out_shape) != net.st.out_dim:
+            raise ValueError(
+                f"features, out_shape: {features} and {out_shape} do not match the network's "
+                f"{net.st.in_dim} inputs and {net.st.out_dim} outputs per sample"
+            )
+        self.net = net
+        self.lock = lock
+        self._chunk = _positive(batch_size, "batch_size")
+        self._x_nd = 1 + len(features)
+        self._out_nd = 1 + len(out_shape)
+        for k in range(len(features)):
+            self._x_dims[1 + k] = features[k]
+        for k in range(len(out_shape)):
+            self._out_dims[1 + k] = out_shape[k]
+
+    def predict(self, x):
+        """Outputs of x in chunks of ``batch_size`` rows, or None (see the class)."""
+        return self._run(x, self._chunk)
+
+    def on_batch(self, x):
+        """Outputs of x in one chunk, or None (see the class)."""
+        return self._run(x, 0)
+
+    cdef object _run(self, object x, Py_ssize_t chunk):
+        cdef int k
+        cdef cnp.ndarray xa
+        cdef cnp.npy_intp out_dims[_FAST_MAX_DIMS]
+        if not cnp.PyArray_CheckExact(x):
+            return None
+        xa = <cnp.ndarray>x
+        if not (cnp.PyArray_NDIM(xa) == self._x_nd
+                and cnp.PyArray_TYPE(xa) == self.net._x_typenum
+                and cnp.PyArray_ISNOTSWAPPED(xa)
+                and cnp.PyArray_IS_C_CONTIGUOUS(xa)
+                and cnp.PyArray_DIM(xa, 0) > 0):
+            return None
+        for k in range(1, self._x_nd):
+            if cnp.PyArray_DIM(xa, k) != self._x_dims[k]:
+                return None
+        if not self.lock.try_acquire():
+            return None
+        try:
+            out_dims[0] = cnp.PyArray_DIM(xa, 0)
+            for k in range(1, self._out_nd):
+                out_dims[k] = self._out_dims[k]
+            return self.net._predict_rows(xa, chunk if chunk else out_dims[0], self._out_nd, out_dims)
+        finally:
+            self.lock.release_owned()
+
+
+# The model's predict entry points (``_inference.InferenceMixin`` takes them when this module loads): the
+# fast predictor's one call when it applies, else the model's general path (pure Python).
+def model_predict(self, x, batch_size=None, verbose=0, callbacks=None):
+    """Outputs for inputs ``x`` ``(n, features...)``: an array ``(n, *output_shape[1:])`` of the model dtype.
+
+    Args:
+        x: array-like of any real dtype (converted once to the model dtype).
+        batch_size: rows per forward pass (default 32).
+        verbose: 0 (default), 1 or 2 / "auto" for a progress bar.
+        callbacks: optional callbacks receiving the predict hooks.
+    """
+    fast = self._fast
+    if type(fast) is FastPredictor and batch_size is None and callbacks is None and verbose == 0:
+        out = (<FastPredictor>fast)._run(x, (<FastPredictor>fast)._chunk)
+        if out is not None:
+            return out
+    return self._predict(x, batch_size, verbose, callbacks)
+
+
+def model_predict_on_batch(self, x):
+    """Outputs for one batch ``x`` (as ``keras.Model.predict_on_batch``)."""
+    fast = self._fast
+    if type(fast) is FastPredictor:
+        out = (<FastPredictor>fast)._run(x, 0)
+        if out is not None:
+            return out
+    return self._predict_on_batch(x)
+
+
+def model_call(self, x, training=False):
+    """``model(x)``: the outputs for ``x``, an array ``(n, *output_shape[1:])`` (``model.predict(x)``).
+
+    ``training=True`` runs the layers in training mode, as Keras does: Dropout drops, and
+    BatchNormalization normalises with the batch's statistics and updates its moving ones.
+    """
+    fast = self._fast
+    if training is False and type(fast) is FastPredictor:
+        out = (<FastPredictor>fast)._run(x, (<FastPredictor>fast)._chunk)
+        if out is not None:
+            return out
+    return self._call(x, training)

@@ -21,7 +21,7 @@ from cyneuron import config as _config
 from cyneuron import losses as _losses
 from cyneuron import optimizers as _optimizers
 from cyneuron._compile import CompileMixin
-from cyneuron._inference import InferenceMixin
+from cyneuron._inference import InferenceMixin, new_net_lock
 from cyneuron._summary import summary_text
 from cyneuron._training import TrainingMixin
 from cyneuron.backend.specs import StageSpec
@@ -105,6 +105,7 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
         self._units = 0
         self._out_shape: tuple[int, ...] = ()
         self._network = None
+        self._fast = None  # the network's fast_predictor (predict's one-call path) or None
         self._network_trainable: tuple[bool, ...] = ()
         self._network_params: list[np.ndarray] = []
         self._trainable = True
@@ -127,7 +128,7 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
         # running in another thread delays a training step instead of aborting it; predict never waits: it is
         # refused while a step runs. get_weights / set_weights / saving wait for it, so they see the state
         # between two steps, never a torn one. Re-entrant: a callback's save nests the model's own reads.
-        self._net_lock = threading.RLock()
+        self._net_lock = new_net_lock()  # an RLock; compiled when it can be (the fast predict takes it)
         self._build_lock = threading.Lock()
         self._calls: list[str] = []  # fit / evaluate / train_on_batch in progress (a callback may nest them)
         self._calls_thread: int | None = None  # the thread making them
@@ -194,6 +195,7 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
 
     def _invalidate(self) -> None:
         with self._build_lock:
+            self._fast = None  # first: a predict in another thread must not reach a network being dropped
             self._network = None
             self._prepared = None
 
@@ -294,6 +296,9 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
                 self._network_trainable = self._trainable_key()
                 self._network_params = self._trained_params()
                 self._prepared = None
+                self._fast = self._network.fast_predictor(
+                    self._features, self._out_shape, self._net_lock, _DEFAULT_BATCH_SIZE
+                )
             return self._network
 
     def _stage_specs(self) -> list[StageSpec]:

@@ -312,6 +312,15 @@ class Network(abc.ABC):
     def predict(self, x, batch_size: int) -> np.ndarray:
         """Inference-mode forward pass of x (n, input_dim) in chunks of ``batch_size``; returns (n, units)."""
 
+    def fast_predictor(self, features: tuple[int, ...], out_shape: tuple[int, ...], lock, batch_size: int):
+        """An object whose ``predict(x)`` / ``on_batch(x)`` return this network's outputs ``(n, *out_shape)``
+        for x ``(n, *features)`` in one call (chunks of ``batch_size`` rows / one chunk), or None, having
+        done nothing, when x is not exactly a C-contiguous native-order ndarray of x's dtype with at least
+        one row, or when ``lock`` (the model's network lock, ``_inference.new_net_lock()``) is held by another
+        thread; values are checked as ``predict`` checks them. None (the default) when the backend has no
+        such path: callers use ``predict``."""
+        return None
+
     @abc.abstractmethod
     def prepare_training(
         self, loss: LossSpec, metrics: Sequence[str], optimizer: OptimizerSpec, batch_size: int
