@@ -15,6 +15,7 @@
 
 cimport numpy as cnp
 from cython cimport floating
+from libc.math cimport fabs
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
@@ -176,6 +177,7 @@ ctypedef struct NetState:
     optim.OptC opt
     optim.ParamC* params     # one per trainable parameter array, in stage order
     int n_params
+    bint penalised           # some param has an l1/l2 penalty
     long long iterations
     uint64_t seed
     # training workspace (train_rows rows)
@@ -347,6 +349,37 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
         s -= 1
 
 
+cdef double _penalise(floating* tag, NetState* st, bint gradients) noexcept nogil:
+    """The weight penalties' sum at the current weights; with ``gradients``, each penalised param's
+    gradient also gets ``l1 * s(w) + 2 * l2 * w``, s(w) = 1 if w >= 0 else -1 (reference/regularizers.py). The factors are
+    cast to the dtype before they multiply, as Keras casts them."""
+    cdef int k
+    cdef Py_ssize_t i
+    cdef const floating* w
+    cdef floating* g
+    cdef floating l1, l2x2, v
+    cdef double total = 0.0, abs_sum, square_sum
+    for k in range(st.n_params):
+        if st.params[k].l1 == 0 and st.params[k].l2 == 0:
+            continue
+        w = <const floating*>st.params[k].w
+        g = <floating*>st.params[k].g
+        l1 = <floating>st.params[k].l1
+        l2x2 = <floating>(2.0 * st.params[k].l2)
+        abs_sum = 0.0
+        square_sum = 0.0
+        for i in range(st.params[k].n):
+            v = w[i]
+            abs_sum += fabs(v)
+            square_sum += <double>v * v
+            if gradients:
+                if l1 != 0:
+                    g[i] += l1 if v >= 0 else -l1
+                g[i] += l2x2 * v
+        total += <double>l1 * abs_sum + <double>(<floating>st.params[k].l2) * square_sum
+    return total
+
+
 cdef bint _step_finite(floating* tag, NetState* st, double loss) noexcept nogil:
     """The loss, every gradient and every pending state value are finite."""
     cdef int k, s
@@ -426,7 +459,7 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
     cdef floating* yb = <floating*>st.y_batch
     cdef const floating* ws = <const floating*>st.w_data
     cdef floating* wb = NULL
-    cdef double loss
+    cdef double loss, penalty
 
     # gather rows order[start:stop]
     for r in range(rows):
@@ -458,6 +491,10 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
         return STEP_BAD_INDEX  # not reached: the gather checked the private copy
     loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, wb, rows, True, <floating*>st.g0, st.stats)
     _backward(tag, st, xb, rows)
+    if st.penalised:
+        penalty = _penalise(tag, st, True)
+        loss += penalty
+        st.stats[0] += penalty * rows
     if not _step_finite(tag, st, loss):
         return STEP_NONFINITE
     _commit(tag, st)
@@ -600,6 +637,7 @@ cdef class NetworkCore:
         )
         self._macs_per_row = 0
         self._params = []
+        penalties = []
         for s, spec in enumerate(stages):
             stage = &self.st.stages[s]
             stage.kind = _KIND_CODES[spec.kind]
@@ -620,6 +658,7 @@ cdef class NetworkCore:
                 stage.state[k] = cnp.PyArray_DATA(<cnp.ndarray>array)
             if stage.trainable:
                 self._params.extend(spec.params)
+                penalties.extend(spec.penalties or [(0.0, 0.0)] * len(spec.params))
             self._describe(stage, spec, s == len(stages) - 1)
         self._path = path
         self.st.head_act = core.ACT_LINEAR
@@ -630,9 +669,12 @@ cdef class NetworkCore:
         if self.st.params == NULL:
             raise MemoryError("cyneuron: cannot allocate the parameter table")
         memset(self.st.params, 0, max(1, len(self._params)) * sizeof(optim.ParamC))
+        self.st.penalised = False
         for k, array in enumerate(self._params):
             self.st.params[k].w = cnp.PyArray_DATA(<cnp.ndarray>array)
             self.st.params[k].n = array.size
+            self.st.params[k].l1, self.st.params[k].l2 = penalties[k]
+            self.st.penalised = self.st.penalised or penalties[k][0] != 0 or penalties[k][1] != 0
         self._slots = [[] for _ in self._params]
         self._slot_layout = None
         self.st.iterations = 0
@@ -1306,6 +1348,9 @@ cdef class NetworkCore:
                                      <const float*>yp, lp, <const float*>wp, n, chunk,
                                      <double*>cnp.PyArray_DATA(sums))
                 _restore_gil(gil_state)
+            if self.st.penalised:
+                sums[0] += (_penalise(<double*>NULL, &self.st, False) if self.st.double
+                            else _penalise(<float*>NULL, &self.st, False)) * n
         finally:
             self._busy = False
         if not in_range:

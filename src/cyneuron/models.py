@@ -10,6 +10,7 @@ needs them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Sequence
@@ -297,6 +298,7 @@ class Sequential(InferenceMixin, TrainingMixin):
 
     def _stage_specs(self) -> list[StageSpec]:
         stages = [stage for layer in self._layers for stage in stage_list(layer.stage_spec())]
+        stages = _with_penalties(stages, self._layers)
         if not stages:  # only reshapes: the network still has to copy its input through
             width = (self._input_dim,)
             stages = [StageSpec("activation", width, width, {"activation": "linear"})]
@@ -519,6 +521,18 @@ class Sequential(InferenceMixin, TrainingMixin):
             raise ValueError(f"You must call compile() before using the model ({method}).")
         if self._loss_spec is None:
             raise ValueError(f"{method}: no loss to compute; provide a `loss` argument in compile()")
+        for layer in self._layers:
+            for _, regularizer in layer.regularized_weights():
+                if regularizer._factors() is None:
+                    raise ValueError(
+                        f"{method}: layer {layer.name!r} has a {type(regularizer).__name__}, which cyneuron's "
+                        "training step does not apply (it supports L1, L2 and L1L2)"
+                    )
+
+    @property
+    def losses(self) -> list:
+        """The weight penalties of every trainable regularised weight, as Keras' ``model.losses``."""
+        return [penalty for layer in self._layers for penalty in layer.losses]
 
     def _resolve_metrics(self, y_shape: tuple) -> list:
         compiled = _metrics.resolve(self._metric_ids, y_shape, self._units, self._loss_spec.name)
@@ -852,3 +866,21 @@ from cyneuron._functional import Model  # noqa: E402
 from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
 
 __getattr__ = module_getattr(__name__)
+
+
+def _with_penalties(stages: list[StageSpec], layers) -> list[StageSpec]:
+    """``stages`` with each param's ``(l1, l2)`` from its layer's regularizer (params are matched by their
+    memory: a stage may hold a reshaped view of a weight, e.g. Conv1D's kernel)."""
+    factors = {}
+    for layer in layers:
+        for array, regularizer in layer.regularized_weights():
+            pair = regularizer._factors()
+            if pair is not None and any(pair):
+                factors[(array.__array_interface__["data"][0], array.size)] = (float(pair[0]), float(pair[1]))
+    if not factors:
+        return stages
+    out = []
+    for stage in stages:
+        pairs = tuple(factors.get((p.__array_interface__["data"][0], p.size), (0.0, 0.0)) for p in stage.params)
+        out.append(dataclasses.replace(stage, penalties=pairs) if any(any(p) for p in pairs) else stage)
+    return out

@@ -15,6 +15,7 @@ from cyneuron.backend.reference import KINDS, Context, Forward
 from cyneuron.backend.reference import activation as _activation
 from cyneuron.backend.reference import losses as reference_losses
 from cyneuron.backend.reference import optimizers as reference_optimizers
+from cyneuron.backend.reference import regularizers as reference_regularizers
 from cyneuron.backend.reference.embedding import check_indices
 from cyneuron.backend.validation import (
     check_batch_bounds,
@@ -122,6 +123,10 @@ class NumpyOps(Ops):
         return NumpyNetwork(self, stages, input_shape, dtype)
 
 
+def _stage_penalties(stage: StageSpec) -> tuple:
+    return stage.penalties or ((0.0, 0.0),) * len(stage.params)
+
+
 class NumpyNetwork(Network):
     """Reference network: a loop over the stages' reference modules (``cyneuron.backend.reference``)."""
 
@@ -134,6 +139,14 @@ class NumpyNetwork(Network):
         self._input_dim = self._widths[0]
         self._indices = input_indices(self._stages)  # > 0: x is int64 indices below it (a first embedding)
         self._params = [p for stage in self._stages if stage.trainable for p in stage.params]
+        # (param, l1, l2) of every penalised trainable param, in _params order
+        self._penalised = [
+            (k, l1, l2)
+            for k, (l1, l2) in enumerate(
+                pair for stage in self._stages if stage.trainable for pair in _stage_penalties(stage)
+            )
+            if l1 or l2
+        ]
         # backward stops at the first stage with something to train: nothing before it needs a gradient
         self._first_trained = next(
             (i for i, stage in enumerate(self._stages) if stage.trainable and stage.params), len(self._stages)
@@ -304,6 +317,14 @@ class NumpyNetwork(Network):
             grads[:0] = stage_grads
             if index > self._first_trained:
                 backprop = trace[index - 1].backprop
+        if self._penalised:
+            # the weight penalties join the loss and its gradient before the optimizer sees them (Keras'
+            # compute_loss adds model.losses)
+            penalty = self._penalty()
+            for k, l1, l2 in self._penalised:
+                reference_regularizers.add_gradient(self._params[k], grads[k], l1, l2)
+            loss += penalty
+            self.stats[0] += penalty * xb.shape[0]
 
         pending = [value for step in trace if step.new_state is not None for value in step.new_state]
         if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads + pending)):
@@ -349,7 +370,13 @@ class NumpyNetwork(Network):
             activation, z, a, _ = self._head(self._forward(xb, False))
             loss = self._ops._output_gradient(self._loss, activation, yb, z, a, np.empty_like(z), wb)
             totals += self._batch_stats(yb, a, loss)
+        if self._penalised:
+            totals[0] += self._penalty() * x.shape[0]
         return totals / x.shape[0]
+
+    def _penalty(self) -> float:
+        """The sum of the weight penalties at the current weights."""
+        return sum(reference_regularizers.penalty(self._params[k], l1, l2) for k, l1, l2 in self._penalised)
 
     def get_optimizer_state(self) -> dict:
         return {

@@ -22,6 +22,7 @@ import numpy as np
 from cyneuron import backend as _backend
 from cyneuron import config as _config
 from cyneuron import initializers as _initializers
+from cyneuron import regularizers as _regularizers
 from cyneuron.backend.specs import FUSED_ACTIVATIONS, StageSpec
 from cyneuron.utils import _as_array, _check_bool, _check_int, _float_array
 
@@ -119,8 +120,6 @@ def _named(getter, value, argument: str):
 
 # Keras configs carry options cyneuron does not implement; they are accepted only at these no-op values.
 _NEUTRAL_KEYS = {
-    "kernel_regularizer": None,
-    "bias_regularizer": None,
     "activity_regularizer": None,
     "kernel_constraint": None,
     "bias_constraint": None,
@@ -132,6 +131,13 @@ _NEUTRAL_KEYS = {
     "optional": False,
     "autocast": True,
 }
+
+
+def unsupported_options(layer: str, **options) -> None:
+    """Refuse the options cyneuron accepts only at None (ValueError naming the first one given)."""
+    for key, value in options.items():
+        if value is not None:
+            raise ValueError(f"{layer}: {key}={value!r} is not supported by cyneuron (only None)")
 
 
 def strip_neutral(cls_name: str, config: dict) -> dict:
@@ -182,13 +188,36 @@ class Layer:
         self._build_shape: tuple[int, ...] | None = None  # per-sample input shape once built
         self._build_dtype: np.dtype | None = None
         self._variables: list[tuple[str, np.ndarray, bool]] = []  # (name, array, trainable) in creation order
+        self._weight_regularizers: dict[str, object] = {}  # weight name -> regularizer (add_weight's)
         self._dry_shapes: list | None = None
 
     # --------------------------------------------------------------- weights
     def add_weight(
-        self, shape=None, initializer="glorot_uniform", dtype=None, trainable: bool = True, name: str | None = None
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable: bool = True,
+        autocast: bool = True,
+        regularizer=None,
+        constraint=None,
+        aggregation: str = "none",
+        overwrite_with_gradient: bool = False,
+        name: str | None = None,
     ) -> np.ndarray:
-        """Create a weight array of ``shape`` filled by ``initializer``; call it from ``build``."""
+        """Create a weight array of ``shape`` filled by ``initializer`` (None: ``glorot_uniform``, as Keras'
+        default for floats); call it from ``build``. ``regularizer`` (a ``cyneuron.regularizers`` object or
+        name) adds its penalty to the training loss while the weight is trainable. ``autocast``,
+        ``aggregation`` and ``overwrite_with_gradient`` are accepted at Keras' defaults only; ``constraint``
+        only None."""
+        if constraint is not None:
+            raise ValueError(f"{self.name}: constraint={constraint!r} is not supported by cyneuron (only None)")
+        if aggregation not in ("none", "mean", "sum", "only_first_replica") or overwrite_with_gradient:
+            raise ValueError(
+                f"{self.name}: aggregation={aggregation!r} / overwrite_with_gradient={overwrite_with_gradient!r} "
+                "are not supported by cyneuron"
+            )
+        regularizer = _named(_regularizers.get, regularizer, "regularizer")
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = np.dtype(dtype or self._build_dtype or self._dtype or _config.floatx())
         if self._dry_shapes is not None:  # shape inference only (see _weight_shapes): allocate nothing
@@ -199,7 +228,26 @@ class Layer:
         array = np.ascontiguousarray(init(shape, dtype=dtype), dtype=dtype)
         name = name or f"variable_{len(self._variables)}"
         self._variables.append((name, array, bool(trainable)))
+        if regularizer is not None:
+            self._weight_regularizers[name] = regularizer
         return array
+
+    def regularized_weights(self) -> list[tuple[np.ndarray, object]]:
+        """``(array, regularizer)`` for every trainable weight with a regularizer, in weight order (wrappers:
+        their inner layers'): what ``fit`` penalises and ``losses`` reports."""
+        if not self._trainable:
+            return []
+        return [
+            (array, self._weight_regularizers[name])
+            for name, array, trainable in self._variables
+            if trainable and name in self._weight_regularizers
+        ]
+
+    @property
+    def losses(self) -> list:
+        """The weight penalties of the layer's trainable regularised weights, as Keras' ``layer.losses``
+        (NumPy scalars of the weights' dtype)."""
+        return [regularizer(array) for array, regularizer in self.regularized_weights()]
 
     @property
     def weights(self) -> list[np.ndarray]:
