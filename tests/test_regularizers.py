@@ -165,8 +165,9 @@ def test_penalty_joins_the_reported_loss_and_only_trainable_weights_pay(backend)
     model.compile(optimizer="sgd", loss="mse")
     penalties = model.losses
     assert len(penalties) == 5  # Dense kernel + bias, BN gamma, PReLU alpha, last kernel; not the frozen layer
-    plain = cyneuron.Sequential([layers.Input((FEATURES,)), *[type(layer).from_config(layer.get_config())
-                                                              for layer in model.layers]])
+    plain = cyneuron.Sequential(
+        [layers.Input((FEATURES,)), *[type(layer).from_config(layer.get_config()) for layer in model.layers]]
+    )
     plain.set_weights(model.get_weights())
     for layer in plain.layers:
         for name in ("kernel_regularizer", "bias_regularizer", "gamma_regularizer", "alpha_regularizer"):
@@ -224,3 +225,56 @@ def test_keras_file_round_trip_keeps_regularizers(tmp_path):
     loaded = cyneuron.models.load_model(path)
     assert isinstance(loaded.layers[2].alpha_regularizer, regularizers.L2)
     assert loaded.layers[1].gamma_regularizer.get_config() == {"l1": 0.01, "l2": 0.02}
+
+
+# ------------------------------------------------------------------ activity regularizers
+def _activity_model(dtype, head="softmax"):
+    cyneuron.utils.set_random_seed(5)
+    return cyneuron.Sequential(
+        [
+            layers.Input((FEATURES,), dtype=dtype),
+            layers.Dense(6, activation="relu", activity_regularizer=regularizers.L1(0.01)),
+            layers.Dense(4, activity_regularizer=regularizers.L1L2(0.001, 0.01)),
+            layers.Flatten(activity_regularizer=regularizers.L2(0.02)),  # joins the previous stage's penalty
+            layers.Dense(3, activation=head, activity_regularizer=regularizers.L2(0.1)),  # the head is not fused
+        ]
+    )
+
+
+def _activity_run(backend_name, dtype):
+    cyneuron.set_backend(backend_name)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((26, FEATURES)).astype(dtype)
+    y = np.eye(3, dtype=dtype)[rng.integers(0, 3, 26)]
+    model = _activity_model(dtype)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    return model, history.history, model.evaluate(x, y, verbose=0, batch_size=5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_activity_penalty_compiled_agrees_with_the_reference(dtype):
+    pytest.importorskip("cyneuron._network")
+    previous = cyneuron.get_backend()
+    try:
+        ref = _activity_run("numpy", dtype)
+        com = _activity_run("cython", dtype)
+    finally:
+        cyneuron.set_backend(previous)
+    rtol = 2e-5 if dtype == "float32" else 1e-10
+    for a, b in zip(com[0].get_weights(), ref[0].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 0.1)
+    np.testing.assert_allclose(com[1]["loss"], ref[1]["loss"], rtol=rtol)
+    np.testing.assert_allclose(com[2], ref[2], rtol=rtol)
+
+
+def test_activity_penalty_is_the_outputs_penalty_over_the_batch(backend):
+    """Keras adds reg(output) / batch size per batch; over an evaluation that is reg(all outputs) / n."""
+    model = cyneuron.Sequential([layers.Input((3,)), layers.Dense(2, activity_regularizer=regularizers.L1L2(0.2, 0.3))])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).standard_normal((10, 3)).astype("float32")
+    y = np.zeros((10, 2), np.float32)
+    out = model.predict(x, verbose=0).astype(np.float64)
+    expected = np.mean(out**2) + (0.2 * np.abs(out).sum() + 0.3 * (out**2).sum()) / 10
+    assert np.isclose(model.evaluate(x, y, verbose=0, batch_size=3), expected, rtol=1e-5)
+    assert model.get_config()["layers"][1]["config"]["activity_regularizer"]["class_name"] == "L1L2"

@@ -64,6 +64,13 @@ def build(lib, case):
         frozen = L.Dense(8, activation="tanh", kernel_regularizer=R.L2(1.0))
         frozen.trainable = False
         body = [frozen, L.Dense(1, kernel_regularizer=R.L2(0.1))]
+    elif case == "activity l1 hidden + l2 output":
+        body = [
+            L.Dense(8, activation="relu", activity_regularizer=R.L1(0.01)),
+            L.Dense(4, activity_regularizer=R.L1L2(0.001, 0.01)),
+            L.Flatten(activity_regularizer=R.L2(0.02)),
+            L.Dense(1, activity_regularizer=R.L2(0.05)),
+        ]
     else:
         raise ValueError(case)
     return lib.Sequential([lib.Input((FEATURES,)), *body])
@@ -89,6 +96,20 @@ def embedding_models():
     return k, c
 
 
+def softmax_models():
+    def make(lib):
+        L, R = lib.layers, lib.regularizers
+        return lib.Sequential(
+            [
+                lib.Input((FEATURES,)),
+                L.Dense(8, activation="tanh"),
+                L.Dense(3, activation="softmax", activity_regularizer=R.L2(0.1)),
+            ]
+        )
+
+    return make(keras), make(cyneuron)
+
+
 def run(case, optimizer, rng, dtype="float32") -> float:
     keras.config.set_floatx(dtype)
     cyneuron.config.set_floatx(dtype)
@@ -100,19 +121,26 @@ def run(case, optimizer, rng, dtype="float32") -> float:
 
 
 def _run(case, optimizer, rng, dtype) -> float:
+    loss = "mse"
     if case == "embedding":
         k, c = embedding_models()
         x = rng.integers(0, 11, (N, 5)).astype("int32")
+    elif case == "activity softmax head":
+        k, c = softmax_models()
+        x = rng.standard_normal((N, FEATURES)).astype(dtype)
+        loss = "categorical_crossentropy"
     else:
         k, c = build(keras, case), build(cyneuron, case)
         x = rng.standard_normal((N, FEATURES)).astype(dtype)
     y = rng.standard_normal((N, 1)).astype(dtype)
+    if loss != "mse":
+        y = np.eye(3, dtype=dtype)[rng.integers(0, 3, N)]
     c.set_weights(k.get_weights())
     rate = 0.05 if optimizer == "SGD" else 0.001  # Adam at its default rate (larger ones amplify rounding)
     opt_k = keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": rate}})
     opt_c = cyneuron.optimizers.get({"class_name": optimizer, "config": {"learning_rate": rate}})
-    k.compile(optimizer=opt_k, loss="mse", metrics=["mae"])
-    c.compile(optimizer=opt_c, loss="mse", metrics=["mae"])
+    k.compile(optimizer=opt_k, loss=loss, metrics=["mae"])
+    c.compile(optimizer=opt_c, loss=loss, metrics=["mae"])
     worst = rel([float(v) for v in c.losses], [float(v) for v in k.losses])
     hk = k.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, validation_data=(x[:10], y[:10]))
     hc = c.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, validation_data=(x[:10], y[:10]))
@@ -142,8 +170,7 @@ def standalone(rng) -> float:
         # Keras keeps L1's factor as a float32 tensor (cyneuron's config reads that value back)
         ck, cc = rk.get_config(), rc.get_config()
         assert ck.keys() == cc.keys() and all(
-            ck[key] == cc[key] if isinstance(ck[key], str) else np.isclose(ck[key], cc[key], rtol=1e-7)
-            for key in ck
+            ck[key] == cc[key] if isinstance(ck[key], str) else np.isclose(ck[key], cc[key], rtol=1e-7) for key in ck
         ), (name, cc, ck)
     for ident in ("l1", "l2", "L1L2", "orthogonal_regularizer"):
         assert type(cyneuron.regularizers.get(ident)).__name__ == type(keras.regularizers.get(ident)).__name__, ident
@@ -163,6 +190,8 @@ def main() -> int:
         "prelu alpha",
         "frozen layer not penalised",
         "embedding",
+        "activity l1 hidden + l2 output",
+        "activity softmax head",
     ]
     for case in cases:
         for optimizer in ("SGD", "Adam"):

@@ -178,6 +178,7 @@ ctypedef struct NetState:
     optim.ParamC* params     # one per trainable parameter array, in stage order
     int n_params
     bint penalised           # some param has an l1/l2 penalty
+    bint active_penalised    # some stage has an activity penalty on its output
     long long iterations
     uint64_t seed
     # training workspace (train_rows rows)
@@ -313,6 +314,8 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
     while s >= st.first_trained:
         stage = &st.stages[s]
         inp = _stage_input(tag, st, s, x, True)
+        if stage.act_l1 != 0 or stage.act_l2 != 0:
+            _add_activity_gradient(tag, stage, g, rows)
         if stage.kind == KIND_DENSE:
             dense.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
         elif stage.kind == KIND_ACTIVATION:
@@ -378,6 +381,46 @@ cdef double _penalise(floating* tag, NetState* st, bint gradients) noexcept nogi
                 g[i] += l2x2 * v
         total += <double>l1 * abs_sum + <double>(<floating>st.params[k].l2) * square_sum
     return total
+
+
+cdef double _activity_sum(floating* tag, NetState* st, Py_ssize_t rows, bint training) noexcept nogil:
+    """The activity penalties of this batch's stage outputs, undivided: ``sum_s l1 * sum|y_s| + l2 * sum y_s**2``
+    (Keras adds it divided by the batch size; the loss tracker then weighs it by the batch size)."""
+    cdef int s
+    cdef Py_ssize_t i, n
+    cdef StageC* stage
+    cdef const floating* y
+    cdef double total = 0.0, abs_sum, square_sum
+    cdef floating v
+    for s in range(st.n_stages):
+        stage = &st.stages[s]
+        if stage.act_l1 == 0 and stage.act_l2 == 0:
+            continue
+        y = <const floating*>(stage.out_train if training else stage.out_infer)
+        n = rows * stage.n_out
+        abs_sum = 0.0
+        square_sum = 0.0
+        for i in range(n):
+            v = y[i]
+            abs_sum += fabs(v)
+            square_sum += <double>v * v
+        total += <double>(<floating>stage.act_l1) * abs_sum + <double>(<floating>stage.act_l2) * square_sum
+    return total
+
+
+cdef inline void _add_activity_gradient(floating* tag, StageC* stage, floating* g, Py_ssize_t rows) noexcept nogil:
+    """dL/dA += (l1 * s(y) + 2 * l2 * y) / rows over the stage's training output (s: as the weight penalty's)."""
+    cdef Py_ssize_t i, n = rows * stage.n_out
+    cdef const floating* y = <const floating*>stage.out_train
+    cdef floating count = <floating>rows
+    cdef floating l1 = <floating>stage.act_l1 / count
+    cdef floating l2x2 = 2 * (<floating>stage.act_l2 / count)
+    cdef floating v
+    for i in range(n):
+        v = y[i]
+        if l1 != 0:
+            g[i] += l1 if v >= 0 else -l1
+        g[i] += l2x2 * v
 
 
 cdef bint _step_finite(floating* tag, NetState* st, double loss) noexcept nogil:
@@ -491,6 +534,10 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
         return STEP_BAD_INDEX  # not reached: the gather checked the private copy
     loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, wb, rows, True, <floating*>st.g0, st.stats)
     _backward(tag, st, xb, rows)
+    if st.active_penalised:
+        penalty = _activity_sum(tag, st, rows, True)
+        loss += penalty / rows
+        st.stats[0] += penalty
     if st.penalised:
         penalty = _penalise(tag, st, True)
         loss += penalty
@@ -534,6 +581,8 @@ cdef bint _evaluate(floating* tag, NetState* st, const floating* x, const floati
         _loss_and_metrics(tag, st, xr, y + start * st.out_dim if y != NULL else NULL,
                           labels + start if labels != NULL else NULL, w + start if w != NULL else NULL,
                           rows, False, grad, sums)
+        if st.active_penalised:
+            sums[0] += _activity_sum(tag, st, rows, False)
         start += rows
     return ok
 
@@ -638,6 +687,7 @@ cdef class NetworkCore:
         self._macs_per_row = 0
         self._params = []
         penalties = []
+        self.st.active_penalised = False
         for s, spec in enumerate(stages):
             stage = &self.st.stages[s]
             stage.kind = _KIND_CODES[spec.kind]
@@ -645,6 +695,7 @@ cdef class NetworkCore:
             stage.n_out = widths[s + 1]
             stage.trainable = bool(spec.trainable)
             stage.need_dx = s > self.st.first_trained
+            stage.act_l1, stage.act_l2 = spec.activity
             stage.path = path
             # a bidirectional stage's params belong to its two direction stages (_describe)
             own_params = () if spec.kind == "bidirectional" else spec.params
@@ -660,6 +711,10 @@ cdef class NetworkCore:
                 self._params.extend(spec.params)
                 penalties.extend(spec.penalties or [(0.0, 0.0)] * len(spec.params))
             self._describe(stage, spec, s == len(stages) - 1)
+            if stage.act_l1 != 0 or stage.act_l2 != 0:
+                # the penalty's gradient joins dL/dA of the output, so a last stage's head is not fused
+                stage.head = False
+                self.st.active_penalised = True
         self._path = path
         self.st.head_act = core.ACT_LINEAR
         if self.st.stages[len(stages) - 1].head:

@@ -297,7 +297,16 @@ class Sequential(InferenceMixin, TrainingMixin):
             return self._network
 
     def _stage_specs(self) -> list[StageSpec]:
-        stages = [stage for layer in self._layers for stage in stage_list(layer.stage_spec())]
+        stages = []
+        for layer in self._layers:
+            stages.extend(stage_list(layer.stage_spec()))
+            activity = _activity_factors(layer)
+            if activity is not None:
+                if not stages:
+                    raise ValueError(f"{layer.name}: an activity_regularizer on a first layer without weights")
+                # a reshape's output is its input's data: its penalty joins the last stage's so far
+                l1, l2 = stages[-1].activity
+                stages[-1] = dataclasses.replace(stages[-1], activity=(l1 + activity[0], l2 + activity[1]))
         stages = _with_penalties(stages, self._layers)
         if not stages:  # only reshapes: the network still has to copy its input through
             width = (self._input_dim,)
@@ -522,7 +531,8 @@ class Sequential(InferenceMixin, TrainingMixin):
         if self._loss_spec is None:
             raise ValueError(f"{method}: no loss to compute; provide a `loss` argument in compile()")
         for layer in self._layers:
-            for _, regularizer in layer.regularized_weights():
+            activity = getattr(layer, "activity_regularizer", None)
+            for regularizer in [r for _, r in layer.regularized_weights()] + ([activity] if activity else []):
                 if regularizer._factors() is None:
                     raise ValueError(
                         f"{method}: layer {layer.name!r} has a {type(regularizer).__name__}, which cyneuron's "
@@ -866,6 +876,13 @@ from cyneuron._functional import Model  # noqa: E402
 from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
 
 __getattr__ = module_getattr(__name__)
+
+
+def _activity_factors(layer) -> tuple[float, float] | None:
+    """``(l1, l2)`` of the layer's activity_regularizer (None: none, or one the step cannot apply)."""
+    regularizer = getattr(layer, "activity_regularizer", None)
+    pair = regularizer._factors() if regularizer is not None else None
+    return (float(pair[0]), float(pair[1])) if pair is not None and any(pair) else None
 
 
 def _with_penalties(stages: list[StageSpec], layers) -> list[StageSpec]:

@@ -198,7 +198,7 @@ class NumpyNetwork(Network):
     def _head(self, trace: list[Forward]):
         """(activation, pre-activation, output, backprop from the pre-activation) of the last stage."""
         last = trace[-1]
-        if last.head is not None:
+        if last.head is not None and not any(self._stages[-1].activity):
             name, z, backprop = last.head
             return name, z, last.y, backprop
         return "linear", last.y, last.y, last.backprop
@@ -310,9 +310,20 @@ class NumpyNetwork(Network):
         grad = np.empty_like(z)
         loss = self._ops._output_gradient(self._loss, activation, yb, z, a, grad, wb)
         self.stats += self._batch_stats(yb, a, loss)
+        activity = self._activity_sum(trace)
+        loss += activity / xb.shape[0]
+        self.stats[0] += activity
 
         grads: list[np.ndarray] = []
         for index in range(len(self._stages) - 1, self._first_trained - 1, -1):
+            l1, l2 = self._stages[index].activity
+            if l1 or l2:
+                # (l1 * s(y) + 2 * l2 * y) / rows: the gradient of Keras' activity loss, reg(y) / batch size
+                rows = trace[index].y.shape[0]
+                dtype = grad.dtype.type
+                reference_regularizers.add_gradient(
+                    trace[index].y, grad, float(dtype(dtype(l1) / dtype(rows))), float(dtype(dtype(l2) / dtype(rows)))
+                )
             grad, stage_grads = backprop(grad)
             grads[:0] = stage_grads
             if index > self._first_trained:
@@ -367,12 +378,23 @@ class NumpyNetwork(Network):
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
             wb = None if weights is None else weights[start : start + batch_size]
-            activation, z, a, _ = self._head(self._forward(xb, False))
+            trace = self._forward(xb, False)
+            activation, z, a, _ = self._head(trace)
             loss = self._ops._output_gradient(self._loss, activation, yb, z, a, np.empty_like(z), wb)
             totals += self._batch_stats(yb, a, loss)
+            totals[0] += self._activity_sum(trace)
         if self._penalised:
             totals[0] += self._penalty() * x.shape[0]
         return totals / x.shape[0]
+
+    def _activity_sum(self, trace: list[Forward]) -> float:
+        """The batch's activity penalties, undivided (Keras adds them divided by the batch size, and its loss
+        tracker weighs the batch by its size)."""
+        return sum(
+            reference_regularizers.penalty(step.y, *stage.activity)
+            for stage, step in zip(self._stages, trace)
+            if any(stage.activity)
+        )
 
     def _penalty(self) -> float:
         """The sum of the weight penalties at the current weights."""

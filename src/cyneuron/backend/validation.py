@@ -174,13 +174,14 @@ def check_array(name: str, value: object, shape: tuple, dtype: np.dtype, *, writ
 
 
 def _check_penalties(stage: StageSpec) -> None:
-    """``stage.penalties``: empty, or one ``(l1, l2)`` pair of finite floats >= 0 per param."""
+    """``stage.penalties``: empty, or one ``(l1, l2)`` pair of finite floats >= 0 per param; ``stage.activity``
+    one such pair."""
     penalties = stage.penalties
     if not isinstance(penalties, tuple):
         raise TypeError(f"penalties: expected a tuple of (l1, l2) pairs, got {type(penalties).__name__}")
     if penalties and len(penalties) != len(stage.params):
         raise ValueError(f"penalties: expected one (l1, l2) pair per param ({len(stage.params)}), got {len(penalties)}")
-    for pair in penalties:
+    for pair in (*penalties, stage.activity):
         if not (isinstance(pair, tuple) and len(pair) == 2) or not all(
             isinstance(v, (float, int)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in pair
         ):

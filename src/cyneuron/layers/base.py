@@ -120,7 +120,6 @@ def _named(getter, value, argument: str):
 
 # Keras configs carry options cyneuron does not implement; they are accepted only at these no-op values.
 _NEUTRAL_KEYS = {
-    "activity_regularizer": None,
     "kernel_constraint": None,
     "bias_constraint": None,
     "lora_rank": None,
@@ -171,9 +170,17 @@ class Layer:
             cls.build = _recording_build(cls.__dict__["build"])
 
     def __init__(
-        self, name: str | None = None, dtype=None, trainable: bool = True, input_shape=None, input_dim=None
+        self,
+        name: str | None = None,
+        dtype=None,
+        trainable: bool = True,
+        input_shape=None,
+        input_dim=None,
+        activity_regularizer=None,
     ) -> None:
         self.name = _check_name(name, _snake_case(type(self).__name__))
+        # Keras adds its penalty of the layer's output, divided by the batch size, to the loss
+        self.activity_regularizer = _named(_regularizers.get, activity_regularizer, "activity_regularizer")
         self._dtype = _dtype_name(dtype)
         self._trainable = _check_bool(trainable, "trainable")
         if input_dim is not None:
@@ -411,6 +418,8 @@ class Layer:
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         return config

@@ -70,7 +70,6 @@ class Dense(Layer):
     ) -> None:
         unsupported_options(
             "Dense",
-            activity_regularizer=activity_regularizer,
             kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint,
             lora_rank=lora_rank,
@@ -91,7 +90,14 @@ class Dense(Layer):
         self.bias_initializer = _named(_initializers.get, bias_initializer, "bias_initializer")
         self.kernel_regularizer = _named(_regularizers.get, kernel_regularizer, "kernel_regularizer")
         self.bias_regularizer = _named(_regularizers.get, bias_regularizer, "bias_regularizer")
-        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+        super().__init__(
+            name=name,
+            dtype=dtype,
+            trainable=trainable,
+            input_shape=input_shape,
+            input_dim=input_dim,
+            activity_regularizer=activity_regularizer,
+        )
         self.kernel: np.ndarray | None = None
         self.bias: np.ndarray | None = None
 
@@ -139,10 +145,18 @@ class Activation(ElementwiseLayer):
         trainable: bool = True,
         input_shape=None,
         input_dim=None,
+        activity_regularizer=None,
     ) -> None:
         self.activation = _activations.get(activation)
         self._activation_name = _activations.name_of(activation)
-        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+        super().__init__(
+            name=name,
+            dtype=dtype,
+            trainable=trainable,
+            input_shape=input_shape,
+            input_dim=input_dim,
+            activity_regularizer=activity_regularizer,
+        )
 
     def _function(self, x):
         return _activations.get(self._activation_name)(x)
@@ -168,6 +182,7 @@ class Flatten(Layer):
         trainable: bool = True,
         input_shape=None,
         input_dim=None,
+        activity_regularizer=None,
     ) -> None:
         if data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(
@@ -175,7 +190,14 @@ class Flatten(Layer):
                 f"Received: {data_format!r}"
             )
         self.data_format = data_format or "channels_last"
-        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+        super().__init__(
+            name=name,
+            dtype=dtype,
+            trainable=trainable,
+            input_shape=input_shape,
+            input_dim=input_dim,
+            activity_regularizer=activity_regularizer,
+        )
 
     def stage_spec(self) -> StageSpec | None:
         """Nothing for channels-last data (a reshape); channels-first data move their channels last first."""
@@ -203,6 +225,7 @@ class Reshape(Layer):
         trainable: bool = True,
         input_shape=None,
         input_dim=None,
+        activity_regularizer=None,
     ) -> None:
         try:
             target = tuple(int(d) for d in target_shape)
@@ -211,7 +234,14 @@ class Reshape(Layer):
         if not target or sum(d == -1 for d in target) > 1 or any(d < 1 and d != -1 for d in target):
             raise ValueError(f"target_shape: expected positive ints and at most one -1, got {target_shape!r}")
         self.target_shape = target
-        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+        super().__init__(
+            name=name,
+            dtype=dtype,
+            trainable=trainable,
+            input_shape=input_shape,
+            input_dim=input_dim,
+            activity_regularizer=activity_regularizer,
+        )
 
     def _resolved(self, features: tuple) -> tuple[int, ...]:
         size = math.prod(features)

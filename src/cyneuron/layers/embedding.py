@@ -75,7 +75,6 @@ class Embedding(Layer):
         unsupported_options(
             "Embedding",
             embeddings_constraint=embeddings_constraint,
-            activity_regularizer=activity_regularizer,
             lora_rank=lora_rank,
             lora_alpha=lora_alpha,
             quantization_config=quantization_config,
@@ -89,7 +88,7 @@ class Embedding(Layer):
                 "ordinary row); use mask_zero=False"
             )
         self.mask_zero = False
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._initial = None
         if weights is not None:
             if isinstance(weights, (list, tuple)) and len(weights) == 1:
@@ -142,7 +141,6 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": _initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": _regularizers.serialize(self.embeddings_regularizer),
-            "activity_regularizer": None,
             "embeddings_constraint": None,
             "mask_zero": self.mask_zero,
             "quantization_config": None,
