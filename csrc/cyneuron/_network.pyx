@@ -16,6 +16,7 @@
 cimport cython
 cimport numpy as cnp
 from cython cimport floating
+from libc.math cimport fabs
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
@@ -178,6 +179,8 @@ ctypedef struct NetState:
     optim.OptC opt
     optim.ParamC* params     # one per trainable parameter array, in stage order
     int n_params
+    bint penalised           # some param has an l1/l2 penalty
+    bint active_penalised    # some stage has an activity penalty on its output
     long long iterations
     uint64_t seed
     # training workspace (train_rows rows)
@@ -313,6 +316,8 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
     while s >= st.first_trained:
         stage = &st.stages[s]
         inp = _stage_input(tag, st, s, x, True)
+        if stage.act_l1 != 0 or stage.act_l2 != 0:
+            _add_activity_gradient(tag, stage, g, rows)
         if stage.kind == KIND_DENSE:
             dense.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
         elif stage.kind == KIND_ACTIVATION:
@@ -347,6 +352,77 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
         g = h
         h = t
         s -= 1
+
+
+cdef double _penalise(floating* tag, NetState* st, bint gradients) noexcept nogil:
+    """The weight penalties' sum at the current weights; with ``gradients``, each penalised param's
+    gradient also gets ``l1 * s(w) + 2 * l2 * w``, s(w) = 1 if w >= 0 else -1 (reference/regularizers.py). The factors are
+    cast to the dtype before they multiply, as Keras casts them."""
+    cdef int k
+    cdef Py_ssize_t i
+    cdef const floating* w
+    cdef floating* g
+    cdef floating l1, l2x2, v
+    cdef double total = 0.0, abs_sum, square_sum
+    for k in range(st.n_params):
+        if st.params[k].l1 == 0 and st.params[k].l2 == 0:
+            continue
+        w = <const floating*>st.params[k].w
+        g = <floating*>st.params[k].g
+        l1 = <floating>st.params[k].l1
+        l2x2 = <floating>(2.0 * st.params[k].l2)
+        abs_sum = 0.0
+        square_sum = 0.0
+        for i in range(st.params[k].n):
+            v = w[i]
+            abs_sum += fabs(v)
+            square_sum += <double>v * v
+            if gradients:
+                if l1 != 0:
+                    g[i] += l1 if v >= 0 else -l1
+                g[i] += l2x2 * v
+        total += <double>l1 * abs_sum + <double>(<floating>st.params[k].l2) * square_sum
+    return total
+
+
+cdef double _activity_sum(floating* tag, NetState* st, Py_ssize_t rows, bint training) noexcept nogil:
+    """The activity penalties of this batch's stage outputs, undivided: ``sum_s l1 * sum|y_s| + l2 * sum y_s**2``
+    (Keras adds it divided by the batch size; the loss tracker then weighs it by the batch size)."""
+    cdef int s
+    cdef Py_ssize_t i, n
+    cdef StageC* stage
+    cdef const floating* y
+    cdef double total = 0.0, abs_sum, square_sum
+    cdef floating v
+    for s in range(st.n_stages):
+        stage = &st.stages[s]
+        if stage.act_l1 == 0 and stage.act_l2 == 0:
+            continue
+        y = <const floating*>(stage.out_train if training else stage.out_infer)
+        n = rows * stage.n_out
+        abs_sum = 0.0
+        square_sum = 0.0
+        for i in range(n):
+            v = y[i]
+            abs_sum += fabs(v)
+            square_sum += <double>v * v
+        total += <double>(<floating>stage.act_l1) * abs_sum + <double>(<floating>stage.act_l2) * square_sum
+    return total
+
+
+cdef inline void _add_activity_gradient(floating* tag, StageC* stage, floating* g, Py_ssize_t rows) noexcept nogil:
+    """dL/dA += (l1 * s(y) + 2 * l2 * y) / rows over the stage's training output (s: as the weight penalty's)."""
+    cdef Py_ssize_t i, n = rows * stage.n_out
+    cdef const floating* y = <const floating*>stage.out_train
+    cdef floating count = <floating>rows
+    cdef floating l1 = <floating>stage.act_l1 / count
+    cdef floating l2x2 = 2 * (<floating>stage.act_l2 / count)
+    cdef floating v
+    for i in range(n):
+        v = y[i]
+        if l1 != 0:
+            g[i] += l1 if v >= 0 else -l1
+        g[i] += l2x2 * v
 
 
 cdef bint _step_finite(floating* tag, NetState* st, double loss) noexcept nogil:
@@ -387,11 +463,12 @@ cdef void _commit(floating* tag, NetState* st) noexcept nogil:
 
 cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, const floating* y,
                               const int64_t* labels, const floating* w, Py_ssize_t rows, bint training,
-                              floating* grad, double* sums) noexcept nogil:
+                              floating* grad, double* sums, double extra) noexcept nogil:
     """Loss gradient (w.r.t. the last stage's pre-activation when the head fuses it) into ``grad`` (a
     scratch buffer when only evaluating), and adds the loss then metric sums to ``sums``; returns the loss sum.
     ``w``: the rows' sample weights (NULL: unweighted); they weight the loss, not the metrics (Keras' ``metrics=``).
-    ``sums[0]`` adds rows times the batch's loss (Keras' loss tracker weighs each batch by its size)."""
+    ``sums[0]`` adds rows times the batch's loss (Keras' loss tracker weighs each batch by its size); ``extra``
+    (the weight and activity penalties, Keras' ``model.losses``) joins the batch's loss first."""
     cdef int last = st.n_stages - 1, k
     cdef StageC* stage = &st.stages[last]
     cdef const floating* a = <const floating*>(stage.out_train if training else stage.out_infer)
@@ -402,6 +479,7 @@ cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, co
     elif stage.head:
         z = _stage_input(tag, st, last, x, training)
     loss = losses.output_gradient(&st.loss, st.head_act, y, labels, z, a, grad, rows, st.out_dim, w)
+    loss += extra
     _accumulate(tag, sums, loss * rows)
     for k in range(st.n_metrics):
         _accumulate(tag, sums + 1 + k,
@@ -438,7 +516,7 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
     cdef floating* yb = <floating*>st.y_batch
     cdef const floating* ws = <const floating*>st.w_data
     cdef floating* wb = NULL
-    cdef double loss
+    cdef double loss, penalty
 
     # gather rows order[start:stop]
     for r in range(rows):
@@ -468,8 +546,15 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
 
     if not _forward(tag, st, xb, rows, True, <floating*>st.z_train, NULL):
         return STEP_BAD_INDEX  # not reached: the gather checked the private copy
-    loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, wb, rows, True, <floating*>st.g0, st.stats)
+    penalty = 0.0
+    if st.active_penalised:
+        penalty += _activity_sum(tag, st, rows, True) / rows
+    if st.penalised:
+        penalty += _penalise(tag, st, False)
+    loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, wb, rows, True, <floating*>st.g0, st.stats, penalty)
     _backward(tag, st, xb, rows)
+    if st.penalised:
+        _penalise(tag, st, True)  # the weight penalties' gradients join the backward's
     if not _step_finite(tag, st, loss):
         return STEP_NONFINITE
     _commit(tag, st)
@@ -496,19 +581,24 @@ cdef bint _predict(floating* tag, NetState* st, const floating* x, Py_ssize_t n,
 
 cdef bint _evaluate(floating* tag, NetState* st, const floating* x, const floating* y, const int64_t* labels,
                     const floating* w, Py_ssize_t n, Py_ssize_t chunk, double* sums) noexcept nogil:
-    """False when an embedding index was out of range (see ``_forward``)."""
+    """False when an embedding index was out of range (see ``_forward``). Each batch's loss includes the
+    weight penalties and its activity penalties, as Keras' test step's does."""
     cdef Py_ssize_t start, rows
     cdef const floating* xr
     cdef floating* grad = <floating*>st.g_infer
     cdef bint ok = True
+    cdef double weight_penalty = _penalise(tag, st, False) if st.penalised else 0.0, extra
     start = 0
     while start < n:
         rows = chunk if n - start > chunk else n - start
         xr = _x_rows(tag, st, x, start)
         ok = _forward(tag, st, xr, rows, False, <floating*>st.z_infer, NULL) and ok
+        extra = weight_penalty
+        if st.active_penalised:
+            extra += _activity_sum(tag, st, rows, False) / rows
         _loss_and_metrics(tag, st, xr, y + start * st.out_dim if y != NULL else NULL,
                           labels + start if labels != NULL else NULL, w + start if w != NULL else NULL,
-                          rows, False, grad, sums)
+                          rows, False, grad, sums, extra)
         start += rows
     return ok
 
@@ -625,6 +715,8 @@ cdef class NetworkCore:
         )
         self._macs_per_row = 0
         self._params = []
+        penalties = []
+        self.st.active_penalised = False
         for s, spec in enumerate(stages):
             stage = &self.st.stages[s]
             stage.kind = _KIND_CODES[spec.kind]
@@ -632,6 +724,7 @@ cdef class NetworkCore:
             stage.n_out = widths[s + 1]
             stage.trainable = bool(spec.trainable)
             stage.need_dx = s > self.st.first_trained
+            stage.act_l1, stage.act_l2 = spec.activity
             stage.path = path
             # a bidirectional stage's params belong to its two direction stages (_describe)
             own_params = () if spec.kind == "bidirectional" else spec.params
@@ -645,7 +738,12 @@ cdef class NetworkCore:
                 stage.state[k] = cnp.PyArray_DATA(<cnp.ndarray>array)
             if stage.trainable:
                 self._params.extend(spec.params)
+                penalties.extend(spec.penalties or [(0.0, 0.0)] * len(spec.params))
             self._describe(stage, spec, s == len(stages) - 1)
+            if stage.act_l1 != 0 or stage.act_l2 != 0:
+                # the penalty's gradient joins dL/dA of the output, so a last stage's head is not fused
+                stage.head = False
+                self.st.active_penalised = True
         self._path = path
         self.st.head_act = core.ACT_LINEAR
         if self.st.stages[len(stages) - 1].head:
@@ -655,9 +753,12 @@ cdef class NetworkCore:
         if self.st.params == NULL:
             raise MemoryError("cyneuron: cannot allocate the parameter table")
         memset(self.st.params, 0, max(1, len(self._params)) * sizeof(optim.ParamC))
+        self.st.penalised = False
         for k, array in enumerate(self._params):
             self.st.params[k].w = cnp.PyArray_DATA(<cnp.ndarray>array)
             self.st.params[k].n = array.size
+            self.st.params[k].l1, self.st.params[k].l2 = penalties[k]
+            self.st.penalised = self.st.penalised or penalties[k][0] != 0 or penalties[k][1] != 0
         self._slots = [[] for _ in self._params]
         self._slot_layout = None
         self.st.iterations = 0

@@ -124,6 +124,14 @@ class CompileMixin:
             raise ValueError(f"You must call compile() before using the model ({method}).")
         if self._loss_spec is None:
             raise ValueError(f"{method}: no loss to compute; provide a `loss` argument in compile()")
+        for layer in self._layers:
+            activity = getattr(layer, "activity_regularizer", None)
+            for regularizer in [r for _, r in layer.regularized_weights()] + ([activity] if activity else []):
+                if regularizer._factors() is None:
+                    raise ValueError(
+                        f"{method}: layer {layer.name!r} has a {type(regularizer).__name__}, which cyneuron's "
+                        "training step does not apply (it supports L1, L2 and L1L2)"
+                    )
 
     # ================================================================ compiled metrics
     def _set_compiled_metrics(self, compiled: list) -> None:

@@ -10,6 +10,7 @@ needs them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from cyneuron import optimizers as _optimizers
 from cyneuron._compile import CompileMixin
 from cyneuron._inference import InferenceMixin, new_net_lock
 from cyneuron._summary import summary_text
-from cyneuron._training import TrainingMixin
+from cyneuron._training import _DEFAULT_BATCH_SIZE, TrainingMixin
 from cyneuron.backend.specs import StageSpec
 from cyneuron.layers import InputLayer, Layer, _feature_shape, unique_name
 from cyneuron.layers import deserialize as _deserialize_layer
@@ -302,7 +303,17 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
             return self._network
 
     def _stage_specs(self) -> list[StageSpec]:
-        stages = [stage for layer in self._layers for stage in stage_list(layer.stage_spec())]
+        stages = []
+        for layer in self._layers:
+            stages.extend(stage_list(layer.stage_spec()))
+            activity = _activity_factors(layer)
+            if activity is not None:
+                if not stages:
+                    raise ValueError(f"{layer.name}: an activity_regularizer on a first layer without weights")
+                # a reshape's output is its input's data: its penalty joins the last stage's so far
+                l1, l2 = stages[-1].activity
+                stages[-1] = dataclasses.replace(stages[-1], activity=(l1 + activity[0], l2 + activity[1]))
+        stages = _with_penalties(stages, self._layers)
         if not stages:  # only reshapes: the network still has to copy its input through
             width = (self._input_dim,)
             stages = [StageSpec("activation", width, width, {"activation": "linear"})]
@@ -515,6 +526,11 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
             ignore_class=self._loss_spec.ignore_class,
         )
         return x_array, targets, y_array.shape
+
+    @property
+    def losses(self) -> list:
+        """The weight penalties of every trainable regularised weight, as Keras' ``model.losses``."""
+        return [penalty for layer in self._layers for penalty in layer.losses]
 
     def _acquire(self, method: str) -> None:
         if not self._lock.acquire(blocking=False):
@@ -732,3 +748,28 @@ from cyneuron._functional import Model  # noqa: E402
 from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
 
 __getattr__ = module_getattr(__name__)
+
+
+def _activity_factors(layer) -> tuple[float, float] | None:
+    """``(l1, l2)`` of the layer's activity_regularizer (None: none, or one the step cannot apply)."""
+    regularizer = getattr(layer, "activity_regularizer", None)
+    pair = regularizer._factors() if regularizer is not None else None
+    return (float(pair[0]), float(pair[1])) if pair is not None and any(pair) else None
+
+
+def _with_penalties(stages: list[StageSpec], layers) -> list[StageSpec]:
+    """``stages`` with each param's ``(l1, l2)`` from its layer's regularizer (params are matched by their
+    memory: a stage may hold a reshaped view of a weight, e.g. Conv1D's kernel)."""
+    factors = {}
+    for layer in layers:
+        for array, regularizer in layer.regularized_weights():
+            pair = regularizer._factors()
+            if pair is not None and any(pair):
+                factors[(array.__array_interface__["data"][0], array.size)] = (float(pair[0]), float(pair[1]))
+    if not factors:
+        return stages
+    out = []
+    for stage in stages:
+        pairs = tuple(factors.get((p.__array_interface__["data"][0], p.size), (0.0, 0.0)) for p in stage.params)
+        out.append(dataclasses.replace(stage, penalties=pairs) if any(any(p) for p in pairs) else stage)
+    return out

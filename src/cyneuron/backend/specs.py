@@ -104,7 +104,9 @@ class StageSpec:
     arrays and ``state`` the non-trainable ones (BatchNormalization's moving statistics),
     both the model's own arrays: a network reads and updates them in place and never
     replaces them. ``trainable=False`` freezes the params (no update; kinds with a mode,
-    such as BatchNormalization, then run in inference mode).
+    such as BatchNormalization, then run in inference mode). ``penalties``: empty, or one
+    ``(l1, l2)`` weight penalty per param (``reference/regularizers.py``; ``(0, 0)`` for none);
+    ``activity``: the ``(l1, l2)`` penalty on the stage's output (its layer's ``activity_regularizer``).
     """
 
     kind: str
@@ -115,6 +117,8 @@ class StageSpec:
     state: tuple[np.ndarray, ...] = ()
     trainable: bool = True
     name: str = ""
+    penalties: tuple[tuple[float, float], ...] = ()
+    activity: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
