@@ -73,6 +73,22 @@ def build(lib, case):
             L.Flatten(activity_regularizer=R.L2(0.02)),
             L.Dense(1, activity_regularizer=R.L2(0.05)),
         ]
+    elif case == "conv2d + lstm + gru":
+        body = [
+            L.Reshape((2, 3, 1)),
+            L.Conv2D(3, 2, padding="same", kernel_regularizer=R.L2(0.05), bias_regularizer=R.L1L2(0.0, 0.1)),
+            L.Reshape((2, 9)),
+            L.LSTM(
+                4,
+                return_sequences=True,
+                kernel_regularizer=R.L2(0.02),
+                recurrent_regularizer=R.L2(0.03),
+                bias_regularizer=R.L2(0.01),
+                activity_regularizer=R.L2(0.01),
+            ),
+            L.GRU(3, kernel_regularizer=R.L1L2(0.0, 0.02), recurrent_regularizer=R.L2(0.04)),
+            L.Dense(1),
+        ]
     else:
         raise ValueError(case)
     return lib.Sequential([lib.Input((FEATURES,)), *body])
@@ -194,6 +210,7 @@ def main() -> int:
         "embedding",
         "activity l1 hidden + l2 output",
         "activity softmax head",
+        "conv2d + lstm + gru",
     ]
     for case in cases:
         for optimizer in ("SGD", "Adam"):
