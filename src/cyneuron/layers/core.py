@@ -128,6 +128,8 @@ class Dense(Layer):
             "bias_initializer": _initializers.serialize(self.bias_initializer),
             "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": None,
+            "bias_constraint": None,
         }
 
 

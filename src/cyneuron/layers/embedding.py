@@ -141,6 +141,7 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": _initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": _regularizers.serialize(self.embeddings_regularizer),
+            "activity_regularizer": _regularizers.serialize(self.activity_regularizer),
             "embeddings_constraint": None,
             "mask_zero": self.mask_zero,
             "quantization_config": None,
