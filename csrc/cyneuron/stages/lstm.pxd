@@ -49,12 +49,34 @@ cdef extern from *:
     static inline void NAME(T* g, T* d, const T* hp, const T* cp, const T* dh, T* dc, Py_ssize_t u) { \\
         NAME##_rows(g, g + u, g + 2 * u, g + 3 * u, d, d + u, d + 2 * u, d + 3 * u, hp, cp, dh, dc, u); \\
     }
+    /* forward, sigmoid gates and tanh: the general path's expressions (_rnn_act's functions, the same
+       products and sums) in one pass over the row: the activations back into the gates, c_t into c and
+       cs, tanh(c_t) into acs, h_t into h. */
+    #define CYN_LSTM_FWD(NAME, T, SIG, TANH) \\
+    CYN_CLONES static void NAME##_rows(T* restrict gI, T* restrict gF, T* restrict gG, T* restrict gO, \\
+            T* restrict c, T* restrict cs, T* restrict acs, T* restrict h, Py_ssize_t u) { \\
+        for (Py_ssize_t j = 0; j < u; j++) { \\
+            T i = SIG(gI[j]), f = SIG(gF[j]), g = TANH(gG[j]), o = SIG(gO[j]), cj, a; \\
+            gI[j] = i; gF[j] = f; gG[j] = g; gO[j] = o; \\
+            cj = f * c[j] + i * g; \\
+            c[j] = cj; cs[j] = cj; \\
+            a = TANH(cj); \\
+            acs[j] = a; h[j] = o * a; \\
+        } \\
+    } \\
+    static inline void NAME(T* g, T* c, T* cs, T* acs, T* h, Py_ssize_t u) { \\
+        NAME##_rows(g, g + u, g + 2 * u, g + 3 * u, c, cs, acs, h, u); \\
+    }
     #pragma GCC push_options
     #pragma GCC optimize ("no-trapping-math")
     CYN_LSTM_BACK(cyn_lstm_back_f, float)
     CYN_LSTM_BACK(cyn_lstm_back_d, double)
+    CYN_LSTM_FWD(cyn_lstm_fwd_f, float, cyn_vsigmoidf, cyn_vtanhf)
+    CYN_LSTM_FWD(cyn_lstm_fwd_d, double, cyn_vsigmoid, cyn_vtanh)
     #pragma GCC pop_options
     """
+    void cyn_lstm_fwd_f(float* g, float* c, float* cs, float* acs, float* h, Py_ssize_t u) noexcept nogil
+    void cyn_lstm_fwd_d(double* g, double* c, double* cs, double* acs, double* h, Py_ssize_t u) noexcept nogil
     void cyn_lstm_back_f(float* g, float* d, const float* hp, const float* cp, const float* dh, float* dc,
                          Py_ssize_t u) noexcept nogil
     void cyn_lstm_back_d(double* g, double* d, const double* hp, const double* cp, const double* dh,
@@ -64,10 +86,17 @@ cdef extern from *:
 cdef inline void forward_step(floating* gates, Py_ssize_t ldg, Py_ssize_t rows, Py_ssize_t u, int ra, int ac,
                               floating* c, floating* h, floating* cs, floating* acs, Py_ssize_t lds) noexcept nogil:
     """One step: gates (rows, 4u; row stride ldg) pre-activations in, activations out; c (rows, u) c_{t-1}
-    in, c_t out; h (rows, u) = h_t. act(c_t) goes to acs (row stride lds), and c_t to cs too unless cs is
-    NULL (inference)."""
+    in, c_t out; h (rows, u) = h_t; act(c_t) to acs and c_t to cs (row stride lds each; in inference
+    scratch rows: nothing reads them)."""
     cdef Py_ssize_t r, j
     cdef floating *g, *cr, *hp, *hr
+    if ra == core.ACT_SIGMOID and ac == core.ACT_TANH:
+        for r in range(rows):  # the general path below in one pass per row (the same expressions)
+            if floating is float:
+                cyn_lstm_fwd_f(gates + r * ldg, c + r * u, cs + r * lds, acs + r * lds, h + r * u, u)
+            else:
+                cyn_lstm_fwd_d(gates + r * ldg, c + r * u, cs + r * lds, acs + r * lds, h + r * u, u)
+        return
     for r in range(rows):
         g = gates + r * ldg
         act_block(ra, g, u)
@@ -77,8 +106,7 @@ cdef inline void forward_step(floating* gates, Py_ssize_t ldg, Py_ssize_t rows, 
         cr = c + r * u
         for j in range(u):
             cr[j] = g[u + j] * cr[j] + g[j] * g[2 * u + j]
-        if cs != NULL:
-            memcpy(cs + r * lds, cr, u * sizeof(floating))
+        memcpy(cs + r * lds, cr, u * sizeof(floating))
         hp = acs + r * lds
         memcpy(hp, cr, u * sizeof(floating))
         act_block(ac, hp, u)

@@ -200,7 +200,7 @@ cdef inline void forward(floating* tag, StageC* s, const floating* x, floating* 
             if training:
                 lstm.forward_step(g, T * G, rows, u, ra, ac, c, h, X2 + tx * u, X2 + n * u + tx * u, T * u)
             else:
-                lstm.forward_step(g, T * G, rows, u, ra, ac, c, h, NULL, t1, u)
+                lstm.forward_step(g, T * G, rows, u, ra, ac, c, h, t2, t1, u)
         elif after:
             gru.forward_step_after(g, T * G, rows, u, G, ra, ac, hu, b + G if b != NULL else NULL, h,
                                    X2 + tx * u if training else NULL, T * u)
