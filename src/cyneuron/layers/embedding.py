@@ -63,10 +63,10 @@ class Embedding(Layer):
         lora_rank=None,
         lora_alpha=None,
         quantization_config=None,
-        activity_regularizer=None,
-        input_length=None,
         **kwargs,
     ) -> None:
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
+        input_length = kwargs.pop("input_length", None)
         self.input_dim = _check_dim(input_dim, "input_dim")
         self.output_dim = _check_dim(output_dim, "output_dim")
         if input_length is not None:
