@@ -313,7 +313,8 @@ class Proc:
 
 def git_describe(tree: str) -> str:
     try:
-        out = subprocess.run(["git", "-C", tree.partition("@")[0], "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+        command = ["git", "-C", tree.partition("@")[0], "log", "-1", "--format=%h %s"]
+        out = subprocess.run(command, capture_output=True, text=True)
         return out.stdout.strip()[:70]
     except OSError:
         return "?"

@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-# First: importing _simd installs the active SIMD path's compiled modules before anything imports them.
-from cyneuron import _simd  # noqa: F401
+# _simd before anything that imports the compiled modules: it installs the active SIMD path's.
+from cyneuron import _simd as _simd
 from cyneuron import _unavailable, activations, config, initializers, layers, losses, metrics, models, optimizers, utils
 from cyneuron._functional import KerasTensor
 from cyneuron._show_config import show_config
