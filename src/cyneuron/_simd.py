@@ -90,6 +90,9 @@ def load() -> str | None:
         return active
     path, why = select()
     package = sys.modules["cyneuron"]
+    blocked = [m for m in MODULES if f"cyneuron.{m}" in sys.modules and sys.modules[f"cyneuron.{m}"] is None]
+    if blocked and path != "baseline":  # sys.modules[name] = None: someone made that import fail on purpose
+        path, why = "baseline", f"cyneuron.{blocked[0]} blocked in sys.modules"
     if path != "baseline":
         try:
             for module in MODULES:
