@@ -5,6 +5,9 @@
     python bench/compare_commits.py /tmp/bench-before /tmp/bench-after            # the four workloads, fit + bare step
     python bench/compare_commits.py A B --cases tiny:fit:adam,digits:fit:sgd --rounds 9
     python bench/compare_commits.py B --cases digits-bn-dropout:fit:sgd --alloc    # one tree only is fine
+    python bench/compare_commits.py B@baseline B@avx2 B@avx512                    # one build's SIMD paths
+
+A tree may end in ``@PATH`` (baseline, avx2, avx512): its worker runs with ``CYNEURON_SIMD=PATH``.
 
 Each tree gets its own fresh worker process (``PYTHONPATH=TREE/src``, this file in worker mode);
 every worker uses the workloads, data and initial weights of ``bench/common.py`` of *this* checkout,
@@ -56,6 +59,15 @@ EXTRA = {
     "digits-linear": (
         "digits",
         [("Dense", {"units": 32}), ("Dense", {"units": 10, "activation": "softmax"})],
+    ),
+    # activation-heavy: exp in every hidden unit (sigmoid, tanh) and the softmax head
+    "digits-sigmoid": (
+        "digits",
+        [
+            ("Dense", {"units": 128, "activation": "sigmoid"}),
+            ("Dense", {"units": 128, "activation": "tanh"}),
+            ("Dense", {"units": 10, "activation": "softmax"}),
+        ],
     ),
 }
 DEFAULT_CASES = [f"{w}:{m}:sgd" for w in ("tiny", "digits", "mnist-like", "wide") for m in ("fit", "bare")]
@@ -158,6 +170,9 @@ class Worker:
         import cyneuron
 
         info = {"pid": os.getpid(), "cyneuron": os.path.dirname(cyneuron.__file__), "numpy": np.__version__}
+        simd = getattr(cyneuron, "_simd", None)  # the active SIMD path (trees with runtime dispatch)
+        if simd is not None:
+            info["simd"] = simd.active
         try:
             from threadpoolctl import threadpool_info
 
@@ -261,8 +276,11 @@ def serve() -> None:
 class Proc:
     def __init__(self, tree: str, env: dict, stderr) -> None:
         self.tree = tree
+        path, _, simd = tree.partition("@")
         env = dict(env)
-        env["PYTHONPATH"] = os.path.join(tree, "src")
+        env["PYTHONPATH"] = os.path.join(path, "src")
+        if simd:
+            env["CYNEURON_SIMD"] = simd
         self.p = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--serve"],
             stdin=subprocess.PIPE,
@@ -295,7 +313,8 @@ class Proc:
 
 def git_describe(tree: str) -> str:
     try:
-        out = subprocess.run(["git", "-C", tree, "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+        command = ["git", "-C", tree.partition("@")[0], "log", "-1", "--format=%h %s"]
+        out = subprocess.run(command, capture_output=True, text=True)
         return out.stdout.strip()[:70]
     except OSError:
         return "?"

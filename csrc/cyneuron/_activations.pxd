@@ -8,7 +8,9 @@
 # z = a gives the same answer at the default arguments, because the dense and conv2d kinds keep no
 # pre-activation and pass their output as both. Softmax-like rows: log_softmax only.
 from cython cimport floating
-from libc.math cimport erfc, erfcf, exp, expf, expm1, expm1f, fabs, fabsf, log, log1p, log1pf, logf, sqrt, sqrtf, tanh, tanhf
+from libc.math cimport erfc, erfcf, expm1, expm1f, fabs, fabsf, log, log1p, log1pf, sqrt, sqrtf
+
+from cyneuron._vecmath cimport cyn_exp, cyn_expf, cyn_log, cyn_logf, cyn_tanh, cyn_tanhf
 
 cdef enum:
     ACT_FIRST_EXTENDED = 5  # codes below are _core's
@@ -39,11 +41,12 @@ cdef enum:
 
 
 # ------------------------------------------------------------------ scalar math
+# exp, log and tanh are _vecmath's (within 1-2 ulp of libm, inlined and vectorisable); the others libm's.
 cdef inline floating _exp(floating x) noexcept nogil:
     if floating is float:
-        return expf(x)
+        return cyn_expf(x)
     else:
-        return exp(x)
+        return cyn_exp(x)
 
 
 cdef inline floating _expm1(floating x) noexcept nogil:
@@ -55,9 +58,9 @@ cdef inline floating _expm1(floating x) noexcept nogil:
 
 cdef inline floating _log(floating x) noexcept nogil:
     if floating is float:
-        return logf(x)
+        return cyn_logf(x)
     else:
-        return log(x)
+        return cyn_log(x)
 
 
 cdef inline floating _log1p(floating x) noexcept nogil:
@@ -69,9 +72,9 @@ cdef inline floating _log1p(floating x) noexcept nogil:
 
 cdef inline floating _tanh(floating x) noexcept nogil:
     if floating is float:
-        return tanhf(x)
+        return cyn_tanhf(x)
     else:
-        return tanh(x)
+        return cyn_tanh(x)
 
 
 cdef inline floating _erfc(floating x) noexcept nogil:
@@ -441,7 +444,7 @@ cdef inline void forward(int act, const double* f, const floating* z, floating* 
             s = 0
             for j in range(units):
                 s += _exp(zr[j] - m)
-            v = <floating>log(s)
+            v = <floating>cyn_log(s)
             for j in range(units):
                 ar[j] = (zr[j] - m) - v
         return

@@ -10,7 +10,7 @@ from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from cyneuron cimport _activations as acts
-from cyneuron._activations cimport _exp, _tanh
+from cyneuron._activations cimport _exp, _log, _tanh
 
 # Loop or BLAS, per product. A BLAS call has a fixed cost (argument checks,
 # packing, ~0.1 us) that a tiny product never repays, while the SSE2 loops
@@ -123,7 +123,29 @@ def build_info() -> dict:
 
 
 # ------------------------------------------------------------------ scalar math
-# (_exp, _tanh: the float/double wrappers in _activations.pxd)
+# (_exp, _log, _tanh: the float/double wrappers in _activations.pxd, over _vecmath.h)
+_MATH_FUNCTIONS = ("exp", "log", "tanh")
+
+
+def math_function(str name, floating[::1] x, floating[::1] out):
+    """out[i] = name(x[i]) for name in "exp", "log", "tanh": the kernels' own scalar math (_vecmath.h),
+    for the accuracy tests. ``x`` and ``out`` are 1-D, contiguous, of one dtype and one length."""
+    cdef Py_ssize_t i, n = x.shape[0]
+    if name not in _MATH_FUNCTIONS:
+        raise ValueError(f"name: expected one of {', '.join(_MATH_FUNCTIONS)}, got {name!r}")
+    if out.shape[0] != n:
+        raise ValueError(f"out: expected length {n}, got {out.shape[0]}")
+    cdef int code = _MATH_FUNCTIONS.index(name)
+    with nogil:
+        if code == 0:
+            for i in range(n):
+                out[i] = _exp(x[i])
+        elif code == 1:
+            for i in range(n):
+                out[i] = _log(x[i])
+        else:
+            for i in range(n):
+                out[i] = _tanh(x[i])
 
 
 cdef inline floating _sigmoid(floating z) noexcept nogil:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+# _simd before anything that imports the compiled modules: it installs the active SIMD path's.
+from cyneuron import _simd as _simd
 from cyneuron import (
     _unavailable,
     activations,

@@ -51,8 +51,8 @@ def _owner(filepath: str | None) -> str:
 
 
 def config_info() -> dict:
-    """The facts ``show_config`` prints, as a dict (keys: backend, build, product_path, cpu, blas, threads)."""
-    from cyneuron import _threads
+    """The facts ``show_config`` prints, as a dict (keys: backend, build, simd, product_path, cpu, blas, threads)."""
+    from cyneuron import _simd, _threads
     from cyneuron.backend import get_backend
 
     info: dict = {"backend": get_backend(), "python": platform.python_version(), "machine": platform.machine()}
@@ -64,6 +64,12 @@ def config_info() -> dict:
     except ImportError as error:
         info["build"] = f"compiled kernels not available ({error})"
         info["product_path"] = None
+    info["simd"] = {
+        "active": _simd.active,
+        "reason": _simd.reason,
+        "supported": _simd.supported(),
+        "env": _simd.ENV_VAR,
+    }
     info["cpu"] = {"usable_cores": _threads.usable_cores(), "simd": _cpu_features()}
     if info["backend"] == "cython":
         import scipy.linalg.cython_blas  # noqa: F401  (the BLAS the kernels call: load it before asking)
@@ -94,6 +100,11 @@ def show_config(print_fn=print) -> dict:
         lines.append(
             f"  kernels built for: {build['instruction_set']}, FMA instructions {'yes' if build['fma'] else 'no'}, "
             f"{'optimised' if build['optimized'] else 'NOT optimised'} ({build['compiler']})"
+        )
+        simd = info["simd"]
+        lines.append(
+            f"  SIMD path: {simd['active']} ({simd['reason']}; this machine runs {', '.join(simd['supported'])}; "
+            f"{simd['env']}= forces one)"
         )
         lines.append(f"  dense products: {info['product_path']} (default of new networks)")
     else:
