@@ -522,6 +522,7 @@ def copy_stack(stages: list[StageSpec]) -> list[StageSpec]:
             tuple(a.copy() for a in s.state),
             s.trainable,
             s.name,
+            s.fold,
         )
         for s in stages
     ]

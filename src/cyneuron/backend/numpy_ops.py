@@ -6,6 +6,7 @@ allocates temporaries freely. Semantics are documented in ``base.py``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +17,7 @@ from cyneuron.backend.reference import activation as _activation
 from cyneuron.backend.reference import losses as reference_losses
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.reference.embedding import check_indices
+from cyneuron.backend.specs import ROW_ACTIVATIONS
 from cyneuron.backend.validation import (
     check_batch_bounds,
     check_dtype,
@@ -29,6 +31,7 @@ from cyneuron.backend.validation import (
     check_sample_weights,
     check_stages,
     input_indices,
+    loss_layout,
 )
 
 
@@ -118,16 +121,18 @@ class NumpyOps(Ops):
             _sgd_spec(learning_rate, momentum, nesterov), [param], [grad.copy()], slots, 0, np.zeros(0)
         )
 
-    def build_network(self, stages: Sequence[StageSpec], input_shape, dtype) -> NumpyNetwork:
-        return NumpyNetwork(self, stages, input_shape, dtype)
+    def build_network(self, stages: Sequence[StageSpec], input_shape, dtype, output_shape=None) -> NumpyNetwork:
+        return NumpyNetwork(self, stages, input_shape, dtype, output_shape)
 
 
 class NumpyNetwork(Network):
     """Reference network: a loop over the stages' reference modules (``cyneuron.backend.reference``)."""
 
-    def __init__(self, ops: NumpyOps, stages: Sequence[StageSpec], input_shape, dtype) -> None:
+    def __init__(self, ops: NumpyOps, stages: Sequence[StageSpec], input_shape, dtype, output_shape=None) -> None:
         self._ops = ops
         self._widths = check_stages(stages, input_shape, dtype)
+        # each sample's output is ``steps`` loss rows of ``width`` (Keras' losses reduce the last axis)
+        self._steps, self._width = loss_layout(output_shape, self._widths[-1])
         self._stages = tuple(stages)
         self._modules = tuple(KINDS[stage.kind] for stage in self._stages)
         self._dtype = check_dtype(dtype)
@@ -177,7 +182,10 @@ class NumpyNetwork(Network):
         trace = []
         for index, (stage, module) in enumerate(zip(self._stages, self._modules)):
             ctx = Context(training, self.seed, self.iterations, index, need_dx=index > self._first_trained)
-            step = module.forward(stage, x, ctx)
+            if stage.fold == 1:
+                step = module.forward(stage, x, ctx)
+            else:
+                step = _folded(module.forward(stage, x.reshape(x.shape[0] * stage.fold, -1), ctx), x.shape[0])
             trace.append(step)
             x = step.y
         return trace
@@ -187,8 +195,18 @@ class NumpyNetwork(Network):
         last = trace[-1]
         if last.head is not None:
             name, z, backprop = last.head
-            return name, z, last.y, backprop
+            # a row activation fuses with the loss only when its row is the loss's row (the compiled rule)
+            if name not in ROW_ACTIVATIONS or math.prod(self._stages[-1].out_shape) == self._width:
+                return name, z, last.y, backprop
         return "linear", last.y, last.y, last.backprop
+
+    def _loss_rows(self, y: np.ndarray, a: np.ndarray, z: np.ndarray, w: np.ndarray | None) -> tuple:
+        """Targets (or labels), output, pre-activation and weights as loss rows (rows * steps, width)."""
+        if self._steps == 1:
+            return y, a, z, w
+        rows = (-1, self._width)
+        y = y.reshape(-1) if self._loss.name == "sparse_categorical_crossentropy" else y.reshape(rows)
+        return y, a.reshape(rows), z.reshape(rows), None if w is None else w.reshape(-1)
 
     def predict(self, x, batch_size: int) -> np.ndarray:
         x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None, indices=self._indices)[0]
@@ -247,16 +265,20 @@ class NumpyNetwork(Network):
             order,
             finite_checked=finite_checked,
             indices=self._indices,
+            steps=self._steps,
         )
-        weights = check_sample_weights("weights", weights, data[0].shape[0], self._dtype, finite_checked=finite_checked)
+        weights = check_sample_weights(
+            "weights", weights, data[0].shape[0], self._dtype, finite_checked=finite_checked, steps=self._steps
+        )
         self._data, self._weights = data, weights
 
     def reset_stats(self) -> None:
         self.stats[...] = 0
 
     def _batch_stats(self, y: np.ndarray, a: np.ndarray, loss_value: float) -> np.ndarray:
-        sums = [loss_value * a.shape[0]]
-        sums += [float(np.sum(_per_sample_metric(m, y, a))) for m in self._metrics]
+        """Samples x the loss, then each metric summed over the loss rows per step (y, a: loss rows)."""
+        sums = [loss_value * a.shape[0] / self._steps]
+        sums += [float(np.sum(_per_sample_metric(m, y, a))) / self._steps for m in self._metrics]
         return np.array(sums)
 
     def train_batch(self, start: int, stop: int) -> bool:
@@ -273,7 +295,7 @@ class NumpyNetwork(Network):
         if self._indices:
             check_indices("x", xb, self._indices)
         if self._loss.name == "sparse_categorical_crossentropy":
-            check_labels("y", yb, yb.shape[0], self._widths[-1], self._loss.ignore_class)
+            check_labels("y", yb.reshape(-1), yb.size, self._width, self._loss.ignore_class)
         return self._step(xb, yb, None if self._weights is None else self._weights[rows])
 
     def train_arrays(self, x, y, weights=None, *, finite_checked: bool = False) -> bool:
@@ -287,16 +309,22 @@ class NumpyNetwork(Network):
             self._loss,
             finite_checked=finite_checked,
             indices=self._indices,
+            steps=self._steps,
         )
-        weights = check_sample_weights("weights", weights, x.shape[0], self._dtype, finite_checked=finite_checked)
+        weights = check_sample_weights(
+            "weights", weights, x.shape[0], self._dtype, finite_checked=finite_checked, steps=self._steps
+        )
         return self._step(x, y, weights)
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, wb: np.ndarray | None = None) -> bool:
         trace = self._forward(xb, True)
         activation, z, a, backprop = self._head(trace)
+        shape = z.shape
+        yb, a, z, wb = self._loss_rows(yb, a, z, wb)
         grad = np.empty_like(z)
         loss = self._ops._output_gradient(self._loss, activation, yb, z, a, grad, wb)
         self.stats += self._batch_stats(yb, a, loss)
+        grad = grad.reshape(shape)
 
         grads: list[np.ndarray] = []
         for index in range(len(self._stages) - 1, self._first_trained - 1, -1):
@@ -339,14 +367,18 @@ class NumpyNetwork(Network):
             self._loss,
             finite_checked=finite_checked,
             indices=self._indices,
+            steps=self._steps,
         )
-        weights = check_sample_weights("weights", weights, x.shape[0], self._dtype, finite_checked=finite_checked)
+        weights = check_sample_weights(
+            "weights", weights, x.shape[0], self._dtype, finite_checked=finite_checked, steps=self._steps
+        )
         batch_size = check_positive_int("batch_size", batch_size)
         totals = np.zeros(1 + len(self._metrics))
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
             wb = None if weights is None else weights[start : start + batch_size]
             activation, z, a, _ = self._head(self._forward(xb, False))
+            yb, a, z, wb = self._loss_rows(yb, a, z, wb)
             loss = self._ops._output_gradient(self._loss, activation, yb, z, a, np.empty_like(z), wb)
             totals += self._batch_stats(yb, a, loss)
         return totals / x.shape[0]
@@ -369,3 +401,23 @@ class NumpyNetwork(Network):
     def _require_training(self) -> None:
         if self._loss is None:
             raise RuntimeError("prepare_training must be called first")
+
+
+def _folded(step: Forward, rows: int) -> Forward:
+    """A stage's ``Forward`` over rows * fold rows seen as ``rows`` samples: outputs and gradients are the
+    same C-ordered numbers, grouped fold rows to a sample (a TimeDistributed stage)."""
+
+    def backprop(dy: np.ndarray):
+        dx, grads = step.backprop(dy.reshape(step.y.shape))
+        return (None if dx is None else dx.reshape(rows, -1)), grads
+
+    head = None
+    if step.head is not None:
+        name, z, head_backprop = step.head
+
+        def from_pre(dz: np.ndarray):
+            dx, grads = head_backprop(dz.reshape(z.shape))
+            return (None if dx is None else dx.reshape(rows, -1)), grads
+
+        head = (name, z.reshape(rows, -1), from_pre)
+    return Forward(step.y.reshape(rows, -1), backprop, head=head, new_state=step.new_state)

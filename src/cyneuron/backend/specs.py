@@ -105,6 +105,10 @@ class StageSpec:
     both the model's own arrays: a network reads and updates them in place and never
     replaces them. ``trainable=False`` freezes the params (no update; kinds with a mode,
     such as BatchNormalization, then run in inference mode).
+
+    ``fold`` > 1 makes it a TimeDistributed stage: a sample is ``fold`` consecutive rows of the
+    inner per-sample shapes ``in_shape`` / ``out_shape`` (its flat widths are ``fold * prod(shape)``),
+    and the kind runs over ``batch * fold`` rows, statistics (BatchNormalization) included.
     """
 
     kind: str
@@ -115,6 +119,7 @@ class StageSpec:
     state: tuple[np.ndarray, ...] = ()
     trainable: bool = True
     name: str = ""
+    fold: int = 1
 
 
 @dataclass(frozen=True)
