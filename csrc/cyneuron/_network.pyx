@@ -79,6 +79,7 @@ from cyneuron.backend.reference import prelu as reference_prelu
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.specs import LOSSES, METRIC_CODES, REDUCTION_CODES
 from cyneuron.backend.validation import (
+    check_folded_training,
     check_loss,
     check_metrics,
     check_network_data,
@@ -1062,6 +1063,7 @@ cdef class NetworkCore:
         cdef double* params
         loss = check_loss(loss, training=True)
         metrics = check_metrics(metrics, loss)
+        check_folded_training(self._stages)
         sparse = loss.name == "sparse_categorical_crossentropy"
         self._enter()
         try:

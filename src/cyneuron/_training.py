@@ -39,9 +39,11 @@ def _must_be_none(**kwargs) -> None:
             raise ValueError(f"{key}: not supported by cyneuron (only None)")
 
 
-def _sample_weights(value, n: int, dtype, name: str = "sample_weight") -> np.ndarray | None:
+def _sample_weights(value, n: int, dtype, name: str = "sample_weight", steps: int = 1) -> np.ndarray | None:
     """Per-sample weights as Keras 3 takes them: (n,) or (n, 1), numeric, finite and >= 0; returned as a
-    C-contiguous (n,) array of the model's dtype (None stays None)."""
+    C-contiguous (n,) array of the model's dtype (None stays None). With per-step losses (an output of
+    rank >= 3, ``steps`` loss rows per sample) as Keras 3: (n, 1) weighs all of a sample's steps, (n, T...) or
+    (n, T..., 1) each step (returned (n, steps)), and (n,) is refused as Keras' broadcasting refuses it."""
     if value is None:
         return None
     try:
@@ -50,9 +52,17 @@ def _sample_weights(value, n: int, dtype, name: str = "sample_weight") -> np.nda
         raise ValueError(f"{name}: could not convert to an array ({error})") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected numeric sample weights, got dtype {array.dtype}")
+    if steps > 1 and array.ndim == 1 and array.shape == (n,):
+        # Keras 3 multiplies the per-step losses (n, T...) by the weights without expanding them
+        raise ValueError(
+            f"Incompatible shapes for broadcasting: shapes=[({n}, {steps}), ({n},)] ({name}: with an "
+            f"output of rank >= 3 give one weight per step, ({n}, T...), or ({n}, 1) for all steps)"
+        )
     if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.shape != (n,):
+        array = array[:, 0]  # with per-step losses: one weight for all the sample's steps, as Keras broadcasts it
+    elif steps > 1 and array.ndim >= 2 and array.shape[0] == n and math.prod(array.shape[1:]) == steps:
+        array = array.reshape(n, steps)  # temporal weights (n, T...) or (n, T..., 1)
+    if array.shape not in ((n,), (n, steps)):
         raise ValueError(f"{name}: expected shape ({n},) or ({n}, 1) (one weight per sample), got {array.shape}")
     out = np.ascontiguousarray(array, dtype=dtype)
     if not np.isfinite(out).all():
@@ -80,9 +90,15 @@ def _check_class_weight(class_weight) -> dict | None:
     return checked
 
 
-def _class_weight_rows(class_weight: dict, targets: np.ndarray, dtype) -> np.ndarray:
+def _class_weight_rows(class_weight: dict, targets: np.ndarray, dtype, y_shape: tuple) -> np.ndarray:
     """Per-sample weights from class weights, as Keras 3: the class of a row is its int label, the arg-max of
-    a one-hot / probability row, or the rounded value of a (n, 1) target; classes not listed weigh 1."""
+    a one-hot / probability row, or the rounded value of a (n, 1) target; classes not listed weigh 1.
+    Per-step targets (``y_shape`` the caller's) are refused as Keras refuses them."""
+    if len(y_shape) >= 3:
+        # Keras' class_weight_to_sample_weights takes one class per sample: int() of a row of classes
+        raise TypeError("only 0-dimensional arrays can be converted to Python scalars")
+    if targets.ndim == 2 and targets.dtype == np.int64:  # labels (n, T) of a per-step sparse loss
+        raise ValueError(f"Incompatible shapes for broadcasting: shapes=[{tuple(y_shape)}, ({y_shape[0]},)]")
     labels = targets
     if labels.ndim > 1:
         labels = np.argmax(labels, axis=-1) if labels.shape[-1] != 1 else labels[:, 0]
@@ -145,7 +161,7 @@ class TrainingMixin:
                 weights = None
             else:
                 inputs, targets, y_shape = self._prepare_xy(x, y)
-                weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype)
+                weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype, steps=self._loss_steps)
             pairs = self._resolve_metrics(y_shape)
             network = self._get_network()
             self._ensure_prepared(network, tuple(m.spec for m in pairs), None)
@@ -338,7 +354,7 @@ class TrainingMixin:
 
     def _fit_data(self, x, y, validation_split, validation_data, sample_weight=None, class_weight=None):
         inputs, targets, y_shape = self._prepare_xy(x, y)
-        weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype)
+        weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype, steps=self._loss_steps)
         val = self._validation(validation_data)
         if val is None and validation_split > 0:
             n = inputs.shape[0]
@@ -353,7 +369,7 @@ class TrainingMixin:
             inputs, targets = inputs[:split_at], targets[:split_at]
             weights = None if weights is None else weights[:split_at]
         if class_weight is not None:
-            weights = _class_weight_rows(class_weight, targets, self._dtype)
+            weights = _class_weight_rows(class_weight, targets, self._dtype, y_shape)
         return inputs, targets, y_shape, val, weights
 
     def _validation(self, validation_data):
@@ -372,7 +388,9 @@ class TrainingMixin:
         )
         val_w = None
         if len(validation_data) == 3:
-            val_w = _sample_weights(validation_data[2], val_x.shape[0], self._dtype, "validation_data[2]")
+            val_w = _sample_weights(
+                validation_data[2], val_x.shape[0], self._dtype, "validation_data[2]", steps=self._loss_steps
+            )
         return val_x, val_y, val_w
 
     def _source_batch(self, batch, name: str = "x", class_weight=None):
@@ -381,15 +399,17 @@ class TrainingMixin:
         bx, by, weights = batch
         if by is None:
             raise ValueError(f"{name}: expected batches (x, y) with targets, got batches without y")
-        inputs, targets, _ = self._prepare_xy(bx, by, f"{name} batch x", f"{name} batch y")
+        inputs, targets, y_shape = self._prepare_xy(bx, by, f"{name} batch x", f"{name} batch y")
         if weights is not None:
             if class_weight is not None:
                 raise ValueError(
                     f"class_weight: cannot be given when the {name} batches hold sample weights (as in Keras)"
                 )
-            weights = _sample_weights(weights, inputs.shape[0], self._dtype, f"{name} batch sample_weight")
+            weights = _sample_weights(
+                weights, inputs.shape[0], self._dtype, f"{name} batch sample_weight", steps=self._loss_steps
+            )
         elif class_weight is not None:
-            weights = _class_weight_rows(class_weight, targets, self._dtype)
+            weights = _class_weight_rows(class_weight, targets, self._dtype, y_shape)
         return inputs, targets, weights
 
     def _fit_source(
@@ -700,9 +720,9 @@ class TrainingMixin:
             self._refresh_trainable()
             network = self._get_network()
             n = inputs.shape[0]
-            weights = _sample_weights(sample_weight, n, self._dtype)
+            weights = _sample_weights(sample_weight, n, self._dtype, steps=self._loss_steps)
             if class_weight is not None:
-                weights = _class_weight_rows(class_weight, targets, self._dtype)
+                weights = _class_weight_rows(class_weight, targets, self._dtype, y_shape)
             key = self._prepared
             self._ensure_prepared(network, tuple(m.spec for m in pairs), max(n, key[3] if key else 0))
             with self._net_lock:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cyneuron.backend.base import LossSpec, MetricSpec, Network, Ops, OptimizerSpec, ScheduleSpec, StageSpec
-from cyneuron.backend.reference import KINDS, Context, Forward
+from cyneuron.backend.reference import KINDS, Context, Forward, run_stage
 from cyneuron.backend.reference import activation as _activation
 from cyneuron.backend.reference import losses as reference_losses
 from cyneuron.backend.reference import optimizers as reference_optimizers
@@ -21,6 +21,7 @@ from cyneuron.backend.specs import ROW_ACTIVATIONS
 from cyneuron.backend.validation import (
     check_batch_bounds,
     check_dtype,
+    check_folded_training,
     check_labels,
     check_loss,
     check_metrics,
@@ -182,10 +183,7 @@ class NumpyNetwork(Network):
         trace = []
         for index, (stage, module) in enumerate(zip(self._stages, self._modules)):
             ctx = Context(training, self.seed, self.iterations, index, need_dx=index > self._first_trained)
-            if stage.fold == 1:
-                step = module.forward(stage, x, ctx)
-            else:
-                step = _folded(module.forward(stage, x.reshape(x.shape[0] * stage.fold, -1), ctx), x.shape[0])
+            step = run_stage(stage, x, ctx, module)
             trace.append(step)
             x = step.y
         return trace
@@ -220,6 +218,7 @@ class NumpyNetwork(Network):
         """One training-mode pass over all of x (batch statistics, dropout); commits the stages' new state
         (moving statistics) as a Keras layer called with ``training=True`` does; no gradient, no update."""
         x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None, indices=self._indices)[0]
+        check_folded_training(self._stages)
         trace = self._forward(x, True)
         self._commit_state(trace)
         return trace[-1].y
@@ -235,6 +234,7 @@ class NumpyNetwork(Network):
         self, loss: LossSpec, metrics: Sequence[str], optimizer: OptimizerSpec, batch_size: int
     ) -> None:
         check_loss(loss, training=True)
+        check_folded_training(self._stages)
         self._batch_size = check_positive_int("batch_size", batch_size)
         self._data, self._weights = None, None  # data bound for another loss may not fit this one
         self._loss = loss
@@ -402,22 +402,3 @@ class NumpyNetwork(Network):
         if self._loss is None:
             raise RuntimeError("prepare_training must be called first")
 
-
-def _folded(step: Forward, rows: int) -> Forward:
-    """A stage's ``Forward`` over rows * fold rows seen as ``rows`` samples: outputs and gradients are the
-    same C-ordered numbers, grouped fold rows to a sample (a TimeDistributed stage)."""
-
-    def backprop(dy: np.ndarray):
-        dx, grads = step.backprop(dy.reshape(step.y.shape))
-        return (None if dx is None else dx.reshape(rows, -1)), grads
-
-    head = None
-    if step.head is not None:
-        name, z, head_backprop = step.head
-
-        def from_pre(dz: np.ndarray):
-            dx, grads = head_backprop(dz.reshape(z.shape))
-            return (None if dx is None else dx.reshape(rows, -1)), grads
-
-        head = (name, z.reshape(rows, -1), from_pre)
-    return Forward(step.y.reshape(rows, -1), backprop, head=head, new_state=step.new_state)

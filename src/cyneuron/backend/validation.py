@@ -222,6 +222,20 @@ def check_stages(stages: Sequence[StageSpec], input_shape: object, dtype: np.dty
     return widths
 
 
+def check_folded_training(stages: Sequence[StageSpec]) -> None:
+    """Training-mode passes refuse a trainable batch_norm stage with ``fold`` > 1: Keras 3's TimeDistributed
+    calls the layer once per time step, so BatchNormalization takes batch statistics per step and moves its
+    averages T times a batch, which folded rows (statistics over batch * T) would not reproduce. Frozen, or
+    in inference, it normalises with its moving statistics, exactly as folded."""
+    for index, stage in enumerate(stages):
+        if stage.kind == "batch_norm" and stage.fold > 1 and stage.trainable:
+            raise NotImplementedError(
+                f"stages[{index}] ({stage.name or stage.kind}): TimeDistributed(BatchNormalization) trains only "
+                "frozen (trainable=False) in cyneuron: Keras 3 runs it once per time step (batch statistics per "
+                "step), which cyneuron's folded stage does not; predict works either way"
+            )
+
+
 def loss_layout(output_shape: object, out_dim: int) -> tuple[int, int]:
     """(steps, width): how the loss reads a network's output rows of ``out_dim`` features.
 
@@ -299,7 +313,8 @@ def check_network_data(
     embedding) int64 indices, each in [0, indices), checked whatever ``finite_checked`` says.
     y is int64 labels (n,) in [0, units) for the sparse loss, else targets
     (n, units) of the dtype; y None (prediction) skips it. With ``steps`` > 1 (``loss_layout``: each
-    sample is that many loss rows of ``units // steps``) the labels are (n, steps) in [0, units // steps).
+    sample is that many loss rows of ``units // steps``) the labels are (n, steps) in [0, units // steps)
+    ((n, 1) is taken for (n,) when ``steps`` is 1).
     order, when given, is int64 (n,) with every value in [0, n). ``finite_checked=True`` skips the
     NaN/inf scan of x and y: for a caller that has just made that scan itself.
     """
@@ -318,11 +333,12 @@ def check_network_data(
     checked = [x]
     if y is not None:
         if loss is not None and loss.name == "sparse_categorical_crossentropy":
-            if steps == 1:
+            if steps == 1 and not (isinstance(y, np.ndarray) and y.ndim == 2):
                 y = check_labels("y", y, n, units, loss.ignore_class)
             else:
                 y = check_array("y", y, (n, steps), np.dtype(np.int64))
                 check_labels("y", y.reshape(-1), n * steps, units // steps, loss.ignore_class)
+                y = y.reshape(n) if steps == 1 else y
         else:
             y = check_array("y", y, (n, units), dtype)
             if not finite_checked:
@@ -392,11 +408,13 @@ def check_sample_weights(
     """
     if value is None:
         return None
-    if steps > 1:
-        if isinstance(value, np.ndarray) and value.ndim == 1:
-            value = check_sample_weights(name, value, rows, dtype, finite_checked=finite_checked)
-            return np.repeat(value, steps).reshape(rows, steps)
+    if isinstance(value, np.ndarray) and value.ndim == 2:
         value = check_array(name, value, (rows, steps), np.dtype(dtype))
+        if steps == 1:
+            value = value.reshape(rows)
+    elif steps > 1:
+        value = check_sample_weights(name, value, rows, dtype, finite_checked=finite_checked)
+        return np.repeat(value, steps).reshape(rows, steps)
     else:
         value = check_array(name, value, (rows,), np.dtype(dtype))
     if not finite_checked and rows:
