@@ -175,9 +175,7 @@ def main(groups=None) -> None:
         width = max(len(label) for label, _ in rows)
         print(f"{'case':<{width}}  weights   history   predict   evaluate")
         for label, r in rows:
-            print(
-                f"{label:<{width}}  {r['weights']:.2e}  {r['history']:.2e}  {r['predict']:.2e}  {r['evaluate']:.2e}"
-            )
+            print(f"{label:<{width}}  {r['weights']:.2e}  {r['history']:.2e}  {r['predict']:.2e}  {r['evaluate']:.2e}")
         worst = max(max(r.values()) for _, r in rows)
         print(f"worst relative difference: {worst:.2e} over {len(rows)} cases (target 1e-5)")
     if "errors" in groups:

@@ -401,4 +401,3 @@ class NumpyNetwork(Network):
     def _require_training(self) -> None:
         if self._loss is None:
             raise RuntimeError("prepare_training must be called first")
-

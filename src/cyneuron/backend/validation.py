@@ -398,9 +398,7 @@ def check_labels(name: str, value: object, rows: int, units: int, ignore_class: 
     return value
 
 
-def check_sample_weights(
-    name: str, value: object, rows: int, dtype, *, finite_checked: bool = False, steps: int = 1
-):
+def check_sample_weights(name: str, value: object, rows: int, dtype, *, finite_checked: bool = False, steps: int = 1):
     """None, or sample weights (rows,) of the dtype, finite and >= 0 (the scan skipped when ``finite_checked``).
 
     With ``steps`` > 1 (``loss_layout``) also (rows, steps), one weight per loss row (Keras' temporal

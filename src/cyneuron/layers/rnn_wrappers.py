@@ -23,6 +23,7 @@ from cyneuron.layers.base import Layer, stage_list, strip_neutral
 
 __all__ = ["TimeDistributed", "Bidirectional"]
 
+
 class _Wrapper(Layer):
     """A layer holding another one, whose weights are its own (Keras' ``Wrapper``)."""
 

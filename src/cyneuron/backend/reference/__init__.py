@@ -58,7 +58,6 @@ KINDS = {
 }
 
 
-
 def run_stage(spec, x, ctx: Context, module=None) -> Forward:
     """``KINDS[spec.kind].forward`` on x (rows, fold * prod(in_shape)); a folded (TimeDistributed) stage runs
     over the rows * fold rows of its inner shape, and its output and gradients are grouped back per sample
