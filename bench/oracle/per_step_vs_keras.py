@@ -3,16 +3,19 @@ test suite).
 
 Run in a venv with Keras on JAX and cyneuron importable::
 
-    KERAS_BACKEND=jax python bench/oracle/per_step_vs_keras.py [outputs|wrapped|errors]
+    KERAS_BACKEND=jax python bench/oracle/per_step_vs_keras.py [outputs|wrapped|files|errors]
 
 ``outputs``: models whose output has rank 3 (``LSTM(return_sequences=True)`` then ``Dense`` or
 ``TimeDistributed(Dense)``) trained on per-step targets (batch, T, units) with mse, categorical and sparse
 categorical cross-entropy (labels (batch, T) and (batch, T, 1)) plus accuracy, unweighted and with sample
 weights (batch, 1) and temporal ones (batch, T). ``wrapped``: TimeDistributed(Conv2D) > TimeDistributed(
-MaxPooling2D) > TimeDistributed(Flatten) > LSTM, and TimeDistributed(BatchNormalization). Each case: the same
+MaxPooling2D) > TimeDistributed(Flatten) > LSTM, TimeDistributed(LSTM) and a frozen TimeDistributed(
+BatchNormalization) (trainable, it is refused in training: Keras 3 calls the wrapped layer once per step, so
+its batch statistics are per step). Each case: the same
 initial weights (Keras' own, moved with get_weights/set_weights) and data, two unshuffled epochs through
 ``fit`` (Adam), then evaluate: the largest relative difference of the weights, the epoch losses and metrics,
-the predictions and the evaluate values. ``errors``: class_weight with per-step targets (type and wording).
+the predictions and the evaluate values. ``files``: .keras archives of TimeDistributed(Conv2D) models both
+ways. ``errors``: class_weight with per-step targets (type and wording), TimeDistributed(BatchNormalization).
 Target: 1e-5 in float32.
 """
 
@@ -120,13 +123,21 @@ def wrapped_cases(rng):
             m.Dense(1),
         ]
 
+    # a trainable BatchNormalization inside TimeDistributed is refused in training (Keras 3 calls the layer once
+    # per step: per-step batch statistics); frozen, it normalises with its moving statistics in both
     def bn(m):
         td = m.TimeDistributed
-        return [td(m.BatchNormalization()), m.LSTM(4, return_sequences=True), td(m.Dense(1))]
+        return [td(m.BatchNormalization(trainable=False)), m.LSTM(4, return_sequences=True), td(m.Dense(1))]
 
     def bn_conv(m):
         td = m.TimeDistributed
-        return [td(m.Conv2D(2, 3)), td(m.BatchNormalization()), td(m.GlobalAveragePooling2D()), m.GRU(3), m.Dense(1)]
+        return [
+            td(m.Conv2D(2, 3)),
+            td(m.BatchNormalization(trainable=False)),
+            td(m.GlobalAveragePooling2D()),
+            m.GRU(3),
+            m.Dense(1),
+        ]
 
     def td_lstm(m):
         # TD(LSTM) over (batch, T, T2, F): the inner LSTM runs over batch * T rows
@@ -136,10 +147,44 @@ def wrapped_cases(rng):
     y_nested = np.sin(nested.sum(axis=(1, 2, 3)))[:, None].astype("float32")
     return [
         ("TD(Conv2D) > TD(MaxPool2D) > TD(Flatten) > LSTM > Dense", conv, (steps, 6, 6, 2), (frames, y_frames)),
-        ("TD(BatchNorm) > LSTM(seq) > TD(Dense(1)) per-step mse", bn, (steps, 5), (seq, y_seq)),
-        ("TD(Conv2D) > TD(BatchNorm) > TD(GAP2D) > GRU > Dense", bn_conv, (steps, 6, 6, 2), (frames, y_frames)),
+        ("TD(BatchNorm frozen) > LSTM(seq) > TD(Dense(1)) per-step mse", bn, (steps, 5), (seq, y_seq)),
+        ("TD(Conv2D) > TD(BatchNorm frozen) > TD(GAP2D) > GRU > Dense", bn_conv, (steps, 6, 6, 2), (frames, y_frames)),
         ("TD(LSTM) > LSTM > Dense", td_lstm, (steps, 3, 2), (nested, y_nested)),
     ]
+
+
+def files() -> None:
+    """.keras files both ways for TimeDistributed over Conv2D / MaxPooling2D / Flatten: predictions after load
+    and the weights after one more epoch of both (relative)."""
+    import tempfile
+
+    shape = (3, 6, 6, 2)
+
+    def build(m):
+        td = m.TimeDistributed
+        return [td(m.Conv2D(3, 3, activation="relu")), td(m.MaxPooling2D(2)), td(m.Flatten()), m.LSTM(4), m.Dense(1)]
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((16, *shape)).astype("float32")
+    y = np.sin(x.reshape(16, -1).sum(axis=1))[:, None].astype("float32")
+    with tempfile.TemporaryDirectory() as tmp:
+        keras.utils.set_random_seed(1)
+        k = keras.Sequential([keras.Input(shape), *build(keras.layers)])
+        k.compile(optimizer="adam", loss="mse")
+        k.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        k.save(os.path.join(tmp, "k.keras"))
+        c = cyneuron.models.load_model(os.path.join(tmp, "k.keras"))
+        to_c = rel(c.predict(x, verbose=0), k.predict(x, verbose=0))
+        k.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        c.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        to_c_fit = max(rel(a, b) for a, b in zip(c.get_weights(), k.get_weights()))
+        c.save(os.path.join(tmp, "c.keras"))
+        k2 = keras.models.load_model(os.path.join(tmp, "c.keras"))
+        to_k = rel(k2.predict(x, verbose=0), c.predict(x, verbose=0))
+    print(
+        f"files TD(Conv2D) > TD(MaxPool2D) > TD(Flatten) > LSTM > Dense: Keras->cyneuron predict {to_c:.2e}, "
+        f"weights after +1 epoch {to_c_fit:.2e}; cyneuron->Keras predict {to_k:.2e}"
+    )
 
 
 def errors() -> None:
@@ -159,10 +204,21 @@ def errors() -> None:
             except Exception as error:  # noqa: BLE001 - the oracle reports whatever is raised
                 got.append(f"{type(error).__name__}: {error}")
         print(f"class_weight, {loss}, y {y.shape}:\n  keras:    {got[0]}\n  cyneuron: {got[1]}")
+    y = np.zeros((8, 4, 5), "float32")
+    got = []
+    for lib, layers in ((keras, keras.layers), (cyneuron, cl)):
+        model = lib.models.Sequential([layers.Input((4, 5)), layers.TimeDistributed(layers.BatchNormalization())])
+        model.compile(optimizer="sgd", loss="mse")
+        try:
+            model.fit(x, y, verbose=0)
+            got.append("trains (per-step batch statistics)")
+        except Exception as error:  # noqa: BLE001
+            got.append(f"{type(error).__name__}: {error}")
+    print(f"TD(BatchNormalization) trainable, fit:\n  keras:    {got[0]}\n  cyneuron: {got[1]}")
 
 
 def main(groups=None) -> None:
-    groups = groups or ["outputs", "wrapped", "errors"]
+    groups = groups or ["outputs", "wrapped", "files", "errors"]
     rng = np.random.default_rng(0)
     rows = []
     if "outputs" in groups:
@@ -178,6 +234,8 @@ def main(groups=None) -> None:
             print(f"{label:<{width}}  {r['weights']:.2e}  {r['history']:.2e}  {r['predict']:.2e}  {r['evaluate']:.2e}")
         worst = max(max(r.values()) for _, r in rows)
         print(f"worst relative difference: {worst:.2e} over {len(rows)} cases (target 1e-5)")
+    if "files" in groups:
+        files()
     if "errors" in groups:
         errors()
 
