@@ -79,6 +79,9 @@ def test_network_loss_over_steps_is_keras_reduction(steps, units, n, loss, weigh
     x = rng.standard_normal((n, steps * 3))
     y = _targets(rng, loss, n, steps, units)
     w = {None: None, "sample": rng.random(n), "temporal": rng.random((n, steps))}[weights]
+    if steps == 1:  # one loss row per sample: the network takes plain (n,) labels and weights
+        y = y.reshape(n) if loss.startswith("sparse") else y
+        w = None if w is None else w.reshape(n)
     spec = LossSpec(loss, reduction=reduction)
     metric = "sparse_categorical_accuracy" if loss.startswith("sparse") else "mean_squared_error"
     for ops in (REF, CY):
@@ -86,13 +89,13 @@ def test_network_loss_over_steps_is_keras_reduction(steps, units, n, loss, weigh
         network.prepare_training(spec, (MetricSpec(metric),), sgd_spec(0.1), n)
         got = network.evaluate(x, y, n, w)
         p = network.predict(x, n).reshape(n, steps, units)
-        yt = y if loss.startswith("sparse") else y.reshape(n, steps, units)
+        yt = y.reshape(n, steps) if loss.startswith("sparse") else y.reshape(n, steps, units)
         values = reference_losses.per_sample(LossSpec(loss), yt, p)  # (n, T)
-        wt = None if w is None else (w if w.ndim == 2 else np.repeat(w[:, None], steps, axis=1))
+        wt = None if w is None else (w.reshape(n, steps) if weights == "temporal" else np.repeat(w[:, None], steps, 1))
         expected = reference_losses.reduce(values, wt, None, reduction)
         np.testing.assert_allclose(got[0], expected, rtol=1e-10, atol=1e-12)
         if loss.startswith("sparse"):
-            m = (np.argmax(p, axis=-1) == y).mean()
+            m = (np.argmax(p, axis=-1) == yt).mean()
         else:
             m = reference_losses.per_sample(LossSpec("mean_squared_error"), yt, p).mean()
         np.testing.assert_allclose(got[1], m, rtol=1e-10, atol=1e-12)

@@ -313,8 +313,7 @@ def check_network_data(
     embedding) int64 indices, each in [0, indices), checked whatever ``finite_checked`` says.
     y is int64 labels (n,) in [0, units) for the sparse loss, else targets
     (n, units) of the dtype; y None (prediction) skips it. With ``steps`` > 1 (``loss_layout``: each
-    sample is that many loss rows of ``units // steps``) the labels are (n, steps) in [0, units // steps)
-    ((n, 1) is taken for (n,) when ``steps`` is 1).
+    sample is that many loss rows of ``units // steps``) the labels are (n, steps) in [0, units // steps).
     order, when given, is int64 (n,) with every value in [0, n). ``finite_checked=True`` skips the
     NaN/inf scan of x and y: for a caller that has just made that scan itself.
     """
@@ -333,12 +332,11 @@ def check_network_data(
     checked = [x]
     if y is not None:
         if loss is not None and loss.name == "sparse_categorical_crossentropy":
-            if steps == 1 and not (isinstance(y, np.ndarray) and y.ndim == 2):
+            if steps == 1:
                 y = check_labels("y", y, n, units, loss.ignore_class)
             else:
                 y = check_array("y", y, (n, steps), np.dtype(np.int64))
                 check_labels("y", y.reshape(-1), n * steps, units // steps, loss.ignore_class)
-                y = y.reshape(n) if steps == 1 else y
         else:
             y = check_array("y", y, (n, units), dtype)
             if not finite_checked:
@@ -406,10 +404,8 @@ def check_sample_weights(name: str, value: object, rows: int, dtype, *, finite_c
     """
     if value is None:
         return None
-    if isinstance(value, np.ndarray) and value.ndim == 2:
+    if steps > 1 and isinstance(value, np.ndarray) and value.ndim == 2:
         value = check_array(name, value, (rows, steps), np.dtype(dtype))
-        if steps == 1:
-            value = value.reshape(rows)
     elif steps > 1:
         value = check_sample_weights(name, value, rows, dtype, finite_checked=finite_checked)
         return np.repeat(value, steps).reshape(rows, steps)
