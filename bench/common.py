@@ -1,12 +1,16 @@
-"""Shared pieces of the benchmarks: workloads, data, initial weights and the four training methods.
+"""Shared pieces of the benchmarks: workloads, data, initial weights and the five training methods.
 
 Every method trains the same architecture from the same initial weights with plain SGD (lr 0.01),
-sparse categorical cross-entropy and a fresh shuffle every epoch:
+sparse categorical cross-entropy and a fresh shuffle every epoch (the convolution and recurrent
+workloads, ``LayerWorkload``: cyneuron and torch only):
 
 * ``cython`` / ``numpy``: cyneuron's public ``Sequential.fit`` on that backend;
 * ``numpy_loop``: a plain hand-written NumPy forward/backward/SGD loop (the honest baseline);
 * ``torch``: PyTorch CPU eager, ``nn.Sequential`` + ``F.cross_entropy`` + ``optim.SGD``;
 * ``jax``: one ``jax.jit`` of the whole SGD step (gather, forward, loss, grad, update) on the CPU.
+
+Prediction (``Predictor``) has one more peer, ``onnxruntime``: an ``InferenceSession`` on cyneuron's own
+ONNX export of the model (``PREDICT_METHODS``).
 
 Nothing here times anything; ``worker.py`` and the pytest suites do.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +35,12 @@ METHOD_LABELS = {
     "numpy_loop": "hand-written NumPy loop",
     "torch": "PyTorch CPU eager",
     "jax": "JAX jit (whole step)",
+    "onnxruntime": "onnxruntime (cyneuron's ONNX export)",
 }
+# Prediction's peers: the training methods and onnxruntime (which only predicts).
+PREDICT_METHODS = (*METHODS, "onnxruntime")
+# Predictor's calls on one sample besides ``one`` (``predict``), by method.
+PREDICT_ONE_CALLS = {"cython": ("on_batch", "call"), "numpy": ("on_batch", "call")}
 
 
 def ensure_cyneuron_importable() -> None:
@@ -85,12 +95,76 @@ class Workload:
         return f"{arch}, batch {self.batch_size}, {self.samples:,} samples, {self.epochs} epoch(s)"
 
 
-WORKLOADS: dict[str, Workload] = {
+@dataclass(frozen=True)
+class LayerWorkload:
+    """A convolution or recurrent training benchmark, trained by cyneuron (either backend) and PyTorch.
+
+    ``kind`` "cnn": Conv2D(f1, 3x3, same, relu) -> MaxPool2D(2) -> Conv2D(f2, ...) -> MaxPool2D(2) -> Flatten
+    -> Dense(classes, softmax) on ``input_shape`` (H, W, C), ``filters`` = (f1, f2); "lstm": LSTM(units)
+    -> Dense(classes, softmax) on ``input_shape`` (T, features), ``filters`` = (units,).
+    """
+
+    name: str
+    kind: str
+    input_shape: tuple[int, ...]
+    filters: tuple[int, ...]
+    classes: int
+    batch_size: int
+    epochs: int
+    samples: int
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.samples // self.batch_size)
+
+    @property
+    def steps(self) -> int:
+        return self.steps_per_epoch * self.epochs
+
+    def _macs(self) -> tuple[int, int]:
+        """Forward multiply-adds per sample: (all layers, the first layer)."""
+        if self.kind == "cnn":
+            (h, w, c), (f1, f2) = self.input_shape, self.filters
+            first = h * w * 9 * c * f1
+            return first + (h // 2) * (w // 2) * 9 * f1 * f2 + (h // 4) * (w // 4) * f2 * self.classes, first
+        (t, features), (units,) = self.input_shape, self.filters
+        first = t * 4 * (features + units) * units
+        return first + units * self.classes, first
+
+    @property
+    def flops_per_step(self) -> int:
+        """6 * batch * forward multiply-adds per sample (forward product + the two backward ones)."""
+        return 6 * self.batch_size * self._macs()[0]
+
+    @property
+    def flops_needed_per_step(self) -> int:
+        return self.flops_per_step - 2 * self.batch_size * self._macs()[1]
+
+    def describe(self) -> str:
+        shape = "×".join(str(d) for d in self.input_shape)
+        if self.kind == "cnn":
+            arch = f"{shape} → conv{self.filters[0]} → pool → conv{self.filters[1]} → pool → {self.classes}"
+        else:
+            arch = f"{shape} → LSTM({self.filters[0]}) → {self.classes}"
+        return f"{arch}, batch {self.batch_size}, {self.samples:,} samples, {self.epochs} epoch(s)"
+
+
+WORKLOADS: dict[str, Workload | LayerWorkload] = {
     "tiny": Workload("tiny", 1, ((16, "relu"), (32, "relu"), (2, "softmax")), 10, 3, 2100),
     "digits": Workload("digits", 64, ((32, "relu"), (10, "softmax")), 32, 20, 1797),
     "mnist-like": Workload("mnist-like", 784, ((128, "relu"), (10, "softmax")), 128, 1, 60_000),
     "wide": Workload("wide", 1024, ((1024, "relu"), (1024, "relu"), (10, "softmax")), 256, 1, 16_384),
+    # convolution and recurrent workloads: cyneuron and torch only (LAYER_METHODS)
+    "cnn": LayerWorkload("cnn", "cnn", (16, 16, 3), (8, 16), 2, 32, 1, 2048),
+    "lstm": LayerWorkload("lstm", "lstm", (20, 8), (32,), 2, 32, 1, 2048),
 }
+# The methods written for LayerWorkload (the NumPy loop and the JAX step are MLP-only).
+LAYER_METHODS = ("cython", "numpy", "torch")
+
+
+def is_mlp(name: str) -> bool:
+    return isinstance(WORKLOADS[name], Workload)
+
 
 # The notes' model for prediction latency: Dense(32, input_shape=(10,), relu) -> Dense(2, softmax).
 PREDICT_MODEL = Workload("predict", 10, ((32, "relu"), (2, "softmax")), 1, 1, 1000)
@@ -182,10 +256,29 @@ def load_data(name: str) -> tuple[np.ndarray, np.ndarray]:
         return mnist_like(WORKLOADS[name].samples)
     if name == "wide":
         return wide_data(WORKLOADS[name].samples)
+    if name in WORKLOADS and not is_mlp(name):
+        return layer_data(WORKLOADS[name])
     if name == "predict":
         rng = np.random.default_rng(1)
         return rng.random((1000, 10), dtype=np.float32), rng.integers(0, 2, 1000).astype(np.int64)
     raise ValueError(f"unknown workload {name!r}")
+
+
+def layer_data(workload: LayerWorkload, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian inputs; the label says whether the first channel / feature has a positive mean (learnable)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((workload.samples, *workload.input_shape), dtype=np.float32)
+    first = x[..., 0].reshape(workload.samples, -1)
+    return x, (first.mean(axis=1) > 0).astype(np.int64)
+
+
+def layer_weights(workload: LayerWorkload, seed: int = 42) -> list[np.ndarray]:
+    """Keras' default initial weights of the workload's cyneuron model, fixed by seed (Keras' layout)."""
+    ensure_cyneuron_importable()
+    from cyneuron.utils import set_random_seed
+
+    set_random_seed(seed)
+    return [w.copy() for w in build_keras_model(workload).get_weights()]
 
 
 def initial_weights(workload: Workload, seed: int = 42) -> list[np.ndarray]:
@@ -210,7 +303,7 @@ class Trainer:
         self.workload = workload
         self.x = x
         self.y = y
-        self.weights0 = initial_weights(workload)
+        self.weights0 = initial_weights(workload) if isinstance(workload, Workload) else layer_weights(workload)
 
     def reset(self, seed: int = 0) -> None:
         """Back to the initial weights, shuffling seeded with ``seed``."""
@@ -259,10 +352,22 @@ def torch_available() -> str | None:
     return None
 
 
-def build_keras_model(workload: Workload):
-    """cyneuron ``Sequential`` of Dense layers; the first one names ``input_shape`` as in the notes."""
+def build_keras_model(workload: Workload | LayerWorkload):
+    """cyneuron ``Sequential`` of Dense layers (the first one names ``input_shape`` as in the notes), or a
+    ``LayerWorkload``'s model."""
     from cyneuron.layers import Dense
     from cyneuron.models import Sequential
+
+    if isinstance(workload, LayerWorkload):
+        from cyneuron.layers import LSTM, Conv2D, Flatten, Input, MaxPooling2D
+
+        if workload.kind == "cnn":
+            f1, f2 = workload.filters
+            body = [Conv2D(f1, 3, padding="same", activation="relu"), MaxPooling2D(2)]
+            body += [Conv2D(f2, 3, padding="same", activation="relu"), MaxPooling2D(2), Flatten()]
+        else:
+            body = [LSTM(workload.filters[0])]
+        return Sequential([Input(workload.input_shape), *body, Dense(workload.classes, activation="softmax")])
 
     layers = []
     for index, (units, activation) in enumerate(workload.layers):
@@ -376,6 +481,49 @@ class NumpyLoopTrainer(Trainer):
         return float(-logp[np.arange(len(self.y)), self.y].mean())
 
 
+def torch_layer_model(workload: LayerWorkload, weights: list[np.ndarray]):
+    """The ``LayerWorkload``'s network in PyTorch with the same weights, logits out; it takes NCHW images
+    (cnn) or (batch, T, features) sequences (lstm)."""
+    import torch
+    from torch import nn
+
+    w = [torch.from_numpy(np.ascontiguousarray(a)) for a in weights]
+    if workload.kind == "cnn":
+        (h, wd, _), (f1, f2) = workload.input_shape, workload.filters
+        convs = nn.Conv2d(workload.input_shape[2], f1, 3, padding=1), nn.Conv2d(f1, f2, 3, padding=1)
+        dense = nn.Linear(f2 * (h // 4) * (wd // 4), workload.classes)
+        with torch.no_grad():
+            for conv, kernel, bias in zip(convs, w[0:4:2], w[1:4:2]):
+                conv.weight.copy_(kernel.permute(3, 2, 0, 1))  # (kh, kw, C, F) -> (F, C, kh, kw)
+                conv.bias.copy_(bias)
+            # Keras flattens (H, W, C), torch (C, H, W): the dense rows follow
+            rows = np.arange(dense.in_features).reshape(h // 4, wd // 4, f2).transpose(2, 0, 1).reshape(-1)
+            dense.weight.copy_(w[4][torch.from_numpy(rows)].T)
+            dense.bias.copy_(w[5])
+        return nn.Sequential(
+            convs[0], nn.ReLU(), nn.MaxPool2d(2), convs[1], nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), dense
+        )
+
+    class LastStep(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(workload.input_shape[1], workload.filters[0], batch_first=True)
+            self.dense = nn.Linear(workload.filters[0], workload.classes)
+
+        def forward(self, x):
+            return self.dense(self.lstm(x)[0][:, -1])
+
+    net = LastStep()
+    with torch.no_grad():  # Keras' gates are i, f, c, o as torch's i, f, g, o; one bias (torch's b_hh = 0)
+        net.lstm.weight_ih_l0.copy_(w[0].T)
+        net.lstm.weight_hh_l0.copy_(w[1].T)
+        net.lstm.bias_ih_l0.copy_(w[2])
+        net.lstm.bias_hh_l0.zero_()
+        net.dense.weight.copy_(w[3].T)
+        net.dense.bias.copy_(w[4])
+    return net
+
+
 def torch_model(workload: Workload, weights: list[np.ndarray], softmax: bool):
     """nn.Sequential with the same weights (torch stores Linear weights as (out, in))."""
     import torch
@@ -406,14 +554,18 @@ class TorchTrainer(Trainer):
         import torch
 
         torch.set_num_threads(2)
-        self.X = torch.from_numpy(x)
+        layered = isinstance(workload, LayerWorkload) and workload.kind == "cnn"
+        self.X = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)) if layered else x)  # NCHW
         self.Y = torch.from_numpy(y)
         self.reset()
 
     def reset(self, seed: int = 0) -> None:
         import torch
 
-        self.model = torch_model(self.workload, self.weights0, softmax=False)
+        if isinstance(self.workload, LayerWorkload):
+            self.model = torch_layer_model(self.workload, self.weights0)
+        else:
+            self.model = torch_model(self.workload, self.weights0, softmax=False)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=LEARNING_RATE)
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -527,7 +679,9 @@ class JaxTrainer(Trainer):
         return float(self._loss(self.params, self.X, self.Y))
 
 
-def make_trainer(method: str, workload: Workload, x: np.ndarray, y: np.ndarray) -> Trainer:
+def make_trainer(method: str, workload: Workload | LayerWorkload, x: np.ndarray, y: np.ndarray) -> Trainer:
+    if isinstance(workload, LayerWorkload) and method not in LAYER_METHODS:
+        raise NotImplementedError(f"{method} is written for the MLP workloads only")
     if method in ("cython", "numpy"):
         return CyneuronTrainer(workload, x, y, method)
     if method == "numpy_loop":
@@ -550,12 +704,25 @@ def method_unavailable(method: str) -> str | None:
         return torch_available()
     if method == "jax":
         return jax_available()
+    if method == "onnxruntime":
+        return cyneuron_api_available() or onnxruntime_available()
+    return None
+
+
+def onnxruntime_available() -> str | None:
+    try:
+        import onnx  # noqa: F401 - cyneuron's export writes the file with it
+        import onnxruntime  # noqa: F401
+    except ImportError as error:
+        return f"onnxruntime / onnx not installed (pip install onnx onnxruntime): {error}"
     return None
 
 
 # ----------------------------------------------------------------------------------------- predict
 class Predictor:
-    """One method's public prediction call on the notes' 10 -> 32 -> 2 model."""
+    """One method's public prediction call on the notes' 10 -> 32 -> 2 model: ``one`` (one sample) and
+    ``batch`` (1,000), plus for cyneuron ``on_batch`` (``predict_on_batch``) and ``call`` (``model(x)``) on
+    one sample (``PREDICT_ONE_CALLS``). Each is called on data already in its final dtype and layout."""
 
     def __init__(self, method: str) -> None:
         self.method = method
@@ -572,6 +739,9 @@ class Predictor:
             predict = self.model.predict
             self.one = lambda: predict(self.x_one, verbose=0)
             self.batch = lambda: predict(self.x_batch, batch_size=1000, verbose=0)
+            model, on_batch = self.model, self.model.predict_on_batch
+            self.on_batch = lambda: on_batch(self.x_one)
+            self.call = lambda: model(self.x_one)
         elif method == "torch":
             import torch
 
@@ -596,6 +766,22 @@ class Predictor:
 
             self.one = lambda: run(self.x_one)
             self.batch = lambda: run(self.x_batch)
+        elif method == "onnxruntime":
+            import onnxruntime
+
+            ensure_cyneuron_importable()
+            model = build_keras_model(PREDICT_MODEL)
+            model.set_weights(self.weights)
+            with tempfile.TemporaryDirectory() as folder:
+                path = os.path.join(folder, "predict.onnx")
+                model.export(path, format="onnx", verbose=False)
+                options = onnxruntime.SessionOptions()
+                # one sample is latency-bound: one intra-op thread (ORT's pool only adds hand-offs)
+                options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+                session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            name, run = session.get_inputs()[0].name, session.run
+            self.one = lambda: run(None, {name: self.x_one})[0]
+            self.batch = lambda: run(None, {name: self.x_batch})[0]
         elif method == "numpy_loop":
             k1, b1, k2, b2 = self.weights
 

@@ -1,5 +1,8 @@
 """Measure (not a test): one-row prediction latency, cyneuron vs its own ONNX export in onnxruntime vs PyTorch.
 
+(``report.py`` has these peers for the MLP, and JAX, in its prediction section; this script adds the CNN and
+per-call percentiles.)
+
     PYTHONPATH=src /work/kvenv/bin/python bench/predict_onnx.py            # ~1 min
     PYTHONPATH=src /work/kvenv/bin/python bench/predict_onnx.py --quick
     PYTHONPATH=src /work/kvenv/bin/python bench/predict_onnx.py --threads 2

@@ -183,9 +183,20 @@ def checklist(results: dict, analysis: dict) -> list[tuple[str, bool | None, str
         )
     else:
         items.append((f"predict one sample: ≥ {goal['vs_torch']:.0f}× faster than torch", None, "not measured"))
-    if one:
+    for kind, call in (("one", "predict"), ("on_batch", "predict_on_batch"), ("call", "model(x)")):
+        value = p.get(f"cython/{kind}")
+        if value:
+            items.append(
+                (
+                    f"{call} one sample: ≤ {goal['us_per_call']} µs/call",
+                    value <= goal["us_per_call"],
+                    f"{value:.2f} µs/call",
+                )
+            )
+    ort = p.get("onnxruntime/one")
+    if one and ort:
         items.append(
-            (f"predict one sample: ≤ ~{goal['us_per_call']} µs/call", one <= goal["us_per_call"], f"{one:.2f} µs/call")
+            ("predict one sample: faster than onnxruntime", one < ort, f"{ort / one:.1f}× ({ort:.2f} µs/call)")
         )
     alloc = results.get("allocations", {}).get("cython")
     if alloc and alloc.get("exact_counter"):
@@ -284,7 +295,8 @@ def markdown(results: dict, analysis: dict) -> str:
         )
         + ".",
         "* FLOPs per training step = 6·batch·Σ(in·out) (forward product + the two backward products; bias, "
-        "activations, loss and the update not counted).",
+        "activations, loss and the update not counted); for the convolution and recurrent workloads (`cnn`, "
+        "`lstm`: cyneuron and torch only) 6·batch·(forward multiply-adds per sample).",
         "",
     ]
     for key, reason in results.get("skipped", {}).items():
@@ -332,23 +344,32 @@ def markdown(results: dict, analysis: dict) -> str:
 
     p = analysis["predict"]
     lines += [
-        "## Prediction through `predict` (the notes' 10→32→2 model, float32)",
+        "## Prediction (the notes' 10→32→2 model, float32)",
         "",
-        f"Rounds kept: {analysis['predict_kept']}. `predict(x, verbose=0)` for one sample; "
-        "`predict(x, batch_size=1000, verbose=0)` for 1,000; torch: `model(torch.from_numpy(x)).numpy()` under "
-        "`torch.no_grad()`, softmax included.",
+        f"Rounds kept: {analysis['predict_kept']}. Every call gets data already in its final dtype and layout. "
+        "cyneuron: `predict(x, verbose=0)`, `predict_on_batch(x)` and `model(x)` on one sample, "
+        "`predict(x, batch_size=1000, verbose=0)` on 1,000; onnxruntime: `InferenceSession.run` on cyneuron's "
+        'own `model.export(..., format="onnx")` file (1 intra-op thread); torch: `model(torch.from_numpy(x))'
+        ".numpy()` under `torch.no_grad()` (2 threads); JAX: a jitted apply, `np.asarray` of its output; all "
+        "with the softmax.",
         "",
-        "| method | 1 sample: µs/call | vs torch | 1,000 samples: µs/call | vs torch |",
-        "|---|---:|---:|---:|---:|",
+        "| method | call | 1 sample: µs/call | vs torch | vs onnxruntime | 1,000 samples: µs/call | vs torch |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for method in ("cython", "numpy", "numpy_loop", "torch", "jax"):
-        one, batch = p.get(f"{method}/one"), p.get(f"{method}/batch")
-        if one is None:
-            continue
-        lines.append(
-            f"| {LABELS[method]} | {_fmt(one, 2)} | {_ratio(p.get('torch/one'), one)} | {_fmt(batch, 1)} | "
-            f"{_ratio(p.get('torch/batch'), batch)} |"
-        )
+    calls = {"one": "predict", "on_batch": "predict_on_batch", "call": "model(x)"}
+    peer_call = {"torch": "no_grad forward", "onnxruntime": "session.run", "jax": "jitted apply"}
+    torch_one, ort_one = p.get("torch/one"), p.get("onnxruntime/one")
+    for method in ("cython", "numpy", "onnxruntime", "torch", "jax", "numpy_loop"):
+        for kind in ("one", *common.PREDICT_ONE_CALLS.get(method, ())):
+            one = p.get(f"{method}/{kind}")
+            if one is None:
+                continue
+            batch = p.get(f"{method}/batch") if kind == "one" else None
+            name = calls[kind] if method in common.PREDICT_ONE_CALLS else peer_call.get(method, "forward")
+            lines.append(
+                f"| {LABELS[method]} | {name} | {_fmt(one, 2)} | {_ratio(torch_one, one)} | {_ratio(ort_one, one)} "
+                f"| {_fmt(batch, 1)} | {_ratio(p.get('torch/batch'), batch) if batch else '–'} |"
+            )
     lines.append("")
 
     memory = results.get("memory", [])
@@ -473,7 +494,14 @@ def chart(results: dict, analysis: dict, path: str) -> str | None:
     except ImportError:
         return "matplotlib not installed: no chart"
     methods = [m for m in ("cython", "numpy", "numpy_loop", "torch", "jax") if m in common.METHODS]
-    colours = {"cython": "#1b9e77", "numpy": "#7570b3", "numpy_loop": "#d95f02", "torch": "#e7298a", "jax": "#66a61e"}
+    colours = {
+        "cython": "#1b9e77",
+        "numpy": "#7570b3",
+        "numpy_loop": "#d95f02",
+        "torch": "#e7298a",
+        "jax": "#66a61e",
+        "onnxruntime": "#a6761d",
+    }
     workloads = [w for w in common.WORKLOADS if w in analysis["training"]]
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 1.3]})
     ax = axes[0]
@@ -500,7 +528,7 @@ def chart(results: dict, analysis: dict, path: str) -> str | None:
     ax.grid(axis="y", which="both", alpha=0.3)
     ax = axes[1]
     p = analysis["predict"]
-    names = [m for m in methods if f"{m}/one" in p]
+    names = [m for m in (*methods, "onnxruntime") if f"{m}/one" in p]
     ax.barh(range(len(names)), [p[f"{m}/one"] for m in names], color=[colours[m] for m in names])
     for j, m in enumerate(names):
         ax.annotate(f" {p[f'{m}/one']:.1f} µs", (p[f"{m}/one"], j), va="center", fontsize=8)

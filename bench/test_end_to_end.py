@@ -1,4 +1,5 @@
-"""End to end through the public ``fit``: four workloads x cython, numpy backend, NumPy loop, torch.
+"""End to end through the public ``fit``: every workload x cython, numpy backend, NumPy loop, torch, JAX (the
+convolution and recurrent workloads: cyneuron and torch only).
 
 Each round is one full ``fit`` of the workload from the same initial weights (reset untimed);
 ``extra_info`` carries µs/step and samples/s. report.py does the careful, noise-filtered version.
@@ -10,13 +11,15 @@ import common
 import pytest
 from conftest import skip_if_unavailable
 
-ROUNDS = {"tiny": 10, "digits": 5, "mnist-like": 3, "wide": 2}
+ROUNDS = {"tiny": 10, "digits": 5, "mnist-like": 3, "wide": 2, "cnn": 3, "lstm": 3}
 
 
 @pytest.mark.parametrize("method", common.METHODS)
 @pytest.mark.parametrize("workload", list(common.WORKLOADS))
 def test_fit(benchmark, workload_data, workload, method):
     skip_if_unavailable(method)
+    if not common.is_mlp(workload) and method not in common.LAYER_METHODS:
+        pytest.skip(f"{method} is written for the MLP workloads only")
     w = common.WORKLOADS[workload]
     x, y = workload_data(workload)
     trainer = common.make_trainer(method, w, x, y)

@@ -194,6 +194,10 @@ class Worker:
 
             info["jax"] = jax.__version__
             info["jax_devices"] = [str(d) for d in jax.devices()]
+        if self.method == "onnxruntime":
+            import onnxruntime
+
+            info["onnxruntime"] = onnxruntime.__version__
         if self.method == "probe":
             import scipy
 
@@ -281,9 +285,11 @@ class Worker:
     def predict(self, kind: str, min_time: float = 0.2) -> dict:
         if self.predictor is None:
             self.predictor = common.Predictor(self.method)
-            self.predictor.one()
-            self.predictor.batch()
-        function = self.predictor.one if kind == "one" else self.predictor.batch
+            for name in ("one", "batch", *common.PREDICT_ONE_CALLS.get(self.method, ())):
+                getattr(self.predictor, name)()  # warm: workspaces, the fast predictor, thread pools
+        function = getattr(self.predictor, kind, None)
+        if function is None:
+            return {"per_call": None}  # this method has no such call
         return {"per_call": _per_call(function, min_time)}
 
     def predict_outputs(self) -> dict:
@@ -445,7 +451,7 @@ def allocations(method: str, workloads: list[str], steps: int = 100) -> dict:
         w = common.WORKLOADS[name]
         x, y = common.load_data(name)
         entry: dict = {}
-        if method in ("cython", "numpy"):
+        if method in ("cython", "numpy") and common.is_mlp(name):  # setup_net builds Dense stacks
             worker = Worker(method)
             worker.data[name] = (x, y)
             worker.setup_net(name)

@@ -19,10 +19,11 @@ import time
 
 import numpy as np
 
-from cyneuron import Input, Sequential, saving, set_backend
+from cyneuron import Input, Sequential, set_backend
 from cyneuron.callbacks import BackupAndRestore, Callback
 from cyneuron.layers import BatchNormalization, Dense, Dropout
 from cyneuron.optimizers import Adam
+from cyneuron.saving.files import atomic_write
 from cyneuron.utils import set_random_seed
 
 EPOCHS, BATCH = 5, 8
@@ -78,7 +79,7 @@ class MarkedBackup(BackupAndRestore):
             STOP("H")
             f.write(data[len(data) // 2 :])
 
-        saving._atomic_write(path, True, write)
+        atomic_write(path, True, write)
         STOP("R")
 
 

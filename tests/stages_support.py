@@ -554,16 +554,8 @@ def input_data(rng, input_shape, stages, n, dtype, scale=1.0):
 def copy_stack(stages: list[StageSpec]) -> list[StageSpec]:
     """The same stages over copies of their arrays (two networks must not share weights)."""
     return [
-        StageSpec(
-            s.kind,
-            s.in_shape,
-            s.out_shape,
-            dict(s.attrs),
-            tuple(p.copy() for p in s.params),
-            tuple(a.copy() for a in s.state),
-            s.trainable,
-            s.name,
-            s.fold,
+        dataclasses.replace(
+            s, attrs=dict(s.attrs), params=tuple(p.copy() for p in s.params), state=tuple(a.copy() for a in s.state)
         )
         for s in stages
     ]

@@ -292,7 +292,7 @@ def test_uniform_initializer_range_and_weights_argument():
         ({"input_dim": 3, "output_dim": -1}, ValueError, "output_dim"),
         ({"input_dim": 3, "output_dim": 2, "mask_zero": True}, ValueError, "mask_zero"),
         ({"input_dim": 3, "output_dim": 2, "mask_zero": "yes"}, TypeError, "mask_zero"),
-        ({"input_dim": 3, "output_dim": 2, "embeddings_regularizer": "l2"}, ValueError, "embeddings_regularizer"),
+        ({"input_dim": 3, "output_dim": 2, "embeddings_regularizer": "l3"}, ValueError, "embeddings_regularizer"),
         ({"input_dim": 3, "output_dim": 2, "embeddings_constraint": "non_neg"}, ValueError, "embeddings_constraint"),
         ({"input_dim": 3, "output_dim": 2, "lora_rank": 2}, ValueError, "lora_rank"),
         ({"input_dim": 3, "output_dim": 2, "embeddings_initializer": "nope"}, ValueError, "embeddings_initializer"),

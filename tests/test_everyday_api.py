@@ -26,7 +26,7 @@ def test_compile_takes_keras_arguments():
     with pytest.raises(ValueError, match="loss_weights"):
         model.compile(loss="mse", loss_weights=[0.5])
     with pytest.raises(ValueError, match="weighted_metrics"):
-        model.compile(loss="mse", weighted_metrics=["mae"])
+        model.compile(loss="mse", weighted_metrics="mae")  # as Keras: a list, tuple or dict
     with pytest.raises(ValueError, match="steps_per_execution"):
         model.compile(loss="mse", steps_per_execution=0)
     with pytest.raises(TypeError, match="run_eagerly"):

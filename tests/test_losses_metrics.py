@@ -201,6 +201,11 @@ METRIC_EXAMPLES = {
     "AUC": ({"curve": "PR", "num_thresholds": 50}, "binary", "prob"),
     "FBetaScore": ({"beta": 2.0, "average": "macro"}, "binary", "prob"),
     "F1Score": ({"average": "weighted"}, "onehot", "softmax"),
+    "PrecisionAtRecall": ({"recall": 0.5, "num_thresholds": 50}, "binary", "prob"),
+    "RecallAtPrecision": ({"precision": 0.6}, "binary", "prob"),
+    "SensitivityAtSpecificity": ({"specificity": 0.5, "class_id": 1}, "binary", "prob"),
+    "SpecificityAtSensitivity": ({"sensitivity": 0.5, "num_thresholds": 1}, "binary", "prob"),
+    "R2Score": ({"class_aggregation": "variance_weighted_average"}, "real", "real"),
 }
 GENERIC = ("Mean", "Sum", "MeanMetricWrapper")
 
@@ -257,40 +262,114 @@ def test_metric_values_as_keras():
         np.array([[1, 1, 1], [1, 0, 0], [1, 1, 0]]), np.array([[0.2, 0.6, 0.7], [0.2, 0.6, 0.6], [0.6, 0.8, 0.0]])
     )
     np.testing.assert_allclose(f1.result(), [0.5, 0.8, 0.6666667], rtol=1e-5)
-    assert metrics.get("auc").name == "auc" and isinstance(metrics.get("mse"), metrics.MeanSquaredError)
+    cyneuron.utils.clear_session()  # unnamed metrics are named per session, as Keras' auto_name
+    assert metrics.get("auc").name == "auc" and metrics.AUC().name == "auc_1"
+    assert isinstance(metrics.get("mse"), metrics.MeanSquaredError)
 
 
-IN_STEP = sorted(
-    name
-    for name in METRIC_EXAMPLES
-    if getattr(metrics._CLASSES[name], "_kernel", None) is not None
-    or name in ("BinaryAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy")
-)
-
-
-@pytest.mark.parametrize("class_name", IN_STEP)
-def test_compiled_metric_is_the_standalone_metric(backend, class_name):
-    """evaluate's compiled metric equals the metric object updated with model.predict's output."""
+def _compiled_case(class_name: str):
+    """(model, x, y, the metric's constructor and options, loss) for a metric example compiled into a model."""
     options, t_kind, p_kind = METRIC_EXAMPLES[class_name]
-    sparse = t_kind == "labels"
-    loss = "sparse_categorical_crossentropy" if sparse else "mse"
+    loss = "sparse_categorical_crossentropy" if t_kind == "labels" else "mse"
     activation = {"softmax": "softmax", "prob": "sigmoid", "positive": "sigmoid"}.get(p_kind, "linear")
-    x = RNG.normal(size=(12, 5))
-    y = _targets(t_kind)
-    model = _model(3, activation)
-    model.compile(optimizer="sgd", loss=loss, metrics=[metrics._CLASSES[class_name](name="m", **options)])
+    return (
+        _model(3, activation),
+        RNG.normal(size=(12, 5)),
+        _targets(t_kind),
+        metrics._CLASSES[class_name],
+        options,
+        loss,
+    )
+
+
+def _close(logged, expected) -> None:
+    np.testing.assert_allclose(np.asarray(logged, dtype=np.float64), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("class_name", sorted(METRIC_EXAMPLES))
+def test_compiled_metric_is_the_standalone_metric(backend, class_name):
+    """evaluate's compiled metric (in the step or in Python) equals the metric object updated batch by batch
+    with model.predict's output; fit's equals it on the training-mode output before the update."""
+    model, x, y, cls, options, loss = _compiled_case(class_name)
+    model.compile(optimizer="sgd", loss=loss, metrics=[cls(name="m", **options)])
     logged = model.evaluate(x, y, batch_size=5, verbose=0, return_dict=True)["m"]
-    standalone = metrics._CLASSES[class_name](**options)
-    standalone.update_state(y, model.predict(x, verbose=0))
-    assert logged == pytest.approx(float(standalone.result()), rel=1e-5, abs=1e-6)
+    standalone = cls(**options)
+    predicted = model.predict(x, verbose=0)
+    for start in range(0, 12, 5):
+        standalone.update_state(y[start : start + 5], predicted[start : start + 5])
+    _close(logged, standalone.result())
+    standalone.reset_state()
+    standalone.update_state(y, predicted)
+    history = model.fit(x, y, batch_size=12, epochs=1, shuffle=False, verbose=0)
+    _close(history.history["m"][0], standalone.result())
 
 
-@pytest.mark.parametrize(
-    "metric", ["auc", metrics.Precision(), metrics.F1Score(), metrics.BinaryCrossentropy(from_logits=True)]
-)
-def test_stateful_metrics_are_refused_by_compile_with_their_name(metric):
-    with pytest.raises(ValueError, match="metrics\\[0\\].*standalone"):
-        _model(3, "sigmoid").compile(optimizer="sgd", loss="binary_crossentropy", metrics=[metric])
+@pytest.mark.parametrize("class_name", sorted(METRIC_EXAMPLES))
+def test_weighted_metric_sees_the_sample_weights(backend, class_name):
+    """weighted_metrics are updated with each batch's sample weights (fit, train_on_batch, evaluate); the same
+    metric in metrics= stays unweighted, and the weighted one is logged as weighted_<name>."""
+    model, x, y, cls, options, loss = _compiled_case(class_name)
+    w = RNG.uniform(0.0, 2.0, size=12)
+    model.compile(
+        optimizer="sgd", loss=loss, metrics=[cls(name="m", **options)], weighted_metrics=[cls(name="m", **options)]
+    )
+    predicted = model.predict(x, verbose=0)
+    weighted, plain = cls(**options), cls(**options)
+    weighted.update_state(y, predicted, sample_weight=w)
+    plain.update_state(y, predicted)
+    logs = model.train_on_batch(x, y, sample_weight=w, return_dict=True)
+    assert set(logs) == {"loss", "m", "weighted_m"}
+    _close(logs["weighted_m"], weighted.result())
+    _close(logs["m"], plain.result())
+    after = model.predict(x, verbose=0)
+    weighted.reset_state()
+    weighted.update_state(y, after, sample_weight=w)
+    _close(model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)["weighted_m"], weighted.result())
+    plain.reset_state()
+    plain.update_state(y, after)  # no sample weights: the weighted metric is unweighted
+    _close(model.evaluate(x, y, verbose=0, return_dict=True)["weighted_m"], plain.result())
+
+
+def test_compiled_metric_names_and_order_as_keras(backend):
+    """Keras 3's names: the object's name, repeats suffixed _1; a weighted metric whose name is taken gets
+    weighted_; evaluate's list follows the names as compiled (a repeated name repeats, as Keras')."""
+    model, x, y, *_ = _compiled_case("Precision")
+    cyneuron.utils.clear_session()  # the unnamed metric objects below are named auc, precision, recall
+    model.compile(
+        optimizer="sgd",
+        loss="mse",
+        metrics=["auc", metrics.AUC(), metrics.Precision(), "mae"],
+        weighted_metrics=["mae", metrics.Recall(), "mae"],
+    )
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert sorted(logs) == sorted(
+        ["loss", "auc", "auc_1", "precision", "mae", "weighted_mae", "recall", "weighted_mae_1"]
+    )
+    flat = model.evaluate(x, y, verbose=0)
+    names = [
+        "loss",
+        "auc",
+        "auc",
+        "precision",
+        "mae",
+        "mae",
+        "recall",
+        "mae",
+        "auc_1",
+        "weighted_mae",
+        "weighted_mae_1",
+    ]
+    assert flat == [logs[name] for name in names]
+
+
+def test_custom_metric_function_is_a_mean_metric(backend):
+    def doubled_error(y_true, y_pred):
+        return 2 * np.abs(y_true - y_pred).mean(axis=-1)
+
+    model, x, y, *_ = _compiled_case("MeanAbsoluteError")
+    model.compile(optimizer="sgd", loss="mse", metrics=[doubled_error, "mae"])
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["doubled_error"] == pytest.approx(2 * logs["mae"], rel=1e-5)
 
 
 def test_bfloat16_dtype_as_keras():

@@ -320,7 +320,32 @@ def test_weighted_batches_and_train_on_batch(backend):
         np.testing.assert_array_equal(u, v)
 
 
-def test_weighted_metrics_are_refused_clearly():
-    with pytest.raises(ValueError, match="weighted_metrics: not supported"):
-        _model().compile(loss="mse", weighted_metrics=["mae"])
+def test_weighted_metrics_see_class_and_validation_weights():
+    """Keras 3: class_weight becomes the batches' sample weights, which weighted_metrics see (metrics= do not);
+    validation_data's third element weights the validation's weighted metrics; no weights: unweighted."""
+    model = _model()
+    model.compile(
+        optimizer=cyneuron.optimizers.SGD(0.1),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        weighted_metrics=["accuracy"],
+    )
+    class_weight = {0: 0.5, 1: 2.0}
+    rows = np.array([class_weight.get(int(label), 1.0) for label in LABELS])
+    val_w = np.linspace(0.0, 1.0, LABELS.shape[0])
+    hits = (np.argmax(model.predict(X, verbose=0), axis=1) == LABELS).astype(float)
+    history = model.fit(
+        X,
+        LABELS,
+        batch_size=X.shape[0],
+        shuffle=False,
+        class_weight=class_weight,
+        validation_data=(X, LABELS, val_w),
+        verbose=0,
+    ).history
+    assert history["weighted_accuracy"][0] == pytest.approx(np.sum(hits * rows) / np.sum(rows), rel=1e-6)
+    assert history["accuracy"][0] == pytest.approx(hits.mean(), rel=1e-6)
+    after = (np.argmax(model.predict(X, verbose=0), axis=1) == LABELS).astype(float)
+    assert history["val_weighted_accuracy"][0] == pytest.approx(np.sum(after * val_w) / np.sum(val_w), rel=1e-6)
+    assert model.evaluate(X, LABELS, verbose=0, return_dict=True)["weighted_accuracy"] == pytest.approx(after.mean())
     _model().compile(loss="mse", weighted_metrics=[])  # empty: as None

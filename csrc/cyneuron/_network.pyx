@@ -13,8 +13,10 @@
 # ``self.st.double``, passing a typed NULL "tag" pointer whose type
 # picks the fused specialisation of the whole step.
 
+cimport cython
 cimport numpy as cnp
 from cython cimport floating
+from libc.math cimport fabs
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
@@ -65,6 +67,7 @@ from cyneuron.stages.stage cimport (
 )
 
 import math
+import time
 
 import numpy as np
 
@@ -181,6 +184,8 @@ ctypedef struct NetState:
     optim.OptC opt
     optim.ParamC* params     # one per trainable parameter array, in stage order
     int n_params
+    bint penalised           # some param has an l1/l2 penalty
+    bint active_penalised    # some stage has an activity penalty on its output
     long long iterations
     uint64_t seed
     # training workspace (train_rows rows)
@@ -320,6 +325,8 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
         stage = &st.stages[s]
         rows = rows_in * stage.fold
         inp = _stage_input(tag, st, s, x, True)
+        if stage.act_l1 != 0 or stage.act_l2 != 0:
+            _add_activity_gradient(tag, stage, g, rows_in)
         if stage.kind == KIND_DENSE:
             dense.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
         elif stage.kind == KIND_ACTIVATION:
@@ -354,6 +361,78 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
         g = h
         h = t
         s -= 1
+
+
+cdef double _penalise(floating* tag, NetState* st, bint gradients) noexcept nogil:
+    """The weight penalties' sum at the current weights; with ``gradients``, each penalised param's
+    gradient also gets ``l1 * s(w) + 2 * l2 * w``, s(w) = 1 if w >= 0 else -1 (reference/regularizers.py). The factors are
+    cast to the dtype before they multiply, as Keras casts them."""
+    cdef int k
+    cdef Py_ssize_t i
+    cdef const floating* w
+    cdef floating* g
+    cdef floating l1, l2x2, v
+    cdef double total = 0.0, abs_sum, square_sum
+    for k in range(st.n_params):
+        if st.params[k].l1 == 0 and st.params[k].l2 == 0:
+            continue
+        w = <const floating*>st.params[k].w
+        g = <floating*>st.params[k].g
+        l1 = <floating>st.params[k].l1
+        l2x2 = <floating>(2.0 * st.params[k].l2)
+        abs_sum = 0.0
+        square_sum = 0.0
+        for i in range(st.params[k].n):
+            v = w[i]
+            abs_sum += fabs(v)
+            square_sum += <double>v * v
+            if gradients:
+                if l1 != 0:
+                    g[i] += l1 if v >= 0 else -l1
+                g[i] += l2x2 * v
+        total += <double>l1 * abs_sum + <double>(<floating>st.params[k].l2) * square_sum
+    return total
+
+
+cdef double _activity_sum(floating* tag, NetState* st, Py_ssize_t rows, bint training) noexcept nogil:
+    """The activity penalties of this batch's stage outputs, undivided: ``sum_s l1 * sum|y_s| + l2 * sum y_s**2``
+    (Keras adds it divided by the batch size; the loss tracker then weighs it by the batch size)."""
+    cdef int s
+    cdef Py_ssize_t i, n
+    cdef StageC* stage
+    cdef const floating* y
+    cdef double total = 0.0, abs_sum, square_sum
+    cdef floating v
+    for s in range(st.n_stages):
+        stage = &st.stages[s]
+        if stage.act_l1 == 0 and stage.act_l2 == 0:
+            continue
+        y = <const floating*>(stage.out_train if training else stage.out_infer)
+        n = rows * stage.fold * stage.n_out
+        abs_sum = 0.0
+        square_sum = 0.0
+        for i in range(n):
+            v = y[i]
+            abs_sum += fabs(v)
+            square_sum += <double>v * v
+        total += <double>(<floating>stage.act_l1) * abs_sum + <double>(<floating>stage.act_l2) * square_sum
+    return total
+
+
+cdef inline void _add_activity_gradient(floating* tag, StageC* stage, floating* g, Py_ssize_t rows) noexcept nogil:
+    """dL/dA += (l1 * s(y) + 2 * l2 * y) / rows over the stage's training output (s: as the weight penalty's);
+    ``rows``: the batch's samples (a folded stage's output is rows * fold of its rows)."""
+    cdef Py_ssize_t i, n = rows * stage.fold * stage.n_out
+    cdef const floating* y = <const floating*>stage.out_train
+    cdef floating count = <floating>rows
+    cdef floating l1 = <floating>stage.act_l1 / count
+    cdef floating l2x2 = 2 * (<floating>stage.act_l2 / count)
+    cdef floating v
+    for i in range(n):
+        v = y[i]
+        if l1 != 0:
+            g[i] += l1 if v >= 0 else -l1
+        g[i] += l2x2 * v
 
 
 cdef bint _step_finite(floating* tag, NetState* st, double loss) noexcept nogil:
@@ -394,11 +473,12 @@ cdef void _commit(floating* tag, NetState* st) noexcept nogil:
 
 cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, const floating* y,
                               const int64_t* labels, const floating* w, Py_ssize_t rows, bint training,
-                              floating* grad, double* sums) noexcept nogil:
+                              floating* grad, double* sums, double extra) noexcept nogil:
     """Loss gradient (w.r.t. the last stage's pre-activation when the head fuses it) into ``grad`` (a
     scratch buffer when only evaluating), and adds the loss then metric sums to ``sums``; returns the loss sum.
     ``w``: the rows' sample weights (NULL: unweighted); they weight the loss, not the metrics (Keras' ``metrics=``).
-    ``sums[0]`` adds rows times the batch's loss (Keras' loss tracker weighs each batch by its size).
+    ``sums[0]`` adds rows times the batch's loss (Keras' loss tracker weighs each batch by its size); ``extra``
+    (the weight and activity penalties, Keras' ``model.losses``) joins the batch's loss first.
     ``labels`` and ``w`` hold one entry per loss row (rows * loss_steps)."""
     cdef int last = st.n_stages - 1, k
     cdef StageC* stage = &st.stages[last]
@@ -411,11 +491,23 @@ cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, co
     elif stage.head:
         z = _stage_input(tag, st, last, x, training)
     loss = losses.output_gradient(&st.loss, st.head_act, y, labels, z, a, grad, n, st.loss_width, w)
-    sums[0] += loss * rows
+    loss += extra
+    _accumulate(tag, sums, loss * rows)
     for k in range(st.n_metrics):
         # a metric is the mean over every (sample, step) row, as Keras' MeanMetricWrapper: per sample, its steps' mean
-        sums[1 + k] += losses.metric_sum(st.metrics[k], st.metric_params[k], y, labels, a, n, st.loss_width) / st.loss_steps
+        _accumulate(tag, sums + 1 + k,
+                    losses.metric_sum(st.metrics[k], st.metric_params[k], y, labels, a, n, st.loss_width)
+                    / st.loss_steps)
     return loss
+
+
+cdef inline void _accumulate(floating* tag, double* total, double batch_sum) noexcept nogil:
+    """Add a batch's sum to a running total as Keras' metric trackers do: in the model's float type (float32
+    totals drift over a long epoch, up to ~1e-5 relative after 1e4 batches, and Keras' logs show that drift)."""
+    if floating is float:
+        total[0] = <float>(<float>total[0] + <float>batch_sum)
+    else:
+        total[0] += batch_sum
 
 
 cdef inline bint _gather_indices(const int64_t* src, int64_t* dst, Py_ssize_t n, Py_ssize_t limit) noexcept nogil:
@@ -439,7 +531,7 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
     cdef floating* yb = <floating*>st.y_batch
     cdef const floating* ws = <const floating*>st.w_data
     cdef floating* wb = NULL
-    cdef double loss
+    cdef double loss, penalty
 
     # gather rows order[start:stop]
     for r in range(rows):
@@ -470,8 +562,15 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
 
     if not _forward(tag, st, xb, rows, True, <floating*>st.z_train, NULL):
         return STEP_BAD_INDEX  # not reached: the gather checked the private copy
-    loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, wb, rows, True, <floating*>st.g0, st.stats)
+    penalty = 0.0
+    if st.active_penalised:
+        penalty += _activity_sum(tag, st, rows, True) / rows
+    if st.penalised:
+        penalty += _penalise(tag, st, False)
+    loss = _loss_and_metrics(tag, st, xb, yb, st.label_batch, wb, rows, True, <floating*>st.g0, st.stats, penalty)
     _backward(tag, st, xb, rows)
+    if st.penalised:
+        _penalise(tag, st, True)  # the weight penalties' gradients join the backward's
     if not _step_finite(tag, st, loss):
         return STEP_NONFINITE
     _commit(tag, st)
@@ -498,24 +597,41 @@ cdef bint _predict(floating* tag, NetState* st, const floating* x, Py_ssize_t n,
 
 cdef bint _evaluate(floating* tag, NetState* st, const floating* x, const floating* y, const int64_t* labels,
                     const floating* w, Py_ssize_t n, Py_ssize_t chunk, double* sums) noexcept nogil:
-    """False when an embedding index was out of range (see ``_forward``)."""
+    """False when an embedding index was out of range (see ``_forward``). Each batch's loss includes the
+    weight penalties and its activity penalties, as Keras' test step's does."""
     cdef Py_ssize_t start, rows
     cdef const floating* xr
     cdef floating* grad = <floating*>st.g_infer
     cdef bint ok = True
+    cdef double weight_penalty = _penalise(tag, st, False) if st.penalised else 0.0, extra
     start = 0
     while start < n:
         rows = chunk if n - start > chunk else n - start
         xr = _x_rows(tag, st, x, start)
         ok = _forward(tag, st, xr, rows, False, <floating*>st.z_infer, NULL) and ok
+        extra = weight_penalty
+        if st.active_penalised:
+            extra += _activity_sum(tag, st, rows, False) / rows
         _loss_and_metrics(tag, st, xr, y + start * st.out_dim if y != NULL else NULL,
                           labels + start * st.loss_steps if labels != NULL else NULL,
-                          w + start * st.loss_steps if w != NULL else NULL, rows, False, grad, sums)
+                          w + start * st.loss_steps if w != NULL else NULL, rows, False, grad, sums, extra)
         start += rows
     return ok
 
 
 # ------------------------------------------------------------ the Python class
+cdef inline bint _plain(cnp.ndarray a, int ndim, int typenum, Py_ssize_t rows, Py_ssize_t width):
+    """``a`` has ``ndim`` dims of ``typenum``, ``rows`` rows (any when -1) and ``width`` columns (when 2-D),
+    and is C-contiguous, aligned and in native byte order."""
+    if cnp.PyArray_NDIM(a) != ndim or cnp.PyArray_TYPE(a) != typenum:
+        return False
+    if rows >= 0 and cnp.PyArray_DIM(a, 0) != rows:
+        return False
+    if ndim == 2 and cnp.PyArray_DIM(a, 1) != width:
+        return False
+    return cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a)
+
+
 cdef inline Py_ssize_t _positive(object value, str name) except -1:
     if type(value) is int and value >= 1:
         return value
@@ -575,6 +691,7 @@ cdef class NetworkCore:
     cdef Py_ssize_t _macs_per_row
     cdef bint _busy
     cdef int _path                # PATH_* of every stage's products (product_path)
+    cdef Py_ssize_t _last_rows    # rows of the last training step in the workspace (0: none)
 
     def __cinit__(self):
         self.st.stages = NULL
@@ -616,6 +733,8 @@ cdef class NetworkCore:
         )
         self._macs_per_row = 0
         self._params = []
+        penalties = []
+        self.st.active_penalised = False
         for s, spec in enumerate(stages):
             stage = &self.st.stages[s]
             stage.kind = _KIND_CODES[spec.kind]
@@ -625,6 +744,7 @@ cdef class NetworkCore:
             stage.n_out = widths[s + 1] // spec.fold
             stage.trainable = bool(spec.trainable)
             stage.need_dx = s > self.st.first_trained
+            stage.act_l1, stage.act_l2 = spec.activity
             stage.path = path
             # a bidirectional stage's params belong to its two direction stages (_describe)
             own_params = () if spec.kind == "bidirectional" else spec.params
@@ -638,9 +758,14 @@ cdef class NetworkCore:
                 stage.state[k] = cnp.PyArray_DATA(<cnp.ndarray>array)
             if stage.trainable:
                 self._params.extend(spec.params)
+                penalties.extend(spec.penalties or [(0.0, 0.0)] * len(spec.params))
             macs = self._macs_per_row
             self._describe(stage, spec, s == len(stages) - 1)
             self._macs_per_row = macs + (self._macs_per_row - macs) * spec.fold
+            if stage.act_l1 != 0 or stage.act_l2 != 0:
+                # the penalty's gradient joins dL/dA of the output, so a last stage's head is not fused
+                stage.head = False
+                self.st.active_penalised = True
         self._path = path
         self.st.head_act = core.ACT_LINEAR
         stage = &self.st.stages[len(stages) - 1]
@@ -654,9 +779,12 @@ cdef class NetworkCore:
         if self.st.params == NULL:
             raise MemoryError("cyneuron: cannot allocate the parameter table")
         memset(self.st.params, 0, max(1, len(self._params)) * sizeof(optim.ParamC))
+        self.st.penalised = False
         for k, array in enumerate(self._params):
             self.st.params[k].w = cnp.PyArray_DATA(<cnp.ndarray>array)
             self.st.params[k].n = array.size
+            self.st.params[k].l1, self.st.params[k].l2 = penalties[k]
+            self.st.penalised = self.st.penalised or penalties[k][0] != 0 or penalties[k][1] != 0
         self._slots = [[] for _ in self._params]
         self._slot_layout = None
         self.st.iterations = 0
@@ -990,15 +1118,12 @@ cdef class NetworkCore:
                     p += 1
         self._train_arena = arena
         self.st.train_rows = rows
+        self._last_rows = 0
 
     # ------------------------------------------------------------ predict
     def predict(self, x, batch_size):
         """Forward pass of x (n, input_dim) in chunks of ``batch_size``; returns a new (n, units) array."""
-        cdef Py_ssize_t n, chunk
         cdef cnp.npy_intp dims[2]
-        cdef cnp.ndarray xa, out
-        cdef bint ok, in_range = True, big
-        cdef PyThreadState* gil_state
         if not (cnp.PyArray_CheckExact(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == 2
                 and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)
                 and cnp.PyArray_TYPE(<cnp.ndarray>x) == self._x_typenum
@@ -1009,18 +1134,30 @@ cdef class NetworkCore:
             x = check_network_data(
                 x, None, self.st.in_dim, self.st.out_dim, self.dtype, None, indices=self.st.index_limit
             )[0]
-        xa = <cnp.ndarray>x
-        chunk = _positive(batch_size, "batch_size")
-        n = cnp.PyArray_DIM(xa, 0)
+        dims[0] = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+        dims[1] = self.st.out_dim
+        return self._predict_rows(<cnp.ndarray>x, _positive(batch_size, "batch_size"), 2, dims)
+
+    def fast_predictor(self, features, out_shape, lock, batch_size):
+        """A ``FastPredictor`` for a model whose samples are ``features``-shaped and whose outputs are
+        ``out_shape``-shaped, guarded by ``lock`` (see ``base.Network.fast_predictor``)."""
+        return FastPredictor(self, features, out_shape, lock, batch_size)
+
+    cdef object _predict_rows(self, cnp.ndarray xa, Py_ssize_t chunk, int out_nd, cnp.npy_intp* out_dims):
+        """The forward pass of checked rows ``xa`` (C-contiguous, x's type, ``in_dim`` elements per row, at
+        least one row) into a new array of ``out_nd`` dims ``out_dims`` (``out_dims[0]`` rows of ``out_dim``
+        elements in all). NaN / infinity in x and out-of-range embedding indices raise ValueError."""
+        cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
+        cdef cnp.ndarray out
+        cdef bint ok, in_range = True, big
+        cdef PyThreadState* gil_state
         self._enter()
         try:
             if chunk > n:
                 chunk = n
             if chunk > self.st.infer_rows:
                 self._alloc_infer(chunk)
-            dims[0] = n
-            dims[1] = self.st.out_dim
-            out = cnp.PyArray_EMPTY(2, dims, self._typenum, 0)
+            out = cnp.PyArray_EMPTY(out_nd, out_dims, self._typenum, 0)
             big = n * self._macs_per_row >= _NOGIL_MIN_WORK
             # index rows have no NaN; each index is checked where the embedding reads it
             if self.st.double:
@@ -1071,6 +1208,7 @@ cdef class NetworkCore:
             self._batch_size = rows
             self._train_arena = None
             self.st.train_rows = 0
+            self._last_rows = 0
             codes = <int*>malloc((len(metrics) + 1) * sizeof(int))
             params = <double*>malloc((len(metrics) + 1) * sizeof(double))
             if codes == NULL or params == NULL:
@@ -1246,6 +1384,7 @@ cdef class NetworkCore:
             result = _train_step(<float*>NULL, &self.st, first, last)
             _restore_gil(gil_state)
         self._busy = False
+        self._last_rows = last - first if result == STEP_OK or result == STEP_NONFINITE else 0
         if result == STEP_BAD_ORDER:
             raise ValueError(f"order: indices must be in [0, {self.st.n})")
         if result == STEP_BAD_LABEL:
@@ -1261,13 +1400,16 @@ cdef class NetworkCore:
         order), so the step is ``train_batch`` on it; workspaces grow once to the largest batch seen."""
         cdef Py_ssize_t rows
         self._require_training()
-        x, y = check_network_data(
-            x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked,
-            indices=self.st.index_limit, steps=self.st.loss_steps,
-        )
-        rows = x.shape[0]
-        weights = check_sample_weights("weights", weights, rows, self.dtype, finite_checked=finite_checked,
-                                       steps=self.st.loss_steps)
+        if finite_checked and self._plain_batch(x, y, weights):
+            rows = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+        else:
+            x, y = check_network_data(
+                x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked,
+                indices=self.st.index_limit, steps=self.st.loss_steps,
+            )
+            rows = x.shape[0]
+            weights = check_sample_weights("weights", weights, rows, self.dtype, finite_checked=finite_checked,
+                                           steps=self.st.loss_steps)
         if self._identity is None or self._identity.shape[0] < rows:
             self._identity = np.arange(max(rows, self._batch_size), dtype=np.int64)
         self._enter()
@@ -1288,6 +1430,54 @@ cdef class NetworkCore:
         finally:
             self._busy = False
         return self.train_batch(0, rows)
+
+    def last_batch(self):
+        """(y_pred, y_true, weights) of the last training step: read-only views of the workspace (valid until
+        the next training call) holding its training-mode output (rows, units), its gathered targets (labels
+        (rows,) int64 or (rows, units)) and sample weights ((rows,), None when unweighted). With per-step losses
+        (``output_shape``) they are loss rows: rows * steps of the output's last axis, as the loss reads them."""
+        cdef cnp.npy_intp dims[2]
+        if self._last_rows == 0:
+            raise RuntimeError("last_batch: no training step since the workspace was allocated")
+        dims[0] = self._last_rows * self.st.loss_steps
+        dims[1] = self.st.loss_width
+        y_pred = self._view(self.st.stages[self.st.n_stages - 1].out_train, 2, dims, self._typenum)
+        if self.st.sparse:
+            y_true = self._view(self.st.label_batch, 1, dims, cnp.NPY_INT64)
+        else:
+            y_true = self._view(self.st.y_batch, 2, dims, self._typenum)
+        weights = self._view(self.st.w_batch, 1, dims, self._typenum) if self.st.w_data != NULL else None
+        return y_pred, y_true, weights
+
+    cdef object _view(self, void* data, int nd, cnp.npy_intp* dims, int typenum):
+        # the array keeps the arena alive, so a later reallocation cannot leave it dangling
+        cdef cnp.ndarray array = cnp.PyArray_SimpleNewFromData(nd, dims, typenum, data)
+        cnp.set_array_base(array, self._train_arena)
+        cnp.PyArray_CLEARFLAGS(array, cnp.NPY_ARRAY_WRITEABLE)
+        return array
+
+    cdef bint _plain_batch(self, x, y, weights):
+        """Whether x, y (and weights) are the C-contiguous, aligned, native ndarrays of the types and shapes the
+        step reads, so a caller that validated their values (``finite_checked``) skips the generic checks of a
+        per-batch call; labels and embedding indices are still checked one by one by the step's gather."""
+        cdef Py_ssize_t rows
+        if self.st.loss_steps != 1:  # per-step labels and weights: the generic checks
+            return False
+        if type(x) is not np.ndarray or type(y) is not np.ndarray:
+            return False
+        if not _plain(<cnp.ndarray>x, 2, self._x_typenum, -1, self.st.in_dim):
+            return False
+        rows = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+        if rows == 0:
+            return False
+        if self.st.sparse:
+            if not _plain(<cnp.ndarray>y, 1, cnp.NPY_INT64, rows, 0):
+                return False
+        elif not _plain(<cnp.ndarray>y, 2, self._typenum, rows, self.st.out_dim):
+            return False
+        if weights is None:
+            return True
+        return type(weights) is np.ndarray and _plain(<cnp.ndarray>weights, 1, self._typenum, rows, 0)
 
     def reset_stats(self):
         """Zero ``stats``."""
@@ -1374,3 +1564,236 @@ cdef class NetworkCore:
     cdef _require_training(self):
         if self._loss is None:
             raise RuntimeError("prepare_training must be called first")
+
+
+# ------------------------------------------------------------ the model's one-call predict
+cdef extern from "pythread.h":
+    ctypedef void* PyThread_type_lock
+    ctypedef enum PyLockStatus:
+        PY_LOCK_FAILURE
+        PY_LOCK_ACQUIRED
+        PY_LOCK_INTR
+    PyThread_type_lock PyThread_allocate_lock()
+    void PyThread_free_lock(PyThread_type_lock)
+    int PyThread_acquire_lock(PyThread_type_lock, int waitflag) noexcept
+    PyLockStatus PyThread_acquire_lock_timed(PyThread_type_lock, long long microseconds, int intr_flag) noexcept nogil
+    void PyThread_release_lock(PyThread_type_lock) noexcept
+    unsigned long PyThread_get_thread_ident() noexcept
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+
+@cython.auto_pickle(False)
+cdef class ModelLock:
+    """A model's network lock: re-entrant, with ``threading.RLock``'s ``acquire(blocking=True, timeout=-1)``,
+    ``release()`` and ``with``; a blocking wait can be interrupted (Ctrl-C) as RLock's.
+
+    Owner and count change only under the GIL, so ``try_acquire`` (compiled callers: the model's one-call
+    predict) is one non-blocking OS-lock attempt, without RLock's argument parsing and clock reads.
+    """
+
+    cdef PyThread_type_lock _lock
+    cdef unsigned long _owner
+    cdef Py_ssize_t _count
+
+    def __cinit__(self):
+        self._lock = PyThread_allocate_lock()
+        if self._lock == NULL:
+            raise MemoryError("cyneuron: cannot allocate a lock")
+
+    def __dealloc__(self):
+        if self._lock != NULL:
+            if self._count:
+                PyThread_release_lock(self._lock)
+            PyThread_free_lock(self._lock)
+
+    cdef inline bint try_acquire(self) noexcept:
+        cdef unsigned long me = PyThread_get_thread_ident()
+        if self._count and self._owner == me:
+            self._count += 1
+            return True
+        if not PyThread_acquire_lock(self._lock, 0):
+            return False
+        self._owner = me
+        self._count = 1
+        return True
+
+    cdef inline void release_owned(self) noexcept:
+        """The calling thread holds the lock (a ``try_acquire`` that returned True)."""
+        self._count -= 1
+        if self._count == 0:
+            self._owner = 0
+            PyThread_release_lock(self._lock)
+
+    def acquire(self, blocking=True, timeout=-1):
+        """As ``threading.RLock.acquire``: True once held (again, by its owner), False on a failed
+        non-blocking attempt or when ``timeout`` seconds passed."""
+        cdef PyLockStatus status
+        cdef long long wait
+        cdef double seconds = timeout
+        if not blocking and seconds != -1:
+            raise ValueError("can't specify a timeout for a non-blocking call")
+        if seconds < 0 and seconds != -1:
+            raise ValueError("timeout value must be a non-negative number")
+        if self.try_acquire():
+            return True
+        if not blocking:
+            return False
+        deadline = None if seconds == -1 else time.monotonic() + seconds
+        while True:
+            wait = -1 if deadline is None else max(0, <long long>((deadline - time.monotonic()) * 1e6))
+            with nogil:
+                status = PyThread_acquire_lock_timed(self._lock, wait, 1)
+            if status != PY_LOCK_INTR:
+                break
+            PyErr_CheckSignals()  # a signal handler's exception (KeyboardInterrupt) propagates
+        if status != PY_LOCK_ACQUIRED:
+            return False
+        self._owner = PyThread_get_thread_ident()
+        self._count = 1
+        return True
+
+    def release(self):
+        """As ``threading.RLock.release``: RuntimeError unless the calling thread holds the lock."""
+        if self._count == 0 or self._owner != PyThread_get_thread_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self.release_owned()
+
+    def __enter__(self):
+        # the uncontended case without a Python-level call (fit takes the lock per step with callbacks)
+        return True if self.try_acquire() else self.acquire()
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._count == 0 or self._owner != PyThread_get_thread_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self.release_owned()
+
+    def _is_owned(self):
+        return self._count > 0 and self._owner == PyThread_get_thread_ident()
+
+    def __repr__(self):
+        state = f"locked, count={self._count}" if self._count else "unlocked"
+        return f"<cyneuron ModelLock {state}>"
+
+
+cdef enum:
+    _FAST_MAX_DIMS = 8
+
+
+@cython.auto_pickle(False)
+cdef class FastPredictor:
+    """A model's ``predict`` / ``predict_on_batch`` for inputs that need no conversion, in one compiled call.
+
+    ``predict(x)`` / ``on_batch(x)`` return the outputs ``(n, *out_shape)`` of ``x`` ``(n, *features)`` when
+    x is exactly an ndarray of the network's x type (native byte order, C-contiguous) with at least one
+    row; values are checked as in ``NetworkCore.predict`` (NaN / infinity, embedding indices: ValueError).
+    They return None, having done nothing, for any other x or when ``lock`` is held by another thread: the
+    caller then takes its general path, which converts or refuses x and waits for, or refuses, the holder.
+    ``predict`` runs chunks of ``batch_size`` rows (as ``NetworkCore.predict``), ``on_batch`` one chunk.
+    """
+
+    cdef NetworkCore net
+    cdef ModelLock lock
+    cdef int _x_nd
+    cdef int _out_nd
+    cdef Py_ssize_t _chunk
+    cdef cnp.npy_intp _x_dims[_FAST_MAX_DIMS]
+    cdef cnp.npy_intp _out_dims[_FAST_MAX_DIMS]
+
+    def __init__(self, NetworkCore net, features, out_shape, ModelLock lock, batch_size):
+        cdef int k
+        features, out_shape = tuple(features), tuple(out_shape)
+        if not 1 + len(features) <= _FAST_MAX_DIMS or not 1 + len(out_shape) <= _FAST_MAX_DIMS:
+            raise ValueError(f"features, out_shape: at most {_FAST_MAX_DIMS - 1} axes each")
+        if math.prod(features) != net.st.in_dim or math.prod(out_shape) != net.st.out_dim:
+            raise ValueError(
+                f"features, out_shape: {features} and {out_shape} do not match the network's "
+                f"{net.st.in_dim} inputs and {net.st.out_dim} outputs per sample"
+            )
+        self.net = net
+        self.lock = lock
+        self._chunk = _positive(batch_size, "batch_size")
+        self._x_nd = 1 + len(features)
+        self._out_nd = 1 + len(out_shape)
+        for k in range(len(features)):
+            self._x_dims[1 + k] = features[k]
+        for k in range(len(out_shape)):
+            self._out_dims[1 + k] = out_shape[k]
+
+    def predict(self, x):
+        """Outputs of x in chunks of ``batch_size`` rows, or None (see the class)."""
+        return self._run(x, self._chunk)
+
+    def on_batch(self, x):
+        """Outputs of x in one chunk, or None (see the class)."""
+        return self._run(x, 0)
+
+    cdef object _run(self, object x, Py_ssize_t chunk):
+        cdef int k
+        cdef cnp.ndarray xa
+        cdef cnp.npy_intp out_dims[_FAST_MAX_DIMS]
+        if not cnp.PyArray_CheckExact(x):
+            return None
+        xa = <cnp.ndarray>x
+        if not (cnp.PyArray_NDIM(xa) == self._x_nd
+                and cnp.PyArray_TYPE(xa) == self.net._x_typenum
+                and cnp.PyArray_ISNOTSWAPPED(xa)
+                and cnp.PyArray_IS_C_CONTIGUOUS(xa)
+                and cnp.PyArray_DIM(xa, 0) > 0):
+            return None
+        for k in range(1, self._x_nd):
+            if cnp.PyArray_DIM(xa, k) != self._x_dims[k]:
+                return None
+        if not self.lock.try_acquire():
+            return None
+        try:
+            out_dims[0] = cnp.PyArray_DIM(xa, 0)
+            for k in range(1, self._out_nd):
+                out_dims[k] = self._out_dims[k]
+            return self.net._predict_rows(xa, chunk if chunk else out_dims[0], self._out_nd, out_dims)
+        finally:
+            self.lock.release_owned()
+
+
+# The model's predict entry points (``_inference.InferenceMixin`` takes them when this module loads): the
+# fast predictor's one call when it applies, else the model's general path (pure Python).
+def model_predict(self, x, batch_size=None, verbose=0, callbacks=None):
+    """Outputs for inputs ``x`` ``(n, features...)``: an array ``(n, *output_shape[1:])`` of the model dtype.
+
+    Args:
+        x: array-like of any real dtype (converted once to the model dtype).
+        batch_size: rows per forward pass (default 32).
+        verbose: 0 (default), 1 or 2 / "auto" for a progress bar.
+        callbacks: optional callbacks receiving the predict hooks.
+    """
+    fast = self._fast
+    if type(fast) is FastPredictor and batch_size is None and callbacks is None and verbose == 0:
+        out = (<FastPredictor>fast)._run(x, (<FastPredictor>fast)._chunk)
+        if out is not None:
+            return out
+    return self._predict(x, batch_size, verbose, callbacks)
+
+
+def model_predict_on_batch(self, x):
+    """Outputs for one batch ``x`` (as ``keras.Model.predict_on_batch``)."""
+    fast = self._fast
+    if type(fast) is FastPredictor:
+        out = (<FastPredictor>fast)._run(x, 0)
+        if out is not None:
+            return out
+    return self._predict_on_batch(x)
+
+
+def model_call(self, x, training=False):
+    """``model(x)``: the outputs for ``x``, an array ``(n, *output_shape[1:])`` (``model.predict(x)``).
+
+    ``training=True`` runs the layers in training mode, as Keras does: Dropout drops, and
+    BatchNormalization normalises with the batch's statistics and updates its moving ones.
+    """
+    fast = self._fast
+    if training is False and type(fast) is FastPredictor:
+        out = (<FastPredictor>fast)._run(x, (<FastPredictor>fast)._chunk)
+        if out is not None:
+            return out
+    return self._call(x, training)

@@ -52,6 +52,7 @@ ctypedef struct ParamC:
     void* g            # its gradient (n), may be overwritten (clipping)
     void* slot[4]      # slot arrays (n each), slot_specs order; unused entries NULL
     Py_ssize_t n
+    double l1, l2      # the weight penalty (reference/regularizers.py); both 0 = none
 
 ctypedef struct OptC:
     int kind           # OPT_*

@@ -2,8 +2,7 @@
 
 Keras code runs with ``keras`` renamed to ``cyneuron`` in its imports::
 
-    from cyneuron._functional import KerasTensor
-from cyneuron.models import Model, Sequential
+    from cyneuron.models import Sequential
     from cyneuron.layers import Dense
     from cyneuron.optimizers import SGD
 
@@ -16,7 +15,19 @@ from __future__ import annotations
 import importlib
 import sys
 
-from cyneuron import _unavailable, activations, config, initializers, layers, losses, metrics, models, optimizers, utils
+from cyneuron import (
+    _unavailable,
+    activations,
+    config,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    utils,
+)
 from cyneuron._functional import KerasTensor
 from cyneuron._show_config import show_config
 from cyneuron.backend import get_backend, set_backend
@@ -44,14 +55,16 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "saving",
     "utils",
     "wrappers",
+    "export",
 ]
 
 # Imported on first use: they import the model classes themselves (saving) or may pull optional packages
 # (wrappers: scikit-learn).
-_LAZY = ("callbacks", "saving", "datasets", "wrappers")
+_LAZY = ("callbacks", "saving", "datasets", "wrappers", "export")
 
 
 def __getattr__(name: str):

@@ -63,6 +63,8 @@ def is_batch_source(data) -> bool:
 
 def _split(batch, what: str) -> tuple:
     """A batch as (x, y, sample_weight), Keras' three accepted shapes."""
+    if type(batch) is tuple and len(batch) == 2:  # the usual (x, y)
+        return batch[0], batch[1], None
     if isinstance(batch, tuple) and len(batch) in (1, 2, 3):
         return (*batch, None, None)[:3]
     if isinstance(batch, list) and len(batch) in (2, 3):

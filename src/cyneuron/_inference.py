@@ -1,5 +1,11 @@
-"""Prediction paths of a model: ``predict`` (with its fast path for converted rows), ``predict_on_batch``
-and ``model(x, training=...)``. ``InferenceMixin`` is mixed into ``Sequential``."""
+"""Prediction paths of a model: ``predict``, ``predict_on_batch`` and ``model(x, training=...)``.
+``InferenceMixin`` is mixed into ``Sequential``.
+
+With the compiled extension, the three public methods are ``cyneuron._network``'s ``model_predict``,
+``model_predict_on_batch`` and ``model_call``: for an input that needs no conversion they are one compiled call
+into the network's ``fast_predictor`` (the values still checked), and otherwise they call the general paths
+here (``_predict``, ``_predict_on_batch``, ``_call``), as the pure-Python methods below do.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import numpy as np
 
 from cyneuron._data import BatchSource, is_batch_source
 from cyneuron._progbar import Progbar, check_verbose
-from cyneuron._training import _DEFAULT_BATCH_SIZE, _batch_size, _callback_list
+from cyneuron._training import _batch_size, _callback_list
 
 
 class InferenceMixin:
@@ -26,27 +32,6 @@ class InferenceMixin:
             verbose: 0 (default), 1 or 2 / "auto" for a progress bar.
             callbacks: optional callbacks receiving the predict hooks.
         """
-        network = self._network
-        if (
-            network is not None
-            and batch_size is None
-            and verbose == 0
-            and callbacks is None
-            and type(x) is np.ndarray
-            and x.ndim == 2
-            and x.shape[1] == self._fast_dim
-            and x.dtype == self._x_dtype
-            and x.shape[0]
-            and x.flags.c_contiguous
-        ):
-            # Fast path for already-converted data (e.g. one sample in a loop): the network checks the values.
-            lock = self._net_lock
-            if not lock.acquire(False):  # positional: measurably cheaper than blocking=False
-                self._wait_or_refuse_predict()
-            try:
-                return network.predict(x, _DEFAULT_BATCH_SIZE)
-            finally:
-                lock.release()
         return self._predict(x, batch_size, verbose, callbacks)
 
     def _wait_or_refuse_predict(self) -> None:
@@ -147,6 +132,9 @@ class InferenceMixin:
 
     def predict_on_batch(self, x) -> np.ndarray:
         """Outputs for one batch ``x`` (as ``keras.Model.predict_on_batch``)."""
+        return self._predict_on_batch(x)
+
+    def _predict_on_batch(self, x) -> np.ndarray:
         inputs = self._prepare_x(x, check_finite=False)
         return self._network_predict(self._get_network(), inputs, inputs.shape[0])
 
@@ -156,6 +144,9 @@ class InferenceMixin:
         ``training=True`` runs the layers in training mode, as Keras does: Dropout drops, and
         BatchNormalization normalises with the batch's statistics and updates its moving ones.
         """
+        return self._call(x, training)
+
+    def _call(self, x, training) -> np.ndarray:
         from cyneuron._functional import is_symbolic
         from cyneuron.layers.base import _run_stages
         from cyneuron.utils import _check_bool
@@ -171,3 +162,24 @@ class InferenceMixin:
         self._get_network()  # the model can run
         out = _run_stages(self._stage_specs(), self._features, inputs, True, self._dtype)
         return out if self._units else out.reshape(out.shape[0], *self._out_shape)
+
+
+def new_net_lock():
+    """A model's network lock: ``cyneuron._network.ModelLock`` (which the fast predictor takes in one C call),
+    or ``threading.RLock`` (the same semantics) without the compiled extension."""
+    return _ModelLock()
+
+
+try:
+    from cyneuron._network import ModelLock as _ModelLock
+    from cyneuron._network import model_call, model_predict, model_predict_on_batch
+except ImportError:  # no compiled extension: the numpy backend, no fast predictor
+    _ModelLock = threading.RLock
+else:
+    for _name, _method in (
+        ("predict", model_predict),
+        ("predict_on_batch", model_predict_on_batch),
+        ("__call__", model_call),
+    ):
+        _method.__name__, _method.__qualname__ = _name, f"InferenceMixin.{_name}"
+        setattr(InferenceMixin, _name, _method)

@@ -20,6 +20,8 @@ import sys
 import time
 from collections.abc import Mapping
 
+import numpy as np
+
 __all__ = ["Progbar", "check_verbose"]
 
 
@@ -62,6 +64,12 @@ def format_time(seconds_per_unit: float, unit_name: str = "step") -> str:
     if seconds_per_unit >= 1e-3:
         return f" {seconds_per_unit * 1e3:.0f}ms/{unit_name}"
     return f" {seconds_per_unit * 1e6:.0f}us/{unit_name}"
+
+
+def _scalar(value) -> float:
+    """A logged value as the bar shows it: a metric with one result per threshold or class (an array) shows
+    its mean, as Keras' bar does."""
+    return float(value) if isinstance(value, (int, float)) else float(np.mean(value))
 
 
 def format_value(value: float, *, absolute: bool) -> str:
@@ -118,7 +126,7 @@ class Progbar:
             line = f"{self._count(current)} - {now - self._start:.0f}s -"
             line += format_time(self._time_per_step(current, now), self.unit_name)
             for key, value in (values or {}).items():
-                line += f" - {key}: {format_value(float(value), absolute=False)}"
+                line += f" - {key}: {format_value(_scalar(value), absolute=False)}"
             self._write(line + "\n")
 
     def _draw_bar(self, current: int, values: Mapping[str, float], finalize: bool, now: float) -> None:
@@ -147,7 +155,7 @@ class Progbar:
         info = f" {bold}{clock}{reset}" + format_time(per_step, self.unit_name)
         visible += 1 + len(clock) + len(format_time(per_step, self.unit_name))
         for key, value in values.items():
-            item = f" - {key}: {format_value(float(value), absolute=True)}"
+            item = f" - {key}: {format_value(_scalar(value), absolute=True)}"
             info += item
             visible += len(item)
         if dynamic:

@@ -18,6 +18,8 @@ from cyneuron import _threads
 from cyneuron import config as _config
 from cyneuron._data import BatchSource, is_batch_source
 from cyneuron._progbar import Progbar, check_verbose
+from cyneuron._sample_weights import _check_class_weight, _class_weight_rows, _no_both, _sample_weights
+from cyneuron.backend.base import accumulate
 from cyneuron.utils import _as_array, _check_int
 
 _DEFAULT_BATCH_SIZE = 32
@@ -37,80 +39,6 @@ def _must_be_none(**kwargs) -> None:
     for key, value in kwargs.items():
         if value is not None:
             raise ValueError(f"{key}: not supported by cyneuron (only None)")
-
-
-def _sample_weights(value, n: int, dtype, name: str = "sample_weight", steps: int = 1) -> np.ndarray | None:
-    """Per-sample weights as Keras 3 takes them: (n,) or (n, 1), numeric, finite and >= 0; returned as a
-    C-contiguous (n,) array of the model's dtype (None stays None). With per-step losses (an output of
-    rank >= 3, ``steps`` loss rows per sample) as Keras 3: (n, 1) weighs all of a sample's steps, (n, T...) or
-    (n, T..., 1) each step (returned (n, steps)), and (n,) is refused as Keras' broadcasting refuses it."""
-    if value is None:
-        return None
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{name}: could not convert to an array ({error})") from None
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected numeric sample weights, got dtype {array.dtype}")
-    if steps > 1 and array.ndim == 1 and array.shape == (n,):
-        # Keras 3 multiplies the per-step losses (n, T...) by the weights without expanding them
-        raise ValueError(
-            f"Incompatible shapes for broadcasting: shapes=[({n}, {steps}), ({n},)] ({name}: with an "
-            f"output of rank >= 3 give one weight per step, ({n}, T...), or ({n}, 1) for all steps)"
-        )
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]  # with per-step losses: one weight for all the sample's steps, as Keras broadcasts it
-    elif steps > 1 and array.ndim >= 2 and array.shape[0] == n and math.prod(array.shape[1:]) == steps:
-        array = array.reshape(n, steps)  # temporal weights (n, T...) or (n, T..., 1)
-    if array.shape not in ((n,), (n, steps)):
-        raise ValueError(f"{name}: expected shape ({n},) or ({n}, 1) (one weight per sample), got {array.shape}")
-    out = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(out).all():
-        raise ValueError(f"{name}: contains NaN or infinity")
-    if n and out.min() < 0:
-        raise ValueError(f"{name}: sample weights must be >= 0, got {out.min()}")
-    return out
-
-
-def _check_class_weight(class_weight) -> dict | None:
-    """``class_weight`` as a dict {int class: finite weight >= 0}."""
-    if class_weight is None:
-        return None
-    if not isinstance(class_weight, dict):
-        raise TypeError(f"class_weight: expected a dict {{class index: weight}}, got {type(class_weight).__name__}")
-    checked = {}
-    for key, value in class_weight.items():
-        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
-            raise TypeError(f"class_weight: keys must be int class indices, got {key!r}")
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"class_weight: weights must be numbers, got {value!r} for class {key}")
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"class_weight: weights must be finite and >= 0, got {value!r} for class {key}")
-        checked[int(key)] = float(value)
-    return checked
-
-
-def _class_weight_rows(class_weight: dict, targets: np.ndarray, dtype, y_shape: tuple) -> np.ndarray:
-    """Per-sample weights from class weights, as Keras 3: the class of a row is its int label, the arg-max of
-    a one-hot / probability row, or the rounded value of a (n, 1) target; classes not listed weigh 1.
-    Per-step targets (``y_shape`` the caller's) are refused as Keras refuses them."""
-    if len(y_shape) >= 3:
-        # Keras' class_weight_to_sample_weights takes one class per sample: int() of a row of classes
-        raise TypeError("only 0-dimensional arrays can be converted to Python scalars")
-    if targets.ndim == 2 and targets.dtype == np.int64:  # labels (n, T) of a per-step sparse loss
-        raise ValueError(f"Incompatible shapes for broadcasting: shapes=[{tuple(y_shape)}, ({y_shape[0]},)]")
-    labels = targets
-    if labels.ndim > 1:
-        labels = np.argmax(labels, axis=-1) if labels.shape[-1] != 1 else labels[:, 0]
-    labels = np.round(labels).astype(np.int64)
-    classes, inverse = np.unique(labels, return_inverse=True)
-    table = np.array([class_weight.get(int(c), 1.0) for c in classes], dtype=dtype)
-    return np.ascontiguousarray(table[inverse.reshape(-1)], dtype=dtype)
-
-
-def _no_both(sample_weight, class_weight) -> None:
-    if sample_weight is not None and class_weight is not None:
-        raise ValueError("class_weight, sample_weight: cannot be given at the same time (as in Keras)")
 
 
 class TrainingMixin:
@@ -162,9 +90,9 @@ class TrainingMixin:
             else:
                 inputs, targets, y_shape = self._prepare_xy(x, y)
                 weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype, steps=self._loss_steps)
-            pairs = self._resolve_metrics(y_shape)
+            canonical = self._resolve_metrics(y_shape)
             network = self._get_network()
-            self._ensure_prepared(network, tuple(m.spec for m in pairs), None)
+            self._ensure_prepared(network, canonical, None)
             steps_total = math.ceil(inputs.shape[0] / batch_size) if source is None else source.steps
             cbs = _callback_list(callbacks, self, add_history=False)
             cbs.set_params({"verbose": verbose, "epochs": 1, "steps": steps_total})
@@ -183,32 +111,41 @@ class TrainingMixin:
             self._release()
         if return_dict:
             return logs
-        ordered = [values[i] for i in range(len(keys))]
-        return ordered[0] if len(ordered) == 1 else ordered
+        return self._flat_results(logs)
 
     def _run_test(self, network, inputs, targets, batch_size, cbs, bar, keys, weights=None) -> list[float]:
         """Mean loss and metrics over all rows, one network call unless hooks or a live bar need batches.
         With sample ``weights`` the loss is Keras' weighted one (sum of weight * loss over the rows / rows)."""
         hooks = cbs.needs_test_batch_hooks
+        python = bool(self._python_metrics)
+        self._reset_metric_objects()
+        n = inputs.shape[0]
         if not hooks and (bar is None or not bar._dynamic):
             with self._net_lock:
                 values = network.evaluate(inputs, targets, batch_size, weights, finite_checked=True)
+                outputs = network.predict(inputs, batch_size) if python else None
+            if python:
+                for start in range(0, n, batch_size):
+                    stop = start + batch_size
+                    self._update_metric_objects(
+                        outputs[start:stop], targets[start:stop], None if weights is None else weights[start:stop]
+                    )
             return self._finish_values(values)
-        n = inputs.shape[0]
-        sums = np.zeros(len(keys))
+        sums = np.zeros(len(network.stats))
         for step, start in enumerate(range(0, n, batch_size)):
             stop = min(start + batch_size, n)
             if hooks:
                 cbs.on_test_batch_begin(step, None)
+            batch_weights = None if weights is None else weights[start:stop]
             with self._net_lock:
                 values = network.evaluate(
-                    inputs[start:stop],
-                    targets[start:stop],
-                    batch_size,
-                    None if weights is None else weights[start:stop],
-                    finite_checked=True,
+                    inputs[start:stop], targets[start:stop], batch_size, batch_weights, finite_checked=True
                 )
-            sums += values * (stop - start)
+                if python:
+                    self._update_metric_objects(
+                        network.predict(inputs[start:stop], batch_size), targets[start:stop], batch_weights
+                    )
+            accumulate(sums, values * (stop - start), self._dtype)
             if hooks or bar is not None:
                 means = self._finish_values(sums / stop)
                 logs = {key: means[i] for key, i in sorted(zip(keys, range(len(keys))))}
@@ -276,7 +213,8 @@ class TrainingMixin:
             sample_weight: per-sample weights (n,) or (n, 1), finite and >= 0 (arrays only; a batch source
                 yields ``(x, y, sample_weight)`` batches instead). The loss of a batch becomes Keras'
                 ``sum(w * loss) / batch_size`` (zero weights still count in the divisor), so the logged loss is
-                ``sum(w * loss) / samples``; the compiled metrics stay unweighted, as in Keras 3.
+                ``sum(w * loss) / samples``; ``metrics=`` stay unweighted and ``weighted_metrics=`` see the
+                weights, as in Keras 3.
             class_weight: dict {class index: weight}, turned into per-sample weights by each training row's
                 class (its int label, the arg-max of a one-hot row, the rounded (n, 1) target; unlisted classes
                 weigh 1), as Keras; not together with sample_weight, not for Python generators; validation is
@@ -399,6 +337,8 @@ class TrainingMixin:
         bx, by, weights = batch
         if by is None:
             raise ValueError(f"{name}: expected batches (x, y) with targets, got batches without y")
+        if weights is None and class_weight is None and self._ready_batch(bx, by):
+            return bx, by, None
         inputs, targets, y_shape = self._prepare_xy(bx, by, f"{name} batch x", f"{name} batch y")
         if weights is not None:
             if class_weight is not None:
@@ -411,6 +351,41 @@ class TrainingMixin:
         elif class_weight is not None:
             weights = _class_weight_rows(class_weight, targets, self._dtype, y_shape)
         return inputs, targets, weights
+
+    def _ready_batch(self, bx, by) -> bool:
+        """Whether a batch can go to the network as it is (the usual generator batch: C-contiguous arrays of
+        the model's types and shapes, finite); anything else takes ``_prepare_xy``, which converts it or words
+        the error. A few array checks instead of the general path's dozen."""
+        if (
+            type(bx) is not np.ndarray
+            or type(by) is not np.ndarray
+            or bx.ndim != 2
+            or bx.shape[1] != self._fast_dim
+            or bx.dtype != self._dtype
+            or not bx.flags.c_contiguous
+            or not 0 < by.shape[0] == bx.shape[0]
+            or self._indices
+        ):
+            return False
+        sparse = self._loss_spec.name == "sparse_categorical_crossentropy"
+        if sparse:
+            # the labels' range is checked label by label by the step's gather (a ValueError naming y)
+            if by.ndim != 1 or by.dtype != np.int64 or not by.flags.c_contiguous:
+                return False
+            if self._loss_spec.ignore_class is not None:
+                return False
+        elif by.ndim != 2 or by.shape[1] != self._units or by.dtype != self._dtype or not by.flags.c_contiguous:
+            return False
+        # a finite sum means no NaN or infinity (either would make it NaN or infinite); float32 data summed in
+        # float64 cannot overflow, and a float64 sum that does takes the general path, which tells the two apart
+        if self._dtype == np.float32:
+            return math.isfinite(np.add.reduce(bx, axis=None, dtype=np.float64)) and (
+                sparse or math.isfinite(np.add.reduce(by, axis=None, dtype=np.float64))
+            )
+        with np.errstate(over="ignore"):
+            return math.isfinite(np.add.reduce(bx, axis=None)) and (
+                sparse or math.isfinite(np.add.reduce(by, axis=None))
+            )
 
     def _fit_source(
         self, x, y, validation_split, validation_data, steps_per_epoch, sample_weight, class_weight, shuffle
@@ -464,8 +439,7 @@ class TrainingMixin:
             inputs, targets, y_shape, val, weights = self._fit_data(
                 x, y, validation_split, validation_data, sample_weight, class_weight
             )
-        pairs = self._resolve_metrics(y_shape)
-        canonical = tuple(m.spec for m in pairs)
+        canonical = self._resolve_metrics(y_shape)
         self._refresh_trainable()
         network = self._get_network()
         n = inputs.shape[0]
@@ -486,9 +460,13 @@ class TrainingMixin:
         steps = math.ceil(n / batch_size) if source is None else source.steps
         bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
 
+        train, train_arrays = network.train_batch, network.train_arrays
+        if self._python_metrics:
+            train, train_arrays = self._tracked(network, train), self._tracked(network, train_arrays)
+
         def train_source(batch) -> tuple[bool, int]:
             bx, by, bw = self._source_batch(batch, "x", class_weight)
-            return network.train_arrays(bx, by, bw, finite_checked=True), bx.shape[0]
+            return train_arrays(bx, by, bw, finite_checked=True), bx.shape[0]
 
         keys = ["loss", *self._metric_names]
         ordered = sorted(zip(keys, range(len(keys))))
@@ -504,7 +482,6 @@ class TrainingMixin:
         optimizer = self.optimizer
         optimizer.built = True
         self.stop_training = False
-        train = network.train_batch
         training_logs: dict = {}
         bar = None
         threads = _threads.FitThreads(network, min(batch_size, n))
@@ -518,6 +495,7 @@ class TrainingMixin:
                 resumed = skip > 0  # the first epoch of a resumed fit, with `skip` batches already done
                 with net_lock:
                     network.reset_stats()
+                    self._reset_metric_objects()  # (a resumed epoch's Python-side metrics restart here)
                     if resumed:
                         network.stats[...] = progress.resume["stats"]
                 cbs.on_epoch_begin(epoch, None)
@@ -673,14 +651,17 @@ class TrainingMixin:
     def _run_test_source(self, network, source: BatchSource, cbs, bar, keys) -> list[float]:
         """Mean loss and metrics over every batch of a batch source (weighted by the batch sizes)."""
         hooks = cbs.needs_test_batch_hooks
-        sums, seen = np.zeros(len(keys)), 0
+        sums, seen = np.zeros(len(network.stats)), 0
+        self._reset_metric_objects()
         for step, batch in enumerate(source.epoch()):
             if hooks:
                 cbs.on_test_batch_begin(step, None)
             bx, by, bw = self._source_batch(batch, source._name)
             with self._net_lock:
                 values = network.evaluate(bx, by, bx.shape[0], bw, finite_checked=True)
-            sums += values * bx.shape[0]
+                if self._python_metrics:
+                    self._update_metric_objects(network.predict(bx, bx.shape[0]), by, bw)
+            accumulate(sums, values * bx.shape[0], self._dtype)
             seen += bx.shape[0]
             if hooks or bar is not None:
                 means = self._finish_values(sums / seen)
@@ -716,7 +697,7 @@ class TrainingMixin:
         self._acquire("train_on_batch")
         try:
             inputs, targets, y_shape = self._prepare_xy(x, y)
-            pairs = self._resolve_metrics(y_shape)
+            canonical = self._resolve_metrics(y_shape)
             self._refresh_trainable()
             network = self._get_network()
             n = inputs.shape[0]
@@ -724,7 +705,7 @@ class TrainingMixin:
             if class_weight is not None:
                 weights = _class_weight_rows(class_weight, targets, self._dtype, y_shape)
             key = self._prepared
-            self._ensure_prepared(network, tuple(m.spec for m in pairs), max(n, key[3] if key else 0))
+            self._ensure_prepared(network, canonical, max(n, key[3] if key else 0))
             with self._net_lock:
                 network.bind_training_data(inputs, targets, np.arange(n, dtype=np.int64), weights, finite_checked=True)
                 network.set_optimizer(self.optimizer.spec)
@@ -733,8 +714,10 @@ class TrainingMixin:
                 network.reset_stats()
                 ok = network.train_batch(0, n)
                 self.optimizer.iterations = network.iterations
-                stats = network.stats
-                values = self._finish_values(stats[: len(self._metric_names) + 1] / n)
+                if self._python_metrics:
+                    self._reset_metric_objects()
+                    self._update_metric_objects(*network.last_batch())
+                values = self._finish_values(network.stats / n)
             self.optimizer.built = True
             keys = ["loss", *self._metric_names]
             if not ok:
@@ -748,7 +731,7 @@ class TrainingMixin:
             self._release()
         if return_dict:
             return {key: values[i] for key, i in sorted(zip(keys, range(len(keys))))}
-        return values[0] if len(values) == 1 else values
+        return self._flat_results(dict(zip(keys, values)))
 
     def reset_metrics(self) -> None:
         """Reset the metrics, as ``keras.Model.reset_metrics`` (the network's running sums)."""
@@ -756,6 +739,18 @@ class TrainingMixin:
         if network is not None and self._prepared is not None:
             with self._net_lock:
                 network.reset_stats()
+        self._reset_metric_objects()
+
+    def _tracked(self, network, step):
+        """``step`` (a network training call) followed by the Python-side metrics' update from its batch."""
+        update = self._update_metric_objects
+
+        def tracked(*args, **kwargs) -> bool:
+            ok = step(*args, **kwargs)
+            update(*network.last_batch())
+            return ok
+
+        return tracked
 
 
 class FitProgress:

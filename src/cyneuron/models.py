@@ -10,6 +10,7 @@ needs them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Sequence
@@ -19,9 +20,9 @@ import numpy as np
 from cyneuron import backend as _backend
 from cyneuron import config as _config
 from cyneuron import losses as _losses
-from cyneuron import metrics as _metrics
 from cyneuron import optimizers as _optimizers
-from cyneuron._inference import InferenceMixin
+from cyneuron._compile import CompileMixin
+from cyneuron._inference import InferenceMixin, new_net_lock
 from cyneuron._summary import summary_text
 from cyneuron._training import _DEFAULT_BATCH_SIZE, TrainingMixin
 from cyneuron.backend.specs import StageSpec
@@ -73,7 +74,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     return _load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
-class Sequential(InferenceMixin, TrainingMixin):
+class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
     """A linear stack of layers, as ``keras.Sequential``.
 
     Args:
@@ -106,6 +107,7 @@ class Sequential(InferenceMixin, TrainingMixin):
         self._loss_steps = 1
         self._out_shape: tuple[int, ...] = ()
         self._network = None
+        self._fast = None  # the network's fast_predictor (predict's one-call path) or None
         self._network_trainable: tuple[bool, ...] = ()
         self._network_params: list[np.ndarray] = []
         self._trainable = True
@@ -115,8 +117,9 @@ class Sequential(InferenceMixin, TrainingMixin):
         self.loss = None
         self._loss_spec = None
         self._metric_ids: list = []
-        self._metric_names: list[str] = []
-        self._metric_sqrt: list[bool] = []  # per compiled metric: log the root of the mean (RMSE)
+        self._weighted_ids: list = []
+        self._set_compiled_metrics([])  # resolved per fit / evaluate from the targets' shape (see _compile.py)
+        self._metrics_key = None
         self.compiled = False
         self.stop_training = False
         self.history = None
@@ -127,7 +130,7 @@ class Sequential(InferenceMixin, TrainingMixin):
         # running in another thread delays a training step instead of aborting it; predict never waits: it is
         # refused while a step runs. get_weights / set_weights / saving wait for it, so they see the state
         # between two steps, never a torn one. Re-entrant: a callback's save nests the model's own reads.
-        self._net_lock = threading.RLock()
+        self._net_lock = new_net_lock()  # an RLock; compiled when it can be (the fast predict takes it)
         self._build_lock = threading.Lock()
         self._calls: list[str] = []  # fit / evaluate / train_on_batch in progress (a callback may nest them)
         self._calls_thread: int | None = None  # the thread making them
@@ -194,6 +197,7 @@ class Sequential(InferenceMixin, TrainingMixin):
 
     def _invalidate(self) -> None:
         with self._build_lock:
+            self._fast = None  # first: a predict in another thread must not reach a network being dropped
             self._network = None
             self._prepared = None
 
@@ -298,10 +302,23 @@ class Sequential(InferenceMixin, TrainingMixin):
                 self._network_trainable = self._trainable_key()
                 self._network_params = self._trained_params()
                 self._prepared = None
+                self._fast = self._network.fast_predictor(
+                    self._features, self._out_shape, self._net_lock, _DEFAULT_BATCH_SIZE
+                )
             return self._network
 
     def _stage_specs(self) -> list[StageSpec]:
-        stages = [stage for layer in self._layers for stage in stage_list(layer.stage_spec())]
+        stages = []
+        for layer in self._layers:
+            stages.extend(stage_list(layer.stage_spec()))
+            activity = _activity_factors(layer)
+            if activity is not None:
+                if not stages:
+                    raise ValueError(f"{layer.name}: an activity_regularizer on a first layer without weights")
+                # a reshape's output is its input's data: its penalty joins the last stage's so far
+                l1, l2 = stages[-1].activity
+                stages[-1] = dataclasses.replace(stages[-1], activity=(l1 + activity[0], l2 + activity[1]))
+        stages = _with_penalties(stages, self._layers)
         if not stages:  # only reshapes: the network still has to copy its input through
             width = (self._input_dim,)
             stages = [StageSpec("activation", width, width, {"activation": "linear"})]
@@ -406,10 +423,6 @@ class Sequential(InferenceMixin, TrainingMixin):
         for layer in self._layers:
             layer.trainable = value
         self._trainable = value
-
-    @property
-    def metrics_names(self) -> list[str]:
-        return ["loss", *self._metric_names]
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by name or by index (as ``keras.Model.get_layer``)."""
@@ -540,47 +553,10 @@ class Sequential(InferenceMixin, TrainingMixin):
         )
         return targets.reshape(n, -1)
 
-    def _require_compiled(self, method: str) -> None:
-        if not self.compiled:
-            raise ValueError(f"You must call compile() before using the model ({method}).")
-        if self._loss_spec is None:
-            raise ValueError(f"{method}: no loss to compute; provide a `loss` argument in compile()")
-
-    def _resolve_metrics(self, y_shape: tuple) -> list:
-        units = self._out_shape[-1]
-        if self._units == 0:  # per-step targets: the metrics see loss rows, as the loss does
-            y_shape = (y_shape[0] * self._loss_steps, *y_shape[1 + len(self._out_shape) - 1 :])
-        compiled = _metrics.resolve(self._metric_ids, y_shape, units, self._loss_spec.name)
-        self._metric_names = [m.name for m in compiled]
-        self._metric_sqrt = [m.sqrt for m in compiled]
-        return compiled
-
-    def _finish_values(self, means) -> list[float]:
-        """Logged values from the network's means: the loss, then each metric (RMSE: the root of the mean)."""
-        values = [float(v) for v in means]
-        for k, root in enumerate(self._metric_sqrt):
-            if root and 1 + k < len(values):
-                values[1 + k] = float(np.sqrt(values[1 + k]))
-        return values
-
-    def _ensure_prepared(self, network, canonical: tuple, batch_size: int | None) -> None:
-        """``prepare_training`` only when the loss, metrics or training batch size change (it allocates)."""
-        key = self._prepared
-        same = key is not None and key[0] is network and key[1] == self._loss_spec and key[2] == canonical
-        if same and (batch_size is None or key[3] == batch_size):
-            return
-        size = batch_size if batch_size is not None else (key[3] if key is not None else _DEFAULT_BATCH_SIZE)
-        outer = [call for call in self._calls[:-1] if call in ("fit", "train_on_batch")]
-        if outer:
-            # preparing again frees the workspaces and data the outer training loop is using
-            raise RuntimeError(
-                f"{self._calls[-1]}: called from inside this model's own {outer[-1]}() with targets that need other "
-                f"metrics than the training's; call it after {outer[-1]}() returns, or with targets shaped like the "
-                "training targets"
-            )
-        with self._net_lock:
-            network.prepare_training(self._loss_spec, canonical, self.optimizer.spec, size)
-        self._prepared = (network, self._loss_spec, canonical, size)
+    @property
+    def losses(self) -> list:
+        """The weight penalties of every trainable regularised weight, as Keras' ``model.losses``."""
+        return [penalty for layer in self._layers for penalty in layer.losses]
 
     def _acquire(self, method: str) -> None:
         if not self._lock.acquire(blocking=False):
@@ -629,64 +605,6 @@ class Sequential(InferenceMixin, TrainingMixin):
         finally:
             self._lock.release()
 
-    # ================================================================ compile
-    def compile(
-        self,
-        optimizer="rmsprop",
-        loss=None,
-        loss_weights=None,
-        metrics=None,
-        weighted_metrics=None,
-        run_eagerly: bool = False,
-        steps_per_execution: int = 1,
-        jit_compile="auto",
-        auto_scale_loss: bool = True,
-    ) -> None:
-        """Configure training, with Keras 3's arguments.
-
-        Args:
-            optimizer: a name (``"rmsprop"``, Keras' default, ``"adam"``, ``"sgd"`` ...), a config or an instance.
-            loss: a loss name (``"mse"``, ``"sparse_categorical_crossentropy"`` ...), class or instance.
-            loss_weights: None (a single-output model has nothing to weight).
-            metrics: list of metric names (``"accuracy"`` ...), classes, instances or functions.
-            weighted_metrics: None (or empty). Sample weights (``fit(sample_weight=, class_weight=)`` ...) weight
-                the loss only; the compiled ``metrics`` stay unweighted, as in Keras 3; weighted metrics are
-                not supported yet.
-            run_eagerly, jit_compile, auto_scale_loss: accepted for compatibility; every training step is one
-                compiled call whatever they say.
-            steps_per_execution: accepted (an int >= 1); each step is already a single compiled call.
-        """
-        self._refuse_during_calls("compile")
-        if loss_weights is not None:
-            raise ValueError("loss_weights: a cyneuron model has one output; leave loss_weights=None")
-        if weighted_metrics is not None and not (isinstance(weighted_metrics, (list, tuple)) and not weighted_metrics):
-            raise ValueError(
-                "weighted_metrics: not supported by cyneuron yet; sample weights weight the loss, and the compiled "
-                "metrics= are unweighted (as in Keras 3)"
-            )
-        from cyneuron.utils import _check_bool, _check_int
-
-        _check_bool(run_eagerly, "run_eagerly")
-        _check_bool(auto_scale_loss, "auto_scale_loss")
-        _check_int(steps_per_execution, "steps_per_execution", 1)
-        if jit_compile not in ("auto", True, False):
-            raise ValueError(f"jit_compile: expected 'auto', True or False, got {jit_compile!r}")
-        new_optimizer = _optimizers.get(optimizer)
-        spec = None if loss is None else _losses.to_spec(loss)
-        metric_ids = _metrics.check_identifiers(metrics)
-        with self._lock:
-            if self._network is not None and new_optimizer is not self.optimizer:
-                # A new optimizer starts from fresh slots and step count, as a fresh Keras optimizer does.
-                self._invalidate()
-            self.optimizer = new_optimizer
-            self.loss = loss
-            self._loss_spec = spec
-            self._metric_ids = metric_ids
-            self._metric_names = []
-            self._prepared = None
-            self.compiled = True
-            self.stop_training = False
-
     def to_json(self, **kwargs) -> str:
         """The model's architecture as a JSON string, as ``keras.Model.to_json`` (``json.dumps`` keyword
         arguments pass through); ``cyneuron.models.model_from_json`` reads it back."""
@@ -701,31 +619,6 @@ class Sequential(InferenceMixin, TrainingMixin):
         for layer in self._layers:
             shape = layer.compute_output_shape(shape)
         return shape
-
-    def get_compile_config(self) -> dict | None:
-        """JSON-able compile arguments (None when not compiled), for saving."""
-        if not self.compiled:
-            return None
-        return {
-            "optimizer": _optimizers.serialize(self.optimizer),
-            "loss": None if self.loss is None else _losses.serialize(self.loss),
-            "metrics": [_metrics.serialize(m) for m in self._metric_ids],
-        }
-
-    def compile_from_config(self, config: dict) -> None:
-        """Compile from ``get_compile_config()``'s output (also accepts Keras' compile configs at neutral values)."""
-        if not isinstance(config, dict):
-            raise TypeError(f"config: expected a dict, got {type(config).__name__}")
-        for key, neutral in (("loss_weights", None), ("weighted_metrics", None), ("steps_per_execution", 1)):
-            if config.get(key, neutral) != neutral:
-                raise ValueError(f"compile config: {key}={config[key]!r} is not supported")
-        optimizer = config.get("optimizer", "sgd")
-        optimizer = _optimizers.deserialize(optimizer) if isinstance(optimizer, dict) else optimizer
-        loss = config.get("loss")
-        loss = _losses.deserialize(loss) if isinstance(loss, dict) else loss
-        metrics = config.get("metrics")
-        metrics = None if metrics is None else [_metrics.deserialize(m) for m in metrics]
-        self.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
     def optimizer_state(self) -> dict | None:
         """The optimizer's state: ``{"iterations": int, "slots": [[array per slot] per trained weight],
@@ -881,3 +774,28 @@ from cyneuron._functional import Model  # noqa: E402
 from cyneuron._unavailable import module_getattr  # noqa: E402 (beside its one use)
 
 __getattr__ = module_getattr(__name__)
+
+
+def _activity_factors(layer) -> tuple[float, float] | None:
+    """``(l1, l2)`` of the layer's activity_regularizer (None: none, or one the step cannot apply)."""
+    regularizer = getattr(layer, "activity_regularizer", None)
+    pair = regularizer._factors() if regularizer is not None else None
+    return (float(pair[0]), float(pair[1])) if pair is not None and any(pair) else None
+
+
+def _with_penalties(stages: list[StageSpec], layers) -> list[StageSpec]:
+    """``stages`` with each param's ``(l1, l2)`` from its layer's regularizer (params are matched by their
+    memory: a stage may hold a reshaped view of a weight, e.g. Conv1D's kernel)."""
+    factors = {}
+    for layer in layers:
+        for array, regularizer in layer.regularized_weights():
+            pair = regularizer._factors()
+            if pair is not None and any(pair):
+                factors[(array.__array_interface__["data"][0], array.size)] = (float(pair[0]), float(pair[1]))
+    if not factors:
+        return stages
+    out = []
+    for stage in stages:
+        pairs = tuple(factors.get((p.__array_interface__["data"][0], p.size), (0.0, 0.0)) for p in stage.params)
+        out.append(dataclasses.replace(stage, penalties=pairs) if any(any(p) for p in pairs) else stage)
+    return out

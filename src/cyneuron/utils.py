@@ -149,6 +149,14 @@ def _check_bool(value, name: str) -> bool:
     return bool(value)
 
 
+def _init_arguments(names: dict) -> dict:
+    """A constructor's arguments as keywords, from its ``locals()`` taken before it binds any other name
+    (``self`` and ``super()``'s cell dropped, ``**kwargs`` merged in): a Keras class keeps its explicit
+    signature, which ``inspect`` shows, and hands it to a shared base in one line."""
+    arguments = {key: value for key, value in names.items() if key not in ("self", "__class__", "kwargs")}
+    return {**arguments, **names.get("kwargs", {})}
+
+
 def _index_array(value, input_dim: int, name: str) -> np.ndarray:
     """Embedding indices as a C-contiguous int64 array: integers (or bools), or floats that are whole
     numbers (as Keras casts them), each in [0, input_dim). Anything else is a ValueError naming ``name``."""

@@ -282,6 +282,7 @@ class Network(abc.ABC):
             net.reset_stats()
             for start in range(0, n, batch_size):
                 ok = net.train_batch(start, min(start + batch_size, n))
+                net.last_batch()                         # only for metrics updated in Python
         net.evaluate(x, y, batch_size)
 
     Data is flat rows: x ``(n, prod(input_shape))`` in C order. ``stats`` is a float64 array
@@ -323,6 +324,15 @@ class Network(abc.ABC):
     def predict(self, x, batch_size: int) -> np.ndarray:
         """Inference-mode forward pass of x (n, input_dim) in chunks of ``batch_size``; returns (n, units)."""
 
+    def fast_predictor(self, features: tuple[int, ...], out_shape: tuple[int, ...], lock, batch_size: int):
+        """An object whose ``predict(x)`` / ``on_batch(x)`` return this network's outputs ``(n, *out_shape)``
+        for x ``(n, *features)`` in one call (chunks of ``batch_size`` rows / one chunk), or None, having
+        done nothing, when x is not exactly a C-contiguous native-order ndarray of x's dtype with at least
+        one row, or when ``lock`` (the model's network lock, ``_inference.new_net_lock()``) is held by another
+        thread; values are checked as ``predict`` checks them. None (the default) when the backend has no
+        such path: callers use ``predict``."""
+        return None
+
     @abc.abstractmethod
     def prepare_training(
         self, loss: LossSpec, metrics: Sequence[str], optimizer: OptimizerSpec, batch_size: int
@@ -362,6 +372,14 @@ class Network(abc.ABC):
         workspaces grow once to the largest."""
 
     @abc.abstractmethod
+    def last_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(y_pred, y_true, weights)`` of the last ``train_batch`` / ``train_arrays`` step (refused or not):
+        read-only views, valid until the next training call, of its training-mode output (rows, units), its
+        gathered targets (labels (rows,) int64, or (rows, units)) and sample weights ((rows,), or None when
+        unweighted). What the front end updates its Python-side metrics from (Keras updates its metrics with
+        the training-mode output of each step); RuntimeError when no step ran since the workspaces were made."""
+
+    @abc.abstractmethod
     def reset_stats(self) -> None:
         """Zero ``stats``."""
 
@@ -382,3 +400,12 @@ class Network(abc.ABC):
     @abc.abstractmethod
     def set_optimizer_state(self, state: dict) -> None:
         """Restore a state shaped as ``get_optimizer_state`` returns it (checked before anything changes)."""
+
+
+def accumulate(totals: np.ndarray, batch_sums: np.ndarray, dtype) -> None:
+    """Add a batch's sums to running totals (float64 arrays) as Keras' metric trackers do: in the model's float
+    type, so a float32 model's totals round as Keras' float32 trackers' do over a long epoch."""
+    if np.dtype(dtype) == np.float32:
+        totals[...] = totals.astype(np.float32) + batch_sums.astype(np.float32)
+    else:
+        totals += batch_sums

@@ -11,11 +11,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cyneuron.backend.base import LossSpec, MetricSpec, Network, Ops, OptimizerSpec, ScheduleSpec, StageSpec
+from cyneuron.backend.base import (
+    LossSpec,
+    MetricSpec,
+    Network,
+    Ops,
+    OptimizerSpec,
+    ScheduleSpec,
+    StageSpec,
+    accumulate,
+)
 from cyneuron.backend.reference import KINDS, Context, Forward, run_stage
 from cyneuron.backend.reference import activation as _activation
 from cyneuron.backend.reference import losses as reference_losses
 from cyneuron.backend.reference import optimizers as reference_optimizers
+from cyneuron.backend.reference import regularizers as reference_regularizers
 from cyneuron.backend.reference.embedding import check_indices
 from cyneuron.backend.specs import ROW_ACTIVATIONS
 from cyneuron.backend.validation import (
@@ -126,6 +136,10 @@ class NumpyOps(Ops):
         return NumpyNetwork(self, stages, input_shape, dtype, output_shape)
 
 
+def _stage_penalties(stage: StageSpec) -> tuple:
+    return stage.penalties or ((0.0, 0.0),) * len(stage.params)
+
+
 class NumpyNetwork(Network):
     """Reference network: a loop over the stages' reference modules (``cyneuron.backend.reference``)."""
 
@@ -140,6 +154,14 @@ class NumpyNetwork(Network):
         self._input_dim = self._widths[0]
         self._indices = input_indices(self._stages)  # > 0: x is int64 indices below it (a first embedding)
         self._params = [p for stage in self._stages if stage.trainable for p in stage.params]
+        # (param, l1, l2) of every penalised trainable param, in _params order
+        self._penalised = [
+            (k, l1, l2)
+            for k, (l1, l2) in enumerate(
+                pair for stage in self._stages if stage.trainable for pair in _stage_penalties(stage)
+            )
+            if l1 or l2
+        ]
         # backward stops at the first stage with something to train: nothing before it needs a gradient
         self._first_trained = next(
             (i for i, stage in enumerate(self._stages) if stage.trainable and stage.params), len(self._stages)
@@ -156,6 +178,7 @@ class NumpyNetwork(Network):
         self._data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._weights: np.ndarray | None = None  # the bound sample weights (None: unweighted)
         self.stats = np.zeros(1)
+        self._last: tuple | None = None  # (y_pred, y_true, weights) of the last training step
 
     @property
     def iterations(self) -> int:
@@ -191,7 +214,7 @@ class NumpyNetwork(Network):
     def _head(self, trace: list[Forward]):
         """(activation, pre-activation, output, backprop from the pre-activation) of the last stage."""
         last = trace[-1]
-        if last.head is not None:
+        if last.head is not None and not any(self._stages[-1].activity):
             name, z, backprop = last.head
             # a row activation fuses with the loss only when its row is the loss's row (the compiled rule)
             if name not in ROW_ACTIVATIONS or math.prod(self._stages[-1].out_shape) == self._width:
@@ -241,6 +264,7 @@ class NumpyNetwork(Network):
         self._metrics = check_metrics(metrics, loss)
         self.set_optimizer(optimizer)
         self.stats = np.zeros(1 + len(self._metrics))
+        self._last = None
 
     def set_optimizer(self, optimizer: OptimizerSpec) -> None:
         optimizer = check_optimizer(optimizer)
@@ -271,6 +295,11 @@ class NumpyNetwork(Network):
             "weights", weights, data[0].shape[0], self._dtype, finite_checked=finite_checked, steps=self._steps
         )
         self._data, self._weights = data, weights
+
+    def last_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if self._last is None:
+            raise RuntimeError("last_batch: no training step since prepare_training")
+        return self._last
 
     def reset_stats(self) -> None:
         self.stats[...] = 0
@@ -323,15 +352,28 @@ class NumpyNetwork(Network):
         yb, a, z, wb = self._loss_rows(yb, a, z, wb)
         grad = np.empty_like(z)
         loss = self._ops._output_gradient(self._loss, activation, yb, z, a, grad, wb)
-        self.stats += self._batch_stats(yb, a, loss)
+        # the weight and activity penalties join the batch's loss (Keras' compute_loss adds model.losses)
+        loss += self._activity_sum(trace) / xb.shape[0] + (self._penalty() if self._penalised else 0.0)
+        accumulate(self.stats, self._batch_stats(yb, a, loss), self._dtype)
+        self._last = tuple(None if v is None else _read_only(v) for v in (a, yb, wb))
         grad = grad.reshape(shape)
 
         grads: list[np.ndarray] = []
         for index in range(len(self._stages) - 1, self._first_trained - 1, -1):
+            l1, l2 = self._stages[index].activity
+            if l1 or l2:
+                # (l1 * s(y) + 2 * l2 * y) / rows: the gradient of Keras' activity loss, reg(y) / batch size
+                rows = trace[index].y.shape[0]
+                dtype = grad.dtype.type
+                reference_regularizers.add_gradient(
+                    trace[index].y, grad, float(dtype(dtype(l1) / dtype(rows))), float(dtype(dtype(l2) / dtype(rows)))
+                )
             grad, stage_grads = backprop(grad)
             grads[:0] = stage_grads
             if index > self._first_trained:
                 backprop = trace[index - 1].backprop
+        for k, l1, l2 in self._penalised:  # the weight penalties' gradients, before the optimizer sees them
+            reference_regularizers.add_gradient(self._params[k], grads[k], l1, l2)
 
         pending = [value for step in trace if step.new_state is not None for value in step.new_state]
         if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads + pending)):
@@ -374,14 +416,30 @@ class NumpyNetwork(Network):
         )
         batch_size = check_positive_int("batch_size", batch_size)
         totals = np.zeros(1 + len(self._metrics))
+        weight_penalty = self._penalty() if self._penalised else 0.0
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
             wb = None if weights is None else weights[start : start + batch_size]
-            activation, z, a, _ = self._head(self._forward(xb, False))
+            trace = self._forward(xb, False)
+            activation, z, a, _ = self._head(trace)
             yb, a, z, wb = self._loss_rows(yb, a, z, wb)
             loss = self._ops._output_gradient(self._loss, activation, yb, z, a, np.empty_like(z), wb)
-            totals += self._batch_stats(yb, a, loss)
+            loss += self._activity_sum(trace) / xb.shape[0] + weight_penalty
+            accumulate(totals, self._batch_stats(yb, a, loss), self._dtype)
         return totals / x.shape[0]
+
+    def _activity_sum(self, trace: list[Forward]) -> float:
+        """The batch's activity penalties, undivided (Keras adds them divided by the batch size, and its loss
+        tracker weighs the batch by its size)."""
+        return sum(
+            reference_regularizers.penalty(step.y, *stage.activity)
+            for stage, step in zip(self._stages, trace)
+            if any(stage.activity)
+        )
+
+    def _penalty(self) -> float:
+        """The sum of the weight penalties at the current weights."""
+        return sum(reference_regularizers.penalty(self._params[k], l1, l2) for k, l1, l2 in self._penalised)
 
     def get_optimizer_state(self) -> dict:
         return {
@@ -401,3 +459,9 @@ class NumpyNetwork(Network):
     def _require_training(self) -> None:
         if self._loss is None:
             raise RuntimeError("prepare_training must be called first")
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view

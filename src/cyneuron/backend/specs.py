@@ -104,7 +104,9 @@ class StageSpec:
     arrays and ``state`` the non-trainable ones (BatchNormalization's moving statistics),
     both the model's own arrays: a network reads and updates them in place and never
     replaces them. ``trainable=False`` freezes the params (no update; kinds with a mode,
-    such as BatchNormalization, then run in inference mode).
+    such as BatchNormalization, then run in inference mode). ``penalties``: empty, or one
+    ``(l1, l2)`` weight penalty per param (``reference/regularizers.py``; ``(0, 0)`` for none);
+    ``activity``: the ``(l1, l2)`` penalty on the stage's output (its layer's ``activity_regularizer``).
 
     ``fold`` > 1 makes it a TimeDistributed stage: a sample is ``fold`` consecutive rows of the
     inner per-sample shapes ``in_shape`` / ``out_shape`` (its flat widths are ``fold * prod(shape)``),
@@ -119,6 +121,8 @@ class StageSpec:
     state: tuple[np.ndarray, ...] = ()
     trainable: bool = True
     name: str = ""
+    penalties: tuple[tuple[float, float], ...] = ()
+    activity: tuple[float, float] = (0.0, 0.0)
     fold: int = 1
 
 

@@ -6,6 +6,7 @@ or TypeError naming the argument and what was expected.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -172,6 +173,21 @@ def check_array(name: str, value: object, shape: tuple, dtype: np.dtype, *, writ
     return value
 
 
+def _check_penalties(stage: StageSpec) -> None:
+    """``stage.penalties``: empty, or one ``(l1, l2)`` pair of finite floats >= 0 per param; ``stage.activity``
+    one such pair."""
+    penalties = stage.penalties
+    if not isinstance(penalties, tuple):
+        raise TypeError(f"penalties: expected a tuple of (l1, l2) pairs, got {type(penalties).__name__}")
+    if penalties and len(penalties) != len(stage.params):
+        raise ValueError(f"penalties: expected one (l1, l2) pair per param ({len(stage.params)}), got {len(penalties)}")
+    for pair in (*penalties, stage.activity):
+        if not (isinstance(pair, tuple) and len(pair) == 2) or not all(
+            isinstance(v, (float, int)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in pair
+        ):
+            raise ValueError(f"penalties: expected (l1, l2) pairs of finite numbers >= 0, got {pair!r}")
+
+
 def check_stages(stages: Sequence[StageSpec], input_shape: object, dtype: np.dtype) -> list[int]:
     """Flat widths of the input and of every stage's output; checks each stage and that they chain.
 
@@ -214,6 +230,7 @@ def check_stages(stages: Sequence[StageSpec], input_shape: object, dtype: np.dty
             )
         try:
             module.check(stage, dtype)
+            _check_penalties(stage)
         except (ValueError, TypeError) as error:
             raise type(error)(f"stages[{index}] ({stage.kind}): {error}") from None
         widths.append(_width(f"stages[{index}].out_shape", stage.out_shape) * int(fold))

@@ -244,10 +244,10 @@ class BackupAndRestore(Callback):
     def _write(self, path: str, data: bytes, durable: bool = True) -> None:
         """Atomically replace ``path`` with ``data``: a temporary file renamed over it, and with ``durable``
         (the backups, not the informational metadata) fsync of the file and the folder, ~2 x 4-8 ms here."""
-        from cyneuron import saving
+        from cyneuron.saving.files import atomic_write
 
         if durable:
-            saving._atomic_write(path, True, lambda f: f.write(data))
+            atomic_write(path, True, lambda f: f.write(data))
             return
         tmp = f"{path}.tmp"
         with open(tmp, "wb") as f:

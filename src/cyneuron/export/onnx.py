@@ -564,11 +564,11 @@ def export_onnx(model, filepath, verbose=None, input_signature=None, opset_versi
         NotImplementedError: a layer or activation without a converter, naming it.
         OSError: the path cannot be written (the message names it).
     """
-    from cyneuron import saving
+    from cyneuron.saving.files import atomic_write, check_path
 
     if kwargs:
         raise TypeError(f"export(format='onnx'): unexpected keyword arguments {sorted(kwargs)}")
-    path = saving._check_path(filepath, "filepath")
+    path = check_path(filepath, "filepath")
     if not getattr(model, "built", False) or getattr(model, "_features", None) is None:
         raise ValueError(
             "The model provided has never been built: give it an input shape (Input(shape=...), "
@@ -592,6 +592,6 @@ def export_onnx(model, filepath, verbose=None, input_signature=None, opset_versi
         )
         f.write(proto.SerializeToString())
 
-    saving._atomic_write(path, True, write)
+    atomic_write(path, True, write)
     if verbose is None or verbose:
         print(f"Saved artifact at '{path}'.")

@@ -9,8 +9,9 @@ import numpy as np
 
 from cyneuron import activations as _activations
 from cyneuron import initializers as _initializers
+from cyneuron import regularizers as _regularizers
 from cyneuron.backend.specs import StageSpec
-from cyneuron.layers.base import Layer, _named
+from cyneuron.layers.base import Layer, _named, unsupported_options
 from cyneuron.utils import _float_array
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
@@ -144,14 +145,13 @@ class PReLU(Layer):
     per-sample shape (``alpha_initializer="Zeros"``, as Keras), shared (size 1) along ``shared_axes``
     (1-based input axes, e.g. ``[1, 2]`` for one slope per channel of an image).
 
-    ``alpha_regularizer`` and ``alpha_constraint`` are not supported (only None)."""
+    ``alpha_constraint`` is not supported (only None)."""
 
     def __init__(
         self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None, **kwargs
     ) -> None:
-        for key, value in (("alpha_regularizer", alpha_regularizer), ("alpha_constraint", alpha_constraint)):
-            if value is not None:
-                raise ValueError(f"{key}: not supported by cyneuron (only None)")
+        unsupported_options("PReLU", alpha_constraint=alpha_constraint)
+        self.alpha_regularizer = _named(_regularizers.get, alpha_regularizer, "alpha_regularizer")
         self.alpha_initializer = _named(_initializers.get, alpha_initializer, "alpha_initializer")
         if shared_axes is None:
             self.shared_axes = None
@@ -173,7 +173,9 @@ class PReLU(Layer):
         shape = list(tuple(input_shape)[1:])
         for axis in self.shared_axes or ():
             shape[axis - 1] = 1
-        self.alpha = self.add_weight(tuple(shape), self.alpha_initializer, name="alpha")
+        self.alpha = self.add_weight(
+            tuple(shape), self.alpha_initializer, regularizer=self.alpha_regularizer, name="alpha"
+        )
         self.built = True
 
     def stage_spec(self) -> StageSpec:
@@ -183,7 +185,7 @@ class PReLU(Layer):
         return {
             **super().get_config(),
             "alpha_initializer": _initializers.serialize(self.alpha_initializer),
-            "alpha_regularizer": None,
+            "alpha_regularizer": _regularizers.serialize(self.alpha_regularizer),
             "alpha_constraint": None,
             "shared_axes": self.shared_axes,
         }

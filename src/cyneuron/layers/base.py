@@ -22,6 +22,7 @@ import numpy as np
 from cyneuron import backend as _backend
 from cyneuron import config as _config
 from cyneuron import initializers as _initializers
+from cyneuron import regularizers as _regularizers
 from cyneuron.backend.specs import FUSED_ACTIVATIONS, StageSpec
 from cyneuron.utils import _as_array, _check_bool, _check_int, _float_array
 
@@ -119,9 +120,6 @@ def _named(getter, value, argument: str):
 
 # Keras configs carry options cyneuron does not implement; they are accepted only at these no-op values.
 _NEUTRAL_KEYS = {
-    "kernel_regularizer": None,
-    "bias_regularizer": None,
-    "activity_regularizer": None,
     "kernel_constraint": None,
     "bias_constraint": None,
     "lora_rank": None,
@@ -132,6 +130,13 @@ _NEUTRAL_KEYS = {
     "optional": False,
     "autocast": True,
 }
+
+
+def unsupported_options(layer: str, **options) -> None:
+    """Refuse the options cyneuron accepts only at None (ValueError naming the first one given)."""
+    for key, value in options.items():
+        if value is not None:
+            raise ValueError(f"{layer}: {key}={value!r} is not supported by cyneuron (only None)")
 
 
 def strip_neutral(cls_name: str, config: dict) -> dict:
@@ -165,9 +170,17 @@ class Layer:
             cls.build = _recording_build(cls.__dict__["build"])
 
     def __init__(
-        self, name: str | None = None, dtype=None, trainable: bool = True, input_shape=None, input_dim=None
+        self,
+        name: str | None = None,
+        dtype=None,
+        trainable: bool = True,
+        input_shape=None,
+        input_dim=None,
+        activity_regularizer=None,
     ) -> None:
         self.name = _check_name(name, _snake_case(type(self).__name__))
+        # Keras adds its penalty of the layer's output, divided by the batch size, to the loss
+        self.activity_regularizer = _named(_regularizers.get, activity_regularizer, "activity_regularizer")
         self._dtype = _dtype_name(dtype)
         self._trainable = _check_bool(trainable, "trainable")
         if input_dim is not None:
@@ -182,13 +195,36 @@ class Layer:
         self._build_shape: tuple[int, ...] | None = None  # per-sample input shape once built
         self._build_dtype: np.dtype | None = None
         self._variables: list[tuple[str, np.ndarray, bool]] = []  # (name, array, trainable) in creation order
+        self._weight_regularizers: dict[str, object] = {}  # weight name -> regularizer (add_weight's)
         self._dry_shapes: list | None = None
 
     # --------------------------------------------------------------- weights
     def add_weight(
-        self, shape=None, initializer="glorot_uniform", dtype=None, trainable: bool = True, name: str | None = None
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable: bool = True,
+        autocast: bool = True,
+        regularizer=None,
+        constraint=None,
+        aggregation: str = "none",
+        overwrite_with_gradient: bool = False,
+        name: str | None = None,
     ) -> np.ndarray:
-        """Create a weight array of ``shape`` filled by ``initializer``; call it from ``build``."""
+        """Create a weight array of ``shape`` filled by ``initializer`` (None: ``glorot_uniform``, as Keras'
+        default for floats); call it from ``build``. ``regularizer`` (a ``cyneuron.regularizers`` object or
+        name) adds its penalty to the training loss while the weight is trainable. ``autocast``,
+        ``aggregation`` and ``overwrite_with_gradient`` are accepted at Keras' defaults only; ``constraint``
+        only None."""
+        if constraint is not None:
+            raise ValueError(f"{self.name}: constraint={constraint!r} is not supported by cyneuron (only None)")
+        if aggregation not in ("none", "mean", "sum", "only_first_replica") or overwrite_with_gradient:
+            raise ValueError(
+                f"{self.name}: aggregation={aggregation!r} / overwrite_with_gradient={overwrite_with_gradient!r} "
+                "are not supported by cyneuron"
+            )
+        regularizer = _named(_regularizers.get, regularizer, "regularizer")
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = np.dtype(dtype or self._build_dtype or self._dtype or _config.floatx())
         if self._dry_shapes is not None:  # shape inference only (see _weight_shapes): allocate nothing
@@ -199,7 +235,26 @@ class Layer:
         array = np.ascontiguousarray(init(shape, dtype=dtype), dtype=dtype)
         name = name or f"variable_{len(self._variables)}"
         self._variables.append((name, array, bool(trainable)))
+        if regularizer is not None:
+            self._weight_regularizers[name] = regularizer
         return array
+
+    def regularized_weights(self) -> list[tuple[np.ndarray, object]]:
+        """``(array, regularizer)`` for every trainable weight with a regularizer, in weight order (wrappers:
+        their inner layers'): what ``fit`` penalises and ``losses`` reports."""
+        if not self._trainable:
+            return []
+        return [
+            (array, self._weight_regularizers[name])
+            for name, array, trainable in self._variables
+            if trainable and name in self._weight_regularizers
+        ]
+
+    @property
+    def losses(self) -> list:
+        """The weight penalties of the layer's trainable regularised weights, as Keras' ``layer.losses``
+        (NumPy scalars of the weights' dtype)."""
+        return [regularizer(array) for array, regularizer in self.regularized_weights()]
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -363,6 +418,8 @@ class Layer:
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         return config

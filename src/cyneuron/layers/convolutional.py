@@ -21,8 +21,13 @@ from cyneuron.layers._conv_utils import (
     to_channels_last,
 )
 from cyneuron.layers.base import MAX_WIDTH, Layer, _named, split_activation
+from cyneuron.utils import _init_arguments
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
+
+
+# Keras' regularizer and constraint arguments, in its config order: accepted at None only.
+_NONE_ONLY = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint")
 
 
 class _Conv(Layer):
@@ -30,32 +35,25 @@ class _Conv(Layer):
 
     def __init__(
         self,
+        *,
         filters,
         kernel_size,
-        strides=1,
-        padding="valid",
-        data_format=None,
-        dilation_rate=1,
-        groups=1,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
+        strides,
+        padding,
+        data_format,
+        dilation_rate,
+        groups,
+        activation,
+        use_bias,
+        kernel_initializer,
+        bias_initializer,
         **kwargs,
     ) -> None:
-        for key, value in (
-            ("kernel_regularizer", kernel_regularizer),
-            ("bias_regularizer", bias_regularizer),
-            ("activity_regularizer", activity_regularizer),
-            ("kernel_constraint", kernel_constraint),
-            ("bias_constraint", bias_constraint),
-        ):
-            if value is not None:
+        """Keyword arguments only: Conv1D and Conv2D keep Keras' explicit signatures (their defaults differ)
+        and hand them on with ``_init_arguments(locals())``; the regularizers and constraints (only None)
+        arrive in ``kwargs``."""
+        for key in _NONE_ONLY:
+            if kwargs.pop(key, None) is not None:
                 raise ValueError(f"{key}: not supported by cyneuron (only None)")
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)):
             raise TypeError(f"filters: expected a positive int, got {filters!r}")
@@ -172,11 +170,7 @@ class _Conv(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": _initializers.serialize(self.kernel_initializer),
             "bias_initializer": _initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            **dict.fromkeys(_NONE_ONLY),
         }
 
 
@@ -217,25 +211,7 @@ class Conv2D(_Conv):
         bias_constraint=None,
         **kwargs,
     ) -> None:
-        super().__init__(
-            filters,
-            kernel_size,
-            strides,
-            padding,
-            data_format,
-            dilation_rate,
-            groups,
-            activation,
-            use_bias,
-            kernel_initializer,
-            bias_initializer,
-            kernel_regularizer,
-            bias_regularizer,
-            activity_regularizer,
-            kernel_constraint,
-            bias_constraint,
-            **kwargs,
-        )
+        super().__init__(**_init_arguments(locals()))
 
 
 class Conv1D(_Conv):
@@ -266,25 +242,7 @@ class Conv1D(_Conv):
         bias_constraint=None,
         **kwargs,
     ) -> None:
-        super().__init__(
-            filters,
-            kernel_size,
-            strides,
-            padding,
-            data_format,
-            dilation_rate,
-            groups,
-            activation,
-            use_bias,
-            kernel_initializer,
-            bias_initializer,
-            kernel_regularizer,
-            bias_regularizer,
-            activity_regularizer,
-            kernel_constraint,
-            bias_constraint,
-            **kwargs,
-        )
+        super().__init__(**_init_arguments(locals()))
 
 
 Convolution2D = Conv2D

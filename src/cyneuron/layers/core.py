@@ -8,6 +8,7 @@ import numpy as np
 
 from cyneuron import activations as _activations
 from cyneuron import initializers as _initializers
+from cyneuron import regularizers as _regularizers
 from cyneuron.backend.specs import StageSpec
 from cyneuron.layers._conv_utils import transpose_stage
 from cyneuron.layers.activation_layers import ElementwiseLayer
@@ -19,6 +20,7 @@ from cyneuron.layers.base import (
     _named,
     split_activation,
     unique_name,
+    unsupported_options,
 )
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "InputLayer", "Input"]
@@ -52,12 +54,28 @@ class Dense(Layer):
         use_bias: bool = True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        lora_rank=None,
+        lora_alpha=None,
+        quantization_config=None,
         input_shape=None,
         input_dim=None,
         name: str | None = None,
         dtype=None,
         trainable: bool = True,
     ) -> None:
+        unsupported_options(
+            "Dense",
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            lora_rank=lora_rank,
+            lora_alpha=lora_alpha,
+            quantization_config=quantization_config,
+        )
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"units: expected a positive integer, got {units!r}")
         if units > MAX_WIDTH:
@@ -70,7 +88,16 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _named(_initializers.get, kernel_initializer, "kernel_initializer")
         self.bias_initializer = _named(_initializers.get, bias_initializer, "bias_initializer")
-        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+        self.kernel_regularizer = _named(_regularizers.get, kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = _named(_regularizers.get, bias_regularizer, "bias_regularizer")
+        super().__init__(
+            name=name,
+            dtype=dtype,
+            trainable=trainable,
+            input_shape=input_shape,
+            input_dim=input_dim,
+            activity_regularizer=activity_regularizer,
+        )
         self.kernel: np.ndarray | None = None
         self.bias: np.ndarray | None = None
 
@@ -79,9 +106,13 @@ class Dense(Layer):
 
     def build(self, input_shape) -> None:
         fan_in = int(tuple(input_shape)[-1])
-        self.kernel = self.add_weight((fan_in, self.units), self.kernel_initializer, name="kernel")
+        self.kernel = self.add_weight(
+            (fan_in, self.units), self.kernel_initializer, regularizer=self.kernel_regularizer, name="kernel"
+        )
         if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias")
+            self.bias = self.add_weight(
+                (self.units,), self.bias_initializer, regularizer=self.bias_regularizer, name="bias"
+            )
         self.built = True
 
     def stage_spec(self) -> list[StageSpec]:
@@ -95,6 +126,8 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": _initializers.serialize(self.kernel_initializer),
             "bias_initializer": _initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
         }
 
 
@@ -112,10 +145,18 @@ class Activation(ElementwiseLayer):
         trainable: bool = True,
         input_shape=None,
         input_dim=None,
+        activity_regularizer=None,
     ) -> None:
         self.activation = _activations.get(activation)
         self._activation_name = _activations.name_of(activation)
-        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+        super().__init__(
+            name=name,
+            dtype=dtype,
+            trainable=trainable,
+            input_shape=input_shape,
+            input_dim=input_dim,
+            activity_regularizer=activity_regularizer,
+        )
 
     def _function(self, x):
         return _activations.get(self._activation_name)(x)
@@ -141,6 +182,7 @@ class Flatten(Layer):
         trainable: bool = True,
         input_shape=None,
         input_dim=None,
+        activity_regularizer=None,
     ) -> None:
         if data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(
@@ -148,7 +190,14 @@ class Flatten(Layer):
                 f"Received: {data_format!r}"
             )
         self.data_format = data_format or "channels_last"
-        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+        super().__init__(
+            name=name,
+            dtype=dtype,
+            trainable=trainable,
+            input_shape=input_shape,
+            input_dim=input_dim,
+            activity_regularizer=activity_regularizer,
+        )
 
     def stage_spec(self) -> StageSpec | None:
         """Nothing for channels-last data (a reshape); channels-first data move their channels last first."""
@@ -176,6 +225,7 @@ class Reshape(Layer):
         trainable: bool = True,
         input_shape=None,
         input_dim=None,
+        activity_regularizer=None,
     ) -> None:
         try:
             target = tuple(int(d) for d in target_shape)
@@ -184,7 +234,14 @@ class Reshape(Layer):
         if not target or sum(d == -1 for d in target) > 1 or any(d < 1 and d != -1 for d in target):
             raise ValueError(f"target_shape: expected positive ints and at most one -1, got {target_shape!r}")
         self.target_shape = target
-        super().__init__(name=name, dtype=dtype, trainable=trainable, input_shape=input_shape, input_dim=input_dim)
+        super().__init__(
+            name=name,
+            dtype=dtype,
+            trainable=trainable,
+            input_shape=input_shape,
+            input_dim=input_dim,
+            activity_regularizer=activity_regularizer,
+        )
 
     def _resolved(self, features: tuple) -> tuple[int, ...]:
         size = math.prod(features)

@@ -16,8 +16,9 @@ import warnings
 import numpy as np
 
 from cyneuron import initializers as _initializers
+from cyneuron import regularizers as _regularizers
 from cyneuron.backend.specs import StageSpec
-from cyneuron.layers.base import MAX_WIDTH, Layer, _feature_shape, _named, _run_stages
+from cyneuron.layers.base import MAX_WIDTH, Layer, _feature_shape, _named, _run_stages, unsupported_options
 from cyneuron.utils import _as_array, _index_array
 
 __all__ = ["Embedding"]
@@ -71,16 +72,14 @@ class Embedding(Layer):
         if input_length is not None:
             warnings.warn("Argument `input_length` is deprecated. Just remove it.", stacklevel=2)
         self.embeddings_initializer = _named(_initializers.get, embeddings_initializer, "embeddings_initializer")
-        for key, value in (
-            ("embeddings_regularizer", embeddings_regularizer),
-            ("embeddings_constraint", embeddings_constraint),
-            ("activity_regularizer", activity_regularizer),
-            ("lora_rank", lora_rank),
-            ("lora_alpha", lora_alpha),
-            ("quantization_config", quantization_config),
-        ):
-            if value is not None:
-                raise ValueError(f"Embedding: {key}={value!r} is not supported")
+        unsupported_options(
+            "Embedding",
+            embeddings_constraint=embeddings_constraint,
+            lora_rank=lora_rank,
+            lora_alpha=lora_alpha,
+            quantization_config=quantization_config,
+        )
+        self.embeddings_regularizer = _named(_regularizers.get, embeddings_regularizer, "embeddings_regularizer")
         if not isinstance(mask_zero, (bool, np.bool_)):
             raise TypeError(f"mask_zero: expected a bool, got {type(mask_zero).__name__} {mask_zero!r}")
         if mask_zero:
@@ -89,7 +88,7 @@ class Embedding(Layer):
                 "ordinary row); use mask_zero=False"
             )
         self.mask_zero = False
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._initial = None
         if weights is not None:
             if isinstance(weights, (list, tuple)) and len(weights) == 1:
@@ -109,7 +108,10 @@ class Embedding(Layer):
 
     def build(self, input_shape=None) -> None:
         self.embeddings = self.add_weight(
-            (self.input_dim, self.output_dim), self.embeddings_initializer, name="embeddings"
+            (self.input_dim, self.output_dim),
+            self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+            name="embeddings",
         )
         if self._initial is not None and self._dry_shapes is None:
             np.copyto(self.embeddings, self._initial, casting="unsafe")
@@ -138,8 +140,7 @@ class Embedding(Layer):
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
             "embeddings_initializer": _initializers.serialize(self.embeddings_initializer),
-            "embeddings_regularizer": None,
-            "activity_regularizer": None,
+            "embeddings_regularizer": _regularizers.serialize(self.embeddings_regularizer),
             "embeddings_constraint": None,
             "mask_zero": self.mask_zero,
             "quantization_config": None,

@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 from cyneuron import initializers as _initializers
+from cyneuron import regularizers as _regularizers
 from cyneuron.backend.specs import StageSpec
-from cyneuron.layers.base import Layer, _named
+from cyneuron.layers.base import Layer, _named, unsupported_options
 from cyneuron.utils import _check_bool
 
 __all__ = ["BatchNormalization"]
@@ -47,15 +48,14 @@ class BatchNormalization(Layer):
         synchronized=False,
         **kwargs,
     ) -> None:
-        for key, value in (
-            ("beta_regularizer", beta_regularizer),
-            ("gamma_regularizer", gamma_regularizer),
-            ("beta_constraint", beta_constraint),
-            ("gamma_constraint", gamma_constraint),
-            ("renorm_clipping", renorm_clipping),
-        ):
-            if value is not None:
-                raise ValueError(f"{key}: not supported by cyneuron (only None)")
+        unsupported_options(
+            "BatchNormalization",
+            beta_constraint=beta_constraint,
+            gamma_constraint=gamma_constraint,
+            renorm_clipping=renorm_clipping,
+        )
+        self.beta_regularizer = _named(_regularizers.get, beta_regularizer, "beta_regularizer")
+        self.gamma_regularizer = _named(_regularizers.get, gamma_regularizer, "gamma_regularizer")
         if renorm:
             raise ValueError("renorm: batch renormalization is not supported by cyneuron")
         if synchronized:
@@ -102,9 +102,11 @@ class BatchNormalization(Layer):
         features = tuple(input_shape)[1:]
         shape = (features[self._channel_axis(features)],)
         if self.scale:
-            self.gamma = self.add_weight(shape, self.gamma_initializer, name="gamma")
+            self.gamma = self.add_weight(
+                shape, self.gamma_initializer, regularizer=self.gamma_regularizer, name="gamma"
+            )
         if self.center:
-            self.beta = self.add_weight(shape, self.beta_initializer, name="beta")
+            self.beta = self.add_weight(shape, self.beta_initializer, regularizer=self.beta_regularizer, name="beta")
         self.moving_mean = self.add_weight(shape, self.moving_mean_initializer, trainable=False, name="moving_mean")
         self.moving_variance = self.add_weight(
             shape, self.moving_variance_initializer, trainable=False, name="moving_variance"
@@ -137,8 +139,8 @@ class BatchNormalization(Layer):
             "gamma_initializer": _initializers.serialize(self.gamma_initializer),
             "moving_mean_initializer": _initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": _initializers.serialize(self.moving_variance_initializer),
-            "beta_regularizer": None,
-            "gamma_regularizer": None,
+            "beta_regularizer": _regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": _regularizers.serialize(self.gamma_regularizer),
             "beta_constraint": None,
             "gamma_constraint": None,
             "renorm": False,

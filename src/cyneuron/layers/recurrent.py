@@ -31,6 +31,7 @@ from cyneuron import activations as _activations
 from cyneuron import initializers as _initializers
 from cyneuron.backend.specs import RECURRENT_ACTIVATIONS, StageSpec
 from cyneuron.layers.base import MAX_WIDTH, Layer, _named
+from cyneuron.utils import _init_arguments
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
 
@@ -68,6 +69,18 @@ def _check_rate(value, name: str) -> float:
     return min(1.0, max(0.0, float(value)))  # Keras clips the rate to [0, 1] (NaN gives 0)
 
 
+# Keras' regularizer and constraint arguments, in its config order: accepted at None only.
+_NONE_ONLY = (
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "activity_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+)
+
+
 class _RNN(Layer):
     """What SimpleRNN, LSTM and GRU share: the sequence options, weights and stage."""
 
@@ -76,14 +89,13 @@ class _RNN(Layer):
 
     def __init__(
         self,
+        *,
         units,
         activation,
-        recurrent_activation,
         use_bias,
         kernel_initializer,
         recurrent_initializer,
         bias_initializer,
-        regularizers_and_constraints: dict,
         dropout,
         recurrent_dropout,
         seed,
@@ -92,9 +104,13 @@ class _RNN(Layer):
         go_backwards,
         stateful,
         unroll,
+        recurrent_activation=None,
         zero_output_for_mask=False,
         **kwargs,
     ) -> None:
+        """Keyword arguments only: subclasses keep Keras' explicit signatures and hand them on with
+        ``_init_arguments(locals())``; the regularizers and constraints (only None) arrive in ``kwargs``."""
+        unsupported = {key: kwargs.pop(key) for key in _NONE_ONLY if key in kwargs}
         self.units = _check_units(units)
         self.activation = _activations.get(activation)
         self._activation_name = _activations.name_of(activation)
@@ -111,7 +127,7 @@ class _RNN(Layer):
         self.kernel_initializer = _named(_initializers.get, kernel_initializer, "kernel_initializer")
         self.recurrent_initializer = _named(_initializers.get, recurrent_initializer, "recurrent_initializer")
         self.bias_initializer = _named(_initializers.get, bias_initializer, "bias_initializer")
-        for key, value in regularizers_and_constraints.items():
+        for key, value in unsupported.items():
             if value is not None:
                 raise ValueError(f"{type(self).__name__}: {key}={value!r} is not supported")
         self.dropout = _check_rate(dropout, "dropout")
@@ -225,17 +241,10 @@ class _RNN(Layer):
 
     @staticmethod
     def _none_config() -> dict:
-        keys = ("kernel", "recurrent", "bias", "activity")
-        config = {f"{k}_regularizer": None for k in keys}
-        config.update({f"{k}_constraint": None for k in keys if k != "activity"})
-        return config
+        return dict.fromkeys(_NONE_ONLY)
 
     def _dropout_config(self) -> dict:
         return {"dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
-
-
-def _regularizers(**values) -> dict:
-    return values
 
 
 class SimpleRNN(_RNN):
@@ -276,34 +285,7 @@ class SimpleRNN(_RNN):
         seed=None,
         **kwargs,
     ) -> None:
-        others = _regularizers(
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-        )
-        super().__init__(
-            units,
-            activation,
-            None,
-            use_bias,
-            kernel_initializer,
-            recurrent_initializer,
-            bias_initializer,
-            others,
-            dropout,
-            recurrent_dropout,
-            seed,
-            return_sequences,
-            return_state,
-            go_backwards,
-            stateful,
-            unroll,
-            **kwargs,
-        )
+        super().__init__(**_init_arguments(locals()))
 
     def get_config(self) -> dict:
         return {
@@ -357,37 +339,10 @@ class LSTM(_RNN):
         use_cudnn="auto",
         **kwargs,
     ) -> None:
-        self.unit_forget_bias = _check_flag(unit_forget_bias, "unit_forget_bias")
-        _check_cudnn(use_cudnn)
-        self.use_cudnn = use_cudnn
-        others = _regularizers(
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-        )
-        super().__init__(
-            units,
-            activation,
-            recurrent_activation,
-            use_bias,
-            kernel_initializer,
-            recurrent_initializer,
-            bias_initializer,
-            others,
-            dropout,
-            recurrent_dropout,
-            seed,
-            return_sequences,
-            return_state,
-            go_backwards,
-            stateful,
-            unroll,
-            **kwargs,
-        )
+        arguments = _init_arguments(locals())
+        self.unit_forget_bias = _check_flag(arguments.pop("unit_forget_bias"), "unit_forget_bias")
+        self.use_cudnn = _check_cudnn(arguments.pop("use_cudnn"))
+        super().__init__(**arguments)
 
     def _bias_initializer(self):
         if self.unit_forget_bias:
@@ -451,37 +406,10 @@ class GRU(_RNN):
         use_cudnn="auto",
         **kwargs,
     ) -> None:
-        self.reset_after = _check_flag(reset_after, "reset_after")
-        _check_cudnn(use_cudnn)
-        self.use_cudnn = use_cudnn
-        others = _regularizers(
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-        )
-        super().__init__(
-            units,
-            activation,
-            recurrent_activation,
-            use_bias,
-            kernel_initializer,
-            recurrent_initializer,
-            bias_initializer,
-            others,
-            dropout,
-            recurrent_dropout,
-            seed,
-            return_sequences,
-            return_state,
-            go_backwards,
-            stateful,
-            unroll,
-            **kwargs,
-        )
+        arguments = _init_arguments(locals())
+        self.reset_after = _check_flag(arguments.pop("reset_after"), "reset_after")
+        self.use_cudnn = _check_cudnn(arguments.pop("use_cudnn"))
+        super().__init__(**arguments)
 
     def _bias_shape(self) -> tuple[int, ...]:
         width = 3 * self.units
@@ -508,7 +436,7 @@ class GRU(_RNN):
         }
 
 
-def _check_cudnn(use_cudnn) -> None:
+def _check_cudnn(use_cudnn):
     if (
         use_cudnn not in ("auto", True, False)
         or isinstance(use_cudnn, (int, float))
@@ -518,3 +446,4 @@ def _check_cudnn(use_cudnn) -> None:
             "Invalid valid received for argument `use_cudnn`. Expected one of {'auto', True, False}. "
             f"Received: use_cudnn={use_cudnn}"
         )
+    return use_cudnn

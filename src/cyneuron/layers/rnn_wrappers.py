@@ -31,6 +31,11 @@ class _Wrapper(Layer):
         """Make the inner layers' variables this layer's (the same arrays, in the inner layers' order)."""
         self._variables = [item for layer in inner for item in layer._variables]
 
+    def regularized_weights(self) -> list:
+        if not self._trainable:
+            return []
+        return [pair for layer in self._inner() for pair in layer.regularized_weights()]
+
     @property
     def trainable(self) -> bool:
         return self._trainable

@@ -13,9 +13,9 @@ fewer than the predictions, or a last dimension of 1), and categorical accuracy 
 string the user gave (``"acc"`` logs as ``acc``) or the object's ``name``.
 
 The per-sample metrics (accuracies, top-k, the loss-valued ones with default options, cosine similarity,
-RMSE) run inside the compiled training step. The others (``Precision``, ``Recall``, ``AUC``, ``F1Score``
-and per-sample metrics with non-default options) are rejected by ``compile`` for now: use them
-standalone on ``model.predict``'s output.
+RMSE) run inside the compiled training step. The others (``Precision``, ``Recall``, ``AUC``, ``F1Score``,
+the "X at Y" metrics, ``R2Score``, per-sample metrics with non-default options, metric functions) and every
+``weighted_metrics=`` entry are updated in Python once per batch from the step's output (``Compiled.obj``).
 """
 
 from __future__ import annotations
@@ -52,10 +52,15 @@ from cyneuron.metrics.confusion import (
     FalsePositives,
     FBetaScore,
     Precision,
+    PrecisionAtRecall,
     Recall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
     TrueNegatives,
     TruePositives,
 )
+from cyneuron.metrics.regression import R2Score
 from cyneuron.metrics.wrappers import (
     Accuracy,
     BinaryAccuracy,
@@ -120,6 +125,11 @@ _CLASS_LIST = (
     AUC,
     FBetaScore,
     F1Score,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+    R2Score,
 )
 _FUNCTION_LIST = (
     accuracy,
@@ -226,16 +236,22 @@ def get(identifier):
 
 
 class Compiled(NamedTuple):
-    """A metric of ``compile(metrics=...)``: its log name and what the compiled step computes (``spec``; the
-    epoch's value is ``sqrt`` of the mean for RMSE)."""
+    """A metric of ``compile(metrics=..., weighted_metrics=...)``: its log name and how it is computed: by the
+    compiled step (``spec``; the epoch's value is ``sqrt`` of the mean for RMSE), or, when ``spec`` is None, by
+    the metric object ``obj`` updated in Python once per batch (with the batch's sample weights when
+    ``weighted``)."""
 
     name: str
-    spec: MetricSpec
+    spec: MetricSpec | None
     sqrt: bool = False
+    obj: Metric | None = None
+    weighted: bool = False
+    given: str = ""  # the name before de-duplication (Keras orders evaluate's list by these)
 
 
 def _object(item, y_shape: tuple[int, ...], units: int):
-    """The metric object of a compile entry, ``"accuracy"`` resolved as Keras' ``get_metric`` does."""
+    """The metric object of a compile entry, ``"accuracy"`` resolved as Keras' ``get_metric`` does; a function
+    without a metric class of its own is wrapped in ``MeanMetricWrapper`` (as Keras does)."""
     if isinstance(item, str) and item.lower() in _AUTO:
         y_rank, y_last = len(y_shape), (y_shape[-1] if y_shape else 1)
         if units == 1:
@@ -245,83 +261,104 @@ def _object(item, y_shape: tuple[int, ...], units: int):
         return CategoricalAccuracy(name=item)
     obj = get(item)
     if not isinstance(obj, Metric):
-        if obj not in _FUNCTION_METRIC:
-            raise ValueError(
-                f"metrics: custom metric functions are not supported ({obj!r}); expected one of {_valid()}"
-            )
-        obj = _FUNCTION_METRIC[obj]()
+        metric_class = _FUNCTION_METRIC.get(obj)
+        obj = metric_class() if metric_class is not None else MeanMetricWrapper(obj, name=obj.__name__)
     return obj
 
 
-def _in_step(obj: Metric) -> MetricSpec:
-    spec = getattr(obj, "_kernel", None)
-    if spec is None:
-        raise ValueError(
-            f"{type(obj).__name__} ({obj.name!r}) is not a per-sample metric of the compiled training step; "
-            "in compile(metrics=...) cyneuron runs the accuracies, top-k, the regression, probabilistic and hinge "
-            "metrics (default options), cosine similarity and RMSE. Use it standalone on model.predict(x)."
-        )
-    return spec
-
-
-def check_identifiers(metrics) -> list:
-    """Validate ``compile(metrics=...)`` eagerly (unknown names fail at compile time); returns a list."""
+def check_identifiers(metrics, argument: str = "metrics") -> list:
+    """Validate ``compile(metrics=...)`` (or ``weighted_metrics=``) eagerly (unknown names fail at compile
+    time); returns a list."""
     if metrics is None:
         return []
     if isinstance(metrics, (str, Metric)) or callable(metrics):
-        raise TypeError(f"metrics: expected a list of metrics, got {metrics!r} (wrap it in a list: [{metrics!r}])")
+        raise TypeError(
+            f"{argument}: expected a list of metrics, got {metrics!r} (wrap it in a list: [{metrics!r}])"
+        )
     if isinstance(metrics, dict):
-        raise TypeError("metrics: a dict of metrics per output is not supported (Sequential models have one output)")
+        raise TypeError(
+            f"{argument}: a dict of metrics per output is not supported (Sequential models have one output)"
+        )
     try:
         items = list(metrics)
     except TypeError:
-        raise TypeError(f"metrics: expected a list, got {type(metrics).__name__}") from None
+        raise TypeError(f"{argument}: expected a list, got {type(metrics).__name__}") from None
     for index, item in enumerate(items):
         if item is None or (isinstance(item, str) and item.lower() in _AUTO):
             continue
         try:
-            _in_step(_object(item, (1, 2), 2))
+            _check_identifier(item)
         except (ValueError, TypeError) as error:
-            raise type(error)(f"metrics[{index}]: {str(error).removeprefix('metrics: ')}") from None
+            raise type(error)(f"{argument}[{index}]: {str(error).removeprefix('metrics: ')}") from None
     return items
 
 
-def resolve(metrics: Sequence, y_shape: tuple[int, ...], units: int, loss_name: str) -> list[Compiled]:
-    """The compiled metrics given the targets' shape as the user gave it.
+def _check_identifier(item) -> None:
+    """Raise as ``get`` would, without making the metric (which would take an automatic name, as Keras' do)."""
+    if isinstance(item, str):
+        if item not in _BY_NAME:
+            raise ValueError(f"Could not interpret metric identifier: {item} (metrics: expected one of {_valid()})")
+    elif isinstance(item, dict):
+        _object(item, (1, 2), 2)
+    elif isinstance(item, type) and not issubclass(item, Metric):
+        raise ValueError(f"Could not interpret metric identifier: {item} (a class that is not a Metric)")
+    elif not (isinstance(item, Metric) or callable(item)):
+        raise ValueError(f"Could not interpret metric identifier: {item}")
 
-    Follows Keras 3's ``compile_utils.get_metric`` for ``"accuracy"``, uses Keras' naming (the string given, else
-    the object's name, de-duplicated with ``_1``, ``_2`` suffixes), and rejects metrics whose targets cannot be the
-    same array as the loss's (class labels for the sparse loss, ``(n, units)`` rows otherwise).
+
+def _unique(name: str, seen: dict[str, int]) -> str:
+    if name in seen:
+        seen[name] += 1
+        return f"{name}_{seen[name] - 1}"
+    seen[name] = 1
+    return name
+
+
+def resolve(
+    metrics: Sequence, y_shape: tuple[int, ...], units: int, loss_name: str, weighted_metrics: Sequence = ()
+) -> list[Compiled]:
+    """The compiled metrics given the targets' shape as the user gave it: ``metrics`` then ``weighted_metrics``.
+
+    Follows Keras 3's ``compile_utils`` (``get_metric`` for ``"accuracy"``; names: the string given, else the
+    object's name, de-duplicated with ``_1``, ``_2`` suffixes; a weighted metric whose name is taken becomes
+    ``weighted_<name>``, then ``weighted_<name>_1`` ...). A per-sample metric with the compiled step's options
+    (``Metric._kernel``) in ``metrics`` runs inside the step, and is rejected when its targets cannot be the
+    loss's (class labels for the sparse loss, ``(n, units)`` rows otherwise); every other entry is updated in
+    Python (``Compiled.obj``), ``weighted_metrics`` with the sample (or class) weights of each batch.
     """
     resolved: list[Compiled] = []
     seen: dict[str, int] = {"loss": 1}  # the loss is logged as "loss": a metric of that name becomes "loss_1"
-    for index, item in enumerate(metrics):
-        if item is None:
-            continue
-        obj = _object(item, y_shape, units)
-        spec = _in_step(obj)
-        name = item if isinstance(item, str) else obj.name if isinstance(obj, Metric) else item.__name__
-        if not isinstance(item, (str, Metric, type)) and callable(item):
-            name = item.__name__
-        wants_labels = spec.name in SPARSE_METRICS
-        if wants_labels != (loss_name == SPARSE):
-            if wants_labels:
-                raise ValueError(
-                    f"metrics[{index}]: {name!r} needs integer class labels, but with loss {loss_name!r} the targets "
-                    f"are rows of shape (n, {units}); use 'categorical_accuracy' or 'accuracy'"
-                )
-            raise ValueError(
-                f"metrics[{index}]: {name!r} needs targets of shape (n, {units}), but with "
-                f"sparse_categorical_crossentropy the targets are class labels; use 'sparse_categorical_accuracy' "
-                "or 'accuracy'"
-            )
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name] - 1}"
-        else:
-            seen[name] = 1
-        resolved.append(Compiled(name, spec, bool(getattr(obj, "_kernel_sqrt", False))))
+    for weighted, entries in ((False, metrics), (True, weighted_metrics or ())):
+        for index, item in enumerate(entries):
+            if item is None:
+                continue
+            obj = _object(item, y_shape, units)
+            name = given = item if isinstance(item, str) else obj.name
+            if isinstance(item, str) and item.lower() not in _AUTO:
+                obj.name = item  # as Keras' get_metric: the metric is named by the string given
+            spec = None if weighted else obj._kernel
+            if spec is not None:
+                _check_targets(spec, name, index, units, loss_name)
+            name = _unique(f"weighted_{name}", seen) if weighted and name in seen else _unique(name, seen)
+            sqrt = spec is not None and bool(getattr(obj, "_kernel_sqrt", False))
+            resolved.append(Compiled(name, spec, sqrt, None if spec is not None else obj, weighted, given))
     return resolved
+
+
+def _check_targets(spec: MetricSpec, name: str, index: int, units: int, loss_name: str) -> None:
+    wants_labels = spec.name in SPARSE_METRICS
+    if wants_labels == (loss_name == SPARSE):
+        return
+    if wants_labels:
+        raise ValueError(
+            f"metrics[{index}]: {name!r} needs integer class labels, but with loss {loss_name!r} the targets "
+            f"are rows of shape (n, {units}); use 'categorical_accuracy' or 'accuracy'"
+        )
+    raise ValueError(
+        f"metrics[{index}]: {name!r} needs targets of shape (n, {units}), but with "
+        f"sparse_categorical_crossentropy the targets are class labels; use 'sparse_categorical_accuracy' "
+        "or 'accuracy'"
+    )
 
 
 def serialize(metric):

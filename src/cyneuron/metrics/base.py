@@ -10,6 +10,7 @@ import numpy as np
 from cyneuron import config as _config
 from cyneuron.backend.reference import metrics as _reference
 from cyneuron.backend.specs import MetricSpec
+from cyneuron.layers.base import unique_name
 
 
 def _snake_case(name: str) -> str:
@@ -72,7 +73,9 @@ class Metric:
     _kernel: MetricSpec | None = None
 
     def __init__(self, dtype=None, name: str | None = None) -> None:
-        self.name = name if name is not None else _snake_case(type(self).__name__)
+        # as Keras' auto_name: a metric left unnamed is named after its class, unique in the session
+        # (precision, precision_1 ...; utils.clear_session restarts the count)
+        self.name = name if name is not None else unique_name(_snake_case(type(self).__name__))
         self._dtype = metric_dtype(dtype)
         self._variables: list[Variable] = []
 

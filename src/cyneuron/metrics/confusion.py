@@ -428,3 +428,125 @@ class F1Score(FBetaScore):
         config = super().get_config()
         del config["beta"]
         return config
+
+
+class _SensitivitySpecificity(Metric):
+    """Confusion counts at ``num_thresholds`` evenly spaced thresholds in [0, 1] (one threshold, 0.5, when
+    ``num_thresholds`` is 1); a subclass reports the best value of one rate where another meets ``value``."""
+
+    def __init__(self, value, num_thresholds: int = 200, class_id=None, name=None, dtype=None) -> None:
+        super().__init__(name=name, dtype=dtype)
+        if num_thresholds <= 0:
+            raise ValueError(
+                f"Argument `num_thresholds` must be an integer > 0. Received: num_thresholds={num_thresholds}"
+            )
+        self.value = value
+        self.class_id = class_id
+        if num_thresholds == 1:
+            self.thresholds, self._evenly = [0.5], False
+        else:
+            inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+            self.thresholds, self._evenly = [0.0, *inner, 1.0], True
+        size = (len(self.thresholds),)
+        self.true_positives = self.add_variable(size, name="true_positives")
+        self.false_positives = self.add_variable(size, name="false_positives")
+        self.true_negatives = self.add_variable(size, name="true_negatives")
+        self.false_negatives = self.add_variable(size, name="false_negatives")
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        counts = _reference.confusion_counts(
+            as_array(y_true, name="y_true"),
+            as_array(y_pred, name="y_pred"),
+            np.array(self.thresholds),
+            evenly=self._evenly,
+            sample_weight=sample_weight,
+            class_id=self.class_id,
+        )
+        self.true_positives += counts["tp"].astype(self._dtype)
+        self.false_positives += counts["fp"].astype(self._dtype)
+        self.true_negatives += counts["tn"].astype(self._dtype)
+        self.false_negatives += counts["fn"].astype(self._dtype)
+
+    def _rates(self) -> dict[str, np.ndarray]:
+        tp, fp, tn, fn = self.true_positives, self.false_positives, self.true_negatives, self.false_negatives
+        recall = _reference.divide_no_nan(tp, tp + fn)  # = sensitivity
+        return {
+            "recall": recall,
+            "sensitivity": recall,
+            "precision": _reference.divide_no_nan(tp, tp + fp),
+            "specificity": _reference.divide_no_nan(tn, tn + fp),
+        }
+
+    def _best(self, constrained: str, dependent: str):
+        """The largest ``dependent`` rate over the thresholds where ``constrained`` >= value (0 when none)."""
+        rates = self._rates()
+        feasible = rates[constrained] >= self.value
+        return self._dtype.type(np.max(np.where(feasible, rates[dependent], 0), initial=0))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "class_id": self.class_id}
+
+
+def _check_rate(value, name: str) -> None:
+    if value < 0 or value > 1:
+        raise ValueError(f"Argument `{name}` must be in the range [0, 1]. Received: {name}={value}")
+
+
+class SensitivityAtSpecificity(_SensitivitySpecificity):
+    """The best sensitivity (recall) over the thresholds whose specificity is >= ``specificity``."""
+
+    def __init__(self, specificity, num_thresholds: int = 200, class_id=None, name=None, dtype=None) -> None:
+        _check_rate(specificity, "specificity")
+        self.specificity, self.num_thresholds = specificity, num_thresholds
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
+
+    def result(self):
+        return self._best("specificity", "sensitivity")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_thresholds": self.num_thresholds, "specificity": self.specificity}
+
+
+class SpecificityAtSensitivity(_SensitivitySpecificity):
+    """The best specificity over the thresholds whose sensitivity (recall) is >= ``sensitivity``."""
+
+    def __init__(self, sensitivity, num_thresholds: int = 200, class_id=None, name=None, dtype=None) -> None:
+        _check_rate(sensitivity, "sensitivity")
+        self.sensitivity, self.num_thresholds = sensitivity, num_thresholds
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
+
+    def result(self):
+        return self._best("sensitivity", "specificity")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_thresholds": self.num_thresholds, "sensitivity": self.sensitivity}
+
+
+class PrecisionAtRecall(_SensitivitySpecificity):
+    """The best precision over the thresholds whose recall is >= ``recall``."""
+
+    def __init__(self, recall, num_thresholds: int = 200, class_id=None, name=None, dtype=None) -> None:
+        _check_rate(recall, "recall")
+        self.recall, self.num_thresholds = recall, num_thresholds
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
+
+    def result(self):
+        return self._best("recall", "precision")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_thresholds": self.num_thresholds, "recall": self.recall}
+
+
+class RecallAtPrecision(_SensitivitySpecificity):
+    """The best recall over the thresholds whose precision is >= ``precision``."""
+
+    def __init__(self, precision, num_thresholds: int = 200, class_id=None, name=None, dtype=None) -> None:
+        _check_rate(precision, "precision")
+        self.precision, self.num_thresholds = precision, num_thresholds
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
+
+    def result(self):
+        return self._best("precision", "recall")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_thresholds": self.num_thresholds, "precision": self.precision}
