@@ -8,6 +8,10 @@ subprocess per tree (and one PyTorch subprocess with ``--torch``, through /work/
 times each case's ``fit`` step (median of epochs of 16 batches) and the bare ``Network.train_batch``
 (median of blocks of 16 calls). The table shows the medians over the rounds. One BLAS thread, float32,
 batch 32, Adam, mse: the cases of bench/recurrent_step.py.
+
+``--clock cpu`` times with the process' CPU time instead of the wall clock: on a machine whose cores
+are oversubscribed by other work, wall time mostly measures the scheduler (it still includes cache and
+shared-core effects).
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ def _data(shape):
     return x, x.mean(axis=(1, 2))[:, None].astype("float32")
 
 
+CLOCK = time.perf_counter
+
+
 def _median_of(function, reps):
     times = []
     for _ in range(reps):
-        start = time.perf_counter()
+        start = CLOCK()
         function()
-        times.append(time.perf_counter() - start)
+        times.append(CLOCK() - start)
     return statistics.median(times)
 
 
@@ -115,8 +122,11 @@ def main() -> None:
     parser.add_argument("--torch-python", default="/work/kvenv/bin/python")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     if args.child is not None:
         result = run_torch(args.reps) if args.child == "torch" else run_cyneuron(args.child, args.reps)
@@ -129,12 +139,13 @@ def main() -> None:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     for round_ in range(args.rounds):
         for name, command in runs:
-            command = command[:] + ["--reps", str(args.reps)]
+            command = command[:] + ["--reps", str(args.reps), "--clock", args.clock]
             text = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
             results[name].append(json.loads(text.strip().splitlines()[-1]))
         print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
     names = [name for name, _ in runs]
-    print(f"batch {BATCH}, Adam, mse, float32, 1 BLAS thread; medians over {args.rounds} interleaved rounds")
+    print(f"batch {BATCH}, Adam, mse, float32, 1 BLAS thread; medians over {args.rounds} interleaved rounds"
+          f" ({args.clock} clock)")
     print("| case | " + " | ".join(f"{n} fit µs" + ("" if n == "torch" else f" | {n} bare µs") for n in names) + " |")
     print("|---" * (1 + sum(1 if n == "torch" else 2 for n in names)) + "|")
     for label, *_ in CASES:

@@ -21,6 +21,17 @@ CASES = [
     ("GRU", {"reset_after": False}, (12, 5), 24),
     ("SimpleRNN", {}, (20, 1), 32),
     ("LSTM", {"return_sequences": True, "go_backwards": True}, (7, 3), 13),
+    # the general (non-default activation) paths and the dropout paths
+    ("LSTM", {"activation": "relu", "recurrent_activation": "tanh"}, (9, 4), 12),
+    ("GRU", {"activation": "relu", "recurrent_activation": "tanh"}, (9, 4), 12),
+    ("GRU", {"reset_after": False, "activation": "relu"}, (9, 4), 12),
+    ("SimpleRNN", {"activation": "relu", "use_bias": False}, (9, 4), 12),
+    ("LSTM", {"dropout": 0.3}, (9, 4), 12),
+    ("LSTM", {"dropout": 0.3, "recurrent_dropout": 0.2}, (9, 4), 12),
+    ("GRU", {"dropout": 0.3, "recurrent_dropout": 0.2, "go_backwards": True}, (9, 4), 12),
+    ("GRU", {"reset_after": False, "recurrent_dropout": 0.2}, (9, 4), 12),
+    ("GRU", {"reset_after": False, "dropout": 0.2, "return_sequences": True}, (9, 4), 12),
+    ("SimpleRNN", {"dropout": 0.2, "recurrent_dropout": 0.3}, (9, 4), 12),
 ]
 cyneuron.backend.set_backend("cython")
 for dtype in ("float32", "float64"):
@@ -37,6 +48,7 @@ for dtype in ("float32", "float64"):
             ]
         )
         y = x.mean(axis=(1, 2))[:, None].astype(dtype)
+        cyneuron.utils.set_random_seed(7)  # the dropout masks
         model.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0)
         ws = model.get_weights()
         h = hashlib.sha256(b"".join(np.ascontiguousarray(w).tobytes() for w in ws)).hexdigest()[:16]

@@ -144,9 +144,14 @@ def test_layers_hand_every_argument_on(name):
 
 
 @pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU", "Conv1D", "Conv2D"])
-def test_regularizers_other_than_none_are_refused_naming_them(name):
+def test_regularizers_arrive_and_constraints_are_refused_naming_them(name):
     base = {"units": 3} if name in ("SimpleRNN", "LSTM", "GRU") else {"filters": 2, "kernel_size": 3}
+    layer = getattr(layers, name)(**base, kernel_regularizer="l2", activity_regularizer="l1")
+    assert layer.get_config()["kernel_regularizer"]["class_name"] == "L2"
+    assert layer.get_config()["activity_regularizer"]["class_name"] == "L1"
     with pytest.raises(ValueError, match="kernel_regularizer"):
-        getattr(layers, name)(**base, kernel_regularizer="l2")
-    with pytest.raises(TypeError):
+        getattr(layers, name)(**base, kernel_regularizer="l3")
+    with pytest.raises(ValueError, match="kernel_constraint"):
+        getattr(layers, name)(**base, kernel_constraint="non_neg")
+    with pytest.raises(ValueError, match="Unrecognized keyword arguments passed to"):  # Keras' error
         getattr(layers, name)(**base, not_an_argument=1)

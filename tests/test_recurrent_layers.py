@@ -202,7 +202,7 @@ def test_a_2d_input_is_refused_with_keras_message(cls):
         (lambda: LSTM(3, stateful=True), ValueError, "stateful"),
         (lambda: LSTM(3, activation="nope"), ValueError, "Could not interpret activation"),
         (lambda: GRU(3, recurrent_activation="hard_sigmoid"), ValueError, "not supported by the recurrent kernels"),
-        (lambda: SimpleRNN(3, kernel_regularizer="l2"), ValueError, "kernel_regularizer"),
+        (lambda: SimpleRNN(3, kernel_regularizer="l3"), ValueError, "kernel_regularizer"),
         (lambda: LSTM(3, recurrent_constraint="non_neg"), ValueError, "recurrent_constraint"),
         (lambda: LSTM(3, use_cudnn="yes"), ValueError, "use_cudnn"),
         (lambda: GRU(3, reset_after=1), TypeError, "reset_after"),

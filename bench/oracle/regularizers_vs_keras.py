@@ -66,10 +66,28 @@ def build(lib, case):
         body = [frozen, L.Dense(1, kernel_regularizer=R.L2(0.1))]
     elif case == "activity l1 hidden + l2 output":
         body = [
-            L.Dense(8, activation="relu", activity_regularizer=R.L1(0.01)),
-            L.Dense(4, activity_regularizer=R.L1L2(0.001, 0.01)),
+            # L1 on outputs that cross 0 (a linear layer's) flips its gradient's sign on rounding noise, and Adam
+            # turns a flip into a full step: L1 sits on the relu layer (outputs >= 0), L2 on the linear one
+            L.Dense(8, activation="relu", activity_regularizer=R.L1L2(0.01, 0.01)),
+            L.Dense(4, activity_regularizer=R.L2(0.01)),
             L.Flatten(activity_regularizer=R.L2(0.02)),
             L.Dense(1, activity_regularizer=R.L2(0.05)),
+        ]
+    elif case == "conv2d + lstm + gru":
+        body = [
+            L.Reshape((2, 3, 1)),
+            L.Conv2D(3, 2, padding="same", kernel_regularizer=R.L2(0.05), bias_regularizer=R.L1L2(0.0, 0.1)),
+            L.Reshape((2, 9)),
+            L.LSTM(
+                4,
+                return_sequences=True,
+                kernel_regularizer=R.L2(0.02),
+                recurrent_regularizer=R.L2(0.03),
+                bias_regularizer=R.L2(0.01),
+                activity_regularizer=R.L2(0.01),
+            ),
+            L.GRU(3, kernel_regularizer=R.L1L2(0.0, 0.02), recurrent_regularizer=R.L2(0.04)),
+            L.Dense(1),
         ]
     else:
         raise ValueError(case)
@@ -192,6 +210,7 @@ def main() -> int:
         "embedding",
         "activity l1 hidden + l2 output",
         "activity softmax head",
+        "conv2d + lstm + gru",
     ]
     for case in cases:
         for optimizer in ("SGD", "Adam"):

@@ -177,7 +177,10 @@ class Layer:
         input_shape=None,
         input_dim=None,
         activity_regularizer=None,
+        **kwargs,
     ) -> None:
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         self.name = _check_name(name, _snake_case(type(self).__name__))
         # Keras adds its penalty of the layer's output, divided by the batch size, to the loss
         self.activity_regularizer = _named(_regularizers.get, activity_regularizer, "activity_regularizer")

@@ -10,6 +10,7 @@ import numpy as np
 
 from cyneuron import activations as _activations
 from cyneuron import initializers as _initializers
+from cyneuron import regularizers as _regularizers
 from cyneuron.backend.specs import StageSpec
 from cyneuron.layers._conv_utils import (
     channels_first_stages,
@@ -20,14 +21,16 @@ from cyneuron.layers._conv_utils import (
     standardize_tuple,
     to_channels_last,
 )
-from cyneuron.layers.base import MAX_WIDTH, Layer, _named, split_activation
+from cyneuron.layers.base import MAX_WIDTH, Layer, _named, split_activation, unsupported_options
 from cyneuron.utils import _init_arguments
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 
 
-# Keras' regularizer and constraint arguments, in its config order: accepted at None only.
-_NONE_ONLY = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint")
+# Keras' weight regularizer arguments (penalties in the compiled step) and constraint arguments (accepted at
+# None only), in its config order; ``activity_regularizer`` goes to ``Layer``.
+_REGULARIZERS = ("kernel_regularizer", "bias_regularizer")
+_CONSTRAINTS = ("kernel_constraint", "bias_constraint")
 
 
 class _Conv(Layer):
@@ -50,11 +53,11 @@ class _Conv(Layer):
         **kwargs,
     ) -> None:
         """Keyword arguments only: Conv1D and Conv2D keep Keras' explicit signatures (their defaults differ)
-        and hand them on with ``_init_arguments(locals())``; the regularizers and constraints (only None)
-        arrive in ``kwargs``."""
-        for key in _NONE_ONLY:
-            if kwargs.pop(key, None) is not None:
-                raise ValueError(f"{key}: not supported by cyneuron (only None)")
+        and hand them on with ``_init_arguments(locals())``; the regularizers and constraints (only
+        None) arrive in ``kwargs``."""
+        unsupported_options(type(self).__name__, **{key: kwargs.pop(key, None) for key in _CONSTRAINTS})
+        for key in _REGULARIZERS:
+            setattr(self, key, _named(_regularizers.get, kwargs.pop(key, None), key))
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)):
             raise TypeError(f"filters: expected a positive int, got {filters!r}")
         if filters <= 0:
@@ -120,9 +123,13 @@ class _Conv(Layer):
     def build(self, input_shape) -> None:
         channels = int(to_channels_last(tuple(input_shape)[1:], self.data_format)[-1])
         shape = (*self.kernel_size, channels, self.filters)
-        self.kernel = self.add_weight(shape, self.kernel_initializer, name="kernel")
+        self.kernel = self.add_weight(
+            shape, self.kernel_initializer, regularizer=self.kernel_regularizer, name="kernel"
+        )
         if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias")
+            self.bias = self.add_weight(
+                (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer, name="bias"
+            )
         self.built = True
 
     def stage_spec(self) -> StageSpec | list[StageSpec]:
@@ -170,7 +177,9 @@ class _Conv(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": _initializers.serialize(self.kernel_initializer),
             "bias_initializer": _initializers.serialize(self.bias_initializer),
-            **dict.fromkeys(_NONE_ONLY),
+            **{key: _regularizers.serialize(getattr(self, key)) for key in _REGULARIZERS},
+            "activity_regularizer": _regularizers.serialize(self.activity_regularizer),
+            **dict.fromkeys(_CONSTRAINTS),
         }
 
 
@@ -182,7 +191,7 @@ class Conv2D(_Conv):
     ``data_format=None`` (channels-last; ``"channels_first"`` transposes at the layer's boundary),
     ``dilation_rate=(1, 1)``,
     ``groups=1`` (other values raise ValueError), ``activation=None``, ``use_bias=True``,
-    ``kernel_initializer="glorot_uniform"``, ``bias_initializer="zeros"``; regularizers and constraints
+    ``kernel_initializer="glorot_uniform"``, ``bias_initializer="zeros"``; the L1/L2 regularizers; constraints
     only None.
 
     Input ``(batch, H, W, C)``, output ``(batch, OH, OW, filters)``; ``kernel`` ``(kh, kw, C, filters)``.

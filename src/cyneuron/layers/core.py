@@ -62,11 +62,7 @@ class Dense(Layer):
         lora_rank=None,
         lora_alpha=None,
         quantization_config=None,
-        input_shape=None,
-        input_dim=None,
-        name: str | None = None,
-        dtype=None,
-        trainable: bool = True,
+        **kwargs,
     ) -> None:
         unsupported_options(
             "Dense",
@@ -90,14 +86,7 @@ class Dense(Layer):
         self.bias_initializer = _named(_initializers.get, bias_initializer, "bias_initializer")
         self.kernel_regularizer = _named(_regularizers.get, kernel_regularizer, "kernel_regularizer")
         self.bias_regularizer = _named(_regularizers.get, bias_regularizer, "bias_regularizer")
-        super().__init__(
-            name=name,
-            dtype=dtype,
-            trainable=trainable,
-            input_shape=input_shape,
-            input_dim=input_dim,
-            activity_regularizer=activity_regularizer,
-        )
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.kernel: np.ndarray | None = None
         self.bias: np.ndarray | None = None
 
@@ -128,6 +117,8 @@ class Dense(Layer):
             "bias_initializer": _initializers.serialize(self.bias_initializer),
             "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": None,
+            "bias_constraint": None,
         }
 
 
@@ -140,23 +131,11 @@ class Activation(ElementwiseLayer):
     def __init__(
         self,
         activation,
-        name: str | None = None,
-        dtype=None,
-        trainable: bool = True,
-        input_shape=None,
-        input_dim=None,
-        activity_regularizer=None,
+        **kwargs,
     ) -> None:
         self.activation = _activations.get(activation)
         self._activation_name = _activations.name_of(activation)
-        super().__init__(
-            name=name,
-            dtype=dtype,
-            trainable=trainable,
-            input_shape=input_shape,
-            input_dim=input_dim,
-            activity_regularizer=activity_regularizer,
-        )
+        super().__init__(**kwargs)
 
     def _function(self, x):
         return _activations.get(self._activation_name)(x)
@@ -177,12 +156,7 @@ class Flatten(Layer):
     def __init__(
         self,
         data_format: str | None = None,
-        name: str | None = None,
-        dtype=None,
-        trainable: bool = True,
-        input_shape=None,
-        input_dim=None,
-        activity_regularizer=None,
+        **kwargs,
     ) -> None:
         if data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(
@@ -190,14 +164,7 @@ class Flatten(Layer):
                 f"Received: {data_format!r}"
             )
         self.data_format = data_format or "channels_last"
-        super().__init__(
-            name=name,
-            dtype=dtype,
-            trainable=trainable,
-            input_shape=input_shape,
-            input_dim=input_dim,
-            activity_regularizer=activity_regularizer,
-        )
+        super().__init__(**kwargs)
 
     def stage_spec(self) -> StageSpec | None:
         """Nothing for channels-last data (a reshape); channels-first data move their channels last first."""
@@ -220,12 +187,7 @@ class Reshape(Layer):
     def __init__(
         self,
         target_shape,
-        name: str | None = None,
-        dtype=None,
-        trainable: bool = True,
-        input_shape=None,
-        input_dim=None,
-        activity_regularizer=None,
+        **kwargs,
     ) -> None:
         try:
             target = tuple(int(d) for d in target_shape)
@@ -234,14 +196,7 @@ class Reshape(Layer):
         if not target or sum(d == -1 for d in target) > 1 or any(d < 1 and d != -1 for d in target):
             raise ValueError(f"target_shape: expected positive ints and at most one -1, got {target_shape!r}")
         self.target_shape = target
-        super().__init__(
-            name=name,
-            dtype=dtype,
-            trainable=trainable,
-            input_shape=input_shape,
-            input_dim=input_dim,
-            activity_regularizer=activity_regularizer,
-        )
+        super().__init__(**kwargs)
 
     def _resolved(self, features: tuple) -> tuple[int, ...]:
         size = math.prod(features)
@@ -297,10 +252,25 @@ class InputLayer(Layer):
         shape=None,
         batch_size=None,
         dtype=None,
+        sparse=None,
+        ragged=None,
         batch_shape=None,
+        input_tensor=None,
+        optional=False,
         name: str | None = None,
-        input_shape=None,
+        **kwargs,
     ) -> None:
+        input_shape = kwargs.pop("input_shape", None)  # Keras 2's name
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to InputLayer: {kwargs}")
+        for key, value, neutral in (
+            ("sparse", sparse, (None, False)),
+            ("ragged", ragged, (None, False)),
+            ("input_tensor", input_tensor, (None,)),
+            ("optional", optional, (False,)),
+        ):
+            if not any(value is v for v in neutral):
+                raise ValueError(f"InputLayer: {key}={value!r} is not supported by cyneuron")
         given = [s is not None for s in (shape, batch_shape, input_shape)]
         if sum(given) != 1:
             raise ValueError("shape: give exactly one of shape or batch_shape, e.g. Input(shape=(10,))")
@@ -341,6 +311,7 @@ def Input(  # noqa: N802 (Keras name)
     batch_size=None,
     dtype=None,
     sparse=None,
+    ragged=None,
     batch_shape=None,
     name: str | None = None,
     tensor=None,
@@ -349,16 +320,19 @@ def Input(  # noqa: N802 (Keras name)
     """Declare a model's per-sample input shape: ``Sequential([Input(shape=(10,)), Dense(2)])``.
 
     Keras 3's arguments; ``batch_size`` is accepted and not enforced (any batch size runs);
-    ``sparse``, ``tensor`` and ``optional`` only at their neutral values.
+    ``sparse``, ``ragged``, ``tensor`` and ``optional`` only at their neutral values.
     """
-    for key, value, neutral in (
-        ("sparse", sparse, (None, False)),
-        ("tensor", tensor, (None,)),
-        ("optional", optional, (False,)),
-    ):
-        if value not in neutral:
-            raise ValueError(f"{key}={value!r} is not supported by cyneuron")
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name)
+    return InputLayer(
+        shape=shape,
+        batch_size=batch_size,
+        dtype=dtype,
+        sparse=sparse,
+        ragged=ragged,
+        batch_shape=batch_shape,
+        input_tensor=tensor,
+        optional=optional,
+        name=name,
+    )
 
 
 def _check_batch_size(batch_size) -> None:

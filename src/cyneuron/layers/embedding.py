@@ -63,10 +63,10 @@ class Embedding(Layer):
         lora_rank=None,
         lora_alpha=None,
         quantization_config=None,
-        activity_regularizer=None,
-        input_length=None,
         **kwargs,
     ) -> None:
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
+        input_length = kwargs.pop("input_length", None)
         self.input_dim = _check_dim(input_dim, "input_dim")
         self.output_dim = _check_dim(output_dim, "output_dim")
         if input_length is not None:
@@ -141,6 +141,7 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": _initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": _regularizers.serialize(self.embeddings_regularizer),
+            "activity_regularizer": _regularizers.serialize(self.activity_regularizer),
             "embeddings_constraint": None,
             "mask_zero": self.mask_zero,
             "quantization_config": None,

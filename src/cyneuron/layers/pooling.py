@@ -111,7 +111,7 @@ class AveragePooling2D(_Pooling):
 
     kind = "avg_pool2d"
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, name=None, **kwargs):
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
 
 
@@ -130,7 +130,7 @@ class AveragePooling1D(_Pooling):
     rank = 1
     kind = "avg_pool2d"
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, **kwargs):
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
 
 

@@ -19,7 +19,7 @@ on both sides otherwise (implementation 1), and ignore a rate of exactly 1 (Kera
 generator keyed by ``seed`` (or the model's) and the step; inference uses none.
 
 Not implemented (refused with ValueError naming the argument): ``return_state=True``,
-``stateful=True``, masking; regularizers and constraints other than None. ``unroll`` is accepted and
+``stateful=True``, masking; constraints other than None. ``unroll`` is accepted and
 changes nothing (the loop is compiled either way).
 """
 
@@ -29,8 +29,9 @@ import numpy as np
 
 from cyneuron import activations as _activations
 from cyneuron import initializers as _initializers
+from cyneuron import regularizers as _regularizers
 from cyneuron.backend.specs import RECURRENT_ACTIVATIONS, StageSpec
-from cyneuron.layers.base import MAX_WIDTH, Layer, _named
+from cyneuron.layers.base import MAX_WIDTH, Layer, _named, unsupported_options
 from cyneuron.utils import _init_arguments
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
@@ -69,16 +70,10 @@ def _check_rate(value, name: str) -> float:
     return min(1.0, max(0.0, float(value)))  # Keras clips the rate to [0, 1] (NaN gives 0)
 
 
-# Keras' regularizer and constraint arguments, in its config order: accepted at None only.
-_NONE_ONLY = (
-    "kernel_regularizer",
-    "recurrent_regularizer",
-    "bias_regularizer",
-    "activity_regularizer",
-    "kernel_constraint",
-    "recurrent_constraint",
-    "bias_constraint",
-)
+# Keras' weight regularizer arguments (penalties in the compiled step) and constraint arguments (accepted at
+# None only), in its config order; ``activity_regularizer`` goes to ``Layer``.
+_REGULARIZERS = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer")
+_CONSTRAINTS = ("kernel_constraint", "recurrent_constraint", "bias_constraint")
 
 
 class _RNN(Layer):
@@ -110,7 +105,8 @@ class _RNN(Layer):
     ) -> None:
         """Keyword arguments only: subclasses keep Keras' explicit signatures and hand them on with
         ``_init_arguments(locals())``; the regularizers and constraints (only None) arrive in ``kwargs``."""
-        unsupported = {key: kwargs.pop(key) for key in _NONE_ONLY if key in kwargs}
+        unsupported = {key: kwargs.pop(key) for key in _CONSTRAINTS if key in kwargs}
+        regularizers = {key: kwargs.pop(key, None) for key in _REGULARIZERS}
         self.units = _check_units(units)
         self.activation = _activations.get(activation)
         self._activation_name = _activations.name_of(activation)
@@ -127,9 +123,9 @@ class _RNN(Layer):
         self.kernel_initializer = _named(_initializers.get, kernel_initializer, "kernel_initializer")
         self.recurrent_initializer = _named(_initializers.get, recurrent_initializer, "recurrent_initializer")
         self.bias_initializer = _named(_initializers.get, bias_initializer, "bias_initializer")
-        for key, value in unsupported.items():
-            if value is not None:
-                raise ValueError(f"{type(self).__name__}: {key}={value!r} is not supported")
+        unsupported_options(type(self).__name__, **unsupported)
+        for key, value in regularizers.items():
+            setattr(self, key, _named(_regularizers.get, value, key))
         self.dropout = _check_rate(dropout, "dropout")
         self.recurrent_dropout = _check_rate(recurrent_dropout, "recurrent_dropout")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
@@ -181,13 +177,20 @@ class _RNN(Layer):
         shape = tuple(input_shape)
         features = int(shape[-1])
         width = self._GATES * self.units
-        self.kernel = self.add_weight((features, width), self.kernel_initializer, name="kernel")
+        self.kernel = self.add_weight(
+            (features, width), self.kernel_initializer, regularizer=self.kernel_regularizer, name="kernel"
+        )
         self.recurrent_kernel = self.add_weight(
-            (self.units, width), self.recurrent_initializer, name="recurrent_kernel"
+            (self.units, width),
+            self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            name="recurrent_kernel",
         )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(self._bias_shape(), self._bias_initializer(), name="bias")
+            self.bias = self.add_weight(
+                self._bias_shape(), self._bias_initializer(), regularizer=self.bias_regularizer, name="bias"
+            )
         self.built = True
 
     def _dropout_attrs(self) -> dict:
@@ -239,9 +242,13 @@ class _RNN(Layer):
             "bias_initializer": _initializers.serialize(self.bias_initializer),
         }
 
-    @staticmethod
-    def _none_config() -> dict:
-        return dict.fromkeys(_NONE_ONLY)
+    def _regularization_config(self) -> dict:
+        """The regularizers' and constraints' entries of Keras' config (constraints are always None here)."""
+        return {
+            **{key: _regularizers.serialize(getattr(self, key)) for key in _REGULARIZERS},
+            "activity_regularizer": _regularizers.serialize(self.activity_regularizer),
+            **dict.fromkeys(_CONSTRAINTS),
+        }
 
     def _dropout_config(self) -> dict:
         return {"dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
@@ -253,7 +260,7 @@ class SimpleRNN(_RNN):
     Args as ``keras.layers.SimpleRNN``: ``units``, ``activation="tanh"``, ``use_bias=True``,
     ``kernel_initializer="glorot_uniform"``, ``recurrent_initializer="orthogonal"``,
     ``bias_initializer="zeros"``, ``return_sequences=False``, ``go_backwards=False``, ``unroll``, ``seed``;
-    ``dropout``, ``recurrent_dropout``; regularizers/constraints only None, ``return_state`` and
+    ``dropout``, ``recurrent_dropout``, the L1/L2 regularizers; constraints only None, ``return_state`` and
     ``stateful`` only False.
     """
 
@@ -293,7 +300,7 @@ class SimpleRNN(_RNN):
             **self._sequence_config(),
             **self._cell_config(),
             **self._weights_config(),
-            **self._none_config(),
+            **self._regularization_config(),
             **self._dropout_config(),
         }
 
@@ -360,7 +367,7 @@ class LSTM(_RNN):
             "recurrent_activation": self._recurrent_activation_name,
             **self._weights_config(),
             "unit_forget_bias": self.unit_forget_bias,
-            **self._none_config(),
+            **self._regularization_config(),
             **self._dropout_config(),
             "seed": self.seed,
         }
@@ -429,7 +436,7 @@ class GRU(_RNN):
             **self._cell_config(),
             "recurrent_activation": self._recurrent_activation_name,
             **self._weights_config(),
-            **self._none_config(),
+            **self._regularization_config(),
             **self._dropout_config(),
             "reset_after": self.reset_after,
             "seed": self.seed,
