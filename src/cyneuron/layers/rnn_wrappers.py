@@ -69,11 +69,12 @@ class TimeDistributed(_Wrapper):
     Any inner layer: its stages run over the ``batch * T`` rows (``StageSpec.fold``).
     """
 
-    def __init__(self, layer, name: str | None = None, dtype=None, trainable: bool = True, **kwargs) -> None:
+    def __init__(self, layer, **kwargs) -> None:
+        """``kwargs``: the base layer's (``name``, ``dtype``, ``trainable`` ...), as Keras' signature."""
         _check_layer(layer, "TimeDistributed")
         self.layer = layer
-        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
-        if not trainable:
+        super().__init__(**kwargs)
+        if not kwargs.get("trainable", True):
             layer.trainable = False
 
     def _inner(self) -> list[Layer]:
