@@ -9,6 +9,8 @@ fails ``test_every_kind_has_examples``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from cyneuron.backend.specs import ACTIVATIONS, FUSED_ACTIVATIONS, StageSpec
@@ -480,6 +482,42 @@ def _prelu_examples(rng, dtype):
     ]
 
 
+def folded(stage: StageSpec, times: int) -> StageSpec:
+    """The stage as TimeDistributed runs it over ``times`` steps (``fold``), on copies of its arrays. A folded
+    BatchNormalization trains only frozen (``validation.check_folded_training``), so it is frozen here."""
+    return dataclasses.replace(
+        stage,
+        params=tuple(p.copy() for p in stage.params),
+        state=tuple(a.copy() for a in stage.state),
+        fold=stage.fold * times,
+        trainable=stage.trainable and stage.kind != "batch_norm",
+    )
+
+
+def _with_fold(make):
+    """A kind's examples plus its first stack folded over 2 steps, and that folded stack folded again over 3
+    (nested TimeDistributed): every stage then runs over rows * fold rows."""
+
+    def examples(rng, dtype):
+        stacks = make(rng, dtype)
+        shape, stages = stacks[0]
+        twice = [folded(s, 2) for s in stages]
+        return stacks + [((2, *shape), twice), ((3, 2, *shape), [folded(s, 3) for s in twice])]
+
+    return examples
+
+
+def _folded_mixed_examples(rng, dtype):
+    """Folded stages between plain ones: TD(Conv2D) > TD(MaxPooling2D) > LSTM over the steps > Dense, and a
+    folded dense head (a loss row narrower than the sample) after an LSTM's sequences."""
+    steps = 3
+    c = folded(conv(rng, dtype, (5, 5, 2), 3, (3, 3), activation="relu"), steps)
+    p = folded(pool("max_pool2d", (3, 3, 3), (2, 2), padding="same"), steps)
+    r = rnn(rng, dtype, "lstm", steps, int(np.prod(p.out_shape)), 4, seq=True)
+    d = folded(dense(rng, dtype, 4, 3, "softmax"), steps)
+    return [((steps, 5, 5, 2), [c, p, r, d])]
+
+
 EXAMPLES = {
     "prelu": _prelu_examples,
     "transpose": _transpose_examples,
@@ -499,6 +537,9 @@ EXAMPLES = {
     "embedding": _embedding_examples,
     "bidirectional": _bidirectional_examples,
 }
+EXAMPLES = {kind: _with_fold(make) for kind, make in EXAMPLES.items()}
+_lstm_examples = EXAMPLES["lstm"]
+EXAMPLES["lstm"] = lambda rng, dtype: _lstm_examples(rng, dtype) + _folded_mixed_examples(rng, dtype)
 
 
 def input_data(rng, input_shape, stages, n, dtype, scale=1.0):
@@ -513,15 +554,8 @@ def input_data(rng, input_shape, stages, n, dtype, scale=1.0):
 def copy_stack(stages: list[StageSpec]) -> list[StageSpec]:
     """The same stages over copies of their arrays (two networks must not share weights)."""
     return [
-        StageSpec(
-            s.kind,
-            s.in_shape,
-            s.out_shape,
-            dict(s.attrs),
-            tuple(p.copy() for p in s.params),
-            tuple(a.copy() for a in s.state),
-            s.trainable,
-            s.name,
+        dataclasses.replace(
+            s, attrs=dict(s.attrs), params=tuple(p.copy() for p in s.params), state=tuple(a.copy() for a in s.state)
         )
         for s in stages
     ]

@@ -252,13 +252,14 @@ def test_flatten_for_image_input(backend):
     history = model.fit(images, labels, epochs=2, batch_size=5, verbose=0)
     assert len(history.history["loss"]) == 2
     assert model.layers[0].output_shape == (None, 16)
-    # Dense on (4, 4) acts on the last axis, as Keras; a rank-3 output predicts, and training asks for 2-D
+    # Dense on (4, 4) acts on the last axis, as Keras; a rank-3 output predicts and trains on per-step targets
     assert Sequential([Input((4, 4)), Dense(2)]).predict(images).shape == (12, 4, 2)
     assert Sequential([Dense(2)]).predict(images).shape == (12, 4, 2)
     rank3 = Sequential([Input((4, 4)), Dense(2)])
     rank3.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match="Flatten"):
-        rank3.fit(images, np.zeros((12, 4, 2)), verbose=0)
+    rank3.fit(images, np.zeros((12, 4, 2)), verbose=0)
+    with pytest.raises(ValueError, match=r"expects targets of shape \(12, 4, 2\)"):
+        rank3.fit(images, np.zeros((12, 8)), verbose=0)
 
 
 def test_activation_layer_model_matches_fused_activation(backend):

@@ -67,6 +67,16 @@ MODELS = {
             L.Dense(3, activation="softmax"),
         ],
     ),
+    "time_distributed": (
+        (3, 6, 6, 1),
+        lambda: [
+            L.TimeDistributed(L.Conv2D(2, 3, activation="relu")),
+            L.TimeDistributed(L.MaxPooling2D()),
+            L.TimeDistributed(L.Flatten()),
+            L.LSTM(4),
+            L.Dense(3, activation="softmax"),
+        ],
+    ),
     "bidirectional": (
         (5, 3),
         lambda: [

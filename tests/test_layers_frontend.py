@@ -88,7 +88,15 @@ LAYER_EXAMPLES = {
     "LSTM": lambda: ((5, 3), [LSTM(4, go_backwards=True)]),
     "GRU": lambda: ((5, 3), [GRU(4, return_sequences=True, reset_after=False), GRU(3)]),
     "Embedding": lambda: ((6,), [Embedding(12, 3), LSTM(4)], _indices(12)),
-    "TimeDistributed": lambda: ((5, 3), [TimeDistributed(Dense(4, activation="tanh")), LSTM(3)]),
+    "TimeDistributed": lambda: (
+        (3, 6, 5, 2),
+        [
+            TimeDistributed(Conv2D(3, 3, activation="relu")),
+            TimeDistributed(MaxPool2D(2)),
+            TimeDistributed(Flatten()),
+            LSTM(4),
+        ],
+    ),
     "Bidirectional": lambda: ((5, 3), [Bidirectional(LSTM(4, return_sequences=True)), Bidirectional(GRU(3), "sum")]),
 }
 

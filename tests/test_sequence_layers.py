@@ -59,13 +59,14 @@ def test_lstm_sequences_into_dense_trains(backend):
     assert model.layers[1].kernel.shape == (8, 4)
 
 
-def test_rank_3_model_output_predicts_and_refuses_training_clearly():
-    # per-timestep targets need the loss head to treat (batch, T, units): not there yet
+def test_rank_3_model_output_trains_on_per_step_targets():
     model = Sequential([Input((5, 3)), LSTM(4, return_sequences=True), Dense(2)])
-    assert model.predict(_x((5, 3)), verbose=0).shape == (6, 5, 2)
+    x = _x((5, 3))
+    assert model.predict(x, verbose=0).shape == (6, 5, 2)
     model.compile("adam", "mse")
-    with pytest.raises(ValueError, match="training and evaluation take 2-D outputs"):
-        model.fit(_x((5, 3)), np.zeros((6, 5, 2)), verbose=0)
+    model.fit(x, np.zeros((6, 5, 2)), verbose=0)
+    # the loss is the mean over every (sample, step, unit), as Keras'
+    np.testing.assert_allclose(model.evaluate(x, np.zeros((6, 5, 2)), verbose=0), np.mean(model.predict(x) ** 2), 1e-5)
 
 
 # ------------------------------------------------------------------ TimeDistributed
@@ -111,9 +112,12 @@ def test_time_distributed_dropout_draws_each_step_apart():
 @pytest.mark.parametrize(
     "inner", [lambda: Conv1D(2, 2), lambda: LSTM(2), lambda: BatchNormalization(), lambda: GlobalAveragePooling1D()]
 )
-def test_time_distributed_refuses_whole_sample_layers(inner):
-    with pytest.raises(NotImplementedError, match="TimeDistributed"):
-        Sequential([Input((4, 5, 3)), TimeDistributed(inner()), Flatten()]).predict(_x((4, 5, 3)))
+def test_time_distributed_wraps_whole_sample_layers(inner):
+    # each step's sample (5, 3) runs through the layer: the folded stage (tests/test_per_step_training.py)
+    layer = inner()
+    model = Sequential([Input((4, 5, 3)), TimeDistributed(layer), Flatten()])
+    out = layer.compute_output_shape((None, 5, 3))[1:]
+    assert model.predict(_x((4, 5, 3)), verbose=0).shape == (6, 4 * int(np.prod(out)))
 
 
 def test_time_distributed_needs_a_time_axis_and_a_layer():

@@ -43,7 +43,7 @@ def test_random_stacks_agree_and_never_crash(case, n, batch, seed, steps):
     _, _, input_shape, stages = case
     rng = np.random.default_rng(seed % 1000)
     x = input_data(rng, input_shape, stages, n, np.float64, scale=3)
-    units = int(np.prod(stages[-1].out_shape))
+    units = stages[-1].fold * int(np.prod(stages[-1].out_shape))
     y = rng.integers(0, units, n).astype(np.int64)
     order = rng.permutation(n).astype(np.int64)
     results = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cyneuron.backend.reference import KINDS, Context
+from cyneuron.backend.reference import Context, run_stage
 from tests.stages_support import TIED, all_stacks, input_data
 
 EPS = 1e-6
@@ -20,7 +20,7 @@ EPS = 1e-6
 def _forward(stages, x):
     trace = []
     for index, stage in enumerate(stages):
-        step = KINDS[stage.kind].forward(stage, x, Context(True, seed=11, step=3, stage=index, need_dx=True))
+        step = run_stage(stage, x, Context(True, seed=11, step=3, stage=index, need_dx=True))
         trace.append(step)
         x = step.y
     return trace

@@ -55,7 +55,7 @@ def test_compiled_network_matches_reference(case, dtype):
 
     kind, index, input_shape, _ = case
     stages = [s for k, i, _, s in all_stacks(dtype) if (k, i) == (kind, index)][0]
-    units = int(np.prod(stages[-1].out_shape))
+    units = stages[-1].fold * int(np.prod(stages[-1].out_shape))
     x, y = _data(np.random.default_rng(index), input_shape, units, dtype, stages=stages)
     ref_stages, cy_stages = copy_stack(stages), copy_stack(stages)
     ref = _train(NumpyOps(), input_shape, ref_stages, dtype, x, y)

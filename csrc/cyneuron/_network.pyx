@@ -82,6 +82,7 @@ from cyneuron.backend.reference import prelu as reference_prelu
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.specs import LOSSES, METRIC_CODES, REDUCTION_CODES
 from cyneuron.backend.validation import (
+    check_folded_training,
     check_loss,
     check_metrics,
     check_network_data,
@@ -90,6 +91,7 @@ from cyneuron.backend.validation import (
     check_sample_weights,
     check_stages,
     input_indices,
+    loss_layout,
 )
 
 cdef extern from "Python.h":
@@ -169,6 +171,9 @@ ctypedef struct NetState:
     Py_ssize_t index_limit, x_itemsize
     StageC* stages
     int head_act             # the activation the loss head fuses (ACT_LINEAR: none)
+    # the loss reads each sample's output as loss_steps rows of loss_width (out_dim = steps * width): a
+    # model output (batch, T..., units) has per-timestep losses, Keras' (batch, T...) per-sample values
+    Py_ssize_t loss_steps, loss_width
     # training configuration
     losses.LossC loss
     bint sparse
@@ -187,8 +192,8 @@ ctypedef struct NetState:
     Py_ssize_t train_rows
     void* x_batch
     void* y_batch
-    int64_t* label_batch
-    void* w_batch            # the batch's sample weights (used only when w_data is not NULL)
+    int64_t* label_batch     # (train_rows * loss_steps,)
+    void* w_batch            # the batch's weights, one per loss row (used only when w_data is not NULL)
     void* z_train            # the last dense stage's Z
     void* g0
     void* g1
@@ -197,8 +202,8 @@ ctypedef struct NetState:
     Py_ssize_t n
     const void* x_data
     const void* y_data
-    const int64_t* label_data
-    const void* w_data       # sample weights (n,) of the dtype; NULL: unweighted
+    const int64_t* label_data  # (n, loss_steps)
+    const void* w_data       # sample weights (n, loss_steps) of the dtype; NULL: unweighted
     const int64_t* order
     # inference workspace (infer_rows rows)
     Py_ssize_t infer_rows
@@ -263,8 +268,10 @@ cdef bint _forward(floating* tag, NetState* st, const floating* x, Py_ssize_t ro
     cdef const floating* inp = x
     cdef floating* y
     cdef floating* work = <floating*>(st.work_train if training else st.work_infer)
+    cdef Py_ssize_t rows_in = rows
     for s in range(st.n_stages):
         stage = &st.stages[s]
+        rows = rows_in * stage.fold  # a TimeDistributed stage runs over every (sample, step) row
         y = <floating*>(stage.out_train if training else stage.out_infer)
         if s == last and final_out != NULL:
             y = final_out
@@ -312,12 +319,14 @@ cdef void _backward(floating* tag, NetState* st, const floating* x, Py_ssize_t r
     cdef floating* t
     cdef floating* work = <floating*>st.work_train
     cdef const floating* inp
+    cdef Py_ssize_t rows_in = rows
     s = st.n_stages - 1
     while s >= st.first_trained:
         stage = &st.stages[s]
+        rows = rows_in * stage.fold
         inp = _stage_input(tag, st, s, x, True)
         if stage.act_l1 != 0 or stage.act_l2 != 0:
-            _add_activity_gradient(tag, stage, g, rows)
+            _add_activity_gradient(tag, stage, g, rows_in)
         if stage.kind == KIND_DENSE:
             dense.backward(tag, stage, inp, <const floating*>stage.out_train, g, h, rows)
         elif stage.kind == KIND_ACTIVATION:
@@ -399,7 +408,7 @@ cdef double _activity_sum(floating* tag, NetState* st, Py_ssize_t rows, bint tra
         if stage.act_l1 == 0 and stage.act_l2 == 0:
             continue
         y = <const floating*>(stage.out_train if training else stage.out_infer)
-        n = rows * stage.n_out
+        n = rows * stage.fold * stage.n_out
         abs_sum = 0.0
         square_sum = 0.0
         for i in range(n):
@@ -411,8 +420,9 @@ cdef double _activity_sum(floating* tag, NetState* st, Py_ssize_t rows, bint tra
 
 
 cdef inline void _add_activity_gradient(floating* tag, StageC* stage, floating* g, Py_ssize_t rows) noexcept nogil:
-    """dL/dA += (l1 * s(y) + 2 * l2 * y) / rows over the stage's training output (s: as the weight penalty's)."""
-    cdef Py_ssize_t i, n = rows * stage.n_out
+    """dL/dA += (l1 * s(y) + 2 * l2 * y) / rows over the stage's training output (s: as the weight penalty's);
+    ``rows``: the batch's samples (a folded stage's output is rows * fold of its rows)."""
+    cdef Py_ssize_t i, n = rows * stage.fold * stage.n_out
     cdef const floating* y = <const floating*>stage.out_train
     cdef floating count = <floating>rows
     cdef floating l1 = <floating>stage.act_l1 / count
@@ -468,22 +478,26 @@ cdef double _loss_and_metrics(floating* tag, NetState* st, const floating* x, co
     scratch buffer when only evaluating), and adds the loss then metric sums to ``sums``; returns the loss sum.
     ``w``: the rows' sample weights (NULL: unweighted); they weight the loss, not the metrics (Keras' ``metrics=``).
     ``sums[0]`` adds rows times the batch's loss (Keras' loss tracker weighs each batch by its size); ``extra``
-    (the weight and activity penalties, Keras' ``model.losses``) joins the batch's loss first."""
+    (the weight and activity penalties, Keras' ``model.losses``) joins the batch's loss first.
+    ``labels`` and ``w`` hold one entry per loss row (rows * loss_steps)."""
     cdef int last = st.n_stages - 1, k
     cdef StageC* stage = &st.stages[last]
     cdef const floating* a = <const floating*>(stage.out_train if training else stage.out_infer)
     cdef const floating* z = a
     cdef double loss
+    cdef Py_ssize_t n = rows * st.loss_steps
     if stage.kind == KIND_DENSE or (stage.kind == KIND_CONV2D and stage.head):
         z = <const floating*>(st.z_train if training else st.z_infer)
     elif stage.head:
         z = _stage_input(tag, st, last, x, training)
-    loss = losses.output_gradient(&st.loss, st.head_act, y, labels, z, a, grad, rows, st.out_dim, w)
+    loss = losses.output_gradient(&st.loss, st.head_act, y, labels, z, a, grad, n, st.loss_width, w)
     loss += extra
     _accumulate(tag, sums, loss * rows)
     for k in range(st.n_metrics):
+        # a metric is the mean over every (sample, step) row, as Keras' MeanMetricWrapper: per sample, its steps' mean
         _accumulate(tag, sums + 1 + k,
-                    losses.metric_sum(st.metrics[k], st.metric_params[k], y, labels, a, rows, st.out_dim))
+                    losses.metric_sum(st.metrics[k], st.metric_params[k], y, labels, a, n, st.loss_width)
+                    / st.loss_steps)
     return loss
 
 
@@ -509,7 +523,8 @@ cdef inline bint _gather_indices(const int64_t* src, int64_t* dst, Py_ssize_t n,
 
 
 cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t rows = stop - start, r, idx, n_in = st.in_dim, n_out = st.out_dim
+    cdef Py_ssize_t rows = stop - start, r, idx, j, n_in = st.in_dim, n_out = st.out_dim, steps = st.loss_steps
+    cdef int64_t label
     cdef const floating* xs = <const floating*>st.x_data
     cdef const floating* ys = <const floating*>st.y_data
     cdef floating* xb = <floating*>st.x_batch
@@ -532,17 +547,18 @@ cdef int _train_step(floating* tag, NetState* st, Py_ssize_t start, Py_ssize_t s
             memcpy(xb + r * n_in, xs + idx * n_in, n_in * sizeof(floating))
         if st.sparse:
             # the caller may change its label array after bind: a label indexes rows, so check it
-            if (st.label_data[idx] < 0 or st.label_data[idx] >= n_out) and not (
-                    st.loss.has_ignore and st.label_data[idx] == st.loss.ignore_class):
-                return STEP_BAD_LABEL
-            st.label_batch[r] = st.label_data[idx]
+            for j in range(steps):
+                label = st.label_data[idx * steps + j]
+                if (label < 0 or label >= st.loss_width) and not (st.loss.has_ignore and label == st.loss.ignore_class):
+                    return STEP_BAD_LABEL
+                st.label_batch[r * steps + j] = label
         else:
             memcpy(yb + r * n_out, ys + idx * n_out, n_out * sizeof(floating))
     if ws != NULL:
         # the sample weights ride with their rows (order already checked above)
         wb = <floating*>st.w_batch
         for r in range(rows):
-            wb[r] = ws[st.order[start + r]]
+            memcpy(wb + r * steps, ws + st.order[start + r] * steps, steps * sizeof(floating))
 
     if not _forward(tag, st, xb, rows, True, <floating*>st.z_train, NULL):
         return STEP_BAD_INDEX  # not reached: the gather checked the private copy
@@ -597,8 +613,8 @@ cdef bint _evaluate(floating* tag, NetState* st, const floating* x, const floati
         if st.active_penalised:
             extra += _activity_sum(tag, st, rows, False) / rows
         _loss_and_metrics(tag, st, xr, y + start * st.out_dim if y != NULL else NULL,
-                          labels + start if labels != NULL else NULL, w + start if w != NULL else NULL,
-                          rows, False, grad, sums, extra)
+                          labels + start * st.loss_steps if labels != NULL else NULL,
+                          w + start * st.loss_steps if w != NULL else NULL, rows, False, grad, sums, extra)
         start += rows
     return ok
 
@@ -684,9 +700,10 @@ cdef class NetworkCore:
         self.st.params = NULL
         self.st.opt.sched = NULL
 
-    def __init__(self, stages, input_shape, dtype, product_path=None):
+    def __init__(self, stages, input_shape, dtype, product_path=None, output_shape=None):
         cdef int s, k
         cdef StageC* stage
+        cdef Py_ssize_t macs
         if self.st.stages != NULL:
             raise RuntimeError("a NetworkCore is initialised once; build a new one instead")
         widths = check_stages(stages, input_shape, dtype)  # validates first, naming the bad argument
@@ -704,6 +721,7 @@ cdef class NetworkCore:
         self.st.n_stages = len(stages)
         self.st.in_dim = widths[0]
         self.st.out_dim = widths[len(widths) - 1]
+        self.st.loss_steps, self.st.loss_width = loss_layout(output_shape, self.st.out_dim)
         self.st.max_width = max(widths)
         self.st.max_channels = 1
         self.st.stages = <StageC*>malloc(len(stages) * sizeof(StageC))
@@ -720,8 +738,10 @@ cdef class NetworkCore:
         for s, spec in enumerate(stages):
             stage = &self.st.stages[s]
             stage.kind = _KIND_CODES[spec.kind]
-            stage.n_in = widths[s]
-            stage.n_out = widths[s + 1]
+            # a folded (TimeDistributed) stage sees rows * fold rows of its inner per-sample shapes
+            stage.fold = spec.fold
+            stage.n_in = widths[s] // spec.fold
+            stage.n_out = widths[s + 1] // spec.fold
             stage.trainable = bool(spec.trainable)
             stage.need_dx = s > self.st.first_trained
             stage.act_l1, stage.act_l2 = spec.activity
@@ -739,15 +759,21 @@ cdef class NetworkCore:
             if stage.trainable:
                 self._params.extend(spec.params)
                 penalties.extend(spec.penalties or [(0.0, 0.0)] * len(spec.params))
+            macs = self._macs_per_row
             self._describe(stage, spec, s == len(stages) - 1)
+            self._macs_per_row = macs + (self._macs_per_row - macs) * spec.fold
             if stage.act_l1 != 0 or stage.act_l2 != 0:
                 # the penalty's gradient joins dL/dA of the output, so a last stage's head is not fused
                 stage.head = False
                 self.st.active_penalised = True
         self._path = path
         self.st.head_act = core.ACT_LINEAR
-        if self.st.stages[len(stages) - 1].head:
-            self.st.head_act = self.st.stages[len(stages) - 1].act
+        stage = &self.st.stages[len(stages) - 1]
+        if stage.head and stage.act in (_ACTIVATION_CODES["softmax"], _ACTIVATION_CODES["log_softmax"]) and (
+                stage.n_out != self.st.loss_width):
+            stage.head = False  # a row activation fuses with the loss only when its row is the loss's row
+        if stage.head:
+            self.st.head_act = stage.act
         self.st.n_params = len(self._params)
         self.st.params = <optim.ParamC*>malloc(max(1, len(self._params)) * sizeof(optim.ParamC))
         if self.st.params == NULL:
@@ -964,14 +990,17 @@ cdef class NetworkCore:
         cdef int s
         cdef Py_ssize_t item = self.st.itemsize, nbytes = 0
         cdef Py_ssize_t work = batch_norm.WORK_BYTES_PER_CHANNEL * self.st.max_channels
+        cdef StageC* stage
         for s in range(self.st.n_stages):
-            nbytes += _round_up(rows * self.st.stages[s].n_out * item)
-            nbytes += self._stage_infer_bytes(&self.st.stages[s], rows, False, None)
+            stage = &self.st.stages[s]
+            nbytes += _round_up(rows * stage.fold * stage.n_out * item)
+            nbytes += self._stage_infer_bytes(stage, rows * stage.fold, False, None)
         nbytes += 2 * _round_up(rows * self.st.out_dim * item) + _round_up(work)
         arena = _Arena(nbytes)
         for s in range(self.st.n_stages):
-            self.st.stages[s].out_infer = arena.take(rows * self.st.stages[s].n_out * item)
-            self._stage_infer_bytes(&self.st.stages[s], rows, True, arena)
+            stage = &self.st.stages[s]
+            stage.out_infer = arena.take(rows * stage.fold * stage.n_out * item)
+            self._stage_infer_bytes(stage, rows * stage.fold, True, arena)
         self.st.z_infer = arena.take(rows * self.st.out_dim * item)
         self.st.g_infer = arena.take(rows * self.st.out_dim * item)
         self.st.work_infer = arena.take(work)
@@ -1056,17 +1085,19 @@ cdef class NetworkCore:
         cdef Py_ssize_t item = self.st.itemsize, nbytes = 0
         cdef Py_ssize_t work = batch_norm.WORK_BYTES_PER_CHANNEL * self.st.max_channels
         nbytes += _round_up(rows * self.st.in_dim * self.st.x_itemsize)
-        nbytes += _round_up(rows * self.st.out_dim * item) + _round_up(rows * 8) + _round_up(rows * item)
+        cdef Py_ssize_t steps = self.st.loss_steps
+        nbytes += _round_up(rows * self.st.out_dim * item) + _round_up(rows * steps * 8) + _round_up(rows * steps * item)
         nbytes += _round_up(rows * self.st.out_dim * item)
         nbytes += 2 * _round_up(rows * self.st.max_width * item) + _round_up(work)
         for s in range(self.st.n_stages):
             stage = &self.st.stages[s]
-            nbytes += _round_up(rows * stage.n_out * item) + self._stage_train_bytes(stage, rows, False, None)
+            nbytes += _round_up(rows * stage.fold * stage.n_out * item)
+            nbytes += self._stage_train_bytes(stage, rows * stage.fold, False, None)
         arena = _Arena(nbytes)
         self.st.x_batch = arena.take(rows * self.st.in_dim * self.st.x_itemsize)
         self.st.y_batch = arena.take(rows * self.st.out_dim * item)
-        self.st.label_batch = <int64_t*>arena.take(rows * 8)
-        self.st.w_batch = arena.take(rows * item)
+        self.st.label_batch = <int64_t*>arena.take(rows * steps * 8)
+        self.st.w_batch = arena.take(rows * steps * item)
         self.st.z_train = arena.take(rows * self.st.out_dim * item)
         self.st.g0 = arena.take(rows * self.st.max_width * item)
         self.st.g1 = arena.take(rows * self.st.max_width * item)
@@ -1074,8 +1105,8 @@ cdef class NetworkCore:
         p = 0
         for s in range(self.st.n_stages):
             stage = &self.st.stages[s]
-            stage.out_train = arena.take(rows * stage.n_out * item)
-            self._stage_train_bytes(stage, rows, True, arena)
+            stage.out_train = arena.take(rows * stage.fold * stage.n_out * item)
+            self._stage_train_bytes(stage, rows * stage.fold, True, arena)
             if stage.trainable and stage.kind == KIND_BIDIRECTIONAL:
                 for d in range(2):
                     for k in range(bidirectional.direction(stage, d).n_params):
@@ -1169,6 +1200,7 @@ cdef class NetworkCore:
         cdef double* params
         loss = check_loss(loss, training=True)
         metrics = check_metrics(metrics, loss)
+        check_folded_training(self._stages)
         sparse = loss.name == "sparse_categorical_crossentropy"
         self._enter()
         try:
@@ -1290,13 +1322,15 @@ cdef class NetworkCore:
 
     def bind_training_data(self, x, y, order, weights=None, *, finite_checked=False):
         """Hold x (n, input_dim), y (labels (n,) int64 or targets (n, units)), order (n,) int64 and the
-        sample weights (None or (n,) of the dtype)."""
+        sample weights (None or (n,) of the dtype); with a per-step loss (``output_shape``), labels
+        (n, steps) and weights (n,) or (n, steps) (``validation.check_network_data``)."""
         self._require_training()
         x, y, order = check_network_data(
             x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, order, finite_checked=finite_checked,
-            indices=self.st.index_limit,
+            indices=self.st.index_limit, steps=self.st.loss_steps,
         )
-        weights = check_sample_weights("weights", weights, x.shape[0], self.dtype, finite_checked=finite_checked)
+        weights = check_sample_weights("weights", weights, x.shape[0], self.dtype, finite_checked=finite_checked,
+                                       steps=self.st.loss_steps)
         self._enter()
         try:
             rows = min(self._batch_size, x.shape[0])
@@ -1354,7 +1388,7 @@ cdef class NetworkCore:
         if result == STEP_BAD_ORDER:
             raise ValueError(f"order: indices must be in [0, {self.st.n})")
         if result == STEP_BAD_LABEL:
-            raise ValueError(f"y: class labels must be in [0, {self.st.out_dim}) (changed after bind_training_data?)")
+            raise ValueError(f"y: class labels must be in [0, {self.st.loss_width}) (changed after bind_training_data?)")
         if result == STEP_BAD_INDEX:
             raise ValueError(
                 f"x: embedding indices must be in [0, {self.st.index_limit}) (changed after bind_training_data?)"
@@ -1371,10 +1405,11 @@ cdef class NetworkCore:
         else:
             x, y = check_network_data(
                 x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked,
-                indices=self.st.index_limit,
+                indices=self.st.index_limit, steps=self.st.loss_steps,
             )
             rows = x.shape[0]
-            weights = check_sample_weights("weights", weights, rows, self.dtype, finite_checked=finite_checked)
+            weights = check_sample_weights("weights", weights, rows, self.dtype, finite_checked=finite_checked,
+                                           steps=self.st.loss_steps)
         if self._identity is None or self._identity.shape[0] < rows:
             self._identity = np.arange(max(rows, self._batch_size), dtype=np.int64)
         self._enter()
@@ -1399,12 +1434,13 @@ cdef class NetworkCore:
     def last_batch(self):
         """(y_pred, y_true, weights) of the last training step: read-only views of the workspace (valid until
         the next training call) holding its training-mode output (rows, units), its gathered targets (labels
-        (rows,) int64 or (rows, units)) and sample weights ((rows,), None when unweighted)."""
+        (rows,) int64 or (rows, units)) and sample weights ((rows,), None when unweighted). With per-step losses
+        (``output_shape``) they are loss rows: rows * steps of the output's last axis, as the loss reads them."""
         cdef cnp.npy_intp dims[2]
         if self._last_rows == 0:
             raise RuntimeError("last_batch: no training step since the workspace was allocated")
-        dims[0] = self._last_rows
-        dims[1] = self.st.out_dim
+        dims[0] = self._last_rows * self.st.loss_steps
+        dims[1] = self.st.loss_width
         y_pred = self._view(self.st.stages[self.st.n_stages - 1].out_train, 2, dims, self._typenum)
         if self.st.sparse:
             y_true = self._view(self.st.label_batch, 1, dims, cnp.NPY_INT64)
@@ -1425,6 +1461,8 @@ cdef class NetworkCore:
         step reads, so a caller that validated their values (``finite_checked``) skips the generic checks of a
         per-batch call; labels and embedding indices are still checked one by one by the step's gather."""
         cdef Py_ssize_t rows
+        if self.st.loss_steps != 1:  # per-step labels and weights: the generic checks
+            return False
         if type(x) is not np.ndarray or type(y) is not np.ndarray:
             return False
         if not _plain(<cnp.ndarray>x, 2, self._x_typenum, -1, self.st.in_dim):
@@ -1458,11 +1496,12 @@ cdef class NetworkCore:
         self._require_training()
         xa, ya = check_network_data(
             x, y, self.st.in_dim, self.st.out_dim, self.dtype, self._loss, finite_checked=finite_checked,
-            indices=self.st.index_limit,
+            indices=self.st.index_limit, steps=self.st.loss_steps,
         )
         chunk = _positive(batch_size, "batch_size")
         n = cnp.PyArray_DIM(xa, 0)
-        weights = check_sample_weights("weights", weights, n, self.dtype, finite_checked=finite_checked)
+        weights = check_sample_weights("weights", weights, n, self.dtype, finite_checked=finite_checked,
+                                       steps=self.st.loss_steps)
         if weights is not None:
             wp = cnp.PyArray_DATA(<cnp.ndarray>weights)
         if self.st.sparse:

@@ -150,11 +150,12 @@ class CompileMixin:
         network computes in its step."""
         # the same metric objects while nothing they depend on changes (a callback's evaluate during a fit
         # shares the fit's objects, as in Keras)
-        key = (len(y_shape), y_shape[-1] if y_shape else 1, self._units, self._loss_spec.name)
+        units = self._out_shape[-1]
+        if self._units == 0:  # per-step targets (an output of rank >= 3): the metrics see loss rows, as the loss
+            y_shape = (y_shape[0] * self._loss_steps, *y_shape[len(self._out_shape) :])
+        key = (len(y_shape), y_shape[-1] if y_shape else 1, units, self._loss_spec.name)
         if self._metrics_key != key:
-            compiled = _metrics.resolve(
-                self._metric_ids, y_shape, self._units, self._loss_spec.name, self._weighted_ids
-            )
+            compiled = _metrics.resolve(self._metric_ids, y_shape, units, self._loss_spec.name, self._weighted_ids)
             self._set_compiled_metrics(compiled)
             self._metrics_key = key
         return tuple(m.spec for m in self._compiled_metrics if m.spec is not None)

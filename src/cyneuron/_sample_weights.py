@@ -8,9 +8,11 @@ import math
 import numpy as np
 
 
-def _sample_weights(value, n: int, dtype, name: str = "sample_weight") -> np.ndarray | None:
+def _sample_weights(value, n: int, dtype, name: str = "sample_weight", steps: int = 1) -> np.ndarray | None:
     """Per-sample weights as Keras 3 takes them: (n,) or (n, 1), numeric, finite and >= 0; returned as a
-    C-contiguous (n,) array of the model's dtype (None stays None)."""
+    C-contiguous (n,) array of the model's dtype (None stays None). With per-step losses (an output of
+    rank >= 3, ``steps`` loss rows per sample) as Keras 3: (n, 1) weighs all of a sample's steps, (n, T...) or
+    (n, T..., 1) each step (returned (n, steps)), and (n,) is refused as Keras' broadcasting refuses it."""
     if value is None:
         return None
     try:
@@ -19,9 +21,17 @@ def _sample_weights(value, n: int, dtype, name: str = "sample_weight") -> np.nda
         raise ValueError(f"{name}: could not convert to an array ({error})") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected numeric sample weights, got dtype {array.dtype}")
+    if steps > 1 and array.ndim == 1 and array.shape == (n,):
+        # Keras 3 multiplies the per-step losses (n, T...) by the weights without expanding them
+        raise ValueError(
+            f"Incompatible shapes for broadcasting: shapes=[({n}, {steps}), ({n},)] ({name}: with an "
+            f"output of rank >= 3 give one weight per step, ({n}, T...), or ({n}, 1) for all steps)"
+        )
     if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.shape != (n,):
+        array = array[:, 0]  # with per-step losses: one weight for all the sample's steps, as Keras broadcasts it
+    elif steps > 1 and array.ndim >= 2 and array.shape[0] == n and math.prod(array.shape[1:]) == steps:
+        array = array.reshape(n, steps)  # temporal weights (n, T...) or (n, T..., 1)
+    if array.shape not in ((n,), (n, steps)):
         raise ValueError(f"{name}: expected shape ({n},) or ({n}, 1) (one weight per sample), got {array.shape}")
     out = np.ascontiguousarray(array, dtype=dtype)
     if not np.isfinite(out).all():
@@ -49,9 +59,15 @@ def _check_class_weight(class_weight) -> dict | None:
     return checked
 
 
-def _class_weight_rows(class_weight: dict, targets: np.ndarray, dtype) -> np.ndarray:
+def _class_weight_rows(class_weight: dict, targets: np.ndarray, dtype, y_shape: tuple) -> np.ndarray:
     """Per-sample weights from class weights, as Keras 3: the class of a row is its int label, the arg-max of
-    a one-hot / probability row, or the rounded value of a (n, 1) target; classes not listed weigh 1."""
+    a one-hot / probability row, or the rounded value of a (n, 1) target; classes not listed weigh 1.
+    Per-step targets (``y_shape`` the caller's) are refused as Keras refuses them."""
+    if len(y_shape) >= 3:
+        # Keras' class_weight_to_sample_weights takes one class per sample: int() of a row of classes
+        raise TypeError("only 0-dimensional arrays can be converted to Python scalars")
+    if targets.ndim == 2 and targets.dtype == np.int64:  # labels (n, T) of a per-step sparse loss
+        raise ValueError(f"Incompatible shapes for broadcasting: shapes=[{tuple(y_shape)}, ({y_shape[0]},)]")
     labels = targets
     if labels.ndim > 1:
         labels = np.argmax(labels, axis=-1) if labels.shape[-1] != 1 else labels[:, 0]

@@ -89,7 +89,7 @@ class TrainingMixin:
                 weights = None
             else:
                 inputs, targets, y_shape = self._prepare_xy(x, y)
-                weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype)
+                weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype, steps=self._loss_steps)
             canonical = self._resolve_metrics(y_shape)
             network = self._get_network()
             self._ensure_prepared(network, canonical, None)
@@ -292,7 +292,7 @@ class TrainingMixin:
 
     def _fit_data(self, x, y, validation_split, validation_data, sample_weight=None, class_weight=None):
         inputs, targets, y_shape = self._prepare_xy(x, y)
-        weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype)
+        weights = _sample_weights(sample_weight, inputs.shape[0], self._dtype, steps=self._loss_steps)
         val = self._validation(validation_data)
         if val is None and validation_split > 0:
             n = inputs.shape[0]
@@ -307,7 +307,7 @@ class TrainingMixin:
             inputs, targets = inputs[:split_at], targets[:split_at]
             weights = None if weights is None else weights[:split_at]
         if class_weight is not None:
-            weights = _class_weight_rows(class_weight, targets, self._dtype)
+            weights = _class_weight_rows(class_weight, targets, self._dtype, y_shape)
         return inputs, targets, y_shape, val, weights
 
     def _validation(self, validation_data):
@@ -326,7 +326,9 @@ class TrainingMixin:
         )
         val_w = None
         if len(validation_data) == 3:
-            val_w = _sample_weights(validation_data[2], val_x.shape[0], self._dtype, "validation_data[2]")
+            val_w = _sample_weights(
+                validation_data[2], val_x.shape[0], self._dtype, "validation_data[2]", steps=self._loss_steps
+            )
         return val_x, val_y, val_w
 
     def _source_batch(self, batch, name: str = "x", class_weight=None):
@@ -337,15 +339,17 @@ class TrainingMixin:
             raise ValueError(f"{name}: expected batches (x, y) with targets, got batches without y")
         if weights is None and class_weight is None and self._ready_batch(bx, by):
             return bx, by, None
-        inputs, targets, _ = self._prepare_xy(bx, by, f"{name} batch x", f"{name} batch y")
+        inputs, targets, y_shape = self._prepare_xy(bx, by, f"{name} batch x", f"{name} batch y")
         if weights is not None:
             if class_weight is not None:
                 raise ValueError(
                     f"class_weight: cannot be given when the {name} batches hold sample weights (as in Keras)"
                 )
-            weights = _sample_weights(weights, inputs.shape[0], self._dtype, f"{name} batch sample_weight")
+            weights = _sample_weights(
+                weights, inputs.shape[0], self._dtype, f"{name} batch sample_weight", steps=self._loss_steps
+            )
         elif class_weight is not None:
-            weights = _class_weight_rows(class_weight, targets, self._dtype)
+            weights = _class_weight_rows(class_weight, targets, self._dtype, y_shape)
         return inputs, targets, weights
 
     def _ready_batch(self, bx, by) -> bool:
@@ -697,9 +701,9 @@ class TrainingMixin:
             self._refresh_trainable()
             network = self._get_network()
             n = inputs.shape[0]
-            weights = _sample_weights(sample_weight, n, self._dtype)
+            weights = _sample_weights(sample_weight, n, self._dtype, steps=self._loss_steps)
             if class_weight is not None:
-                weights = _class_weight_rows(class_weight, targets, self._dtype)
+                weights = _class_weight_rows(class_weight, targets, self._dtype, y_shape)
             key = self._prepared
             self._ensure_prepared(network, canonical, max(n, key[3] if key else 0))
             with self._net_lock:

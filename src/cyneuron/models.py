@@ -104,6 +104,7 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
         self._input_dim = 0
         self._fast_dim = -1  # input width when x can go straight to the network (rank-1 input), else -1
         self._units = 0
+        self._loss_steps = 1
         self._out_shape: tuple[int, ...] = ()
         self._network = None
         self._fast = None  # the network's fast_predictor (predict's one-call path) or None
@@ -233,7 +234,9 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
         self._indices = self._check_integer_input()
         self._x_dtype = np.dtype(np.int64) if self._indices else dtype
         self._out_shape = tuple(shape[1:])
-        self._units = shape[-1] if len(shape) == 2 else 0  # 0: outputs of rank > 2 (predict only)
+        self._units = shape[-1] if len(shape) == 2 else 0  # 0: outputs of rank > 2 (predictions reshaped)
+        # the loss sees each sample as loss_steps rows of the last axis (Keras' per-sample losses (batch, T...))
+        self._loss_steps = math.prod(self._out_shape[:-1])
         self._fast_dim = features[0] if len(features) == 1 and self._units else -1
         self.built = True
 
@@ -293,7 +296,9 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
             raise ValueError("The model has no layers; add some with model.add(...)")
         with self._build_lock:
             if self._network is None:
-                self._network = _backend.ops().build_network(self._stage_specs(), self._features, self._dtype)
+                self._network = _backend.ops().build_network(
+                    self._stage_specs(), self._features, self._dtype, output_shape=self._out_shape
+                )
                 self._network_trainable = self._trainable_key()
                 self._network_params = self._trained_params()
                 self._prepared = None
@@ -510,12 +515,9 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
         if y is None:
             raise ValueError(f"{y_name}: targets are required")
         self._get_network()  # checks the model can run before the targets are checked
-        if self._units == 0:
-            raise ValueError(
-                f"The model's output has shape {(None, *self._out_shape)}: training and evaluation take 2-D "
-                "outputs (batch, units) for now (predict takes any); add a Flatten() or a pooling layer"
-            )
         y_array = _as_array(y, y_name)
+        if self._units == 0:
+            return x_array, self._step_targets(y_array, x_array.shape[0], y_name), y_array.shape
         targets = _losses.check_targets(
             self._loss_spec.name,
             y_array,
@@ -526,6 +528,30 @@ class Sequential(CompileMixin, InferenceMixin, TrainingMixin):
             ignore_class=self._loss_spec.ignore_class,
         )
         return x_array, targets, y_array.shape
+
+    def _step_targets(self, y: np.ndarray, n: int, name: str) -> np.ndarray:
+        """Targets for an output (batch, T..., units) of rank >= 3: labels (n, steps) for the sparse loss (y of
+        shape (n, T...) or (n, T..., 1)), else (n, steps * units) from y (n, T..., units) (or (n, T...) when
+        units is 1: Keras' squeeze_or_expand_to_same_rank); the loss reads the last axis as its rows."""
+        lead, units = self._out_shape[:-1], self._out_shape[-1]
+        if y.ndim == 0:
+            raise ValueError(f"{name}: expected one target per sample, got a scalar")
+        if y.shape[0] != n:
+            raise ValueError(f"{name}: has {y.shape[0]} samples but x has {n}; they must match")
+        loss = self._loss_spec.name
+        sparse = loss == "sparse_categorical_crossentropy"
+        accepted = [(*lead, 1), lead] if sparse else [self._out_shape] + ([lead] if units == 1 else [])
+        if y.shape[1:] not in accepted:
+            want = " or ".join(str((n, *shape)) for shape in accepted)
+            raise ValueError(
+                f"{name}: {loss} expects targets of shape {want} for the model's output shape "
+                f"{(None, *self._out_shape)}, got shape {y.shape}"
+            )
+        rows = y.reshape(n * self._loss_steps, *(() if sparse else (units,)))
+        targets = _losses.check_targets(
+            loss, rows, units, self._dtype, name=name, ignore_class=self._loss_spec.ignore_class
+        )
+        return targets.reshape(n, -1)
 
     @property
     def losses(self) -> list:

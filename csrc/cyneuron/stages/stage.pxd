@@ -55,3 +55,4 @@ ctypedef struct StageC:
     void* sub                # bidirectional: its two direction stages (forward, backward), owned by the network
     int path                 # how this stage's dense products run (_core's PATH_*): its network's setting
     double act_l1, act_l2    # activity penalty on this stage's output (its layer's activity_regularizer)
+    Py_ssize_t fold          # TimeDistributed: the network runs this stage over rows * fold rows of n_in (1: plain)

@@ -259,8 +259,14 @@ class Ops(abc.ABC):
 
     # ---------------------------------------------------------------- networks
     @abc.abstractmethod
-    def build_network(self, stages: Sequence[StageSpec], input_shape: tuple[int, ...], dtype) -> Network:
-        """A runnable network over the given stages (weights shared, not copied); ``input_shape`` per sample."""
+    def build_network(
+        self, stages: Sequence[StageSpec], input_shape: tuple[int, ...], dtype, output_shape=None
+    ) -> Network:
+        """A runnable network over the given stages (weights shared, not copied); ``input_shape`` per sample.
+
+        ``output_shape``: the model's per-sample output shape as the loss sees it (None: flat rows); the loss
+        and the per-sample metrics reduce its last axis (``validation.loss_layout``; see ``Network``).
+        """
 
 
 class Network(abc.ABC):
@@ -282,6 +288,12 @@ class Network(abc.ABC):
     Data is flat rows: x ``(n, prod(input_shape))`` in C order. ``stats`` is a float64 array
     ``(1 + len(metrics),)`` holding, since the last ``reset_stats``, the sum over samples of the
     per-sample loss then of each metric, all measured on the forward pass before that batch's update.
+
+    Outputs of rank >= 3 (``output_shape`` (T..., units) at build): each sample is ``steps = prod(T...)``
+    loss rows of ``units``, as Keras' per-sample losses (batch, T...): ``sum_over_batch_size`` divides by
+    rows * steps, sparse labels are (n, steps), weights (n,) (repeated over the steps) or (n, steps);
+    ``stats[0]`` still adds rows (samples) times the batch's loss, and each metric sum adds, per sample,
+    the mean over its steps (so a metric's mean is over every (sample, step), Keras' MeanMetricWrapper).
 
     Sample weights (Keras 3's semantics): ``weights`` is None (unweighted) or (n,) of the dtype,
     finite and >= 0, one per row. A batch's loss is then the loss's reduction of ``w_i * loss_i``

@@ -103,5 +103,5 @@ class CythonOps(Ops):
         _kernels.optimizer_apply(spec, [param], [grad.copy()], slots, 0, np.zeros(0))
 
     # -------------------------------------------------------------- networks
-    def build_network(self, stages: Sequence[StageSpec], input_shape, dtype) -> NetworkCore:
-        return NetworkCore(stages, input_shape, dtype)
+    def build_network(self, stages: Sequence[StageSpec], input_shape, dtype, output_shape=None) -> NetworkCore:
+        return NetworkCore(stages, input_shape, dtype, output_shape=output_shape)

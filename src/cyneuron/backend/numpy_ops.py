@@ -6,6 +6,7 @@ allocates temporaries freely. Semantics are documented in ``base.py``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,15 +21,17 @@ from cyneuron.backend.base import (
     StageSpec,
     accumulate,
 )
-from cyneuron.backend.reference import KINDS, Context, Forward
+from cyneuron.backend.reference import KINDS, Context, Forward, run_stage
 from cyneuron.backend.reference import activation as _activation
 from cyneuron.backend.reference import losses as reference_losses
 from cyneuron.backend.reference import optimizers as reference_optimizers
 from cyneuron.backend.reference import regularizers as reference_regularizers
 from cyneuron.backend.reference.embedding import check_indices
+from cyneuron.backend.specs import ROW_ACTIVATIONS
 from cyneuron.backend.validation import (
     check_batch_bounds,
     check_dtype,
+    check_folded_training,
     check_labels,
     check_loss,
     check_metrics,
@@ -39,6 +42,7 @@ from cyneuron.backend.validation import (
     check_sample_weights,
     check_stages,
     input_indices,
+    loss_layout,
 )
 
 
@@ -128,8 +132,8 @@ class NumpyOps(Ops):
             _sgd_spec(learning_rate, momentum, nesterov), [param], [grad.copy()], slots, 0, np.zeros(0)
         )
 
-    def build_network(self, stages: Sequence[StageSpec], input_shape, dtype) -> NumpyNetwork:
-        return NumpyNetwork(self, stages, input_shape, dtype)
+    def build_network(self, stages: Sequence[StageSpec], input_shape, dtype, output_shape=None) -> NumpyNetwork:
+        return NumpyNetwork(self, stages, input_shape, dtype, output_shape)
 
 
 def _stage_penalties(stage: StageSpec) -> tuple:
@@ -139,9 +143,11 @@ def _stage_penalties(stage: StageSpec) -> tuple:
 class NumpyNetwork(Network):
     """Reference network: a loop over the stages' reference modules (``cyneuron.backend.reference``)."""
 
-    def __init__(self, ops: NumpyOps, stages: Sequence[StageSpec], input_shape, dtype) -> None:
+    def __init__(self, ops: NumpyOps, stages: Sequence[StageSpec], input_shape, dtype, output_shape=None) -> None:
         self._ops = ops
         self._widths = check_stages(stages, input_shape, dtype)
+        # each sample's output is ``steps`` loss rows of ``width`` (Keras' losses reduce the last axis)
+        self._steps, self._width = loss_layout(output_shape, self._widths[-1])
         self._stages = tuple(stages)
         self._modules = tuple(KINDS[stage.kind] for stage in self._stages)
         self._dtype = check_dtype(dtype)
@@ -200,7 +206,7 @@ class NumpyNetwork(Network):
         trace = []
         for index, (stage, module) in enumerate(zip(self._stages, self._modules)):
             ctx = Context(training, self.seed, self.iterations, index, need_dx=index > self._first_trained)
-            step = module.forward(stage, x, ctx)
+            step = run_stage(stage, x, ctx, module)
             trace.append(step)
             x = step.y
         return trace
@@ -210,8 +216,18 @@ class NumpyNetwork(Network):
         last = trace[-1]
         if last.head is not None and not any(self._stages[-1].activity):
             name, z, backprop = last.head
-            return name, z, last.y, backprop
+            # a row activation fuses with the loss only when its row is the loss's row (the compiled rule)
+            if name not in ROW_ACTIVATIONS or math.prod(self._stages[-1].out_shape) == self._width:
+                return name, z, last.y, backprop
         return "linear", last.y, last.y, last.backprop
+
+    def _loss_rows(self, y: np.ndarray, a: np.ndarray, z: np.ndarray, w: np.ndarray | None) -> tuple:
+        """Targets (or labels), output, pre-activation and weights as loss rows (rows * steps, width)."""
+        if self._steps == 1:
+            return y, a, z, w
+        rows = (-1, self._width)
+        y = y.reshape(-1) if self._loss.name == "sparse_categorical_crossentropy" else y.reshape(rows)
+        return y, a.reshape(rows), z.reshape(rows), None if w is None else w.reshape(-1)
 
     def predict(self, x, batch_size: int) -> np.ndarray:
         x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None, indices=self._indices)[0]
@@ -225,6 +241,7 @@ class NumpyNetwork(Network):
         """One training-mode pass over all of x (batch statistics, dropout); commits the stages' new state
         (moving statistics) as a Keras layer called with ``training=True`` does; no gradient, no update."""
         x = check_network_data(x, None, self._input_dim, self._widths[-1], self._dtype, None, indices=self._indices)[0]
+        check_folded_training(self._stages)
         trace = self._forward(x, True)
         self._commit_state(trace)
         return trace[-1].y
@@ -240,6 +257,7 @@ class NumpyNetwork(Network):
         self, loss: LossSpec, metrics: Sequence[str], optimizer: OptimizerSpec, batch_size: int
     ) -> None:
         check_loss(loss, training=True)
+        check_folded_training(self._stages)
         self._batch_size = check_positive_int("batch_size", batch_size)
         self._data, self._weights = None, None  # data bound for another loss may not fit this one
         self._loss = loss
@@ -271,8 +289,11 @@ class NumpyNetwork(Network):
             order,
             finite_checked=finite_checked,
             indices=self._indices,
+            steps=self._steps,
         )
-        weights = check_sample_weights("weights", weights, data[0].shape[0], self._dtype, finite_checked=finite_checked)
+        weights = check_sample_weights(
+            "weights", weights, data[0].shape[0], self._dtype, finite_checked=finite_checked, steps=self._steps
+        )
         self._data, self._weights = data, weights
 
     def last_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -284,8 +305,9 @@ class NumpyNetwork(Network):
         self.stats[...] = 0
 
     def _batch_stats(self, y: np.ndarray, a: np.ndarray, loss_value: float) -> np.ndarray:
-        sums = [loss_value * a.shape[0]]
-        sums += [float(np.sum(_per_sample_metric(m, y, a))) for m in self._metrics]
+        """Samples x the loss, then each metric summed over the loss rows per step (y, a: loss rows)."""
+        sums = [loss_value * a.shape[0] / self._steps]
+        sums += [float(np.sum(_per_sample_metric(m, y, a))) / self._steps for m in self._metrics]
         return np.array(sums)
 
     def train_batch(self, start: int, stop: int) -> bool:
@@ -302,7 +324,7 @@ class NumpyNetwork(Network):
         if self._indices:
             check_indices("x", xb, self._indices)
         if self._loss.name == "sparse_categorical_crossentropy":
-            check_labels("y", yb, yb.shape[0], self._widths[-1], self._loss.ignore_class)
+            check_labels("y", yb.reshape(-1), yb.size, self._width, self._loss.ignore_class)
         return self._step(xb, yb, None if self._weights is None else self._weights[rows])
 
     def train_arrays(self, x, y, weights=None, *, finite_checked: bool = False) -> bool:
@@ -316,19 +338,25 @@ class NumpyNetwork(Network):
             self._loss,
             finite_checked=finite_checked,
             indices=self._indices,
+            steps=self._steps,
         )
-        weights = check_sample_weights("weights", weights, x.shape[0], self._dtype, finite_checked=finite_checked)
+        weights = check_sample_weights(
+            "weights", weights, x.shape[0], self._dtype, finite_checked=finite_checked, steps=self._steps
+        )
         return self._step(x, y, weights)
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, wb: np.ndarray | None = None) -> bool:
         trace = self._forward(xb, True)
         activation, z, a, backprop = self._head(trace)
+        shape = z.shape
+        yb, a, z, wb = self._loss_rows(yb, a, z, wb)
         grad = np.empty_like(z)
         loss = self._ops._output_gradient(self._loss, activation, yb, z, a, grad, wb)
         # the weight and activity penalties join the batch's loss (Keras' compute_loss adds model.losses)
         loss += self._activity_sum(trace) / xb.shape[0] + (self._penalty() if self._penalised else 0.0)
         accumulate(self.stats, self._batch_stats(yb, a, loss), self._dtype)
         self._last = tuple(None if v is None else _read_only(v) for v in (a, yb, wb))
+        grad = grad.reshape(shape)
 
         grads: list[np.ndarray] = []
         for index in range(len(self._stages) - 1, self._first_trained - 1, -1):
@@ -381,8 +409,11 @@ class NumpyNetwork(Network):
             self._loss,
             finite_checked=finite_checked,
             indices=self._indices,
+            steps=self._steps,
         )
-        weights = check_sample_weights("weights", weights, x.shape[0], self._dtype, finite_checked=finite_checked)
+        weights = check_sample_weights(
+            "weights", weights, x.shape[0], self._dtype, finite_checked=finite_checked, steps=self._steps
+        )
         batch_size = check_positive_int("batch_size", batch_size)
         totals = np.zeros(1 + len(self._metrics))
         weight_penalty = self._penalty() if self._penalised else 0.0
@@ -391,6 +422,7 @@ class NumpyNetwork(Network):
             wb = None if weights is None else weights[start : start + batch_size]
             trace = self._forward(xb, False)
             activation, z, a, _ = self._head(trace)
+            yb, a, z, wb = self._loss_rows(yb, a, z, wb)
             loss = self._ops._output_gradient(self._loss, activation, yb, z, a, np.empty_like(z), wb)
             loss += self._activity_sum(trace) / xb.shape[0] + weight_penalty
             accumulate(totals, self._batch_stats(yb, a, loss), self._dtype)
@@ -433,4 +465,3 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.flags.writeable = False
     return view
-

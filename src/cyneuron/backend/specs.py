@@ -107,6 +107,10 @@ class StageSpec:
     such as BatchNormalization, then run in inference mode). ``penalties``: empty, or one
     ``(l1, l2)`` weight penalty per param (``reference/regularizers.py``; ``(0, 0)`` for none);
     ``activity``: the ``(l1, l2)`` penalty on the stage's output (its layer's ``activity_regularizer``).
+
+    ``fold`` > 1 makes it a TimeDistributed stage: a sample is ``fold`` consecutive rows of the
+    inner per-sample shapes ``in_shape`` / ``out_shape`` (its flat widths are ``fold * prod(shape)``),
+    and the kind runs over ``batch * fold`` rows, statistics (BatchNormalization) included.
     """
 
     kind: str
@@ -119,6 +123,7 @@ class StageSpec:
     name: str = ""
     penalties: tuple[tuple[float, float], ...] = ()
     activity: tuple[float, float] = (0.0, 0.0)
+    fold: int = 1
 
 
 @dataclass(frozen=True)

@@ -220,17 +220,55 @@ def check_stages(stages: Sequence[StageSpec], input_shape: object, dtype: np.dty
             raise ValueError(
                 f"stages[{index}]: a {stage.kind} stage reads integer indices, so it can only be the first stage"
             )
-        if _width(f"stages[{index}].in_shape", stage.in_shape) != widths[-1]:
+        fold = stage.fold
+        if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or fold < 1:
+            raise ValueError(f"stages[{index}].fold: expected a positive int, got {fold!r}")
+        if fold * _width(f"stages[{index}].in_shape", stage.in_shape) != widths[-1]:
+            folded = f"{fold} x {stage.in_shape}" if fold > 1 else f"{stage.in_shape}"
             raise ValueError(
-                f"stages[{index}]: in_shape {stage.in_shape} does not take the previous output's {widths[-1]} features"
+                f"stages[{index}]: in_shape {folded} does not take the previous output's {widths[-1]} features"
             )
         try:
             module.check(stage, dtype)
             _check_penalties(stage)
         except (ValueError, TypeError) as error:
             raise type(error)(f"stages[{index}] ({stage.kind}): {error}") from None
-        widths.append(_width(f"stages[{index}].out_shape", stage.out_shape))
+        widths.append(_width(f"stages[{index}].out_shape", stage.out_shape) * int(fold))
+        if widths[-1] > _INT_MAX:
+            raise ValueError(f"stages[{index}]: {widths[-1]} features per sample, more than {_INT_MAX}")
     return widths
+
+
+def check_folded_training(stages: Sequence[StageSpec]) -> None:
+    """Training-mode passes refuse a trainable batch_norm stage with ``fold`` > 1: Keras 3's TimeDistributed
+    calls the layer once per time step, so BatchNormalization takes batch statistics per step and moves its
+    averages T times a batch, which folded rows (statistics over batch * T) would not reproduce. Frozen, or
+    in inference, it normalises with its moving statistics, exactly as folded."""
+    for index, stage in enumerate(stages):
+        if stage.kind == "batch_norm" and stage.fold > 1 and stage.trainable:
+            raise NotImplementedError(
+                f"stages[{index}] ({stage.name or stage.kind}): TimeDistributed(BatchNormalization) trains only "
+                "frozen (trainable=False) in cyneuron: Keras 3 runs it once per time step (batch statistics per "
+                "step), which cyneuron's folded stage does not; predict works either way"
+            )
+
+
+def loss_layout(output_shape: object, out_dim: int) -> tuple[int, int]:
+    """(steps, width): how the loss reads a network's output rows of ``out_dim`` features.
+
+    ``output_shape`` is the model's per-sample output shape (None: ``(out_dim,)``). Keras' losses and
+    per-sample metrics reduce the last axis, so a sample is ``steps = prod(output_shape[:-1])`` loss
+    rows of ``width = output_shape[-1]``: an output (batch, T, units) has per-sample losses (batch, T).
+    """
+    if output_shape is None:
+        return 1, out_dim
+    if isinstance(output_shape, list):
+        output_shape = tuple(output_shape)
+    if isinstance(output_shape, tuple):
+        output_shape = tuple(int(d) if isinstance(d, np.integer) else d for d in output_shape)
+    if _width("output_shape", output_shape) != out_dim:
+        raise ValueError(f"output_shape: {output_shape} does not hold the network's {out_dim} outputs per sample")
+    return out_dim // output_shape[-1], output_shape[-1]
 
 
 def input_indices(stages: Sequence[StageSpec]) -> int:
@@ -284,14 +322,16 @@ def check_network_data(
     *,
     finite_checked: bool = False,
     indices: int = 0,
+    steps: int = 1,
 ) -> tuple:
     """Validate x (n, input_dim), y and order for a network call; returns them as a tuple.
 
     x holds rows of the dtype, or with ``indices`` > 0 (``input_indices``: the first stage is an
     embedding) int64 indices, each in [0, indices), checked whatever ``finite_checked`` says.
     y is int64 labels (n,) in [0, units) for the sparse loss, else targets
-    (n, units) of the dtype; y None (prediction) skips it. order, when given, is
-    int64 (n,) with every value in [0, n). ``finite_checked=True`` skips the
+    (n, units) of the dtype; y None (prediction) skips it. With ``steps`` > 1 (``loss_layout``: each
+    sample is that many loss rows of ``units // steps``) the labels are (n, steps) in [0, units // steps).
+    order, when given, is int64 (n,) with every value in [0, n). ``finite_checked=True`` skips the
     NaN/inf scan of x and y: for a caller that has just made that scan itself.
     """
     x = check_array("x", x, (None, input_dim), np.dtype(np.int64) if indices else dtype)
@@ -309,7 +349,11 @@ def check_network_data(
     checked = [x]
     if y is not None:
         if loss is not None and loss.name == "sparse_categorical_crossentropy":
-            y = check_labels("y", y, n, units, loss.ignore_class)
+            if steps == 1:
+                y = check_labels("y", y, n, units, loss.ignore_class)
+            else:
+                y = check_array("y", y, (n, steps), np.dtype(np.int64))
+                check_labels("y", y.reshape(-1), n * steps, units // steps, loss.ignore_class)
         else:
             y = check_array("y", y, (n, units), dtype)
             if not finite_checked:
@@ -369,11 +413,21 @@ def check_labels(name: str, value: object, rows: int, units: int, ignore_class: 
     return value
 
 
-def check_sample_weights(name: str, value: object, rows: int, dtype, *, finite_checked: bool = False):
-    """None, or sample weights (rows,) of the dtype, finite and >= 0 (the scan skipped when ``finite_checked``)."""
+def check_sample_weights(name: str, value: object, rows: int, dtype, *, finite_checked: bool = False, steps: int = 1):
+    """None, or sample weights (rows,) of the dtype, finite and >= 0 (the scan skipped when ``finite_checked``).
+
+    With ``steps`` > 1 (``loss_layout``) also (rows, steps), one weight per loss row (Keras' temporal
+    sample weights); returns them as (rows, steps), a (rows,) weight repeated over its sample's steps.
+    """
     if value is None:
         return None
-    value = check_array(name, value, (rows,), np.dtype(dtype))
+    if steps > 1 and isinstance(value, np.ndarray) and value.ndim == 2:
+        value = check_array(name, value, (rows, steps), np.dtype(dtype))
+    elif steps > 1:
+        value = check_sample_weights(name, value, rows, dtype, finite_checked=finite_checked)
+        return np.repeat(value, steps).reshape(rows, steps)
+    else:
+        value = check_array(name, value, (rows,), np.dtype(dtype))
     if not finite_checked and rows:
         if not all_finite(value):
             raise ValueError(f"{name}: contains NaN or inf")

@@ -19,6 +19,7 @@ such as onnx's reference evaluator.)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -426,6 +427,15 @@ CONVERTERS: dict[str, Converter] = {
 
 
 # ----------------------------------------------------------------------------- the model
+def _folded(g: Graph, spec: StageSpec, v: Value, convert: Converter) -> Value:
+    """A TimeDistributed stage (``fold`` > 1): Reshape (batch, fold * in) to (batch * fold, *in_shape), the inner
+    kind's converter, then Reshape back to (batch, fold, *out); -1 keeps the batch dimension dynamic."""
+    x = g.op("Reshape", [g.shaped(v, v.shape), g.ints([-1, *spec.in_shape], "shape")], "fold")
+    inner = convert(g, dataclasses.replace(spec, fold=1), Value(x, tuple(spec.in_shape)))
+    y = g.op("Reshape", [g.shaped(inner, inner.shape), g.ints([-1, spec.fold, *inner.shape], "shape")], "unfold")
+    return Value(y, (spec.fold, *inner.shape))
+
+
 def check_opset(opset_version) -> int:
     onnx = require_onnx()
     if opset_version is None:
@@ -485,8 +495,10 @@ def stages_to_onnx(
             raise NotImplementedError(
                 f"{_label(spec)}: stage kind {spec.kind!r} has no ONNX converter yet (cyneuron.export.onnx.CONVERTERS)"
             ) from None
-        value = convert(g, spec, value)
-    out_shape = tuple(stages[-1].out_shape if output_shape is None else output_shape)
+        value = convert(g, spec, value) if spec.fold == 1 else _folded(g, spec, value, convert)
+    last = stages[-1]
+    default = tuple(last.out_shape) if last.fold == 1 else (last.fold, *last.out_shape)
+    out_shape = default if output_shape is None else tuple(output_shape)
     result = g.shaped(value, out_shape)
     if result != input_name:  # the last tensor is a node's output: rename it rather than add an Identity
         for node in g.nodes:

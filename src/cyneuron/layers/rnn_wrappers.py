@@ -1,12 +1,11 @@
 """Layer wrappers over sequences, as ``keras.layers.TimeDistributed`` and ``keras.layers.Bidirectional``.
 
 ``TimeDistributed(layer)`` applies ``layer`` to every time step of ``(batch, T, ...)`` inputs with the
-same weights. For the layers that act position by position (Dense on the last axis, activations,
-Dropout, Rescaling/Normalization, and the reshapes Flatten/Reshape) that is the wrapped layer's own
-stage over ``(T, ...)`` per-sample data: rows of ``(batch, T, *inner)`` are already ``batch * T`` rows
-of ``inner``, so no data moves. Inner layers whose stage looks at a whole sample (convolutions,
-pooling, recurrent layers) or whose statistics are per call (BatchNormalization, which Keras runs
-once per time step) are refused with NotImplementedError naming the layer.
+same weights, as Keras does by folding time into the batch: rows of ``(batch, T, *inner)`` are already
+``batch * T`` rows of ``inner``, so the wrapped layer's stages run with ``StageSpec.fold`` multiplied by
+T (the network runs a folded stage over ``rows * fold`` rows; no data moves). Any inner layer works,
+including convolutions, pooling, recurrent layers and BatchNormalization, whose statistics are then over
+``batch * T`` rows, exactly Keras'.
 
 ``Bidirectional(layer)`` runs a SimpleRNN/LSTM/GRU forward and a copy built from its config with
 ``go_backwards=True`` backward over the same input, in one compiled stage (kind ``bidirectional``, see
@@ -23,9 +22,6 @@ from cyneuron.backend.specs import StageSpec
 from cyneuron.layers.base import Layer, stage_list, strip_neutral
 
 __all__ = ["TimeDistributed", "Bidirectional"]
-
-# Stage kinds that act on each position of the leading axes alone: the same stage over (T, ...) samples.
-_POSITIONWISE = ("dense", "activation", "dropout", "affine")
 
 
 class _Wrapper(Layer):
@@ -68,17 +64,17 @@ class TimeDistributed(_Wrapper):
     Input ``(batch, T, *inner)``, output ``(batch, T, *layer_output)``; the weights are the wrapped
     layer's (``TimeDistributed(Dense(4))`` has the Dense's ``kernel (in, 4)`` and ``bias (4,)``). Keras'
     config ``{"layer": {"class_name", "config"}}``. ``Dropout`` inside draws every time step's mask
-    apart (its ``noise_shape`` applies per step), as Keras' per-step calls do.
+    apart (its ``noise_shape`` applies per (sample, step) row), as Keras' folded call does.
 
-    Supported inner layers: Dense, Activation, ReLU/LeakyReLU/ELU/Softmax, Dropout, Rescaling,
-    Normalization, Flatten, Reshape; others raise NotImplementedError when built.
+    Any inner layer: its stages run over the ``batch * T`` rows (``StageSpec.fold``).
     """
 
-    def __init__(self, layer, name: str | None = None, dtype=None, trainable: bool = True, **kwargs) -> None:
+    def __init__(self, layer, **kwargs) -> None:
+        """``kwargs``: the base layer's (``name``, ``dtype``, ``trainable`` ...), as Keras' signature."""
         _check_layer(layer, "TimeDistributed")
         self.layer = layer
-        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
-        if not trainable:
+        super().__init__(**kwargs)
+        if not kwargs.get("trainable", True):
             layer.trainable = False
 
     def _inner(self) -> list[Layer]:
@@ -133,38 +129,16 @@ class TimeDistributed(_Wrapper):
             return
         self.layer._build(child, self._build_dtype or np.dtype(self.dtype))
         self._adopt(self.layer)
-        self._check_supported(features[0])
         self.built = True
-
-    def _check_supported(self, steps: int) -> None:
-        for spec in stage_list(self.layer.stage_spec()):
-            if spec.kind not in _POSITIONWISE:
-                raise NotImplementedError(
-                    f"TimeDistributed({type(self.layer).__name__}) is not supported by cyneuron: the "
-                    f"{type(self.layer).__name__} stage ({spec.kind}) looks at a whole sample, so it cannot run "
-                    "over the time steps as rows; supported inner layers act position by position (Dense, "
-                    "activations, Dropout, Rescaling, Normalization, Flatten, Reshape)"
-                )
 
     def stage_spec(self) -> list[StageSpec]:
         steps = self._build_shape[0]
-        out = []
-        for spec in stage_list(self.layer.stage_spec()):
-            attrs = dict(spec.attrs)
-            if spec.kind == "dropout" and attrs.get("noise_shape") is not None:
-                # each time step draws its own mask: the step axis is a mask axis of its own
-                attrs["noise_shape"] = (steps, *attrs["noise_shape"])
-            out.append(
-                dataclasses.replace(
-                    spec,
-                    in_shape=(steps, *spec.in_shape),
-                    out_shape=(steps, *spec.out_shape),
-                    attrs=attrs,
-                    trainable=spec.trainable and self._trainable,
-                    name=self.name,
-                )
+        return [
+            dataclasses.replace(
+                spec, fold=spec.fold * steps, trainable=spec.trainable and self._trainable, name=self.name
             )
-        return out
+            for spec in stage_list(self.layer.stage_spec())
+        ]
 
     def get_config(self) -> dict:
         from cyneuron.layers import serialize

@@ -13,6 +13,7 @@ A kind whose module sets ``INTEGER_INPUT = True`` (``embedding``) reads int64 in
 a network's first stage, and that network's x is int64 rows (``validation.input_indices``).
 
 ``ctx`` is a ``Context``: whether this pass trains, the RNG seed and step, the stage index.
+``run_stage`` runs one stage, a folded one (``StageSpec.fold``, TimeDistributed) over rows * fold rows.
 """
 
 from __future__ import annotations
@@ -56,4 +57,31 @@ KINDS = {
     "prelu": prelu,
 }
 
-__all__ = ["KINDS", "Context", "Forward"]
+
+def run_stage(spec, x, ctx: Context, module=None) -> Forward:
+    """``KINDS[spec.kind].forward`` on x (rows, fold * prod(in_shape)); a folded (TimeDistributed) stage runs
+    over the rows * fold rows of its inner shape, and its output and gradients are grouped back per sample
+    (the same C-ordered numbers: no data moves)."""
+    module = module or KINDS[spec.kind]
+    if spec.fold == 1:
+        return module.forward(spec, x, ctx)
+    rows = x.shape[0]
+    step = module.forward(spec, x.reshape(rows * spec.fold, -1), ctx)
+
+    def backprop(dy):
+        dx, grads = step.backprop(dy.reshape(step.y.shape))
+        return (None if dx is None else dx.reshape(rows, -1)), grads
+
+    head = None
+    if step.head is not None:
+        name, z, head_backprop = step.head
+
+        def from_pre(dz):
+            dx, grads = head_backprop(dz.reshape(z.shape))
+            return (None if dx is None else dx.reshape(rows, -1)), grads
+
+        head = (name, z.reshape(rows, -1), from_pre)
+    return Forward(step.y.reshape(rows, -1), backprop, head=head, new_state=step.new_state)
+
+
+__all__ = ["KINDS", "Context", "Forward", "run_stage"]
