@@ -517,7 +517,7 @@ def chart(results: dict, analysis: dict, path: str) -> str | None:
     ax.set_xticks(range(len(workloads)))
     ax.set_xticklabels(
         [
-            f"{w}\n{'→'.join(map(str, common.WORKLOADS[w].widths))}, b{common.WORKLOADS[w].batch_size}"
+            f"{w}\n{_shape_label(common.WORKLOADS[w])}, b{common.WORKLOADS[w].batch_size}"
             for w in workloads
         ],
         fontsize=8,
@@ -558,8 +558,17 @@ def write_report(results: dict, out: str) -> str:
     return text
 
 
+def _shape_label(workload) -> str:
+    """An MLP's widths (1→16→32→2), or a layer workload's kind and input shape (cnn 16x16x3)."""
+    widths = getattr(workload, "widths", None)
+    if widths is not None:
+        return "→".join(map(str, widths))
+    return f"{workload.kind} {'x'.join(map(str, workload.input_shape))}"
+
+
 if __name__ == "__main__":
     source = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "results", "results.json")
     with open(source) as f:
         data = json.load(f)
     print(write_report(data, os.path.dirname(os.path.abspath(source))))
+
