@@ -246,3 +246,16 @@ def test_a_png_chunk_length_in_the_gigabytes_allocates_nothing(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_run_length_bmp_declaring_millions_of_pixels_is_refused_before_decoding(tmp_path):
+    # Found by the CI fuzz run (a timeout): 102 bytes of run-length BMP declaring 5111820 x 9 pixels, which
+    # Pillow decodes in Python (70 s). Refused before decoding, naming the limit.
+    import base64
+
+    from cyneuron.utils import load_img
+
+    path = tmp_path / "rle.bmp"
+    path.write_bytes(base64.b64decode("Qk1iAAAAAAAAAD4AAAAoAAAADABOAAkAAAABAAEAAQAAAAAAAAAkAAAAxA4AAMQOAAACAAAAAgAAAAAAAAD///8ASkAAAGagAACqkAAAVWAAACqQAAAxQAAArrAAAKrgAABakAAA"))
+    with pytest.raises(ValueError, match="decodes in Python"):
+        load_img(path, target_size=(4, 4))

@@ -57,6 +57,26 @@ def _resample(Image, interpolation: str):  # noqa: N803 (the PIL module)
     return getattr(resampling, names[interpolation])
 
 
+# Pillow decodes a few formats in Python (run-length BMP, QOI, PPM text, XPM ...: Image.DECODERS) at about
+# 1.5 us a pixel: a 100-byte run-length BMP declaring 46 million pixels took 70 s (found by the fuzzer).
+MAX_PYTHON_DECODED_PIXELS = 1 << 21
+
+
+class _SlowToDecode(ValueError):
+    """An image refused because Pillow would decode its many pixels in Python."""
+
+
+def _check_python_decoded(Image, img, path) -> None:  # noqa: N803 (the PIL module)
+    """ValueError for an image whose decoder is one of Pillow's Python ones and that declares more than
+    ``MAX_PYTHON_DECODED_PIXELS`` pixels (before decoding)."""
+    pixels = img.size[0] * img.size[1]
+    if pixels > MAX_PYTHON_DECODED_PIXELS and any(tile[0] in Image.DECODERS for tile in getattr(img, "tile", ())):
+        raise _SlowToDecode(
+            f"{os.fsdecode(path)}: {img.size[0]}x{img.size[1]} pixels in a {img.format} encoding that Pillow decodes "
+            f"in Python (slowly); more than {MAX_PYTHON_DECODED_PIXELS} such pixels are refused before decoding"
+        )
+
+
 def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", keep_aspect_ratio=False):
     """A PIL image from a file, as ``keras.utils.load_img``; ``target_size`` is ``(height, width)``.
 
@@ -116,6 +136,7 @@ def decode_image(path, mode: str | None = None, draft: tuple | None = None):
             # declaring up to ~180 million pixels would still be decoded into gigabytes.
             if limit is not None and img.size[0] * img.size[1] > limit:
                 raise Image.DecompressionBombError(f"{img.size[0]}x{img.size[1]} pixels")
+            _check_python_decoded(Image, img, path)
             if draft is not None:
                 img.draft(*draft)
             img.load()
@@ -126,7 +147,7 @@ def decode_image(path, mode: str | None = None, draft: tuple | None = None):
                 f"{os.fsdecode(path)}: the image declares more pixels than PIL.Image.MAX_IMAGE_PIXELS={limit} "
                 f"({exc}); refused before decoding (raise that limit to read it)"
             ) from None
-        except MemoryError:
+        except (MemoryError, _SlowToDecode):
             raise
         except Exception as exc:
             # Pillow's decoders raise many types for malformed data (OSError, ValueError, SyntaxError, EOFError,
