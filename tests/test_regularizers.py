@@ -278,3 +278,30 @@ def test_activity_penalty_is_the_outputs_penalty_over_the_batch(backend):
     expected = np.mean(out**2) + (0.2 * np.abs(out).sum() + 0.3 * (out**2).sum()) / 10
     assert np.isclose(model.evaluate(x, y, verbose=0, batch_size=3), expected, rtol=1e-5)
     assert model.get_config()["layers"][1]["config"]["activity_regularizer"]["class_name"] == "L1L2"
+
+
+def test_activity_regularizers_inside_wrappers_add_nothing_as_in_keras(backend):
+    """Keras 3.15 adds no activity loss for the layers inside TimeDistributed or Bidirectional (their calls
+    record none); the wrapper's own activity_regularizer applies to its output."""
+    x = np.random.default_rng(1).standard_normal((6, 4, 3)).astype("float32")
+    y = np.zeros((6, 4, 2), np.float32)
+
+    def model(inner_activity, outer_activity):
+        m = cyneuron.Sequential(
+            [
+                layers.Input((4, 3)),
+                layers.TimeDistributed(
+                    layers.Dense(2, activity_regularizer=inner_activity), activity_regularizer=outer_activity
+                ),
+            ]
+        )
+        m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    inner, outer, plain = model("l2", None), model(None, "l2"), model(None, None)
+    outer.set_weights(inner.get_weights())
+    plain.set_weights(inner.get_weights())
+    out = plain.predict(x, verbose=0).astype(np.float64)
+    assert np.isclose(inner.evaluate(x, y, verbose=0), plain.evaluate(x, y, verbose=0), rtol=1e-7)
+    expected = float(plain.evaluate(x, y, verbose=0)) + 0.01 * np.sum(out**2) / 6
+    assert np.isclose(outer.evaluate(x, y, verbose=0), expected, rtol=1e-5)
